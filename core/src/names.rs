@@ -1,0 +1,145 @@
+//! The rules for names and message text, shared by the server (which enforces
+//! them) and the clients (which can refuse early what the server would refuse).
+
+use crate::protocol::MAX_NAME_CHARS;
+
+/// Why a name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// No characters at all.
+    #[error("a name cannot be empty")]
+    Empty,
+    /// More than [`MAX_NAME_CHARS`] characters.
+    #[error("the name {name:?} is too long (at most {max} characters)")]
+    TooLong {
+        /// The refused name.
+        name: String,
+        /// The limit in characters.
+        max: usize,
+    },
+    /// A character that is not a letter, digit, `_` or `-`.
+    #[error("the name {name:?} contains {found:?}: use letters, digits, _ and -")]
+    BadCharacter {
+        /// The refused name.
+        name: String,
+        /// The first character not allowed.
+        found: char,
+    },
+}
+
+/// Checks a name: 1 to 32 characters, letters (any script), digits, `_`, `-`.
+///
+/// # Errors
+/// A [`NameError`] that says what is wrong.
+pub fn validate_name(name: &str) -> Result<(), NameError> {
+    if name.is_empty() {
+        return Err(NameError::Empty);
+    }
+    if let Some(found) = name
+        .chars()
+        .find(|&c| !(c.is_alphanumeric() || c == '_' || c == '-'))
+    {
+        return Err(NameError::BadCharacter {
+            name: name.to_owned(),
+            found,
+        });
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(NameError::TooLong {
+            name: name.to_owned(),
+            max: MAX_NAME_CHARS,
+        });
+    }
+    Ok(())
+}
+
+/// The key under which a name is unique: names equal under this key are the
+/// same person (`Alice` and `alice`).
+pub fn name_key(name: &str) -> String {
+    name.chars().flat_map(char::to_lowercase).collect()
+}
+
+/// Why a message text was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    /// Nothing but blanks.
+    #[error("empty message not sent")]
+    Empty,
+    /// A control character other than tab.
+    #[error("message contains a control character (U+{code:04X}); nothing was sent")]
+    ControlCharacter {
+        /// The code point of the first offending character.
+        code: u32,
+    },
+}
+
+/// Checks a message text: not blank, and no control characters but tab.
+///
+/// # Errors
+/// A [`TextError`] that says what is wrong.
+pub fn validate_text(text: &str) -> Result<(), TextError> {
+    if let Some(c) = text.chars().find(|&c| c.is_control() && c != '\t') {
+        return Err(TextError::ControlCharacter { code: u32::from(c) });
+    }
+    if text.trim().is_empty() {
+        return Err(TextError::Empty);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn good_names() {
+        for name in ["alice", "Bob_2", "zoë", "李雷", "a-b", "x", &"n".repeat(32)] {
+            assert_eq!(validate_name(name), Ok(()), "{name}");
+        }
+    }
+
+    #[test]
+    fn bad_names_say_why() {
+        assert_eq!(validate_name(""), Err(NameError::Empty));
+        assert!(matches!(
+            validate_name(&"n".repeat(33)),
+            Err(NameError::TooLong { max: 32, .. })
+        ));
+        assert!(matches!(
+            validate_name("al ice"),
+            Err(NameError::BadCharacter { found: ' ', .. })
+        ));
+        assert!(matches!(
+            validate_name("a\u{1b}[31m"),
+            Err(NameError::BadCharacter {
+                found: '\u{1b}',
+                ..
+            })
+        ));
+        assert_eq!(
+            validate_name("a!").unwrap_err().to_string(),
+            "the name \"a!\" contains '!': use letters, digits, _ and -"
+        );
+    }
+
+    #[test]
+    fn names_compare_case_insensitively() {
+        assert_eq!(name_key("Alice"), name_key("aLICE"));
+        assert_eq!(name_key("ÉMILE"), name_key("émile"));
+        assert_ne!(name_key("alice"), name_key("alice2"));
+    }
+
+    #[test]
+    fn text_rules() {
+        assert_eq!(validate_text("hello\tworld"), Ok(()));
+        assert_eq!(validate_text("  "), Err(TextError::Empty));
+        assert_eq!(
+            validate_text("red \u{1b}[31m"),
+            Err(TextError::ControlCharacter { code: 0x1b })
+        );
+        assert_eq!(
+            validate_text("c1 \u{9b}"),
+            Err(TextError::ControlCharacter { code: 0x9b })
+        );
+    }
+}

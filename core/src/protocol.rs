@@ -1,0 +1,325 @@
+//! Typed frames of the structured (JSON Lines) protocol, in both directions.
+//!
+//! Every frame is one JSON object on one line with a `"type"` field; see
+//! `docs/PROTOCOL.md` for the whole conversation, including plain mode.
+//! Encoding and decoding of lines lives in [`crate::codec`]; this module only
+//! describes what the frames contain.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the structured protocol spoken by this crate.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The port a server listens on unless told otherwise.
+pub const DEFAULT_PORT: u16 = 8001;
+
+/// The address clients and the server use unless told otherwise.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8001";
+
+/// Longest line (without its `\n`) a server accepts unless configured otherwise.
+pub const DEFAULT_MAX_LINE: usize = 8192;
+
+/// Longest name, in characters.
+pub const MAX_NAME_CHARS: usize = 32;
+
+/// A frame sent by a client in structured mode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// First line of a structured connection: asks for a name.
+    Hello {
+        /// The name the client wants.
+        name: String,
+        /// The protocol version the client speaks.
+        #[serde(default = "default_version")]
+        version: u32,
+        /// Free-form client identification, for the server's log.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<String>,
+    },
+    /// A message to the whole room.
+    Message {
+        /// The text, one line.
+        text: String,
+        /// An id of the client's choosing, echoed back to the sender only.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    /// An action (`/me waves`) to the whole room.
+    Action {
+        /// The text after the sender's name.
+        text: String,
+        /// An id of the client's choosing, echoed back to the sender only.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    /// A private message to one person.
+    Private {
+        /// Recipient's name.
+        to: String,
+        /// The text.
+        text: String,
+        /// An id of the client's choosing, echoed back to the sender only.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    /// Asks to change the name.
+    Nick {
+        /// The new name.
+        name: String,
+    },
+    /// Asks for the user list; answered with [`ServerFrame::Users`].
+    Who,
+    /// Liveness probe; answered with a `pong` carrying the same token.
+    Ping {
+        /// Opaque token echoed back.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+    },
+    /// Answer to a server's `ping`.
+    Pong {
+        /// The token of the ping being answered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+    },
+    /// Leaves the room; the server closes the connection after it.
+    Quit {
+        /// Shown to the others as `left (reason)`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+}
+
+fn default_version() -> u32 {
+    PROTOCOL_VERSION
+}
+
+/// A frame sent by the server in structured mode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// The name was granted: the client is now in the room.
+    Welcome(Welcome),
+    /// A message to the room.
+    Message(ChatMessage),
+    /// An action (`/me`) to the room.
+    Action(ChatMessage),
+    /// A private message, sent to its recipient and echoed to its sender.
+    Private(PrivateMessage),
+    /// Someone joined the room.
+    Join(Presence),
+    /// Someone left the room.
+    Leave(Departure),
+    /// Someone changed their name.
+    Rename(Rename),
+    /// Who is online, answering `who`.
+    Users(UserList),
+    /// A notice from the server itself (for example, shutdown).
+    Notice(Notice),
+    /// A request was refused; nothing was relayed.
+    Error(ErrorFrame),
+    /// Liveness probe; answer with `pong` and the same token.
+    Ping {
+        /// Opaque token to echo back.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+    },
+    /// Answer to a client's `ping`.
+    Pong {
+        /// The token of the ping being answered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+    },
+}
+
+/// Contents of a `welcome` frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    /// The protocol version the server speaks.
+    pub version: u32,
+    /// The name granted to this client.
+    pub name: String,
+    /// The room's name.
+    pub room: String,
+    /// Everyone online, this client included, sorted case-insensitively.
+    pub users: Vec<String>,
+    /// The server's limits, so a client can refuse early what would be refused.
+    pub limits: Limits,
+}
+
+/// Limits a server enforces, announced in `welcome`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Longest accepted line in bytes, without the newline.
+    pub max_line: usize,
+    /// Longest name in characters.
+    pub max_name: usize,
+    /// Messages per second allowed on average (0: no limit).
+    #[serde(default)]
+    pub rate_per_sec: u32,
+    /// Messages allowed in a burst (0: no limit).
+    #[serde(default)]
+    pub burst: u32,
+}
+
+/// A message or an action relayed to the room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Position in the room's order: strictly rising, the same for every client.
+    pub seq: u64,
+    /// When the server accepted it, in milliseconds since the Unix epoch.
+    pub time: u64,
+    /// Sender's name.
+    pub from: String,
+    /// The text.
+    pub text: String,
+    /// The id the sender gave; present only in the sender's own copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// A private message between two people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivateMessage {
+    /// When the server accepted it, in milliseconds since the Unix epoch.
+    pub time: u64,
+    /// Sender's name.
+    pub from: String,
+    /// Recipient's name.
+    pub to: String,
+    /// The text.
+    pub text: String,
+    /// The id the sender gave; present only in the sender's own copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// Someone joined.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    /// When, in milliseconds since the Unix epoch.
+    pub time: u64,
+    /// Their name.
+    pub name: String,
+}
+
+/// Someone left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Departure {
+    /// When, in milliseconds since the Unix epoch.
+    pub time: u64,
+    /// Their name.
+    pub name: String,
+    /// Why: `quit`, the quit message, `connection closed`, an error...
+    pub reason: String,
+}
+
+/// Someone changed their name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rename {
+    /// When, in milliseconds since the Unix epoch.
+    pub time: u64,
+    /// The old name.
+    pub from: String,
+    /// The new name.
+    pub to: String,
+}
+
+/// Who is online.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserList {
+    /// Names, sorted case-insensitively.
+    pub users: Vec<String>,
+}
+
+/// A notice from the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// Human-readable text.
+    pub text: String,
+}
+
+/// A refusal: what was wrong, for programs and for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorFrame {
+    /// Machine-readable reason.
+    pub code: ErrorCode,
+    /// A sentence for people, saying exactly what was wrong.
+    pub message: String,
+    /// The id of the refused request, when it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// Machine-readable error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The name is used by someone else (compared case-insensitively).
+    NameTaken,
+    /// The name breaks the naming rules.
+    InvalidName,
+    /// The line was longer than the server's limit; it was discarded.
+    LineTooLong,
+    /// The line was not valid UTF-8.
+    InvalidUtf8,
+    /// The line was not a valid frame of the structured protocol.
+    BadFrame,
+    /// The text held control characters.
+    ControlCharacters,
+    /// The text was empty.
+    EmptyMessage,
+    /// A private message named nobody online.
+    UnknownUser,
+    /// The command is not known.
+    UnknownCommand,
+    /// The command's arguments were wrong.
+    BadCommand,
+    /// A request that needs a name came before one was granted.
+    NotNamed,
+    /// Too many messages too fast; this one was not relayed.
+    RateLimited,
+    /// The server or this address has too many connections.
+    ServerFull,
+    /// The client's protocol version is not supported.
+    UnsupportedVersion,
+    /// Any other refusal.
+    Other,
+}
+
+impl ErrorCode {
+    /// The code's wire spelling, as in `docs/PROTOCOL.md`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::NameTaken => "name_taken",
+            ErrorCode::InvalidName => "invalid_name",
+            ErrorCode::LineTooLong => "line_too_long",
+            ErrorCode::InvalidUtf8 => "invalid_utf8",
+            ErrorCode::BadFrame => "bad_frame",
+            ErrorCode::ControlCharacters => "control_characters",
+            ErrorCode::EmptyMessage => "empty_message",
+            ErrorCode::UnknownUser => "unknown_user",
+            ErrorCode::UnknownCommand => "unknown_command",
+            ErrorCode::BadCommand => "bad_command",
+            ErrorCode::NotNamed => "not_named",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::ServerFull => "server_full",
+            ErrorCode::UnsupportedVersion => "unsupported_version",
+            ErrorCode::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Milliseconds since the Unix epoch, as used in every `time` field.
+pub fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,307 @@
+//! Turning events into text people read, with everything from peers made
+//! safe for a terminal.
+//!
+//! The server's plain mode, the REPL, the GUI and the bots all print events
+//! through [`render`], so `<alice> hello` looks the same everywhere. Text from
+//! peers passes through [`sanitize`] whatever the server let through: no
+//! escape sequence from a peer ever reaches a terminal.
+
+use std::fmt;
+
+use crate::names::name_key;
+use crate::session::{Event, Status};
+
+/// What kind of line an event became, so front ends can style it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    /// `<alice> hello`
+    Message,
+    /// `* alice waves`
+    Action,
+    /// `<alice -> bob> psst`
+    Private,
+    /// Joins, leaves, renames, user lists, server notices: `* bob joined`.
+    Notice,
+    /// `! the name "alice" is taken`
+    Error,
+    /// The connection's own state: connecting, disconnected...
+    Status,
+}
+
+/// An event rendered for display. Every string in it is sanitised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// How to style it.
+    pub kind: LineKind,
+    /// Server time in milliseconds since the Unix epoch, when the event has one.
+    pub time: Option<u64>,
+    /// Who said it, for messages, actions and private messages.
+    pub from: Option<String>,
+    /// The recipient of a private message.
+    pub to: Option<String>,
+    /// The body: the message text, or the whole notice.
+    pub text: String,
+}
+
+impl Line {
+    /// Whether `name` is mentioned in the text (whole word, any case), so a
+    /// front end can highlight it. One's own messages never count.
+    pub fn mentions(&self, name: &str) -> bool {
+        if name.is_empty() || self.is_from(name) {
+            return false;
+        }
+        if !matches!(
+            self.kind,
+            LineKind::Message | LineKind::Action | LineKind::Private
+        ) {
+            return false;
+        }
+        let key = name_key(name);
+        self.text
+            .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+            .any(|word| name_key(word) == key)
+    }
+
+    /// Whether `name` sent it.
+    pub fn is_from(&self, name: &str) -> bool {
+        self.from
+            .as_deref()
+            .is_some_and(|from| name_key(from) == name_key(name))
+    }
+}
+
+impl fmt::Display for Line {
+    /// The plain-mode form, without time: `<alice> hello`, `* bob joined`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let from = self.from.as_deref().unwrap_or("?");
+        match self.kind {
+            LineKind::Message => write!(f, "<{from}> {}", self.text),
+            LineKind::Action => write!(f, "* {from} {}", self.text),
+            LineKind::Private => {
+                let to = self.to.as_deref().unwrap_or("?");
+                write!(f, "<{from} -> {to}> {}", self.text)
+            }
+            LineKind::Notice | LineKind::Status => write!(f, "* {}", self.text),
+            LineKind::Error => write!(f, "! {}", self.text),
+        }
+    }
+}
+
+/// Renders one event; `None` for events with nothing to show.
+pub fn render(event: &Event) -> Option<Line> {
+    let line = |kind, time, from: Option<&str>, to: Option<&str>, text: &str| Line {
+        kind,
+        time,
+        from: from.map(sanitize),
+        to: to.map(sanitize),
+        text: sanitize(text),
+    };
+    let notice = |time, text: String| line(LineKind::Notice, time, None, None, &text);
+    Some(match event {
+        Event::Message(m) => line(
+            LineKind::Message,
+            Some(m.time),
+            Some(&m.from),
+            None,
+            &m.text,
+        ),
+        Event::Action(m) => line(LineKind::Action, Some(m.time), Some(&m.from), None, &m.text),
+        Event::Private(p) => line(
+            LineKind::Private,
+            Some(p.time),
+            Some(&p.from),
+            Some(&p.to),
+            &p.text,
+        ),
+        Event::Joined(p) => notice(Some(p.time), format!("{} joined", p.name)),
+        Event::Left(d) => notice(Some(d.time), format!("{} left ({})", d.name, d.reason)),
+        Event::Renamed(r) => notice(Some(r.time), format!("{} is now known as {}", r.from, r.to)),
+        Event::Users(u) => notice(None, who_text(&u.users)),
+        Event::Welcome(w) => notice(
+            None,
+            format!(
+                "you are {} in {} — {}; /help lists commands",
+                w.name,
+                w.room,
+                who_text(&w.users)
+            ),
+        ),
+        Event::Notice(n) => notice(None, n.text.clone()),
+        Event::Error(e) => line(LineKind::Error, None, None, None, &e.message),
+        Event::Status(status) => line(LineKind::Status, None, None, None, &status_text(status)),
+    })
+}
+
+/// `online (2): alice, bob`
+pub fn who_text(users: &[String]) -> String {
+    format!("online ({}): {}", users.len(), users.join(", "))
+}
+
+/// The connection state in words: `connected as alice to 127.0.0.1:8001`.
+pub fn status_text(status: &Status) -> String {
+    match status {
+        Status::Connecting { addr, attempt: 1 } => format!("connecting to {addr}…"),
+        Status::Connecting { addr, attempt } => {
+            format!("connecting to {addr} (attempt {attempt})…")
+        }
+        Status::Connected { addr, name } => format!("connected as {name} to {addr}"),
+        Status::Disconnected {
+            reason,
+            retry_in: Some(delay),
+        } => format!(
+            "disconnected: {reason}; reconnecting in {} s",
+            delay.as_secs_f64().round().max(1.0)
+        ),
+        Status::Disconnected {
+            reason,
+            retry_in: None,
+        } => format!("disconnected: {reason}"),
+    }
+}
+
+/// Makes text from a peer safe to print: control characters (escape
+/// sequences, carriage returns, C1 controls) become visible symbols, tabs
+/// become spaces, and bidirectional overrides that could disguise text are
+/// dropped.
+pub fn sanitize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\t' => out.push(' '),
+            // C0 controls have "control picture" symbols: ESC shows as ␛.
+            '\0'..='\u{1f}' => out.push(char::from_u32(0x2400 + u32::from(c)).unwrap_or('�')),
+            '\u{7f}' => out.push('␡'),
+            c if c.is_control() => out.push('�'),
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `HH:MM` in local time for a server timestamp.
+pub fn clock(millis: u64) -> String {
+    use chrono::TimeZone;
+    i64::try_from(millis)
+        .ok()
+        .and_then(|ms| chrono::Local.timestamp_millis_opt(ms).single())
+        .map(|t| t.format("%H:%M").to_string())
+        .unwrap_or_else(|| "--:--".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::*;
+    use std::time::Duration;
+
+    fn msg(from: &str, text: &str) -> ChatMessage {
+        ChatMessage {
+            seq: 1,
+            time: 0,
+            from: from.into(),
+            text: text.into(),
+            id: None,
+        }
+    }
+
+    fn shown(event: Event) -> String {
+        render(&event).unwrap().to_string()
+    }
+
+    #[test]
+    fn plain_forms() {
+        assert_eq!(
+            shown(Event::Message(msg("alice", "hello"))),
+            "<alice> hello"
+        );
+        assert_eq!(shown(Event::Action(msg("alice", "waves"))), "* alice waves");
+        assert_eq!(
+            shown(Event::Joined(Presence {
+                time: 0,
+                name: "bob".into()
+            })),
+            "* bob joined"
+        );
+        assert_eq!(
+            shown(Event::Left(Departure {
+                time: 0,
+                name: "bob".into(),
+                reason: "quit".into()
+            })),
+            "* bob left (quit)"
+        );
+        assert_eq!(
+            shown(Event::Renamed(Rename {
+                time: 0,
+                from: "bob".into(),
+                to: "rob".into()
+            })),
+            "* bob is now known as rob"
+        );
+        assert_eq!(
+            shown(Event::Private(PrivateMessage {
+                time: 0,
+                from: "alice".into(),
+                to: "bob".into(),
+                text: "psst".into(),
+                id: None
+            })),
+            "<alice -> bob> psst"
+        );
+        assert_eq!(
+            shown(Event::Error(ErrorFrame {
+                code: ErrorCode::NameTaken,
+                message: "the name \"alice\" is taken".into(),
+                id: None
+            })),
+            "! the name \"alice\" is taken"
+        );
+        assert_eq!(
+            shown(Event::Users(UserList {
+                users: vec!["alice".into(), "bob".into()]
+            })),
+            "* online (2): alice, bob"
+        );
+    }
+
+    #[test]
+    fn status_lines() {
+        assert_eq!(
+            shown(Event::Status(Status::Disconnected {
+                reason: "server closed the connection".into(),
+                retry_in: Some(Duration::from_secs(2))
+            })),
+            "* disconnected: server closed the connection; reconnecting in 2 s"
+        );
+        assert_eq!(
+            status_text(&Status::Connected {
+                addr: "h:1".into(),
+                name: "al".into()
+            }),
+            "connected as al to h:1"
+        );
+    }
+
+    #[test]
+    fn peers_cannot_send_escape_sequences() {
+        let line = render(&Event::Message(msg(
+            "ev\u{1b}il",
+            "\u{1b}[2J\u{1b}]0;pwned\u{7}\r\u{9b}31m\u{202e}txt\tok",
+        )))
+        .unwrap();
+        let text = line.to_string();
+        assert!(!text.chars().any(|c| c.is_control()), "{text:?}");
+        assert_eq!(text, "<ev␛il> ␛[2J␛]0;pwned␇␍�31mtxt ok");
+    }
+
+    #[test]
+    fn mentions_are_whole_words_in_any_case() {
+        let line = render(&Event::Message(msg("bob", "hey Alice, look"))).unwrap();
+        assert!(line.mentions("alice"));
+        assert!(!line.mentions("ali"));
+        let own = render(&Event::Message(msg("alice", "I am alice"))).unwrap();
+        assert!(!own.mentions("alice"));
+        assert!(own.is_from("ALICE"));
+    }
+}

@@ -1,0 +1,376 @@
+//! The `ChatSession` trait and the runtime-free pieces every session shares:
+//! its configuration, the events it reports, and its two halves — a
+//! cheap-to-clone [`SessionSender`] and an [`EventStream`].
+//!
+//! Only `futures` types appear here, so a session on another runtime (or over
+//! TLS) can reuse all of it; [`crate::tcp`] is the async-std implementation.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::channel::mpsc;
+use futures::{SinkExt, Stream};
+
+use crate::error::ChatError;
+use crate::input::Input;
+use crate::protocol::{
+    ChatMessage, ClientFrame, Departure, ErrorFrame, Notice, Presence, PrivateMessage, Rename,
+    UserList, Welcome, DEFAULT_MAX_LINE,
+};
+
+/// How a session waits between reconnection attempts: `initial`, doubling each
+/// time up to `max`, each wait varied by up to ±`jitter` so that clients
+/// dropped together do not all return in the same instant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    /// The first wait.
+    pub initial: Duration,
+    /// The longest wait.
+    pub max: Duration,
+    /// Fraction of each wait to vary it by (0.1 = ±10 %).
+    pub jitter: f64,
+}
+
+impl Default for Backoff {
+    /// 1 s, 2 s, 4 s … capped at 30 s, ±10 %.
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(30),
+            jitter: 0.1,
+        }
+    }
+}
+
+impl Backoff {
+    /// The nominal wait before attempt `attempt` (1-based), without jitter.
+    pub fn nominal(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(20));
+        self.initial.saturating_mul(factor).min(self.max)
+    }
+
+    /// The wait before attempt `attempt`, with jitter applied.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let nominal = self.nominal(attempt);
+        let spread = (fastrand::f64() * 2.0 - 1.0) * self.jitter;
+        nominal.mul_f64((1.0 + spread).max(0.0))
+    }
+}
+
+/// What a session needs to connect.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// `HOST:PORT` of the server.
+    pub addr: String,
+    /// The name to ask for.
+    pub name: String,
+    /// Reconnect with this backoff when the server goes away; `None` ends the
+    /// session instead.
+    pub reconnect: Option<Backoff>,
+    /// How long to wait for the TCP connection and for the server's answers
+    /// during the handshake.
+    pub connect_timeout: Duration,
+    /// Longest line accepted from the server.
+    pub max_line: usize,
+    /// How the client introduces itself in `hello`, for the server's log.
+    pub client: String,
+}
+
+impl SessionConfig {
+    /// A configuration with defaults: no reconnection, 10 s handshake timeout.
+    pub fn new(addr: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            addr: addr.into(),
+            name: name.into(),
+            reconnect: None,
+            connect_timeout: Duration::from_secs(10),
+            // Room for the server's longest line plus the JSON around it.
+            max_line: DEFAULT_MAX_LINE * 8,
+            client: format!("chat-core/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+
+    /// Reconnects with the default backoff (1 s, 2 s, 4 s … 30 s) when the
+    /// server goes away, claiming the same name again.
+    #[must_use]
+    pub fn reconnecting(mut self) -> Self {
+        self.reconnect = Some(Backoff::default());
+        self
+    }
+
+    /// Reconnects with the given backoff.
+    #[must_use]
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.reconnect = Some(backoff);
+        self
+    }
+
+    /// Sets how the client names itself to the server.
+    #[must_use]
+    pub fn with_client(mut self, client: impl Into<String>) -> Self {
+        self.client = client.into();
+        self
+    }
+}
+
+/// The state of the connection, reported as it changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Trying to (re)connect; `attempt` counts from 1 after each loss.
+    Connecting {
+        /// The server's address.
+        addr: String,
+        /// Which attempt this is since the connection was lost.
+        attempt: u32,
+    },
+    /// Connected and in the room as `name` (a [`Event::Welcome`] follows).
+    Connected {
+        /// The server's address.
+        addr: String,
+        /// The name granted.
+        name: String,
+    },
+    /// The connection is gone.
+    Disconnected {
+        /// Why, for people.
+        reason: String,
+        /// When the next attempt starts; `None` means the session has ended.
+        retry_in: Option<Duration>,
+    },
+}
+
+/// Something that happened in the session, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The connection state changed.
+    Status(Status),
+    /// The server granted a name; sent on every (re)connection.
+    Welcome(Welcome),
+    /// A message to the room (the session's own included).
+    Message(ChatMessage),
+    /// An action (`/me`) to the room.
+    Action(ChatMessage),
+    /// A private message to or from this session.
+    Private(PrivateMessage),
+    /// Someone joined.
+    Joined(Presence),
+    /// Someone left.
+    Left(Departure),
+    /// Someone changed name (perhaps this session).
+    Renamed(Rename),
+    /// Who is online, answering `/who`.
+    Users(UserList),
+    /// A notice from the server, or local help text.
+    Notice(Notice),
+    /// The server refused a request; nothing was relayed.
+    Error(ErrorFrame),
+}
+
+/// A request for the session's connection task.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Write this frame.
+    Frame(ClientFrame),
+    /// Answer `/help` locally, in the event stream.
+    Help,
+}
+
+/// The sending half of a session: cheap to clone, usable from any thread.
+#[derive(Debug, Clone)]
+pub struct SessionSender {
+    commands: mpsc::Sender<Command>,
+    shared: Arc<Shared>,
+}
+
+/// State the connection task and every sender see.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    pub(crate) connected: AtomicBool,
+    next_id: AtomicU64,
+}
+
+impl SessionSender {
+    pub(crate) fn new(commands: mpsc::Sender<Command>, shared: Arc<Shared>) -> Self {
+        Self { commands, shared }
+    }
+
+    /// Whether the session is connected right now.
+    pub fn is_connected(&self) -> bool {
+        self.shared.connected.load(Ordering::Acquire)
+    }
+
+    fn prepare(&self, input: Input) -> Result<(Command, Option<String>), ChatError> {
+        if input == Input::Help {
+            return Ok((Command::Help, None));
+        }
+        if !self.is_connected() {
+            return Err(ChatError::NotConnected);
+        }
+        let id = matches!(input, Input::Say(_) | Input::Me(_) | Input::Msg { .. }).then(|| {
+            let n = self.shared.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+            n.to_string()
+        });
+        match input.to_frame(id.clone()) {
+            Some(frame) => Ok((Command::Frame(frame), id)),
+            None => Ok((Command::Help, None)),
+        }
+    }
+
+    /// Sends one input (a message, `/me`, `/msg`, `/nick`, `/who`, `/quit` or
+    /// `/help`), waiting if many are queued. Returns the id given to a
+    /// message, action or private message; the server echoes it in the
+    /// sender's own copy.
+    ///
+    /// # Errors
+    /// [`ChatError::NotConnected`] while disconnected, [`ChatError::Closed`]
+    /// once the session has ended.
+    pub async fn send(&self, input: Input) -> Result<Option<String>, ChatError> {
+        let (command, id) = self.prepare(input)?;
+        self.commands
+            .clone()
+            .send(command)
+            .await
+            .map_err(|_| ChatError::Closed)?;
+        Ok(id)
+    }
+
+    /// Like [`send`](Self::send) but never waits: for UI threads.
+    ///
+    /// # Errors
+    /// As `send`, plus [`ChatError::Busy`] when the queue is full.
+    pub fn try_send(&self, input: Input) -> Result<Option<String>, ChatError> {
+        let (command, id) = self.prepare(input)?;
+        self.commands.clone().try_send(command).map_err(|e| {
+            if e.is_disconnected() {
+                ChatError::Closed
+            } else {
+                ChatError::Busy
+            }
+        })?;
+        Ok(id)
+    }
+
+    /// Says `text` to the room; returns the message's id.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub async fn say(&self, text: impl Into<String>) -> Result<Option<String>, ChatError> {
+        self.send(Input::Say(text.into())).await
+    }
+
+    /// Sends `text` privately to `to`.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub async fn tell(
+        &self,
+        to: impl Into<String>,
+        text: impl Into<String>,
+    ) -> Result<Option<String>, ChatError> {
+        self.send(Input::Msg {
+            to: to.into(),
+            text: text.into(),
+        })
+        .await
+    }
+
+    /// Leaves the room; the session ends once the quit is written.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub async fn quit(&self, reason: Option<String>) -> Result<(), ChatError> {
+        self.send(Input::Quit(reason)).await.map(drop)
+    }
+}
+
+/// The receiving half of a session: every [`Event`], in order. It ends after
+/// a final `Status(Disconnected { retry_in: None, .. })`.
+#[derive(Debug)]
+pub struct EventStream {
+    events: mpsc::Receiver<Event>,
+}
+
+impl EventStream {
+    pub(crate) fn new(events: mpsc::Receiver<Event>) -> Self {
+        Self { events }
+    }
+}
+
+impl Stream for EventStream {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        Pin::new(&mut self.events).poll_next(cx)
+    }
+}
+
+/// A connection to a chat room.
+///
+/// `connect` returns once the server has granted the name, so a caller knows
+/// at once whether it is in the room. The first event of the stream is the
+/// [`Event::Welcome`] that granted it.
+pub trait ChatSession: Sized + Send {
+    /// Connects to `config.addr` and joins as `config.name`.
+    ///
+    /// # Errors
+    /// [`ChatError::Connect`] or [`ChatError::Timeout`] when the server cannot
+    /// be reached, [`ChatError::NameRejected`] when the name is taken or
+    /// invalid, [`ChatError::Refused`] when the server turns the client away.
+    fn connect(
+        config: SessionConfig,
+    ) -> impl std::future::Future<Output = Result<Self, ChatError>> + Send;
+
+    /// The welcome the server sent: granted name, room, users, limits.
+    fn welcome(&self) -> &Welcome;
+
+    /// Splits into a sending half and the stream of events.
+    fn split(self) -> (SessionSender, EventStream);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_a_cap() {
+        let b = Backoff::default();
+        let secs: Vec<u64> = (1..=7).map(|a| b.nominal(a).as_secs()).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 30, 30]);
+        assert_eq!(b.nominal(u32::MAX), Duration::from_secs(30));
+        for attempt in 1..10 {
+            let d = b.delay(attempt).as_secs_f64();
+            let n = b.nominal(attempt).as_secs_f64();
+            assert!(d >= n * 0.9 - 1e-9 && d <= n * 1.1 + 1e-9, "{d} vs {n}");
+        }
+    }
+
+    #[test]
+    fn sender_refuses_while_disconnected_and_numbers_messages() {
+        let (tx, mut rx) = mpsc::channel(4);
+        let shared = Arc::new(Shared::default());
+        let sender = SessionSender::new(tx, shared.clone());
+        assert!(matches!(
+            sender.try_send(Input::Say("x".into())),
+            Err(ChatError::NotConnected)
+        ));
+        shared.connected.store(true, Ordering::Release);
+        assert_eq!(
+            sender.try_send(Input::Say("a".into())).unwrap(),
+            Some("1".into())
+        );
+        assert_eq!(sender.try_send(Input::Who).unwrap(), None);
+        assert_eq!(
+            sender.clone().try_send(Input::Me("b".into())).unwrap(),
+            Some("2".into())
+        );
+        let first = rx.try_recv().unwrap();
+        assert!(matches!(
+            first,
+            Command::Frame(ClientFrame::Message { ref id, .. }) if id.as_deref() == Some("1")
+        ));
+    }
+}

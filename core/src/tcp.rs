@@ -1,0 +1,419 @@
+//! `TcpSession`: the [`ChatSession`] over TCP on async-std, with reconnection.
+//!
+//! This is the one place in `chat-core` that names the runtime: it opens
+//! sockets, spawns the connection task and sleeps between attempts. One task
+//! per session owns the socket; it turns frames into [`Event`]s, writes what
+//! the [`SessionSender`]s queue, answers pings, and when the server goes away
+//! reports it and (if configured) reconnects with backoff under the same name.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_std::io::{ReadExt, WriteExt};
+use async_std::net::TcpStream;
+use futures::channel::mpsc;
+use futures::{FutureExt, SinkExt, StreamExt};
+
+use crate::codec::{decode_server_frame, encode_frame, LineDecoder};
+use crate::error::ChatError;
+use crate::input::help_lines;
+use crate::names::name_key;
+use crate::protocol::{ClientFrame, ErrorCode, ErrorFrame, Notice, ServerFrame, Welcome};
+use crate::session::{
+    ChatSession, Command, Event, EventStream, SessionConfig, SessionSender, Shared, Status,
+};
+
+/// Requests a UI may queue before `send` waits (or `try_send` reports busy).
+const COMMAND_QUEUE: usize = 256;
+/// Events buffered for a slow consumer before the session stops reading the
+/// socket (the server then sees a slow reader, which is the truth).
+const EVENT_QUEUE: usize = 1024;
+const READ_CHUNK: usize = 8192;
+
+/// A chat session over plain TCP.
+#[derive(Debug)]
+pub struct TcpSession {
+    welcome: Welcome,
+    sender: SessionSender,
+    events: EventStream,
+}
+
+impl ChatSession for TcpSession {
+    async fn connect(config: SessionConfig) -> Result<Self, ChatError> {
+        let (link, welcome) = Link::open(&config, &config.name).await?;
+        let (command_tx, command_rx) = mpsc::channel(COMMAND_QUEUE);
+        let (mut event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
+        let shared = Arc::new(Shared::default());
+        shared.connected.store(true, Ordering::Release);
+        // The channel is new and has room: these cannot fail.
+        let _ = event_tx.try_send(Event::Status(Status::Connected {
+            addr: config.addr.clone(),
+            name: welcome.name.clone(),
+        }));
+        let _ = event_tx.try_send(Event::Welcome(welcome.clone()));
+        let task = Task {
+            name: welcome.name.clone(),
+            config,
+            commands: command_rx,
+            commands_open: true,
+            events: event_tx,
+            shared: shared.clone(),
+        };
+        async_std::task::spawn(task.run(link));
+        Ok(Self {
+            welcome,
+            sender: SessionSender::new(command_tx, shared),
+            events: EventStream::new(event_rx),
+        })
+    }
+
+    fn welcome(&self) -> &Welcome {
+        &self.welcome
+    }
+
+    fn split(self) -> (SessionSender, EventStream) {
+        (self.sender, self.events)
+    }
+}
+
+/// One live TCP connection after the handshake.
+struct Link {
+    reader: TcpStream,
+    writer: TcpStream,
+    lines: LineDecoder,
+    chunk: Vec<u8>,
+}
+
+impl Link {
+    /// Connects, skips the banner, says hello and waits for the welcome.
+    async fn open(config: &SessionConfig, name: &str) -> Result<(Link, Welcome), ChatError> {
+        let wait = config.connect_timeout;
+        let addr = config.addr.clone();
+        let timeout = |during| ChatError::Timeout {
+            addr: addr.clone(),
+            during,
+            secs: wait.as_secs(),
+        };
+        let stream = async_std::io::timeout(wait, TcpStream::connect(config.addr.as_str()))
+            .await
+            .map_err(|source| ChatError::Connect {
+                addr: config.addr.clone(),
+                source,
+            })?;
+        // Chat lines are tiny: without this, Nagle adds tens of milliseconds.
+        stream.set_nodelay(true)?;
+        let mut link = Link {
+            reader: stream.clone(),
+            writer: stream,
+            lines: LineDecoder::new(config.max_line),
+            chunk: vec![0; READ_CHUNK],
+        };
+        match async_std::future::timeout(wait, link.next_line()).await {
+            Err(_) => return Err(timeout("waiting for the banner")),
+            Ok(Ok(Some(_banner))) => {}
+            Ok(Ok(None)) => return Err(ChatError::ServerClosed),
+            Ok(Err(e)) => return Err(e),
+        }
+        link.write(&ClientFrame::Hello {
+            name: name.to_owned(),
+            version: crate::protocol::PROTOCOL_VERSION,
+            client: Some(config.client.clone()),
+        })
+        .await?;
+        let answer = async {
+            loop {
+                match link.next_frame().await? {
+                    None => return Err(ChatError::ServerClosed),
+                    Some(ServerFrame::Welcome(welcome)) => return Ok(welcome),
+                    Some(ServerFrame::Error(e)) => {
+                        return Err(match e.code {
+                            ErrorCode::NameTaken | ErrorCode::InvalidName => {
+                                ChatError::NameRejected {
+                                    name: name.to_owned(),
+                                    code: e.code,
+                                    message: e.message,
+                                }
+                            }
+                            code => ChatError::Refused {
+                                code,
+                                message: e.message,
+                            },
+                        })
+                    }
+                    Some(ServerFrame::Ping { token }) => {
+                        link.write(&ClientFrame::Pong { token }).await?;
+                    }
+                    // Nothing else is sent before the welcome; ignore rather
+                    // than fail, for servers newer than this client.
+                    Some(_) => {}
+                }
+            }
+        };
+        let welcome = async_std::future::timeout(wait, answer)
+            .await
+            .map_err(|_| timeout("waiting for the welcome"))??;
+        Ok((link, welcome))
+    }
+
+    /// The next line, or `None` when the server closed the connection.
+    async fn next_line(&mut self) -> Result<Option<String>, ChatError> {
+        loop {
+            if let Some(line) = self.lines.next_line() {
+                return Ok(Some(line?));
+            }
+            let n = self.reader.read(&mut self.chunk).await?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.lines.feed(&self.chunk[..n]);
+        }
+    }
+
+    /// The next frame, or `None` when the server closed the connection.
+    async fn next_frame(&mut self) -> Result<Option<ServerFrame>, ChatError> {
+        match self.next_line().await? {
+            Some(line) => Ok(Some(decode_server_frame(&line)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn write(&mut self, frame: &ClientFrame) -> Result<(), ChatError> {
+        self.writer.write_all(&encode_frame(frame)).await?;
+        Ok(())
+    }
+
+    fn close(&self) {
+        // Already closed is as good as closed.
+        let _ = self.writer.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// Why a connection ended.
+enum End {
+    /// The user quit, or dropped the event stream: the session is over.
+    Finished(String),
+    /// The connection was lost: reconnect if configured.
+    Lost(String),
+}
+
+/// The connection task's state, alive for the whole session.
+struct Task {
+    config: SessionConfig,
+    /// The name currently held, claimed again after a reconnection.
+    name: String,
+    commands: mpsc::Receiver<Command>,
+    /// False once every sender is gone; the session still reads events.
+    commands_open: bool,
+    events: mpsc::Sender<Event>,
+    shared: Arc<Shared>,
+}
+
+impl Task {
+    async fn run(mut self, mut link: Link) {
+        loop {
+            let end = self.serve(&mut link).await;
+            link.close();
+            self.shared.connected.store(false, Ordering::Release);
+            let reason = match end {
+                End::Finished(reason) => reason,
+                End::Lost(reason) => match self.reconnect(reason).await {
+                    Ok(new_link) => {
+                        link = new_link;
+                        continue;
+                    }
+                    Err(reason) => reason,
+                },
+            };
+            let _ = self
+                .emit(Event::Status(Status::Disconnected {
+                    reason,
+                    retry_in: None,
+                }))
+                .await;
+            return;
+        }
+    }
+
+    /// Relays frames and commands until the connection ends.
+    async fn serve(&mut self, link: &mut Link) -> End {
+        loop {
+            let next = {
+                let commands = if self.commands_open {
+                    self.commands.next().left_future()
+                } else {
+                    futures::future::pending().right_future()
+                };
+                futures::select_biased! {
+                    frame = link.next_frame().fuse() => Ok(frame),
+                    command = commands.fuse() => Err(command),
+                }
+            };
+            match next {
+                Ok(Ok(Some(frame))) => {
+                    if let Some(end) = self.on_frame(link, frame).await {
+                        return end;
+                    }
+                }
+                Ok(Ok(None)) => return End::Lost(ChatError::ServerClosed.to_string()),
+                Ok(Err(e)) => return End::Lost(e.to_string()),
+                Err(Some(Command::Frame(frame))) => {
+                    let quitting = matches!(frame, ClientFrame::Quit { .. });
+                    if let Err(e) = link.write(&frame).await {
+                        return End::Lost(e.to_string());
+                    }
+                    if quitting {
+                        return End::Finished("you left".to_owned());
+                    }
+                }
+                Err(Some(Command::Help)) => {
+                    if self.emit_help().await.is_err() {
+                        return self.abandon(link).await;
+                    }
+                }
+                Err(None) => self.commands_open = false,
+            }
+        }
+    }
+
+    async fn on_frame(&mut self, link: &mut Link, frame: ServerFrame) -> Option<End> {
+        let event = match frame {
+            ServerFrame::Ping { token } => {
+                return match link.write(&ClientFrame::Pong { token }).await {
+                    Ok(()) => None,
+                    Err(e) => Some(End::Lost(e.to_string())),
+                };
+            }
+            ServerFrame::Pong { .. } => return None,
+            ServerFrame::Welcome(w) => Event::Welcome(w),
+            ServerFrame::Message(m) => Event::Message(m),
+            ServerFrame::Action(m) => Event::Action(m),
+            ServerFrame::Private(p) => Event::Private(p),
+            ServerFrame::Join(p) => Event::Joined(p),
+            ServerFrame::Leave(d) => Event::Left(d),
+            ServerFrame::Rename(r) => {
+                if name_key(&r.from) == name_key(&self.name) {
+                    self.name = r.to.clone();
+                }
+                Event::Renamed(r)
+            }
+            ServerFrame::Users(u) => Event::Users(u),
+            ServerFrame::Notice(n) => Event::Notice(n),
+            ServerFrame::Error(e) => Event::Error(e),
+        };
+        match self.emit(event).await {
+            Ok(()) => None,
+            Err(()) => Some(self.abandon(link).await),
+        }
+    }
+
+    /// Nobody reads the events any more: leave politely.
+    async fn abandon(&mut self, link: &mut Link) -> End {
+        let _ = link.write(&ClientFrame::Quit { reason: None }).await;
+        End::Finished("event stream dropped".to_owned())
+    }
+
+    async fn emit(&mut self, event: Event) -> Result<(), ()> {
+        self.events.send(event).await.map_err(drop)
+    }
+
+    async fn emit_help(&mut self) -> Result<(), ()> {
+        for text in help_lines() {
+            self.emit(Event::Notice(Notice { text })).await?;
+        }
+        Ok(())
+    }
+
+    /// Tries to reconnect until it works, the user quits, or reconnection is
+    /// off. `Err` carries the reason the session ends.
+    async fn reconnect(&mut self, mut reason: String) -> Result<Link, String> {
+        let Some(backoff) = self.config.reconnect else {
+            return Err(reason);
+        };
+        for attempt in 1.. {
+            let delay = backoff.delay(attempt);
+            self.emit(Event::Status(Status::Disconnected {
+                reason: reason.clone(),
+                retry_in: Some(delay),
+            }))
+            .await
+            .map_err(|()| "event stream dropped".to_owned())?;
+            if let Some(end) = self.wait(delay).await {
+                return Err(end);
+            }
+            self.emit(Event::Status(Status::Connecting {
+                addr: self.config.addr.clone(),
+                attempt,
+            }))
+            .await
+            .map_err(|()| "event stream dropped".to_owned())?;
+            match Link::open(&self.config, &self.name).await {
+                Ok((link, welcome)) => {
+                    self.name = welcome.name.clone();
+                    self.shared.connected.store(true, Ordering::Release);
+                    let connected = Status::Connected {
+                        addr: self.config.addr.clone(),
+                        name: welcome.name.clone(),
+                    };
+                    self.emit(Event::Status(connected))
+                        .await
+                        .map_err(|()| "event stream dropped".to_owned())?;
+                    self.emit(Event::Welcome(welcome))
+                        .await
+                        .map_err(|()| "event stream dropped".to_owned())?;
+                    return Ok(link);
+                }
+                Err(e) => reason = e.to_string(),
+            }
+        }
+        Err(reason)
+    }
+
+    /// Sleeps `delay`, answering what senders queued meanwhile: a quit ends
+    /// the session (returned as its reason), anything else is refused.
+    async fn wait(&mut self, delay: Duration) -> Option<String> {
+        let sleep = async_std::task::sleep(delay).fuse();
+        futures::pin_mut!(sleep);
+        loop {
+            let commands = if self.commands_open {
+                self.commands.next().left_future()
+            } else {
+                futures::future::pending().right_future()
+            };
+            futures::select_biased! {
+                () = sleep => return None,
+                command = commands.fuse() => match command {
+                    None => self.commands_open = false,
+                    Some(Command::Frame(ClientFrame::Quit { .. })) => {
+                        return Some("you left".to_owned());
+                    }
+                    Some(Command::Help) => {
+                        if self.emit_help().await.is_err() {
+                            return Some("event stream dropped".to_owned());
+                        }
+                    }
+                    Some(Command::Frame(frame)) => {
+                        let id = frame_id(&frame);
+                        let refused = Event::Error(ErrorFrame {
+                            code: ErrorCode::Other,
+                            message: ChatError::NotConnected.to_string(),
+                            id,
+                        });
+                        if self.emit(refused).await.is_err() {
+                            return Some("event stream dropped".to_owned());
+                        }
+                    }
+                },
+            }
+        }
+    }
+}
+
+fn frame_id(frame: &ClientFrame) -> Option<String> {
+    match frame {
+        ClientFrame::Message { id, .. }
+        | ClientFrame::Action { id, .. }
+        | ClientFrame::Private { id, .. } => id.clone(),
+        _ => None,
+    }
+}
