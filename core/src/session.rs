@@ -18,7 +18,7 @@ use crate::error::ChatError;
 use crate::input::Input;
 use crate::protocol::{
     ChatMessage, ClientFrame, Departure, ErrorFrame, Notice, Presence, PrivateMessage, Rename,
-    UserList, Welcome, DEFAULT_MAX_LINE,
+    ServerFrame, UserList, Welcome, DEFAULT_MAX_LINE,
 };
 
 /// How a session waits between reconnection attempts: `initial`, doubling each
@@ -168,6 +168,26 @@ pub enum Event {
     Notice(Notice),
     /// The server refused a request; nothing was relayed.
     Error(ErrorFrame),
+}
+
+impl Event {
+    /// The event a server frame reports; `None` for pings and pongs, which a
+    /// session answers itself.
+    pub fn from_frame(frame: ServerFrame) -> Option<Event> {
+        Some(match frame {
+            ServerFrame::Welcome(w) => Event::Welcome(w),
+            ServerFrame::Message(m) => Event::Message(m),
+            ServerFrame::Action(m) => Event::Action(m),
+            ServerFrame::Private(p) => Event::Private(p),
+            ServerFrame::Join(p) => Event::Joined(p),
+            ServerFrame::Leave(d) => Event::Left(d),
+            ServerFrame::Rename(r) => Event::Renamed(r),
+            ServerFrame::Users(u) => Event::Users(u),
+            ServerFrame::Notice(n) => Event::Notice(n),
+            ServerFrame::Error(e) => Event::Error(e),
+            ServerFrame::Ping { .. } | ServerFrame::Pong { .. } => return None,
+        })
+    }
 }
 
 /// A request for the session's connection task.

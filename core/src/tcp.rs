@@ -277,30 +277,23 @@ impl Task {
     }
 
     async fn on_frame(&mut self, link: &mut Link, frame: ServerFrame) -> Option<End> {
-        let event = match frame {
+        match &frame {
             ServerFrame::Ping { token } => {
-                return match link.write(&ClientFrame::Pong { token }).await {
-                    Ok(()) => None,
-                    Err(e) => Some(End::Lost(e.to_string())),
+                let pong = ClientFrame::Pong {
+                    token: token.clone(),
                 };
+                return link
+                    .write(&pong)
+                    .await
+                    .err()
+                    .map(|e| End::Lost(e.to_string()));
             }
-            ServerFrame::Pong { .. } => return None,
-            ServerFrame::Welcome(w) => Event::Welcome(w),
-            ServerFrame::Message(m) => Event::Message(m),
-            ServerFrame::Action(m) => Event::Action(m),
-            ServerFrame::Private(p) => Event::Private(p),
-            ServerFrame::Join(p) => Event::Joined(p),
-            ServerFrame::Leave(d) => Event::Left(d),
-            ServerFrame::Rename(r) => {
-                if name_key(&r.from) == name_key(&self.name) {
-                    self.name = r.to.clone();
-                }
-                Event::Renamed(r)
+            ServerFrame::Rename(r) if name_key(&r.from) == name_key(&self.name) => {
+                self.name = r.to.clone();
             }
-            ServerFrame::Users(u) => Event::Users(u),
-            ServerFrame::Notice(n) => Event::Notice(n),
-            ServerFrame::Error(e) => Event::Error(e),
-        };
+            _ => {}
+        }
+        let event = Event::from_frame(frame)?;
         match self.emit(event).await {
             Ok(()) => None,
             Err(()) => Some(self.abandon(link).await),

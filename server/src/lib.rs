@@ -1,1 +1,312 @@
-//! placeholder
+//! `chat-server`: the relay. [`run`] serves one room on a bound listener
+//! until its shutdown future completes; `main` only parses flags, sets up
+//! logging and binds, so tests run the very same server on port 0.
+//!
+//! # Layout
+//! - [`config`]: settings and limits.
+//! - `broker`: the one task that owns the room and its order.
+//! - `connection`: each client's reader (bytes → requests) and writer.
+//! - `outbox`: a client's bounded outgoing queue.
+//! - `rate`: the per-client token bucket.
+//! - `wire`: serialising frames once per mode.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_std::channel::Sender;
+use async_std::io::WriteExt;
+use async_std::net::{TcpListener, TcpStream};
+use async_std::task;
+use futures::channel::{mpsc, oneshot};
+use futures::{FutureExt, StreamExt};
+use tracing::{info, warn};
+
+pub mod config;
+
+mod broker;
+mod connection;
+mod outbox;
+mod rate;
+mod wire;
+
+pub use config::{Config, RateLimit};
+
+use broker::{Broker, ClientId, ToBroker};
+use connection::{banner, write_loop, Reader};
+use outbox::Outbox;
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The listener failed in a way retrying cannot fix.
+    #[error("listener error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves the room on `listener` until `shutdown` completes, then tells every
+/// client, flushes what is queued (for up to `config.shutdown_grace`) and
+/// returns.
+///
+/// # Errors
+/// [`ServerError::Io`] when the listener's address cannot be read.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    let config = Arc::new(config);
+    let addr = listener.local_addr()?;
+    info!(%addr, room = %config.room, "server started");
+
+    let (broker_tx, broker_rx) = async_std::channel::bounded(1024);
+    task::spawn(Broker::new(config.clone()).run(broker_rx));
+    // Every writer holds a clone; when all are dropped, everything is flushed.
+    let (writers_done, mut all_written) = mpsc::channel::<()>(1);
+    let status = config.status_interval.map(|every| {
+        let broker = broker_tx.clone();
+        task::spawn(async move {
+            loop {
+                task::sleep(every).await;
+                if broker.send(ToBroker::Status).await.is_err() {
+                    break;
+                }
+            }
+        })
+    });
+
+    let slots = Slots::new(config.max_clients, config.max_per_ip);
+    let mut next_id: ClientId = 1;
+    let mut accept_backoff = Duration::from_millis(10);
+    let shutdown = shutdown.fuse();
+    futures::pin_mut!(shutdown);
+    loop {
+        let accepted = futures::select_biased! {
+            () = shutdown => break,
+            accepted = listener.accept().fuse() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => {
+                accept_backoff = Duration::from_millis(10);
+                pair
+            }
+            Err(e) => {
+                // EMFILE and friends pass once connections close: wait, retry.
+                warn!(error = %e, retry_in = ?accept_backoff, "accept failed");
+                task::sleep(accept_backoff).await;
+                accept_backoff = (accept_backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let slot = match slots.acquire(peer.ip()) {
+            Ok(slot) => slot,
+            Err(why) => {
+                task::spawn(refuse(stream, peer, why));
+                continue;
+            }
+        };
+        let id = next_id;
+        next_id += 1;
+        let client = Client {
+            id,
+            peer,
+            stream,
+            broker: broker_tx.clone(),
+            config: config.clone(),
+            writer_token: writers_done.clone(),
+        };
+        task::spawn(client.serve(slot));
+    }
+
+    info!("shutting down: no new connections");
+    if let Some(status) = status {
+        status.cancel().await;
+    }
+    let (done, queued) = oneshot::channel();
+    if broker_tx.send(ToBroker::Shutdown { done }).await.is_ok() {
+        let _ = queued.await;
+    }
+    drop(writers_done);
+    let flushed = async_std::future::timeout(config.shutdown_grace, all_written.next()).await;
+    if flushed.is_err() {
+        warn!(grace = ?config.shutdown_grace, "some clients did not take their last lines in time");
+    }
+    info!("server stopped");
+    Ok(())
+}
+
+/// One accepted connection, before its tasks start.
+struct Client {
+    id: ClientId,
+    peer: SocketAddr,
+    stream: TcpStream,
+    broker: Sender<ToBroker>,
+    config: Arc<Config>,
+    writer_token: mpsc::Sender<()>,
+}
+
+impl Client {
+    async fn serve(self, slot: Slot) {
+        let Client {
+            id,
+            peer,
+            stream,
+            broker,
+            config,
+            writer_token,
+        } = self;
+        // Chat lines are tiny: without this, Nagle and delayed ACKs add 40 ms.
+        if let Err(e) = stream.set_nodelay(true) {
+            warn!(client = id, error = %e, "cannot set TCP_NODELAY");
+        }
+        info!(client = id, %peer, "connected");
+        let outbox = Outbox::new(config.max_send_queue);
+        let _ = outbox.push(wire::plain_line(&banner(&config.room)));
+        let connected = ToBroker::Connected {
+            id,
+            peer,
+            outbox: outbox.clone(),
+            closer: stream.clone(),
+        };
+        if broker.send(connected).await.is_err() {
+            return;
+        }
+        let writer = stream.clone();
+        let write_box = outbox.clone();
+        task::spawn(async move {
+            write_loop(writer, write_box).await;
+            drop(writer_token);
+        });
+        let reason = Reader::new(id, stream, broker.clone(), config)
+            .run(peer)
+            .await;
+        let _ = broker.send(ToBroker::Gone { id, reason }).await;
+        drop(slot);
+    }
+}
+
+/// Tells a newcomer over a limit why, then closes.
+async fn refuse(mut stream: TcpStream, peer: SocketAddr, why: String) {
+    connection::log_refused(peer, &why);
+    let line = wire::plain_line(&format!("! {why}"));
+    let _ = async_std::future::timeout(Duration::from_secs(2), stream.write_all(&line)).await;
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+/// Connection counts, total and per address.
+#[derive(Clone)]
+struct Slots {
+    inner: Arc<Mutex<SlotCounts>>,
+}
+
+struct SlotCounts {
+    max_total: usize,
+    max_per_ip: usize,
+    total: usize,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+/// A held connection slot, given back when dropped.
+struct Slot {
+    slots: Slots,
+    ip: IpAddr,
+}
+
+impl Slots {
+    fn new(max_total: usize, max_per_ip: usize) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(SlotCounts {
+                max_total,
+                max_per_ip,
+                total: 0,
+                per_ip: HashMap::new(),
+            })),
+        }
+    }
+
+    fn counts(&self) -> std::sync::MutexGuard<'_, SlotCounts> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn acquire(&self, ip: IpAddr) -> Result<Slot, String> {
+        let mut counts = self.counts();
+        if counts.total >= counts.max_total {
+            return Err(format!(
+                "server is full ({} connections); try again later",
+                counts.max_total
+            ));
+        }
+        let max_per_ip = counts.max_per_ip;
+        let from_ip = counts.per_ip.entry(ip).or_insert(0);
+        if *from_ip >= max_per_ip {
+            return Err(format!("too many connections from {ip} (max {max_per_ip})"));
+        }
+        *from_ip += 1;
+        counts.total += 1;
+        Ok(Slot {
+            slots: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut counts = self.slots.counts();
+        counts.total = counts.total.saturating_sub(1);
+        if let Some(n) = counts.per_ip.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A server running in the background on `127.0.0.1:0`, for tests and for
+/// programs that embed one. Dropping the handle stops the server.
+#[derive(Debug)]
+pub struct ServerHandle {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<task::JoinHandle<Result<(), ServerError>>>,
+}
+
+impl ServerHandle {
+    /// Binds `127.0.0.1:0` and runs the server there.
+    ///
+    /// # Errors
+    /// When the port cannot be bound.
+    pub async fn start(config: Config) -> Result<Self, ServerError> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = task::spawn(run(listener, config, stopped.map(drop)));
+        Ok(Self {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// Where clients connect.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops the server as Ctrl-C would, and waits until it has finished.
+    ///
+    /// # Errors
+    /// What [`run`] returned.
+    pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        drop(self.stop.take());
+        match self.task.take() {
+            Some(task) => task.await,
+            None => Ok(()),
+        }
+    }
+}

@@ -1,2 +1,141 @@
-//! placeholder
-fn main() {}
+//! The `chat-server` binary: parses flags, sets up logging, binds, and runs
+//! the server until Ctrl-C or SIGTERM.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use async_std::net::TcpListener;
+use chat_server::{Config, RateLimit};
+use clap::Parser;
+use futures::channel::mpsc;
+use futures::StreamExt;
+use tracing::info;
+
+/// The chat room's relay server: accepts clients, relays every message to
+/// everyone in one order, and logs each client's life to the terminal.
+///
+/// Connect with `chat-repl`, `chat-gui`, a bot, or plainly with
+/// `nc HOST PORT`. Logging follows RUST_LOG (default: info).
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Args {
+    /// Address to listen on; 0.0.0.0:8001 serves the LAN.
+    #[arg(long, default_value = chat_core::DEFAULT_ADDR)]
+    listen: String,
+    /// The room's name.
+    #[arg(long, default_value = "lobby")]
+    room: String,
+    /// Longest accepted line in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 8192)]
+    max_line: usize,
+    /// Bytes queued for a client before it is dropped as a slow reader.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024)]
+    max_send_queue: usize,
+    /// Per-client rate: BURST/PER_SECOND (e.g. 10/5), or "off".
+    #[arg(long, value_name = "BURST/RATE|off", default_value = "10/5")]
+    rate_limit: String,
+    /// Connections at once, over all addresses.
+    #[arg(long, default_value_t = 10_000)]
+    max_clients: usize,
+    /// Connections at once from one IP address.
+    #[arg(long, default_value_t = 100)]
+    max_per_ip: usize,
+    /// Seconds a new connection may take to pick a name.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    name_timeout: u64,
+    /// Seconds of silence before a structured client is pinged.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    ping_interval: u64,
+    /// Seconds of silence (ping unanswered) before a structured client is dropped.
+    #[arg(long, value_name = "SECS", default_value_t = 90)]
+    idle_timeout: u64,
+    /// Seconds between one-line status logs; 0 for none.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    status_interval: u64,
+}
+
+fn parse_rate(spec: &str) -> anyhow::Result<Option<RateLimit>> {
+    if spec.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let Some((burst, per_sec)) = spec.split_once('/') else {
+        bail!("--rate-limit takes BURST/PER_SECOND (e.g. 10/5) or off, not {spec:?}");
+    };
+    let burst: u32 = burst.trim().parse().context("--rate-limit burst")?;
+    let per_sec: f64 = per_sec.trim().parse().context("--rate-limit rate")?;
+    if burst == 0 || per_sec.is_nan() || per_sec <= 0.0 {
+        bail!("--rate-limit needs a burst and a rate above 0 (or off)");
+    }
+    Ok(Some(RateLimit { burst, per_sec }))
+}
+
+impl Args {
+    fn config(&self) -> anyhow::Result<Config> {
+        Ok(Config {
+            room: self.room.clone(),
+            max_line: self.max_line,
+            max_send_queue: self.max_send_queue,
+            rate_limit: parse_rate(&self.rate_limit)?,
+            max_clients: self.max_clients,
+            max_per_ip: self.max_per_ip,
+            name_timeout: Duration::from_secs(self.name_timeout),
+            ping_interval: Duration::from_secs(self.ping_interval),
+            idle_timeout: Duration::from_secs(self.idle_timeout.max(self.ping_interval + 1)),
+            status_interval: (self.status_interval > 0)
+                .then(|| Duration::from_secs(self.status_interval)),
+            ..Config::default()
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    match async_std::task::block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chat-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
+    let config = args.config()?;
+    let addrs: Vec<SocketAddr> = async_std::net::ToSocketAddrs::to_socket_addrs(&args.listen)
+        .await
+        .with_context(|| format!("cannot resolve --listen {}", args.listen))?
+        .collect();
+    let listener = TcpListener::bind(&addrs[..])
+        .await
+        .map_err(|e| anyhow::anyhow!(chat_core::error::describe_io(&e)))
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+
+    let (signal_tx, mut signals) = mpsc::unbounded::<()>();
+    ctrlc::set_handler(move || {
+        // A second Ctrl-C means "now": skip the graceful flush.
+        if signal_tx.unbounded_send(()).is_err() {
+            std::process::exit(130);
+        }
+    })
+    .context("cannot install the Ctrl-C / SIGTERM handler")?;
+    let shutdown = async move {
+        signals.next().await;
+        info!("signal received");
+        signals.close();
+    };
+    chat_server::run(listener, config, shutdown)
+        .await
+        .context("server failed")
+}

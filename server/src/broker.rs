@@ -1,0 +1,492 @@
+//! The broker: one task that owns the room — who is in it, under which name,
+//! and the order of everything said.
+//!
+//! Connections send it [`ToBroker`] requests over one channel; it answers by
+//! pushing pre-serialised lines into each client's [`Outbox`], which never
+//! blocks. Because only this task touches the room, there is no lock around
+//! it, and because it pushes each room event to every queue before taking the
+//! next request, every client sees the same order.
+
+use std::cell::OnceCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_std::channel::Receiver;
+use async_std::net::TcpStream;
+use bytes::Bytes;
+use chat_core::names::{name_key, validate_name};
+use chat_core::protocol::{
+    now_millis, ChatMessage, Departure, ErrorCode, Limits, Presence, PrivateMessage, Rename,
+    ServerFrame, UserList, Welcome, MAX_NAME_CHARS, PROTOCOL_VERSION,
+};
+use futures::channel::oneshot;
+use tracing::{debug, info, warn};
+
+use crate::config::Config;
+use crate::outbox::Outbox;
+use crate::wire::{self, Mode};
+
+/// Identifies a connection in logs and in the broker.
+pub type ClientId = u64;
+
+/// A named client's request, already checked for well-formedness by its
+/// connection.
+#[derive(Debug)]
+pub enum Request {
+    /// A message to the room.
+    Say { text: String, id: Option<String> },
+    /// An action to the room.
+    Action { text: String, id: Option<String> },
+    /// A private message.
+    Private {
+        to: String,
+        text: String,
+        id: Option<String>,
+    },
+    /// A change of name.
+    Nick(String),
+    /// The user list.
+    Who,
+}
+
+/// What connections tell the broker.
+#[derive(Debug)]
+pub enum ToBroker {
+    /// A connection was accepted; `closer` lets the broker cut it off.
+    Connected {
+        id: ClientId,
+        peer: SocketAddr,
+        outbox: Outbox,
+        closer: TcpStream,
+    },
+    /// The connection asks for a name; the reply says whether it got it.
+    Claim {
+        id: ClientId,
+        name: String,
+        mode: Mode,
+        reply: oneshot::Sender<bool>,
+    },
+    /// A named client's request.
+    Request { id: ClientId, request: Request },
+    /// The connection ended, for the reason given.
+    Gone { id: ClientId, reason: String },
+    /// A line for one client alone (errors, help, pongs), kept in order
+    /// with the room's lines.
+    Direct { id: ClientId, line: Bytes },
+    /// Log the one-line status.
+    Status,
+    /// Tell everyone the server is going away and close every queue; `done`
+    /// fires once that is queued.
+    Shutdown { done: oneshot::Sender<()> },
+}
+
+struct Client {
+    peer: SocketAddr,
+    outbox: Outbox,
+    closer: TcpStream,
+    mode: Mode,
+    name: Option<String>,
+}
+
+/// A room event serialised at most once per mode, however many receive it.
+struct Shared<'a> {
+    frame: &'a ServerFrame,
+    json: OnceCell<Bytes>,
+    plain: OnceCell<Option<Bytes>>,
+}
+
+impl<'a> Shared<'a> {
+    fn new(frame: &'a ServerFrame) -> Self {
+        Self {
+            frame,
+            json: OnceCell::new(),
+            plain: OnceCell::new(),
+        }
+    }
+
+    fn get(&self, mode: Mode) -> Option<Bytes> {
+        match mode {
+            Mode::Structured => Some(
+                self.json
+                    .get_or_init(|| wire::json_line(self.frame))
+                    .clone(),
+            ),
+            Mode::Plain => self
+                .plain
+                .get_or_init(|| wire::plain_frame(self.frame))
+                .clone(),
+        }
+    }
+}
+
+pub struct Broker {
+    config: Arc<Config>,
+    clients: HashMap<ClientId, Client>,
+    /// Name key → holder, for case-insensitive uniqueness.
+    names: HashMap<String, ClientId>,
+    next_seq: u64,
+    relayed: u64,
+    /// Clients whose queues overflowed, dropped once the current event is out.
+    overflowed: Vec<ClientId>,
+    shutting_down: bool,
+}
+
+impl Broker {
+    pub fn new(config: Arc<Config>) -> Self {
+        Self {
+            config,
+            clients: HashMap::new(),
+            names: HashMap::new(),
+            next_seq: 1,
+            relayed: 0,
+            overflowed: Vec::new(),
+            shutting_down: false,
+        }
+    }
+
+    pub async fn run(mut self, events: Receiver<ToBroker>) {
+        while let Ok(event) = events.recv().await {
+            self.handle(event);
+            while let Some(id) = self.overflowed.pop() {
+                self.remove(id, "send queue exceeded", true);
+            }
+        }
+    }
+
+    fn handle(&mut self, event: ToBroker) {
+        match event {
+            ToBroker::Connected {
+                id,
+                peer,
+                outbox,
+                closer,
+            } => {
+                if self.shutting_down {
+                    outbox.close();
+                }
+                self.clients.insert(
+                    id,
+                    Client {
+                        peer,
+                        outbox,
+                        closer,
+                        mode: Mode::Plain,
+                        name: None,
+                    },
+                );
+            }
+            ToBroker::Claim {
+                id,
+                name,
+                mode,
+                reply,
+            } => {
+                let granted = self.claim(id, name, mode);
+                // The connection may have vanished meanwhile; nothing to do.
+                let _ = reply.send(granted);
+            }
+            ToBroker::Request { id, request } => self.request(id, request),
+            ToBroker::Gone { id, reason } => self.remove(id, &reason, false),
+            ToBroker::Direct { id, line } => self.send_to(id, line),
+            ToBroker::Status => info!(
+                online = self.names.len(),
+                connections = self.clients.len(),
+                relayed = self.relayed,
+                "status"
+            ),
+            ToBroker::Shutdown { done } => {
+                self.shutting_down = true;
+                for client in self.clients.values() {
+                    let _ = client
+                        .outbox
+                        .push(wire::notice(client.mode, "server is shutting down"));
+                    client.outbox.close();
+                }
+                let _ = done.send(());
+            }
+        }
+    }
+
+    fn send_to(&mut self, id: ClientId, line: Bytes) {
+        if let Some(client) = self.clients.get(&id) {
+            if client.outbox.push(line).is_err() {
+                self.overflowed.push(id);
+            }
+        }
+    }
+
+    fn error_to(&mut self, id: ClientId, code: ErrorCode, message: String, req_id: Option<String>) {
+        if let Some(mode) = self.clients.get(&id).map(|c| c.mode) {
+            self.send_to(id, wire::error(mode, code, message, req_id));
+        }
+    }
+
+    /// Sends a room event to every named client.
+    fn broadcast(&mut self, frame: &ServerFrame) {
+        let shared = Shared::new(frame);
+        for (&id, client) in &self.clients {
+            if client.name.is_none() {
+                continue;
+            }
+            if let Some(line) = shared.get(client.mode) {
+                if client.outbox.push(line).is_err() {
+                    self.overflowed.push(id);
+                }
+            }
+        }
+    }
+
+    /// Sends a room event to every named client, the sender's own copy
+    /// carrying the id it gave.
+    fn broadcast_with_echo(&mut self, frame: &ServerFrame, sender: ClientId, echo: ServerFrame) {
+        let shared = Shared::new(frame);
+        let echo = Shared::new(&echo);
+        for (&id, client) in &self.clients {
+            if client.name.is_none() {
+                continue;
+            }
+            let copy = if id == sender { &echo } else { &shared };
+            if let Some(line) = copy.get(client.mode) {
+                if client.outbox.push(line).is_err() {
+                    self.overflowed.push(id);
+                }
+            }
+        }
+    }
+
+    fn users(&self) -> Vec<String> {
+        let mut users: Vec<String> = self
+            .clients
+            .values()
+            .filter_map(|c| c.name.clone())
+            .collect();
+        users.sort_by_key(|n| name_key(n));
+        users
+    }
+
+    /// Checks a wanted name: valid, and free unless `id` already holds it.
+    fn check_name(&self, id: ClientId, name: &str) -> Result<(), (ErrorCode, String)> {
+        validate_name(name).map_err(|e| (ErrorCode::InvalidName, e.to_string()))?;
+        match self.names.get(&name_key(name)) {
+            Some(&holder) if holder != id => Err((
+                ErrorCode::NameTaken,
+                format!("the name \"{name}\" is taken"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn claim(&mut self, id: ClientId, name: String, mode: Mode) -> bool {
+        let Some(client) = self.clients.get_mut(&id) else {
+            return false;
+        };
+        client.mode = mode;
+        if self.shutting_down {
+            let line = wire::error(mode, ErrorCode::Other, "server is shutting down", None);
+            self.send_to(id, line);
+            return false;
+        }
+        if let Err((code, message)) = self.check_name(id, &name) {
+            info!(client = id, name = %name, reason = %message, "name refused");
+            self.error_to(id, code, message, None);
+            return false;
+        }
+        self.names.insert(name_key(&name), id);
+        let peer = match self.clients.get_mut(&id) {
+            Some(client) => {
+                client.name = Some(name.clone());
+                client.peer
+            }
+            None => return false,
+        };
+        info!(client = id, %peer, name = %name, mode = ?mode, "named");
+        let welcome = ServerFrame::Welcome(Welcome {
+            version: PROTOCOL_VERSION,
+            name: name.clone(),
+            room: self.config.room.clone(),
+            users: self.users(),
+            limits: Limits {
+                max_line: self.config.max_line,
+                max_name: MAX_NAME_CHARS,
+                rate_per_sec: self
+                    .config
+                    .rate_limit
+                    .map_or(0, |r| r.per_sec.ceil() as u32),
+                burst: self.config.rate_limit.map_or(0, |r| r.burst),
+            },
+        });
+        if let Some(line) = wire::encode(mode, &welcome) {
+            self.send_to(id, line);
+        }
+        self.broadcast(&ServerFrame::Join(Presence {
+            time: now_millis(),
+            name,
+        }));
+        true
+    }
+
+    fn request(&mut self, id: ClientId, request: Request) {
+        let Some(name) = self.clients.get(&id).and_then(|c| c.name.clone()) else {
+            return;
+        };
+        match request {
+            Request::Say { text, id: req_id } => self.relay(id, name, text, req_id, false),
+            Request::Action { text, id: req_id } => self.relay(id, name, text, req_id, true),
+            Request::Private {
+                to,
+                text,
+                id: req_id,
+            } => self.private(id, name, to, text, req_id),
+            Request::Nick(new) => self.rename(id, name, new),
+            Request::Who => {
+                let users = ServerFrame::Users(UserList {
+                    users: self.users(),
+                });
+                if let Some(line) = self
+                    .clients
+                    .get(&id)
+                    .and_then(|c| wire::encode(c.mode, &users))
+                {
+                    self.send_to(id, line);
+                }
+            }
+        }
+    }
+
+    fn relay(
+        &mut self,
+        id: ClientId,
+        from: String,
+        text: String,
+        req_id: Option<String>,
+        action: bool,
+    ) {
+        debug!(client = id, from = %from, text = %text, "relay");
+        let message = ChatMessage {
+            seq: self.next_seq,
+            time: now_millis(),
+            from,
+            text,
+            id: None,
+        };
+        self.next_seq += 1;
+        self.relayed += 1;
+        let wrap = if action {
+            ServerFrame::Action
+        } else {
+            ServerFrame::Message
+        };
+        if req_id.is_some() {
+            let echo = wrap(ChatMessage {
+                id: req_id,
+                ..message.clone()
+            });
+            self.broadcast_with_echo(&wrap(message), id, echo);
+        } else {
+            self.broadcast(&wrap(message));
+        }
+    }
+
+    fn private(
+        &mut self,
+        id: ClientId,
+        from: String,
+        to: String,
+        text: String,
+        req_id: Option<String>,
+    ) {
+        let Some(&target) = self.names.get(&name_key(&to)) else {
+            let message = format!("nobody called \"{to}\" is online");
+            self.error_to(id, ErrorCode::UnknownUser, message, req_id);
+            return;
+        };
+        let to = self
+            .clients
+            .get(&target)
+            .and_then(|c| c.name.clone())
+            .unwrap_or(to);
+        debug!(client = id, from = %from, to = %to, text = %text, "private");
+        let message = PrivateMessage {
+            time: now_millis(),
+            from,
+            to,
+            text,
+            id: None,
+        };
+        if target != id {
+            if let Some(line) = self
+                .clients
+                .get(&target)
+                .and_then(|c| wire::encode(c.mode, &ServerFrame::Private(message.clone())))
+            {
+                self.send_to(target, line);
+            }
+        }
+        let echo = ServerFrame::Private(PrivateMessage {
+            id: req_id,
+            ..message
+        });
+        if let Some(line) = self
+            .clients
+            .get(&id)
+            .and_then(|c| wire::encode(c.mode, &echo))
+        {
+            self.send_to(id, line);
+        }
+    }
+
+    fn rename(&mut self, id: ClientId, old: String, new: String) {
+        if old == new {
+            return;
+        }
+        if let Err((code, message)) = self.check_name(id, &new) {
+            self.error_to(id, code, message, None);
+            return;
+        }
+        self.names.remove(&name_key(&old));
+        self.names.insert(name_key(&new), id);
+        if let Some(client) = self.clients.get_mut(&id) {
+            client.name = Some(new.clone());
+        }
+        info!(client = id, from = %old, to = %new, "renamed");
+        self.broadcast(&ServerFrame::Rename(Rename {
+            time: now_millis(),
+            from: old,
+            to: new,
+        }));
+    }
+
+    /// Forgets a client and tells the room it left. `abort` drops what was
+    /// still queued for it (it is too slow to take it) and cuts the socket.
+    fn remove(&mut self, id: ClientId, reason: &str, abort: bool) {
+        let Some(client) = self.clients.remove(&id) else {
+            return;
+        };
+        if abort {
+            client.outbox.abort();
+            // Unblocks a writer stuck on a full socket and the reader too.
+            let _ = client.closer.shutdown(std::net::Shutdown::Both);
+        } else {
+            client.outbox.close();
+        }
+        match &client.name {
+            Some(name) => {
+                if abort {
+                    warn!(client = id, peer = %client.peer, name = %name, reason, "disconnected");
+                } else {
+                    info!(client = id, peer = %client.peer, name = %name, reason, "disconnected");
+                }
+                self.names.remove(&name_key(name));
+                if !self.shutting_down {
+                    self.broadcast(&ServerFrame::Leave(Departure {
+                        time: now_millis(),
+                        name: name.clone(),
+                        reason: reason.to_owned(),
+                    }));
+                }
+            }
+            None => info!(client = id, peer = %client.peer, reason, "disconnected before naming"),
+        }
+    }
+}

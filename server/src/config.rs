@@ -1,0 +1,73 @@
+//! The server's settings and limits, with the defaults documented in
+//! `docs/OPERATIONS.md`.
+
+use std::time::Duration;
+
+use chat_core::protocol::DEFAULT_MAX_LINE;
+
+/// A token bucket: `burst` messages at once, refilled at `per_sec` a second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Messages a client may send in a burst.
+    pub burst: u32,
+    /// Messages a second on average.
+    pub per_sec: f64,
+}
+
+impl Default for RateLimit {
+    /// A fast typist never meets it: a burst of 10, then 5 a second.
+    fn default() -> Self {
+        Self {
+            burst: 10,
+            per_sec: 5.0,
+        }
+    }
+}
+
+/// Everything `run` needs to know besides the listener.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The room's name, shown in the banner and the welcome.
+    pub room: String,
+    /// Longest accepted line in bytes, without its newline.
+    pub max_line: usize,
+    /// Bytes queued for one client before it is dropped as a slow reader.
+    pub max_send_queue: usize,
+    /// Per-client message rate; `None` turns limiting off.
+    pub rate_limit: Option<RateLimit>,
+    /// Messages refused in a row for flooding before the client is dropped.
+    pub flood_disconnect: u32,
+    /// Connections at once, over all addresses.
+    pub max_clients: usize,
+    /// Connections at once from one IP address.
+    pub max_per_ip: usize,
+    /// How long a new connection may take to pick a name.
+    pub name_timeout: Duration,
+    /// Silence after which a structured client is pinged.
+    pub ping_interval: Duration,
+    /// Silence after which any client that was pinged is dropped.
+    pub idle_timeout: Duration,
+    /// How often the one-line status is logged; `None` for never.
+    pub status_interval: Option<Duration>,
+    /// How long shutdown waits for queued lines to reach their clients.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            room: "lobby".to_owned(),
+            max_line: DEFAULT_MAX_LINE,
+            max_send_queue: 256 * 1024,
+            rate_limit: Some(RateLimit::default()),
+            flood_disconnect: 50,
+            max_clients: 10_000,
+            max_per_ip: 100,
+            name_timeout: Duration::from_secs(60),
+            ping_interval: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(90),
+            status_interval: Some(Duration::from_secs(60)),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}

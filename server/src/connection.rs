@@ -1,0 +1,415 @@
+//! One client's connection: a reader that turns its bytes into requests for
+//! the broker, and a writer that drains its outbox into the socket.
+//!
+//! Everything a single client can get wrong — oversized lines, bad UTF-8,
+//! malformed frames, control characters, floods, silence — is answered here,
+//! to that client alone, before anything reaches the broker.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_std::channel::Sender;
+use async_std::io::{ReadExt, WriteExt};
+use async_std::net::TcpStream;
+use chat_core::codec::{decode_client_frame, is_structured_hello, DecodeError, LineDecoder};
+use chat_core::error::describe_io;
+use chat_core::input::{help_lines, parse_input, Input, InputError};
+use chat_core::names::{validate_text, TextError};
+use chat_core::protocol::{ClientFrame, ErrorCode, ServerFrame, PROTOCOL_VERSION};
+use futures::channel::oneshot;
+use tracing::{debug, info};
+
+use crate::broker::{ClientId, Request, ToBroker};
+use crate::config::Config;
+use crate::outbox::{Next, Outbox};
+use crate::rate::TokenBucket;
+use crate::wire::{self, Mode};
+
+/// Bytes read from the socket at a time.
+const READ_CHUNK: usize = 4096;
+
+/// The banner: the first line every client gets.
+pub fn banner(room: &str) -> String {
+    format!("* welcome to room \"{room}\" — type your name and press Enter")
+}
+
+/// Drains `outbox` into `stream`, one write per wake-up, until the queue is
+/// closed (then flushes and closes the socket) or aborted.
+pub async fn write_loop(mut stream: TcpStream, outbox: Outbox) {
+    let mut batch = Vec::new();
+    loop {
+        match outbox.next_batch(&mut batch).await {
+            Next::Write => {
+                if let Err(e) = stream.write_all(&batch).await {
+                    debug!(error = %e, "write failed");
+                    outbox.abort();
+                    break;
+                }
+                // A large burst must not pin its buffer for the idle hours after.
+                if batch.capacity() > 64 * 1024 {
+                    batch = Vec::new();
+                }
+            }
+            Next::Done => {
+                let _ = stream.flush().await;
+                break;
+            }
+            Next::Abort => break,
+        }
+    }
+    // Ends the reader too, whatever it was waiting for.
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+/// Where the connection is in its life.
+enum Phase {
+    /// Waiting for the first line, which decides the mode.
+    New,
+    /// Mode known, no name granted yet.
+    Naming(Mode),
+    /// In the room.
+    Named(Mode),
+}
+
+/// What handling a line decided.
+enum Flow {
+    Continue,
+    /// Close the connection, with this reason.
+    Close(String),
+}
+
+/// The reading half of one client.
+pub struct Reader {
+    id: ClientId,
+    stream: TcpStream,
+    broker: Sender<ToBroker>,
+    config: Arc<Config>,
+    decoder: LineDecoder,
+    phase: Phase,
+    bucket: Option<TokenBucket>,
+    refused_in_a_row: u32,
+}
+
+impl Reader {
+    pub fn new(
+        id: ClientId,
+        stream: TcpStream,
+        broker: Sender<ToBroker>,
+        config: Arc<Config>,
+    ) -> Self {
+        Self {
+            id,
+            stream,
+            broker,
+            decoder: LineDecoder::new(config.max_line),
+            phase: Phase::New,
+            bucket: config.rate_limit.map(TokenBucket::new),
+            refused_in_a_row: 0,
+            config,
+        }
+    }
+
+    /// Reads until the client leaves; returns why it left.
+    pub async fn run(mut self, peer: SocketAddr) -> String {
+        let reason = self.read_loop().await;
+        if self.decoder.buffered() > 0 {
+            debug!(client = self.id, %peer, bytes = self.decoder.buffered(), "partial line dropped");
+        }
+        reason
+    }
+
+    async fn read_loop(&mut self) -> String {
+        let mut chunk = vec![0u8; READ_CHUNK];
+        let started = Instant::now();
+        let mut pinged = false;
+        loop {
+            let wait = match self.phase {
+                Phase::New | Phase::Naming(_) => {
+                    match self.config.name_timeout.checked_sub(started.elapsed()) {
+                        Some(left) => Some(left),
+                        None => return self.timed_out().await,
+                    }
+                }
+                Phase::Named(Mode::Structured) if pinged => Some(
+                    self.config
+                        .idle_timeout
+                        .saturating_sub(self.config.ping_interval)
+                        .max(Duration::from_millis(1)),
+                ),
+                Phase::Named(Mode::Structured) => Some(self.config.ping_interval),
+                Phase::Named(Mode::Plain) => None,
+            };
+            let read = self.stream.read(&mut chunk);
+            let n = match wait {
+                Some(wait) => match async_std::future::timeout(wait, read).await {
+                    Ok(result) => result,
+                    Err(_) => match self.phase {
+                        Phase::Named(_) if !pinged => {
+                            pinged = true;
+                            self.push(wire::json_line(&ServerFrame::Ping { token: None }))
+                                .await;
+                            continue;
+                        }
+                        Phase::Named(_) => return "ping timeout".to_owned(),
+                        _ => return self.timed_out().await,
+                    },
+                },
+                None => read.await,
+            };
+            let n = match n {
+                Ok(0) => return "closed by peer".to_owned(),
+                Ok(n) => n,
+                Err(e) => return format!("error: {}", describe_io(&e)),
+            };
+            pinged = false;
+            self.decoder.feed(&chunk[..n]);
+            while let Some(line) = self.decoder.next_line() {
+                let flow = match line {
+                    Ok(line) => self.on_line(line).await,
+                    Err(e) => {
+                        self.refuse_undecodable(&e).await;
+                        Flow::Continue
+                    }
+                };
+                if let Flow::Close(reason) = flow {
+                    return reason;
+                }
+            }
+            self.decoder.shrink();
+        }
+    }
+
+    async fn timed_out(&mut self) -> String {
+        let secs = self.config.name_timeout.as_secs();
+        let message = format!("no name given within {secs} s; closing");
+        self.push(wire::error(self.mode(), ErrorCode::NotNamed, message, None))
+            .await;
+        format!("no name within {secs} s")
+    }
+
+    fn mode(&self) -> Mode {
+        match self.phase {
+            Phase::New => Mode::Plain,
+            Phase::Naming(mode) | Phase::Named(mode) => mode,
+        }
+    }
+
+    /// Sends a line to this client alone. It goes through the broker so that
+    /// it keeps its place among the room's lines: an error for a command
+    /// arrives after the messages sent before that command.
+    async fn push(&self, line: bytes::Bytes) {
+        let _ = self
+            .broker
+            .send(ToBroker::Direct { id: self.id, line })
+            .await;
+    }
+
+    async fn refuse(&self, code: ErrorCode, message: impl Into<String>, id: Option<String>) {
+        self.push(wire::error(self.mode(), code, message, id)).await;
+    }
+
+    async fn refuse_undecodable(&self, error: &DecodeError) {
+        let (code, message) = match error {
+            DecodeError::LineTooLong { max } => (
+                ErrorCode::LineTooLong,
+                format!("line too long (max {max} bytes)"),
+            ),
+            DecodeError::InvalidUtf8 { .. } => (
+                ErrorCode::InvalidUtf8,
+                "line is not valid UTF-8; nothing was sent".to_owned(),
+            ),
+            DecodeError::Malformed(why) => (ErrorCode::BadFrame, format!("malformed frame: {why}")),
+        };
+        self.refuse(code, message, None).await;
+    }
+
+    async fn on_line(&mut self, line: String) -> Flow {
+        match self.phase {
+            Phase::New if is_structured_hello(&line) => {
+                self.phase = Phase::Naming(Mode::Structured);
+                self.on_structured(&line).await
+            }
+            Phase::New => {
+                self.phase = Phase::Naming(Mode::Plain);
+                self.on_plain(&line).await
+            }
+            Phase::Naming(Mode::Plain) | Phase::Named(Mode::Plain) => self.on_plain(&line).await,
+            Phase::Naming(Mode::Structured) | Phase::Named(Mode::Structured) => {
+                self.on_structured(&line).await
+            }
+        }
+    }
+
+    async fn on_plain(&mut self, line: &str) -> Flow {
+        if let Phase::Naming(_) = self.phase {
+            let name = line.trim();
+            return match parse_input(name) {
+                Ok(Input::Quit(_)) => Flow::Close("quit before naming".to_owned()),
+                Ok(Input::Help) => {
+                    self.push(wire::notice(
+                        Mode::Plain,
+                        "type your name first, then /help",
+                    ))
+                    .await;
+                    Flow::Continue
+                }
+                _ => self.claim(name.to_owned()).await,
+            };
+        }
+        match parse_input(line) {
+            Ok(Input::Help) => {
+                for text in help_lines() {
+                    self.push(wire::notice(Mode::Plain, text)).await;
+                }
+                Flow::Continue
+            }
+            Ok(Input::Quit(reason)) => Flow::Close(quit_reason(reason)),
+            Ok(Input::Say(text)) => self.say(Request::Say { text, id: None }).await,
+            Ok(Input::Me(text)) => self.say(Request::Action { text, id: None }).await,
+            Ok(Input::Msg { to, text }) => self.say(Request::Private { to, text, id: None }).await,
+            Ok(Input::Nick(name)) => self.to_broker(Request::Nick(name)).await,
+            Ok(Input::Who) => self.to_broker(Request::Who).await,
+            Err(InputError::Empty) => Flow::Continue,
+            Err(e @ InputError::UnknownCommand(_)) => {
+                self.refuse(ErrorCode::UnknownCommand, e.to_string(), None)
+                    .await;
+                Flow::Continue
+            }
+            Err(e @ InputError::Usage(_)) => {
+                self.refuse(ErrorCode::BadCommand, e.to_string(), None)
+                    .await;
+                Flow::Continue
+            }
+        }
+    }
+
+    async fn on_structured(&mut self, line: &str) -> Flow {
+        if line.trim().is_empty() {
+            return Flow::Continue;
+        }
+        let frame = match decode_client_frame(line) {
+            Ok(frame) => frame,
+            Err(e) => {
+                self.refuse_undecodable(&e).await;
+                return Flow::Continue;
+            }
+        };
+        let named = matches!(self.phase, Phase::Named(_));
+        match frame {
+            ClientFrame::Hello { .. } if named => {
+                self.refuse(
+                    ErrorCode::BadCommand,
+                    "already in the room; send nick to change name",
+                    None,
+                )
+                .await;
+                Flow::Continue
+            }
+            ClientFrame::Hello { version, .. } if version != PROTOCOL_VERSION => {
+                let message = format!(
+                    "protocol version {version} is not supported; this server speaks {PROTOCOL_VERSION}"
+                );
+                self.refuse(ErrorCode::UnsupportedVersion, message, None)
+                    .await;
+                Flow::Continue
+            }
+            ClientFrame::Hello { name, client, .. } => {
+                debug!(client = self.id, software = ?client, "hello");
+                self.claim(name).await
+            }
+            ClientFrame::Ping { token } => {
+                self.push(wire::json_line(&ServerFrame::Pong { token }))
+                    .await;
+                Flow::Continue
+            }
+            ClientFrame::Pong { .. } => Flow::Continue,
+            ClientFrame::Quit { reason } => Flow::Close(quit_reason(reason)),
+            _ if !named => {
+                self.refuse(ErrorCode::NotNamed, "send hello with a name first", None)
+                    .await;
+                Flow::Continue
+            }
+            ClientFrame::Message { text, id } => self.say(Request::Say { text, id }).await,
+            ClientFrame::Action { text, id } => self.say(Request::Action { text, id }).await,
+            ClientFrame::Private { to, text, id } => {
+                self.say(Request::Private { to, text, id }).await
+            }
+            ClientFrame::Nick { name } => self.to_broker(Request::Nick(name)).await,
+            ClientFrame::Who => self.to_broker(Request::Who).await,
+        }
+    }
+
+    /// Asks the broker for a name and waits for its answer.
+    async fn claim(&mut self, name: String) -> Flow {
+        let (reply, granted) = oneshot::channel();
+        let mode = self.mode();
+        let claim = ToBroker::Claim {
+            id: self.id,
+            name,
+            mode,
+            reply,
+        };
+        if self.broker.send(claim).await.is_err() {
+            return Flow::Close("server stopped".to_owned());
+        }
+        if granted.await.unwrap_or(false) {
+            self.phase = Phase::Named(mode);
+        }
+        Flow::Continue
+    }
+
+    /// Checks a message's text and the sender's rate, then relays it.
+    async fn say(&mut self, request: Request) -> Flow {
+        let (text, id) = match &request {
+            Request::Say { text, id }
+            | Request::Action { text, id }
+            | Request::Private { text, id, .. } => (text, id.clone()),
+            Request::Nick(_) | Request::Who => return self.to_broker(request).await,
+        };
+        if let Err(e) = validate_text(text) {
+            let code = match e {
+                TextError::Empty => ErrorCode::EmptyMessage,
+                TextError::ControlCharacter { .. } => ErrorCode::ControlCharacters,
+            };
+            self.refuse(code, e.to_string(), id).await;
+            return Flow::Continue;
+        }
+        if let Some(bucket) = &mut self.bucket {
+            if !bucket.take(Instant::now()) {
+                self.refused_in_a_row += 1;
+                if self.refused_in_a_row >= self.config.flood_disconnect {
+                    self.refuse(ErrorCode::RateLimited, "flooding: disconnected", id)
+                        .await;
+                    return Flow::Close("flooding".to_owned());
+                }
+                self.refuse(ErrorCode::RateLimited, "slow down", id).await;
+                return Flow::Continue;
+            }
+        }
+        self.refused_in_a_row = 0;
+        self.to_broker(request).await
+    }
+
+    async fn to_broker(&mut self, request: Request) -> Flow {
+        let id = self.id;
+        match self.broker.send(ToBroker::Request { id, request }).await {
+            Ok(()) => Flow::Continue,
+            Err(_) => Flow::Close("server stopped".to_owned()),
+        }
+    }
+}
+
+fn quit_reason(reason: Option<String>) -> String {
+    match reason {
+        Some(reason) if !reason.trim().is_empty() && validate_text(&reason).is_ok() => {
+            format!("quit: {}", reason.trim())
+        }
+        _ => "quit".to_owned(),
+    }
+}
+
+/// Logs how a connection ended (the broker logs named clients itself).
+pub fn log_refused(peer: SocketAddr, why: &str) {
+    info!(%peer, reason = why, "refused connection");
+}

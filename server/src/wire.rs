@@ -1,0 +1,101 @@
+//! Serialising what the server sends, once per mode: JSON lines for
+//! structured clients, human-readable lines for plain ones.
+//!
+//! Plain lines are rendered by `chat-core`'s renderer, so a `nc` user sees
+//! exactly what the REPL shows.
+
+use bytes::Bytes;
+use chat_core::codec::encode_frame;
+use chat_core::protocol::{ErrorCode, ErrorFrame, Notice, ServerFrame};
+use chat_core::render::render;
+use chat_core::Event;
+
+/// How a client speaks: decided by its first line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `nc` / `telnet`: text lines and `/commands`.
+    Plain,
+    /// JSON Lines (`{"type": ...}`).
+    Structured,
+}
+
+/// One line of plain text, newline added.
+pub fn plain_line(text: &str) -> Bytes {
+    let mut out = Vec::with_capacity(text.len() + 1);
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'\n');
+    Bytes::from(out)
+}
+
+/// A frame as a JSON line.
+pub fn json_line(frame: &ServerFrame) -> Bytes {
+    Bytes::from(encode_frame(frame))
+}
+
+/// A frame as the plain line a person reads; `None` for frames plain clients
+/// never see (pings).
+pub fn plain_frame(frame: &ServerFrame) -> Option<Bytes> {
+    let line = render(&Event::from_frame(frame.clone())?)?;
+    Some(plain_line(&line.to_string()))
+}
+
+/// A frame in the given mode.
+pub fn encode(mode: Mode, frame: &ServerFrame) -> Option<Bytes> {
+    match mode {
+        Mode::Structured => Some(json_line(frame)),
+        Mode::Plain => plain_frame(frame),
+    }
+}
+
+/// An error line in the given mode.
+pub fn error(mode: Mode, code: ErrorCode, message: impl Into<String>, id: Option<String>) -> Bytes {
+    let message = message.into();
+    match mode {
+        Mode::Plain => plain_line(&format!("! {message}")),
+        Mode::Structured => json_line(&ServerFrame::Error(ErrorFrame { code, message, id })),
+    }
+}
+
+/// A server notice in the given mode.
+pub fn notice(mode: Mode, text: impl Into<String>) -> Bytes {
+    let frame = ServerFrame::Notice(Notice { text: text.into() });
+    match mode {
+        Mode::Plain => plain_frame(&frame).unwrap_or_default(),
+        Mode::Structured => json_line(&frame),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chat_core::protocol::ChatMessage;
+
+    #[test]
+    fn plain_and_json_forms() {
+        let frame = ServerFrame::Message(ChatMessage {
+            seq: 1,
+            time: 5,
+            from: "alice".into(),
+            text: "hello".into(),
+            id: None,
+        });
+        assert_eq!(
+            &encode(Mode::Plain, &frame).unwrap()[..],
+            b"<alice> hello\n"
+        );
+        let json = encode(Mode::Structured, &frame).unwrap();
+        assert!(
+            json.starts_with(br#"{"type":"message","seq":1"#),
+            "{json:?}"
+        );
+        assert_eq!(
+            &error(Mode::Plain, ErrorCode::Other, "nope", None)[..],
+            b"! nope\n"
+        );
+        assert_eq!(&notice(Mode::Plain, "bye")[..], b"* bye\n");
+        assert_eq!(
+            encode(Mode::Plain, &ServerFrame::Ping { token: None }),
+            None
+        );
+    }
+}
