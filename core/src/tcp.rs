@@ -111,7 +111,15 @@ impl Link {
         };
         match async_std::future::timeout(wait, link.next_line()).await {
             Err(_) => return Err(timeout("waiting for the banner")),
-            Ok(Ok(Some(_banner))) => {}
+            // A server that turns newcomers away says why in place of the banner.
+            Ok(Ok(Some(banner))) => {
+                if let Some(why) = banner.strip_prefix("! ") {
+                    return Err(ChatError::Refused {
+                        code: ErrorCode::ServerFull,
+                        message: crate::render::sanitize(why),
+                    });
+                }
+            }
             Ok(Ok(None)) => return Err(ChatError::ServerClosed),
             Ok(Err(e)) => return Err(e),
         }
