@@ -31,7 +31,7 @@
 //! - [`session`]: the [`ChatSession`] trait, [`Event`]s, [`SessionSender`] and
 //!   [`EventStream`] — runtime-free, only `futures` types.
 //! - [`tcp`]: [`TcpSession`], the implementation on async-std, with reconnection.
-//! - [`error`]: [`ChatError`].
+//! - [`error`]: [`ChatError`], the typed errors.
 
 pub mod codec;
 pub mod error;

@@ -181,7 +181,7 @@ impl Reader {
     }
 
     async fn timed_out(&mut self) -> String {
-        let secs = self.config.name_timeout.as_secs();
+        let secs = self.config.name_timeout.as_secs_f64();
         let message = format!("no name given within {secs} s; closing");
         self.push(wire::error(self.mode(), ErrorCode::NotNamed, message, None))
             .await;
@@ -268,8 +268,8 @@ impl Reader {
             Ok(Input::Say(text)) => self.say(Request::Say { text, id: None }).await,
             Ok(Input::Me(text)) => self.say(Request::Action { text, id: None }).await,
             Ok(Input::Msg { to, text }) => self.say(Request::Private { to, text, id: None }).await,
-            Ok(Input::Nick(name)) => self.to_broker(Request::Nick(name)).await,
-            Ok(Input::Who) => self.to_broker(Request::Who).await,
+            Ok(Input::Nick(name)) => self.forward(Request::Nick(name)).await,
+            Ok(Input::Who) => self.forward(Request::Who).await,
             Err(InputError::Empty) => Flow::Continue,
             Err(e @ InputError::UnknownCommand(_)) => {
                 self.refuse(ErrorCode::UnknownCommand, e.to_string(), None)
@@ -335,8 +335,8 @@ impl Reader {
             ClientFrame::Private { to, text, id } => {
                 self.say(Request::Private { to, text, id }).await
             }
-            ClientFrame::Nick { name } => self.to_broker(Request::Nick(name)).await,
-            ClientFrame::Who => self.to_broker(Request::Who).await,
+            ClientFrame::Nick { name } => self.forward(Request::Nick(name)).await,
+            ClientFrame::Who => self.forward(Request::Who).await,
         }
     }
 
@@ -365,7 +365,7 @@ impl Reader {
             Request::Say { text, id }
             | Request::Action { text, id }
             | Request::Private { text, id, .. } => (text, id.clone()),
-            Request::Nick(_) | Request::Who => return self.to_broker(request).await,
+            Request::Nick(_) | Request::Who => return self.forward(request).await,
         };
         if let Err(e) = validate_text(text) {
             let code = match e {
@@ -388,10 +388,10 @@ impl Reader {
             }
         }
         self.refused_in_a_row = 0;
-        self.to_broker(request).await
+        self.forward(request).await
     }
 
-    async fn to_broker(&mut self, request: Request) -> Flow {
+    async fn forward(&mut self, request: Request) -> Flow {
         let id = self.id;
         match self.broker.send(ToBroker::Request { id, request }).await {
             Ok(()) => Flow::Continue,

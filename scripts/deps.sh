@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages a task needs, but only those missing.
+#   scripts/deps.sh chat|gui|test      install what is missing (sudo when not root)
+#   scripts/deps.sh --list chat|gui|test   print the package names only
+set -euo pipefail
+
+packages() {
+  case "$1" in
+    # The server and the terminal client need only a C linker.
+    chat) echo "gcc libc6-dev" ;;
+    # druid builds against GTK 3.
+    gui) echo "gcc libc6-dev pkg-config libgtk-3-dev" ;;
+    # GUI tests run a real window under Xvfb, drive it with xdotool and
+    # capture it with ImageMagick; REPL tests drive a real terminal in tmux.
+    test) echo "gcc libc6-dev pkg-config libgtk-3-dev xvfb xauth xdotool imagemagick fonts-dejavu-core tmux" ;;
+    *) echo "usage: scripts/deps.sh [--list] chat|gui|test" >&2; exit 2 ;;
+  esac
+}
+
+if [ "${1:-}" = "--list" ]; then
+  packages "${2:-}"
+  exit 0
+fi
+
+missing=()
+for pkg in $(packages "${1:-}"); do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing missing packages: ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"

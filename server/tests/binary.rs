@@ -1,0 +1,187 @@
+//! The `chat-server` binary itself: graceful shutdown on SIGTERM/SIGINT,
+//! failing fast on an address in use, and its flags.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{within, Plain};
+
+const BIN: &str = env!("CARGO_BIN_EXE_chat-server");
+
+/// Kills the child if the test fails before it exits on its own.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts the binary on a free port and waits for its "server started" log.
+    fn start(extra: &[&str]) -> Server {
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut child = Command::new(BIN)
+            .args(["--listen", &addr, "--status-interval", "0"])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn chat-server");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) if line.contains("server started") => break,
+                Ok(_) => {}
+                Err(e) => panic!("chat-server did not start: {e}"),
+            }
+        }
+        Server { child, addr }
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    fn wait(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chat-server did not exit within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn shutdown_on(signal: &str) {
+    let mut server = Server::start(&["--rate-limit", "off"]);
+    let mut alice = Plain::join(server.addr.as_str(), "alice").await;
+    let mut bob = Plain::join(server.addr.as_str(), "bob").await;
+    alice.next_is("* bob joined").await;
+    for i in 0..100 {
+        bob.send(&format!("message {i}")).await;
+    }
+    // Wait until the server has taken all of them, then stop it.
+    bob.expect("<bob> message 99").await;
+    server.signal(signal);
+    // Alice has not read a thing yet: all of it must still arrive, then the notice.
+    let lines = within("alice reads to the end", alice.until_closed()).await;
+    let messages: Vec<_> = lines.iter().filter(|l| l.starts_with("<bob>")).collect();
+    assert_eq!(messages.len(), 100, "{lines:?}");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("* server is shutting down")
+    );
+    let status = server.wait(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "exit status {status}");
+}
+
+#[async_std::test]
+async fn sigterm_delivers_what_was_queued_and_exits_0() {
+    shutdown_on("TERM").await;
+}
+
+#[async_std::test]
+async fn ctrl_c_delivers_what_was_queued_and_exits_0() {
+    shutdown_on("INT").await;
+}
+
+#[test]
+fn an_address_in_use_fails_fast_with_a_clear_message() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let started = Instant::now();
+    let mut child = Command::new(BIN)
+        .args(["--listen", &addr])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chat-server sat on an address in use");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+        .expect("read stderr");
+    assert!(!status.success());
+    assert_eq!(
+        stderr.trim(),
+        format!("chat-server: cannot listen on {addr}: address already in use")
+    );
+    eprintln!("failed in {:?}", started.elapsed());
+}
+
+#[test]
+fn help_lists_the_flags() {
+    let out = Command::new(BIN)
+        .arg("--help")
+        .output()
+        .expect("run --help");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--listen",
+        "--room",
+        "--max-line",
+        "--rate-limit",
+        "--max-clients",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
+    }
+}
+
+#[test]
+fn a_bad_flag_value_is_refused_clearly() {
+    let out = Command::new(BIN)
+        .args(["--rate-limit", "lots"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--rate-limit takes BURST/PER_SECOND"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,171 @@
+//! `chat-core`'s `TcpSession` against the real server: connecting, typed
+//! errors, and reconnecting under the same name after a server restart.
+
+mod common;
+
+use std::time::Duration;
+
+use async_std::net::TcpListener;
+use async_std::task;
+use chat_core::{Backoff, ChatError, ChatSession, Event, Input, SessionConfig, Status, TcpSession};
+use chat_server::Config;
+use common::{within, Plain, Structured};
+use futures::channel::oneshot;
+use futures::FutureExt;
+
+fn quiet() -> Config {
+    Config {
+        rate_limit: None,
+        status_interval: None,
+        ..Config::default()
+    }
+}
+
+/// Runs a server on `listener`; the returned sender stops it.
+fn serve(listener: TcpListener) -> (oneshot::Sender<()>, task::JoinHandle<()>) {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = task::spawn(async move {
+        chat_server::run(listener, quiet(), stopped.map(drop))
+            .await
+            .expect("server runs");
+    });
+    (stop, handle)
+}
+
+#[async_std::test]
+async fn a_refused_connection_is_a_typed_error_that_reads_well() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let err = within(
+        "connect",
+        TcpSession::connect(SessionConfig::new(&addr, "x")),
+    )
+    .await
+    .expect_err("nobody listens");
+    assert!(matches!(err, ChatError::Connect { .. }));
+    assert_eq!(
+        err.to_string(),
+        format!("cannot connect to {addr}: connection refused")
+    );
+}
+
+#[async_std::test]
+async fn a_session_reconnects_with_backoff_and_claims_its_name_again() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, first) = serve(listener);
+
+    let config = SessionConfig::new(addr.to_string(), "phoenix").with_backoff(Backoff {
+        initial: Duration::from_millis(50),
+        max: Duration::from_millis(400),
+        jitter: 0.1,
+    });
+    let session = within("connect", TcpSession::connect(config))
+        .await
+        .expect("connect");
+    assert_eq!(session.welcome().name, "phoenix");
+    let (sender, events) = session.split();
+    let mut client = Structured { sender, events };
+    client
+        .next_matching(|e| matches!(e, Event::Joined(p) if p.name == "phoenix"))
+        .await;
+
+    // The server goes away.
+    drop(stop);
+    within("first server stops", first).await;
+    client
+        .next_matching(|e| matches!(e, Event::Notice(n) if n.text == "server is shutting down"))
+        .await;
+    let lost = client
+        .next_matching(|e| matches!(e, Event::Status(Status::Disconnected { .. })))
+        .await;
+    assert!(
+        matches!(
+            &lost,
+            Event::Status(Status::Disconnected {
+                retry_in: Some(_),
+                ..
+            })
+        ),
+        "{lost:?}"
+    );
+    // While it is away, sending is refused rather than silently lost.
+    assert!(matches!(
+        client.sender.try_send(Input::Say("into the void".into())),
+        Err(ChatError::NotConnected)
+    ));
+    // Let at least one attempt fail against the closed port.
+    client
+        .next_matching(|e| matches!(e, Event::Status(Status::Connecting { .. })))
+        .await;
+
+    // It comes back on the same address.
+    let listener = TcpListener::bind(addr).await.expect("rebind the same port");
+    let (_stop, _second) = serve(listener);
+    let connected = client
+        .next_matching(|e| matches!(e, Event::Status(Status::Connected { .. })))
+        .await;
+    assert_eq!(
+        connected,
+        Event::Status(Status::Connected {
+            addr: addr.to_string(),
+            name: "phoenix".into()
+        })
+    );
+    let welcome = client.next().await;
+    assert!(
+        matches!(&welcome, Event::Welcome(w) if w.name == "phoenix"),
+        "{welcome:?}"
+    );
+    assert!(client.sender.is_connected());
+
+    let mut witness = Plain::join(addr, "witness").await;
+    client.sender.say("I am back").await.expect("say");
+    witness.expect("<phoenix> I am back").await;
+}
+
+#[async_std::test]
+async fn quitting_ends_the_event_stream_cleanly() {
+    let server = chat_server::ServerHandle::start(quiet())
+        .await
+        .expect("server");
+    let mut watcher = Plain::join(server.addr(), "watcher").await;
+    let mut client = Structured::join(server.addr(), "leaver").await;
+    client
+        .sender
+        .quit(Some("done here".into()))
+        .await
+        .expect("quit");
+    let last = client
+        .next_matching(|e| matches!(e, Event::Status(_)))
+        .await;
+    assert_eq!(
+        last,
+        Event::Status(Status::Disconnected {
+            reason: "you left".into(),
+            retry_in: None
+        })
+    );
+    assert_eq!(
+        within("stream end", futures::StreamExt::next(&mut client.events)).await,
+        None
+    );
+    watcher.expect("* leaver left (quit: done here)").await;
+}
+
+#[async_std::test]
+async fn help_is_answered_locally_in_the_event_stream() {
+    let server = chat_server::ServerHandle::start(quiet())
+        .await
+        .expect("server");
+    let mut client = Structured::join(server.addr(), "curious").await;
+    client.sender.send(Input::Help).await.expect("help");
+    let first = client.next().await;
+    assert!(
+        matches!(&first, Event::Notice(n) if n.text.starts_with("/nick NAME")),
+        "{first:?}"
+    );
+}
