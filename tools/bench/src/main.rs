@@ -1,0 +1,2 @@
+//! placeholder: the load generator arrives in its own commit.
+fn main() {}
