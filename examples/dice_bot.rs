@@ -1,0 +1,436 @@
+//! `dice_bot`: answers `!roll 2d6`, `!roll d20`, `!time` and `!who` in the
+//! room, and says what it did not understand. The parser is a pure function
+//! ([`parse`]) with limits, so nobody can make the bot flood the room with
+//! `!roll 1000000d6`; the bot also paces its replies to the server's announced
+//! rate limit rather than get itself refused or dropped.
+//! Run it with `cargo run --example dice_bot -- --server 127.0.0.1:8001`.
+
+use std::fmt;
+use std::time::Instant;
+
+use chat_core::protocol::Limits;
+use chat_core::{ChatSession, Event, Input, SessionConfig};
+use chrono::{DateTime, Utc};
+use clap::Parser;
+use futures::StreamExt;
+
+/// Most dice in one roll: 20 numbers still fit on one readable line.
+pub const MAX_DICE: u32 = 20;
+/// Most sides on a die.
+pub const MAX_SIDES: u32 = 1000;
+/// Names listed at most by `!who`: 30 of the longest still fit in a line.
+const MAX_NAMES: usize = 30;
+/// Characters of someone's text the bot quotes back at most, so a long line
+/// cannot make the bot's answer longer than the server accepts.
+const MAX_QUOTE: usize = 24;
+
+/// Answers `!roll NdM`, `!time` and `!who` in the room.
+#[derive(Debug, Parser)]
+pub struct Args {
+    /// HOST:PORT of the chat server.
+    #[arg(long, default_value = chat_core::DEFAULT_ADDR)]
+    pub server: String,
+    /// The name to join as.
+    #[arg(long, default_value = "dice")]
+    pub name: String,
+}
+
+#[async_std::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    run(SessionConfig::new(args.server, args.name)).await
+}
+
+/// Joins and answers commands until the server goes away.
+pub async fn run(config: SessionConfig) -> anyhow::Result<()> {
+    let session = chat_examples::join(config).await?;
+    let me = session.welcome().name.clone();
+    let mut pace = Pace::new(session.welcome().limits, Instant::now());
+    let mut rng = fastrand::Rng::new();
+    let (sender, mut events) = session.split();
+    while let Some(event) = events.next().await {
+        let reply = match event {
+            // Our own answers come back too; none starts with `!`, but
+            // skipping them makes a loop impossible whatever we say.
+            Event::Message(m) if m.from != me => match parse(&m.text) {
+                None => None,
+                Some(Ok(Command::Roll { count, sides })) => {
+                    let rolls = roll(count, sides, &mut rng);
+                    Some(roll_text(&m.from, count, sides, &rolls))
+                }
+                Some(Ok(Command::Time)) => Some(time_text(Utc::now())),
+                // The server knows who is here: ask, and answer when it replies.
+                Some(Ok(Command::Who)) => {
+                    if let Err(e) = sender.send(Input::Who).await {
+                        eprintln!("cannot ask who is here: {e}");
+                    }
+                    None
+                }
+                Some(Err(refusal)) => Some(format!("{}: {refusal}", m.from)),
+            },
+            // Only our `!who` requests make the server send a user list.
+            Event::Users(u) => Some(who_answer(&u.users)),
+            Event::Status(status) => {
+                println!("{}", chat_core::render::status_text(&status));
+                None
+            }
+            // Never answer a refusal in the room: that is how loops start.
+            Event::Error(e) => {
+                eprintln!("! {}", chat_core::sanitize(&e.message));
+                None
+            }
+            _ => None,
+        };
+        let Some(text) = reply else { continue };
+        if !pace.allow(Instant::now()) {
+            eprintln!("busy: dropped the reply {text:?}");
+            continue;
+        }
+        // A failed send means the connection is going; the stream says why.
+        if let Err(e) = sender.say(text).await {
+            eprintln!("cannot answer: {e}");
+        }
+    }
+    Ok(())
+}
+
+/// A command the bot understood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// `!roll NdM`: roll `count` dice with `sides` sides (within the limits).
+    Roll {
+        /// How many dice, 1 to [`MAX_DICE`].
+        count: u32,
+        /// Sides on each, 2 to [`MAX_SIDES`].
+        sides: u32,
+    },
+    /// `!time`: the bot's clock, in UTC.
+    Time,
+    /// `!who`: who is online.
+    Who,
+}
+
+/// Why the bot will not do what was asked; displayed as the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// A `!word` that is not a command (quoted, shortened).
+    Unknown(String),
+    /// `!roll` with nothing to roll.
+    RollUsage,
+    /// `!roll` of something that is not `NdM` (quoted, shortened).
+    NotDice(String),
+    /// More than [`MAX_DICE`] dice.
+    TooManyDice,
+    /// Dice of more than [`MAX_SIDES`] sides.
+    TooManySides,
+    /// `!roll 0d6`.
+    NoDice,
+    /// `!roll 2d1` or `2d0`.
+    TooFewSides,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::Unknown(word) => write!(
+                f,
+                "I don't understand !{word}; try !roll 2d6, !roll d20, !time or !who"
+            ),
+            Refusal::RollUsage => f.write_str("roll what? try !roll 2d6 or !roll d20"),
+            Refusal::NotDice(spec) => {
+                write!(f, "\"{spec}\" is not dice; try !roll 2d6 or !roll d20")
+            }
+            Refusal::TooManyDice => write!(f, "no: I roll at most {MAX_DICE} dice at once"),
+            Refusal::TooManySides => write!(f, "no: my dice have at most {MAX_SIDES} sides"),
+            Refusal::NoDice => f.write_str("rolling no dice gives nothing"),
+            Refusal::TooFewSides => f.write_str("a die needs at least 2 sides"),
+        }
+    }
+}
+
+/// Reads a message: `None` when it is not for the bot (it does not start with
+/// `!` and a letter), else the command or why it was refused. Words after the
+/// first argument are ignored, so `!roll d20 to hit` works.
+pub fn parse(text: &str) -> Option<Result<Command, Refusal>> {
+    let rest = text.trim().strip_prefix('!')?;
+    // "!!!" and "! ok" are excitement, not commands.
+    if !rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    let mut words = rest.split_whitespace();
+    let command = words.next()?;
+    Some(match command.to_ascii_lowercase().as_str() {
+        "roll" | "r" => match words.next() {
+            Some(spec) => parse_dice(spec),
+            None => Err(Refusal::RollUsage),
+        },
+        "time" => Ok(Command::Time),
+        "who" => Ok(Command::Who),
+        _ => Err(Refusal::Unknown(quote(command))),
+    })
+}
+
+/// `2d6`, `d20`, `1D100` → a roll within the limits.
+fn parse_dice(spec: &str) -> Result<Command, Refusal> {
+    let not_dice = || Refusal::NotDice(quote(spec));
+    let (count, sides) = spec
+        .split_once(['d', 'D'])
+        .ok_or_else(not_dice)?;
+    let number = |digits: &str| -> Result<Option<u32>, Refusal> {
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(not_dice());
+        }
+        // All digits, so failing to parse can only mean "too big for u32".
+        Ok(digits.parse().ok())
+    };
+    let count = if count.is_empty() {
+        Some(1)
+    } else {
+        number(count)?
+    };
+    let sides = number(sides)?;
+    match (count, sides) {
+        (Some(0), _) => Err(Refusal::NoDice),
+        (None, _) => Err(Refusal::TooManyDice),
+        (Some(c), _) if c > MAX_DICE => Err(Refusal::TooManyDice),
+        (_, Some(0 | 1)) => Err(Refusal::TooFewSides),
+        (_, None) => Err(Refusal::TooManySides),
+        (_, Some(s)) if s > MAX_SIDES => Err(Refusal::TooManySides),
+        (Some(count), Some(sides)) => Ok(Command::Roll { count, sides }),
+    }
+}
+
+/// Someone's text, made safe and short enough to quote in an answer.
+fn quote(text: &str) -> String {
+    let safe = chat_core::sanitize(text);
+    if safe.chars().count() <= MAX_QUOTE {
+        return safe;
+    }
+    let mut short: String = safe.chars().take(MAX_QUOTE - 1).collect();
+    short.push('…');
+    short
+}
+
+/// Rolls `count` dice of `sides` sides.
+pub fn roll(count: u32, sides: u32, rng: &mut fastrand::Rng) -> Vec<u32> {
+    (0..count).map(|_| rng.u32(1..=sides)).collect()
+}
+
+/// `alice rolled 2d6: 3 + 5 = 8`, or `alice rolled d20: 14` for one die.
+pub fn roll_text(who: &str, count: u32, sides: u32, rolls: &[u32]) -> String {
+    match rolls {
+        [one] => format!("{who} rolled d{sides}: {one}"),
+        _ => {
+            let terms: Vec<String> = rolls.iter().map(u32::to_string).collect();
+            let total: u32 = rolls.iter().sum();
+            format!("{who} rolled {count}d{sides}: {} = {total}", terms.join(" + "))
+        }
+    }
+}
+
+/// `it is 17:55 UTC on Tuesday 25 November 2025`
+pub fn time_text(now: DateTime<Utc>) -> String {
+    now.format("it is %H:%M UTC on %A %-d %B %Y").to_string()
+}
+
+/// `online (3): alice, bob, dice`, naming at most [`MAX_NAMES`] people so a
+/// big room's answer still fits on one line.
+pub fn who_answer(users: &[String]) -> String {
+    let mut text = format!("online ({}): ", users.len());
+    text.push_str(&users.iter().take(MAX_NAMES).map(String::as_str).collect::<Vec<_>>().join(", "));
+    if users.len() > MAX_NAMES {
+        text.push_str(&format!(" and {} more", users.len() - MAX_NAMES));
+    }
+    text
+}
+
+/// Paces replies to the server's rate limit (a token bucket with the same
+/// burst and rate), so a room full of `!roll` drops some answers instead of
+/// getting the bot refused and, in the end, disconnected for flooding.
+#[derive(Debug)]
+pub struct Pace {
+    /// `None` when the server announces no limit.
+    limit: Option<(f64, f64)>,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Pace {
+    /// A full bucket for the limits in the server's welcome.
+    pub fn new(limits: Limits, now: Instant) -> Self {
+        let limit = (limits.rate_per_sec > 0 && limits.burst > 0)
+            .then(|| (f64::from(limits.burst), f64::from(limits.rate_per_sec)));
+        Self {
+            limit,
+            tokens: limit.map_or(0.0, |(burst, _)| burst),
+            last: now,
+        }
+    }
+
+    /// Whether a reply may be sent at `now`; takes a token if so.
+    pub fn allow(&mut self, now: Instant) -> bool {
+        let Some((burst, per_sec)) = self.limit else {
+            return true;
+        };
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * per_sec).min(burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::time::Duration;
+
+    fn roll_of(count: u32, sides: u32) -> Option<Result<Command, Refusal>> {
+        Some(Ok(Command::Roll { count, sides }))
+    }
+
+    #[test]
+    fn understands_the_commands() {
+        assert_eq!(parse("!roll 2d6"), roll_of(2, 6));
+        assert_eq!(parse("!roll d20"), roll_of(1, 20));
+        assert_eq!(parse("  !ROLL 1D100 to hit "), roll_of(1, 100));
+        assert_eq!(parse("!r 20d1000"), roll_of(20, 1000));
+        assert_eq!(parse("!time"), Some(Ok(Command::Time)));
+        assert_eq!(parse("!who"), Some(Ok(Command::Who)));
+    }
+
+    #[test]
+    fn ignores_what_is_not_for_it() {
+        for text in ["hello", "wow!", "!!!", "! ok", "!", "", "   ", "dice: !roll"] {
+            assert_eq!(parse(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn refuses_with_reasons() {
+        let refused = |text| parse(text).and_then(Result::err);
+        assert_eq!(refused("!roll 1000000d6"), Some(Refusal::TooManyDice));
+        assert_eq!(refused("!roll 99999999999999999999d6"), Some(Refusal::TooManyDice));
+        assert_eq!(refused("!roll 21d6"), Some(Refusal::TooManyDice));
+        assert_eq!(refused("!roll 2d1001"), Some(Refusal::TooManySides));
+        assert_eq!(refused("!roll 2d99999999999999999999"), Some(Refusal::TooManySides));
+        assert_eq!(refused("!roll 0d6"), Some(Refusal::NoDice));
+        assert_eq!(refused("!roll 2d1"), Some(Refusal::TooFewSides));
+        assert_eq!(refused("!roll"), Some(Refusal::RollUsage));
+        assert_eq!(refused("!roll 2d"), Some(Refusal::NotDice("2d".into())));
+        assert_eq!(refused("!roll -2d6"), Some(Refusal::NotDice("-2d6".into())));
+        assert_eq!(refused("!roll +2d6"), Some(Refusal::NotDice("+2d6".into())));
+        assert_eq!(refused("!roll dice"), Some(Refusal::NotDice("dice".into())));
+        assert_eq!(refused("!dance"), Some(Refusal::Unknown("dance".into())));
+        assert_eq!(
+            Refusal::TooManyDice.to_string(),
+            "no: I roll at most 20 dice at once"
+        );
+    }
+
+    #[test]
+    fn quotes_are_short_and_safe() {
+        let long = format!("!{}", "x".repeat(5000));
+        let Some(Err(Refusal::Unknown(word))) = parse(&long) else {
+            panic!("not refused");
+        };
+        assert_eq!(word.chars().count(), MAX_QUOTE);
+        assert!(word.ends_with('…'));
+        let Some(Err(Refusal::Unknown(word))) = parse("!a\u{1b}[2J") else {
+            panic!("not refused");
+        };
+        assert!(!word.chars().any(char::is_control), "{word:?}");
+    }
+
+    #[test]
+    fn rolls_stay_in_range_and_add_up() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let rolls = roll(MAX_DICE, 6, &mut rng);
+        assert_eq!(rolls.len(), 20);
+        assert!(rolls.iter().all(|r| (1..=6).contains(r)));
+        assert_eq!(roll_text("al", 2, 6, &[3, 5]), "al rolled 2d6: 3 + 5 = 8");
+        assert_eq!(roll_text("al", 1, 20, &[14]), "al rolled d20: 14");
+    }
+
+    #[test]
+    fn who_lists_a_bounded_number_of_names() {
+        assert_eq!(who_answer(&["al".into(), "dice".into()]), "online (2): al, dice");
+        let crowd: Vec<String> = (0..500).map(|i| format!("{i:0>32}")).collect();
+        let answer = who_answer(&crowd);
+        assert!(answer.ends_with(" and 470 more"), "{answer}");
+        assert!(answer.len() < 1200);
+    }
+
+    #[test]
+    fn tells_the_time() {
+        let t = DateTime::from_timestamp(1_764_093_300, 0).expect("valid time");
+        assert_eq!(time_text(t), "it is 17:55 UTC on Tuesday 25 November 2025");
+    }
+
+    #[test]
+    fn paces_to_the_servers_limit() {
+        let start = Instant::now();
+        let limits = Limits {
+            max_line: 8192,
+            max_name: 32,
+            rate_per_sec: 5,
+            burst: 2,
+        };
+        let mut pace = Pace::new(limits, start);
+        assert!(pace.allow(start));
+        assert!(pace.allow(start));
+        assert!(!pace.allow(start), "burst spent");
+        assert!(pace.allow(start + Duration::from_millis(200)), "refilled");
+        let unlimited = Limits {
+            rate_per_sec: 0,
+            burst: 0,
+            ..limits
+        };
+        let mut free = Pace::new(unlimited, start);
+        assert!((0..1000).all(|_| free.allow(start)));
+    }
+
+    proptest! {
+        /// Whatever anyone types, the bot neither panics nor says more
+        /// than one short, printable line, and never rolls past its limits.
+        #[test]
+        fn any_text_gets_a_short_safe_answer(text in any::<String>()) {
+            match parse(&text) {
+                None => {}
+                Some(Ok(Command::Roll { count, sides })) => {
+                    prop_assert!((1..=MAX_DICE).contains(&count));
+                    prop_assert!((2..=MAX_SIDES).contains(&sides));
+                }
+                Some(Ok(_)) => {}
+                Some(Err(refusal)) => {
+                    let answer = refusal.to_string();
+                    prop_assert!(answer.chars().count() < 120, "{answer}");
+                    prop_assert!(!answer.chars().any(char::is_control), "{answer:?}");
+                }
+            }
+        }
+
+        /// Commands with random dice are parsed or refused, never wrong.
+        #[test]
+        fn any_dice_spec_is_judged_right(count in 0u64..100_000, sides in 0u64..100_000) {
+            let parsed = parse(&format!("!roll {count}d{sides}"));
+            let fits = (1..=u64::from(MAX_DICE)).contains(&count)
+                && (2..=u64::from(MAX_SIDES)).contains(&sides);
+            prop_assert_eq!(matches!(parsed, Some(Ok(Command::Roll { .. }))), fits);
+        }
+
+        /// The longest possible answer to a roll still fits on one line.
+        #[test]
+        fn roll_answers_are_bounded(count in 1..=MAX_DICE, seed in any::<u64>()) {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let rolls = roll(count, MAX_SIDES, &mut rng);
+            let name = "n".repeat(chat_core::protocol::MAX_NAME_CHARS);
+            prop_assert!(roll_text(&name, count, MAX_SIDES, &rolls).len() < 250);
+        }
+    }
+}
