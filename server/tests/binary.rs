@@ -27,9 +27,30 @@ impl Drop for Server {
 impl Server {
     /// Starts the binary on a free port and waits for its "server started" log.
     fn start(extra: &[&str]) -> Server {
+        Server::start_with_fd_limit(extra, None).0
+    }
+
+    /// Like `start`, optionally under `ulimit -n LIMIT`; also returns the
+    /// rest of the server's log as it comes.
+    fn start_with_fd_limit(
+        extra: &[&str],
+        fd_limit: Option<u32>,
+    ) -> (Server, std::sync::mpsc::Receiver<String>) {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
-        let mut child = Command::new(BIN)
+        let mut command = match fd_limit {
+            Some(limit) => {
+                let mut c = Command::new("bash");
+                c.args([
+                    "-c",
+                    &format!("ulimit -n {limit} && exec \"$0\" \"$@\""),
+                    BIN,
+                ]);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        let mut child = command
             .args(["--listen", &addr, "--status-interval", "0"])
             .args(extra)
             .env("RUST_LOG", "info")
@@ -54,7 +75,7 @@ impl Server {
                 Err(e) => panic!("chat-server did not start: {e}"),
             }
         }
-        Server { child, addr }
+        (Server { child, addr }, rx)
     }
 
     fn signal(&self, signal: &str) {
@@ -184,4 +205,39 @@ fn a_bad_flag_value_is_refused_clearly() {
         stderr.contains("--rate-limit takes BURST/PER_SECOND"),
         "{stderr}"
     );
+}
+
+#[async_std::test]
+async fn running_out_of_file_descriptors_does_not_stop_the_accept_loop() {
+    let (server, log) = Server::start_with_fd_limit(&["--rate-limit", "off"], Some(40));
+    let mut alice = Plain::join(server.addr.as_str(), "alice").await;
+    // Far more connections than the server has descriptors for.
+    let mut crowd = Vec::new();
+    for _ in 0..60 {
+        match async_std::net::TcpStream::connect(server.addr.as_str()).await {
+            Ok(stream) => crowd.push(stream),
+            Err(_) => break,
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut saw_failure = false;
+    while !saw_failure && Instant::now() < deadline {
+        if let Ok(line) = log.recv_timeout(Duration::from_millis(100)) {
+            saw_failure = line.contains("accept failed");
+        }
+    }
+    assert!(
+        saw_failure,
+        "the server never ran out of descriptors: raise the crowd"
+    );
+    // The crowd leaves; the server recovers and serves newcomers.
+    drop(crowd);
+    let mut bob = within(
+        "join after EMFILE",
+        Plain::join(server.addr.as_str(), "bob"),
+    )
+    .await;
+    alice.expect("* bob joined").await;
+    bob.send("made it").await;
+    alice.expect("<bob> made it").await;
 }
