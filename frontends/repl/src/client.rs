@@ -1,0 +1,297 @@
+//! The REPL's connection, shared by both modes: one `chat-core` session at a
+//! time (replaced by `/connect`, ended by `/disconnect` and `/quit`), a task
+//! that turns its events into lines, and the handling of typed commands.
+//!
+//! The REPL opens no socket itself; everything goes through `TcpSession`.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_std::future::timeout;
+use async_std::task::{self, JoinHandle};
+use chat_core::{
+    render, sanitize, ChatError, ChatSession, Event, EventStream, Input, Line, LineKind,
+    SessionConfig, SessionSender, Status, TcpSession,
+};
+use futures::channel::oneshot;
+use futures::StreamExt;
+
+use crate::commands::{help, Command};
+use crate::state::{lock, Conn, SharedState};
+
+/// How long leaving may take before the REPL gives up waiting for the
+/// session to confirm it (the process exits either way).
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where lines go: the terminal above the prompt, or stdout and stderr.
+pub trait Output: Send + Sync + 'static {
+    /// A line from the session. `me` is the name held now.
+    fn event(&self, line: &Line, me: &str);
+    /// A line from the REPL itself: help, refused input, failed `/connect`.
+    fn local(&self, line: &Line, me: &str);
+}
+
+/// Whether to keep reading input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Go on.
+    Continue,
+    /// The user left.
+    Quit,
+}
+
+/// Answers the event task must recognise: `/who` replies the user asked
+/// for, and the one the REPL uses to know that the server has answered
+/// everything sent before it.
+#[derive(Debug, Default)]
+struct Pending {
+    whos: usize,
+    barrier: Option<oneshot::Sender<()>>,
+}
+
+/// The live session.
+#[derive(Debug)]
+struct Session {
+    sender: SessionSender,
+    pump: JoinHandle<()>,
+}
+
+/// The REPL's side of the conversation.
+pub struct Client {
+    addr: String,
+    state: SharedState,
+    out: Arc<dyn Output>,
+    pending: Arc<Mutex<Pending>>,
+    session: Option<Session>,
+    /// Before quitting, wait until the server has answered what was sent
+    /// (piped mode: a script's last lines still get their replies printed).
+    settle_before_quit: bool,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("addr", &self.addr)
+            .field("session", &self.session)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client that will connect to `addr` under the name in `state`.
+    pub fn new(addr: String, state: SharedState, out: Arc<dyn Output>) -> Self {
+        Self {
+            addr,
+            state,
+            out,
+            pending: Arc::default(),
+            session: None,
+            settle_before_quit: false,
+        }
+    }
+
+    /// Waits for the server's answers to everything sent before quitting.
+    #[must_use]
+    pub fn settling_before_quit(mut self) -> Self {
+        self.settle_before_quit = true;
+        self
+    }
+
+    /// Connects (after leaving any current session), to `addr` if given,
+    /// otherwise to the last address, under the current name.
+    ///
+    /// # Errors
+    /// As [`TcpSession::connect`]; the client is then disconnected.
+    pub async fn connect(&mut self, addr: Option<String>) -> Result<(), ChatError> {
+        self.leave(None).await;
+        if let Some(addr) = addr {
+            self.addr = addr;
+        }
+        let name = lock(&self.state).me.clone();
+        self.local_status(Status::Connecting {
+            addr: self.addr.clone(),
+            attempt: 1,
+        });
+        let config = SessionConfig::new(self.addr.clone(), name)
+            .reconnecting()
+            .with_client(format!("chat-repl/{}", env!("CARGO_PKG_VERSION")));
+        let session = match TcpSession::connect(config).await {
+            Ok(session) => session,
+            Err(e) => {
+                lock(&self.state).conn = Conn::Disconnected;
+                return Err(e);
+            }
+        };
+        let (sender, events) = session.split();
+        *self.pending.lock().unwrap_or_else(PoisonError::into_inner) = Pending::default();
+        let pump = task::spawn(pump(
+            events,
+            self.state.clone(),
+            self.pending.clone(),
+            self.out.clone(),
+        ));
+        self.session = Some(Session { sender, pump });
+        Ok(())
+    }
+
+    /// Acts on one typed command. `/clear` is the caller's business.
+    pub async fn handle(&mut self, command: Command) -> Flow {
+        match command {
+            Command::Chat(Input::Quit(reason)) => {
+                if self.settle_before_quit {
+                    self.settle().await;
+                }
+                self.leave(reason).await;
+                return Flow::Quit;
+            }
+            Command::Chat(input) => self.send(input).await,
+            Command::Help => {
+                for text in help() {
+                    self.local(LineKind::Notice, &text);
+                }
+            }
+            Command::Connect(addr) => {
+                if let Err(e) = self.connect(addr).await {
+                    self.local(LineKind::Error, &e.to_string());
+                }
+            }
+            Command::Disconnect => {
+                if self.session.is_some() {
+                    self.leave(None).await;
+                } else {
+                    self.local(LineKind::Error, "not connected (/connect to join again)");
+                }
+            }
+            Command::Clear => {}
+        }
+        Flow::Continue
+    }
+
+    /// Leaves for good: what `/quit` and end of input do.
+    pub async fn quit(&mut self) {
+        let _ = self.handle(Command::Chat(Input::Quit(None))).await;
+    }
+
+    /// Shows a line of the REPL's own.
+    pub fn local(&self, kind: LineKind, text: &str) {
+        let line = Line {
+            kind,
+            time: None,
+            from: None,
+            to: None,
+            text: sanitize(text),
+        };
+        let me = lock(&self.state).me.clone();
+        self.out.local(&line, &me);
+    }
+
+    fn local_status(&self, status: Status) {
+        let event = Event::Status(status);
+        let me = {
+            let mut state = lock(&self.state);
+            state.apply(&event);
+            state.me.clone()
+        };
+        if let Some(line) = render(&event) {
+            self.out.local(&line, &me);
+        }
+    }
+
+    async fn send(&mut self, input: Input) {
+        let Some(session) = &self.session else {
+            self.local(
+                LineKind::Error,
+                "not connected: nothing was sent (/connect to join again)",
+            );
+            return;
+        };
+        let who = input == Input::Who;
+        if who {
+            self.pending().whos += 1;
+        }
+        let result = session.sender.send(input).await;
+        if result.is_err() && who {
+            self.pending().whos -= 1;
+        }
+        match result {
+            Ok(_) => {}
+            Err(ChatError::NotConnected) => self.local(
+                LineKind::Error,
+                "not connected: nothing was sent (reconnecting by itself; /connect tries now)",
+            ),
+            Err(ChatError::Closed) => self.local(
+                LineKind::Error,
+                "the session has ended: nothing was sent (/connect to join again)",
+            ),
+            Err(e) => self.local(LineKind::Error, &e.to_string()),
+        }
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until the server has answered everything sent so far: it
+    /// answers a `who` after all that came before it, so the reply to one
+    /// more (not shown) marks the point.
+    async fn settle(&mut self) {
+        let Some(session) = &self.session else { return };
+        let (tx, rx) = oneshot::channel();
+        self.pending().barrier = Some(tx);
+        if session.sender.send(Input::Who).await.is_ok() {
+            let _ = timeout(LEAVE_TIMEOUT, rx).await;
+        }
+        self.pending().barrier = None;
+    }
+
+    /// Ends the current session, if any: sends a quit and waits until the
+    /// session reports that it closed the connection.
+    async fn leave(&mut self, reason: Option<String>) {
+        let Some(session) = self.session.take() else {
+            return;
+        };
+        let Session { sender, mut pump } = session;
+        if sender.send(Input::Quit(reason)).await.is_ok()
+            && timeout(LEAVE_TIMEOUT, &mut pump).await.is_ok()
+        {
+            return;
+        }
+        // Not connected (core refuses even a quit then) or stuck: there is
+        // nobody to say goodbye to. Dropping the event stream makes the
+        // session stop at its next step.
+        drop(sender);
+        pump.cancel().await;
+        self.local_status(Status::Disconnected {
+            reason: "you left".to_owned(),
+            retry_in: None,
+        });
+    }
+}
+
+/// Turns the session's events into lines until the session ends.
+async fn pump(
+    mut events: EventStream,
+    state: SharedState,
+    pending: Arc<Mutex<Pending>>,
+    out: Arc<dyn Output>,
+) {
+    while let Some(event) = events.next().await {
+        if matches!(event, Event::Users(_)) {
+            let mut pending = pending.lock().unwrap_or_else(PoisonError::into_inner);
+            if pending.whos > 0 {
+                pending.whos -= 1;
+            } else if let Some(barrier) = pending.barrier.take() {
+                let _ = barrier.send(());
+                continue;
+            }
+        }
+        let me = {
+            let mut state = lock(&state);
+            state.apply(&event);
+            state.me.clone()
+        };
+        if let Some(line) = render(&event) {
+            out.event(&line, &me);
+        }
+    }
+}

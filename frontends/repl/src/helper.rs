@@ -1,0 +1,147 @@
+//! The line editor's helper: Tab completes command words and the names of
+//! the people online, and the prompt's colour follows the connection state
+//! (repainted with every refresh, so it changes while the user types).
+
+use std::borrow::Cow;
+
+use rustyline::completion::{Completer, Pair};
+use rustyline::highlight::Highlighter;
+use rustyline::{Context, Helper, Hinter, Validator};
+
+use crate::commands::command_words;
+use crate::format::{prompt_sgr, Style};
+use crate::state::{lock, Conn, SharedState};
+
+/// What rustyline calls back into.
+#[derive(Helper, Hinter, Validator)]
+pub struct ReplHelper {
+    state: SharedState,
+    style: Style,
+}
+
+impl std::fmt::Debug for ReplHelper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplHelper").field("style", &self.style).finish()
+    }
+}
+
+impl ReplHelper {
+    /// A helper reading names and connection state from `state`.
+    pub fn new(state: SharedState, style: Style) -> Self {
+        Self { state, style }
+    }
+}
+
+impl Completer for ReplHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let users: Vec<String> = lock(&self.state).users().map(str::to_owned).collect();
+        Ok(complete(line, pos, &command_words(), &users))
+    }
+}
+
+/// Completions for the word before `pos`: command words when it is the first
+/// word and starts with `/`, otherwise names (case-insensitive prefix). A
+/// name that starts the line gets `: ` after it, as chat convention has it.
+pub fn complete(
+    line: &str,
+    pos: usize,
+    commands: &[&str],
+    users: &[String],
+) -> (usize, Vec<Pair>) {
+    let before = line.get(..pos).unwrap_or(line);
+    let start = before
+        .char_indices()
+        .rev()
+        .find(|(_, c)| c.is_whitespace())
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    let word = &before[start..];
+    let first = before[..start].trim().is_empty();
+    let pair = |display: &str, replacement: String| Pair {
+        display: display.to_owned(),
+        replacement,
+    };
+    let matches = |candidate: &str| {
+        candidate
+            .to_lowercase()
+            .starts_with(&word.to_lowercase())
+    };
+    let candidates = if first && word.starts_with('/') {
+        commands
+            .iter()
+            .filter(|c| matches(c))
+            .map(|c| pair(c, format!("{c} ")))
+            .collect()
+    } else if word.is_empty() {
+        Vec::new()
+    } else {
+        let suffix = if first { ": " } else { " " };
+        users
+            .iter()
+            .filter(|u| matches(u))
+            .map(|u| pair(u, format!("{u}{suffix}")))
+            .collect()
+    };
+    (start, candidates)
+}
+
+impl Highlighter for ReplHelper {
+    fn highlight_prompt<'b, 's: 'b, 'p: 'b>(
+        &'s self,
+        prompt: &'p str,
+        _default: bool,
+    ) -> Cow<'b, str> {
+        if !self.style.color {
+            return Cow::Borrowed(prompt);
+        }
+        let sgr = prompt_sgr(lock(&self.state).conn == Conn::Connected);
+        Cow::Owned(format!("\x1b[{sgr}m{prompt}\x1b[0m"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(line: &str) -> (usize, Vec<String>) {
+        let users = vec!["alice".to_owned(), "Albert".to_owned(), "bob".to_owned()];
+        let (start, pairs) = complete(line, line.len(), &command_words(), &users);
+        (start, pairs.into_iter().map(|p| p.replacement).collect())
+    }
+
+    #[test]
+    fn commands_complete_at_the_start() {
+        assert_eq!(run("/ms"), (0, vec!["/msg ".to_owned()]));
+        assert_eq!(run("/d"), (0, vec!["/disconnect ".to_owned()]));
+        let (_, all) = run("/");
+        assert!(all.len() >= 9, "{all:?}");
+        assert_eq!(run("/C").1, ["/connect ", "/clear "]);
+        // Not the first word: a slash is just text.
+        assert_eq!(run("say /ms"), (4, vec![]));
+    }
+
+    #[test]
+    fn names_complete_anywhere_case_insensitively() {
+        assert_eq!(run("/msg al"), (5, vec!["alice ".to_owned(), "Albert ".to_owned()]));
+        assert_eq!(run("hi B"), (3, vec!["bob ".to_owned()]));
+        assert_eq!(run("bo"), (0, vec!["bob: ".to_owned()]));
+        assert_eq!(run("hi "), (3, vec![]));
+        assert_eq!(run("zz"), (0, vec![]));
+    }
+
+    #[test]
+    fn completes_the_word_at_the_cursor_in_unicode_text() {
+        let users = vec!["zoë".to_owned()];
+        let line = "héllo zo rest";
+        let pos = line.find(" rest").expect("in the line");
+        let (start, pairs) = complete(line, pos, &[], &users);
+        assert_eq!(&line[start..pos], "zo");
+        assert_eq!(pairs[0].replacement, "zoë ");
+    }
+}

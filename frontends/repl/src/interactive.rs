@@ -1,0 +1,179 @@
+//! Terminal mode: rustyline reads lines on the main thread while the event
+//! task prints incoming lines above the prompt through an `ExternalPrinter`,
+//! so a half-typed line survives them. Up/Down recall history, which is kept
+//! in the user's data directory between runs.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use async_std::task::block_on;
+use chat_core::{ChatError, Line, LineKind};
+use rustyline::error::ReadlineError;
+use rustyline::history::FileHistory;
+use rustyline::{Cmd, CompletionType, Config, Editor, ExternalPrinter, KeyEvent, Movement};
+
+use crate::client::{Client, Flow, Output};
+use crate::commands::{parse, Command};
+use crate::format::{format_line, Style};
+use crate::helper::ReplHelper;
+use crate::state::{lock, SharedState, State};
+
+const PROMPT: &str = "> ";
+const HISTORY_SIZE: usize = 1000;
+
+/// Where history is kept: `$XDG_DATA_HOME/chat-repl/history.txt` on Linux
+/// (usually `~/.local/share/chat-repl/history.txt`), the platform's data
+/// directory elsewhere.
+pub fn history_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "chat-repl").map(|d| d.data_dir().join("history.txt"))
+}
+
+/// Prints above the prompt, formatted `[HH:MM] <name> text`.
+struct Term {
+    printer: Mutex<Box<dyn ExternalPrinter + Send>>,
+    style: Style,
+}
+
+impl Term {
+    fn print(&self, line: &Line, me: &str) {
+        let text = format_line(line, me, now_ms(), self.style) + "\n";
+        let mut printer = self.printer.lock().unwrap_or_else(PoisonError::into_inner);
+        // If the terminal is gone there is nowhere to report it either.
+        let _ = printer.print(text);
+    }
+}
+
+impl Output for Term {
+    fn event(&self, line: &Line, me: &str) {
+        self.print(line, me);
+    }
+
+    fn local(&self, line: &Line, me: &str) {
+        self.print(line, me);
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+type ReplEditor = Editor<ReplHelper, FileHistory>;
+
+/// Runs until Ctrl-D or `/quit`.
+///
+/// # Errors
+/// [`ChatError`] when the first connection fails (except a rejected name,
+/// which asks for another), or when the terminal cannot be driven.
+pub fn run(addr: String, name: Option<String>, history: Option<PathBuf>) -> anyhow::Result<()> {
+    let style = Style::detect();
+    let config = Config::builder()
+        .auto_add_history(false)
+        .history_ignore_dups(true)?
+        .max_history_size(HISTORY_SIZE)?
+        .completion_type(CompletionType::List)
+        .build();
+    let mut editor = ReplEditor::with_config(config).context("setting up the terminal")?;
+    let state: SharedState = Arc::new(Mutex::new(State::new(name.clone().unwrap_or_default())));
+    editor.set_helper(Some(ReplHelper::new(state.clone(), style)));
+    // Ctrl-C clears the line in place (it can be yanked back with Ctrl-Y)
+    // instead of abandoning it on screen.
+    editor.bind_sequence(KeyEvent::ctrl('C'), Cmd::Kill(Movement::WholeLine));
+    if let Some(path) = &history {
+        // No file yet is the normal first run.
+        let _ = editor.load_history(path);
+    }
+    let printer = editor
+        .create_external_printer()
+        .context("setting up the terminal")?;
+    let out = Arc::new(Term {
+        printer: Mutex::new(Box::new(printer)),
+        style,
+    });
+    let mut client = Client::new(addr, state.clone(), out);
+
+    if name.is_none() && !ask_name(&mut editor, &state)? {
+        return Ok(());
+    }
+    loop {
+        match block_on(client.connect(None)) {
+            Ok(()) => break,
+            Err(e @ ChatError::NameRejected { .. }) => {
+                client.local(LineKind::Error, &e.to_string());
+                if !ask_name(&mut editor, &state)? {
+                    return Ok(());
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+
+    let result = read_loop(&mut editor, &mut client);
+    if let Some(path) = &history {
+        if let Err(e) = save_history(&mut editor, path) {
+            eprintln!("could not save history to {}: {e:#}", path.display());
+        }
+    }
+    result
+}
+
+fn read_loop(editor: &mut ReplEditor, client: &mut Client) -> anyhow::Result<()> {
+    loop {
+        let line = match editor.readline(PROMPT) {
+            Ok(line) => line,
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => {
+                block_on(client.quit());
+                return Ok(());
+            }
+            Err(e) => {
+                block_on(client.quit());
+                return Err(e).context("reading the terminal");
+            }
+        };
+        if !line.trim().is_empty() {
+            let _ = editor.add_history_entry(line.as_str());
+        }
+        match parse(&line) {
+            Ok(Command::Clear) => {
+                if let Err(e) = editor.clear_screen() {
+                    client.local(LineKind::Error, &format!("cannot clear the screen: {e}"));
+                }
+            }
+            Ok(command) => {
+                if block_on(client.handle(command)) == Flow::Quit {
+                    return Ok(());
+                }
+            }
+            Err(chat_core::InputError::Empty) => {}
+            Err(e) => client.local(LineKind::Error, &e.to_string()),
+        }
+    }
+}
+
+/// Asks for a name until one is given; `false` when the user gave up (Ctrl-D).
+fn ask_name(editor: &mut ReplEditor, state: &SharedState) -> anyhow::Result<bool> {
+    loop {
+        match editor.readline("your name: ") {
+            Ok(name) if !name.trim().is_empty() => {
+                lock(state).me = name.trim().to_owned();
+                return Ok(true);
+            }
+            Ok(_) | Err(ReadlineError::Interrupted) => {}
+            Err(ReadlineError::Eof) => return Ok(false),
+            Err(e) => return Err(e).context("reading the terminal"),
+        }
+    }
+}
+
+fn save_history(editor: &mut ReplEditor, path: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    // Appending keeps what other REPLs saved meanwhile.
+    editor.append_history(path)?;
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! Line-by-line mode, for when stdin or stdout is not a terminal: each stdin
+//! line is typed input, each event one plain line on stdout (`<alice> hi`,
+//! exactly as `chat_core::render` writes it), and the REPL's own messages go
+//! to stderr. End of input leaves like `/quit`.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use async_std::io::{prelude::BufReadExt, BufReader};
+use chat_core::{InputError, Line, LineKind};
+use futures::StreamExt;
+
+use crate::client::{Client, Flow, Output};
+use crate::commands::{parse, Command};
+use crate::state::{State, SharedState};
+
+/// Events to stdout, the REPL's own lines to stderr; no colour, no clock,
+/// so scripts read the same lines `nc` would show.
+struct Plain;
+
+impl Output for Plain {
+    fn event(&self, line: &Line, _me: &str) {
+        // A closed stdout (the reader went away) is not worth dying for.
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    }
+
+    fn local(&self, line: &Line, _me: &str) {
+        // "connecting to …" is noise on a script's stderr.
+        if line.kind != LineKind::Status || !line.text.starts_with("connecting") {
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        }
+    }
+}
+
+/// Runs until end of input or `/quit`.
+///
+/// # Errors
+/// [`chat_core::ChatError`] when the first connection fails; I/O errors on stdin.
+pub async fn run(addr: String, name: Option<String>) -> anyhow::Result<()> {
+    let mut lines = BufReader::new(async_std::io::stdin()).lines();
+    let name = match name {
+        Some(name) => name,
+        None => {
+            if std::io::stdin().is_terminal() {
+                eprint!("your name: ");
+            }
+            match lines.next().await {
+                Some(line) => line.context("reading a name from stdin")?.trim().to_owned(),
+                None => anyhow::bail!("no name given: use --name NAME"),
+            }
+        }
+    };
+    let state: SharedState = Arc::new(std::sync::Mutex::new(State::new(name)));
+    let mut client = Client::new(addr, state, Arc::new(Plain)).settling_before_quit();
+    client.connect(None).await?;
+    while let Some(line) = lines.next().await {
+        let line = line.context("reading stdin")?;
+        match parse(&line) {
+            Ok(Command::Clear) | Err(InputError::Empty) => {}
+            Ok(command) => {
+                if client.handle(command).await == Flow::Quit {
+                    return Ok(());
+                }
+            }
+            Err(e) => client.local(LineKind::Error, &e.to_string()),
+        }
+    }
+    client.quit().await;
+    Ok(())
+}

@@ -1,0 +1,516 @@
+//! End-to-end tests: the real `chat-repl` binary against the real server on
+//! 127.0.0.1:0. Terminal mode is driven in tmux (send-keys, capture-pane);
+//! line-by-line mode through pipes, as a script would. The other side of
+//! every conversation is a plain `chat-core` `TcpSession`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use async_std::future::timeout;
+use chat_core::{render, ChatSession, Event, EventStream, SessionConfig, SessionSender, TcpSession};
+use chat_server::{Config, ServerHandle};
+use futures::StreamExt;
+
+const BIN: &str = env!("CARGO_BIN_EXE_chat-repl");
+/// Generous: the machine is small and shared; a pass is usually far quicker.
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn start_server() -> ServerHandle {
+    ServerHandle::start(Config {
+        rate_limit: None,
+        ..Default::default()
+    })
+    .await
+    .expect("server starts")
+}
+
+/// Another person in the room: a chat-core session.
+async fn join(addr: SocketAddr, name: &str) -> (SessionSender, EventStream) {
+    let session = timeout(
+        WAIT,
+        TcpSession::connect(SessionConfig::new(addr.to_string(), name)),
+    )
+    .await
+    .expect("connect in time")
+    .expect("connects");
+    session.split()
+}
+
+/// The first event that matches, failing after [`WAIT`].
+async fn expect_event(events: &mut EventStream, what: &str, f: impl Fn(&Event) -> bool) -> Event {
+    let found = timeout(WAIT, async {
+        while let Some(event) = events.next().await {
+            if f(&event) {
+                return Some(event);
+            }
+        }
+        None
+    })
+    .await;
+    match found {
+        Ok(Some(event)) => event,
+        Ok(None) => panic!("session ended before {what}"),
+        Err(_) => panic!("no {what} within {WAIT:?}"),
+    }
+}
+
+fn shown(event: &Event) -> String {
+    render(event).expect("has a line").to_string()
+}
+
+/// A tmux server of our own (its own socket), killed when dropped.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// Runs `command` in a 120x30 pane. The pane stays after the command
+    /// ends (it prints `exit=CODE` and sleeps) so its exit code can be read.
+    fn start(command: &str) -> Tmux {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let socket = format!(
+            "chat-repl-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let tmux = Tmux { socket };
+        let script = format!("{command}; echo \"exit=$?\"; sleep 600");
+        tmux.run(&[
+            "-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "120", "-y", "30", &script,
+        ]);
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs (is it installed?)");
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Types `text` literally, without Enter.
+    fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", "t", "-l", text]);
+    }
+
+    /// Presses keys by tmux name: `Enter`, `Tab`, `C-c`, `Up`.
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "t"])
+    }
+
+    /// Polls the screen until `ok` holds, failing with the last screen after
+    /// [`WAIT`].
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {what} within {WAIT:?}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+/// Non-blank lines of a screen, without trailing blanks.
+fn rows(screen: &str) -> Vec<&str> {
+    screen
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// The last non-blank row: the prompt line while the REPL runs.
+fn last_row(screen: &str) -> &str {
+    rows(screen).last().copied().unwrap_or("")
+}
+
+/// `[HH:MM] rest`
+fn is_stamped(row: &str, rest: &str) -> bool {
+    let b = row.as_bytes();
+    b.len() > 8
+        && b[0] == b'['
+        && b[1..3].iter().all(u8::is_ascii_digit)
+        && b[3] == b':'
+        && b[4..6].iter().all(u8::is_ascii_digit)
+        && &row[6..8] == "] "
+        && &row[8..] == rest
+}
+
+/// The shell command that runs the REPL in tmux, in a clean environment of
+/// our choosing (no history unless `data_home` is given).
+fn repl_command(addr: &str, name: &str, data_home: Option<&std::path::Path>) -> String {
+    let mut command = format!("'{BIN}' --server {addr} --name {name}");
+    match data_home {
+        Some(dir) => command = format!("XDG_DATA_HOME='{}' {command}", dir.display()),
+        None => command.push_str(" --no-history"),
+    }
+    command
+}
+
+fn prompt_is(screen: &str, text: &str) -> bool {
+    last_row(screen) == format!("> {text}").trim_end()
+}
+
+#[async_std::test]
+async fn incoming_message_prints_above_a_half_typed_line() {
+    let server = start_server().await;
+    let (watcher, mut events) = join(server.addr(), "watcher").await;
+    let tmux = Tmux::start(&repl_command(&server.addr().to_string(), "alice", None));
+    tmux.wait_for("connected status", |s| s.contains("connected as alice to"));
+    expect_event(&mut events, "alice joining", |e| matches!(e, Event::Joined(p) if p.name == "alice")).await;
+
+    tmux.type_text("half typed");
+    tmux.wait_for("the half-typed line", |s| prompt_is(s, "half typed"));
+    watcher.say("hello from watcher").await.expect("sent");
+
+    let screen = tmux.wait_for("the message above the prompt", |s| {
+        let rows = rows(s);
+        let message = rows.iter().position(|r| r.ends_with("<watcher> hello from watcher"));
+        let prompt = rows.iter().position(|r| *r == "> half typed");
+        matches!((message, prompt), (Some(m), Some(p)) if m < p && p == rows.len() - 1)
+    });
+    assert!(
+        rows(&screen).iter().any(|r| is_stamped(r, "<watcher> hello from watcher")),
+        "{screen}"
+    );
+
+    tmux.keys(&["Enter"]);
+    let said = expect_event(&mut events, "alice's line", |e| {
+        matches!(e, Event::Message(m) if m.from == "alice")
+    })
+    .await;
+    assert_eq!(shown(&said), "<alice> half typed");
+    // Her own copy comes back too, under the prompt's line.
+    tmux.wait_for("alice's own copy", |s| {
+        rows(s).iter().any(|r| is_stamped(r, "<alice> half typed")) && prompt_is(s, "")
+    });
+}
+
+#[async_std::test]
+async fn typed_commands_reach_others_and_keys_work() {
+    let server = start_server().await;
+    let (_watcher, mut events) = join(server.addr(), "watcher").await;
+    let tmux = Tmux::start(&repl_command(&server.addr().to_string(), "alice", None));
+    tmux.wait_for("connected status", |s| s.contains("connected as alice to"));
+    expect_event(&mut events, "alice joining", |e| matches!(e, Event::Joined(p) if p.name == "alice")).await;
+
+    tmux.type_text("hello all");
+    tmux.keys(&["Enter"]);
+    let said = expect_event(&mut events, "a message", |e| matches!(e, Event::Message(_))).await;
+    assert_eq!(shown(&said), "<alice> hello all");
+
+    tmux.type_text("/me waves");
+    tmux.keys(&["Enter"]);
+    let action = expect_event(&mut events, "an action", |e| matches!(e, Event::Action(_))).await;
+    assert_eq!(shown(&action), "* alice waves");
+
+    // Tab completes the command, then the name of someone online.
+    tmux.type_text("/ms");
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("/msg completed", |s| prompt_is(s, "/msg"));
+    tmux.type_text("wat");
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("watcher completed", |s| prompt_is(s, "/msg watcher"));
+    tmux.type_text("psst");
+    tmux.keys(&["Enter"]);
+    let private = expect_event(&mut events, "a private message", |e| matches!(e, Event::Private(_))).await;
+    assert_eq!(shown(&private), "<alice -> watcher> psst");
+
+    // Refused input is said, not lost silently.
+    tmux.type_text("/frobnicate");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the unknown-command error", |s| {
+        rows(s).iter().any(|r| is_stamped(r, "! unknown command /frobnicate — try /help"))
+    });
+
+    // Ctrl-C clears the line; the REPL stays.
+    tmux.type_text("oops");
+    tmux.wait_for("oops typed", |s| prompt_is(s, "oops"));
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("a cleared line", |s| prompt_is(s, ""));
+
+    // Ctrl-D leaves: a quit reaches the room and the exit code is 0.
+    tmux.keys(&["C-d"]);
+    let left = expect_event(&mut events, "alice leaving", |e| matches!(e, Event::Left(_))).await;
+    assert_eq!(shown(&left), "* alice left (quit)");
+    tmux.wait_for("exit code 0", |s| s.contains("exit=0"));
+}
+
+#[async_std::test]
+async fn connection_state_is_shown_and_input_refused_while_disconnected() {
+    // A server we can stop and start again on the same port.
+    async fn serve(addr: &str) -> (futures::channel::oneshot::Sender<()>, async_std::task::JoinHandle<()>) {
+        let listener = async_std::net::TcpListener::bind(addr).await.expect("binds");
+        let (stop, stopped) = futures::channel::oneshot::channel::<()>();
+        let config = Config {
+            rate_limit: None,
+            ..Default::default()
+        };
+        let task = async_std::task::spawn(async move {
+            let _ = chat_server::run(listener, config, async move {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        (stop, task)
+    }
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let addr = probe.local_addr().expect("has an address").to_string();
+    drop(probe);
+    let (stop, task) = serve(&addr).await;
+    let tmux = Tmux::start(&repl_command(&addr, "alice", None));
+    tmux.wait_for("connected status", |s| s.contains("connected as alice to"));
+
+    drop(stop);
+    timeout(WAIT, task).await.expect("server stops");
+    tmux.wait_for("the disconnection", |s| {
+        s.contains("disconnected: ") && s.contains("reconnecting in")
+    });
+    tmux.type_text("anyone there?");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the refusal", |s| s.contains("! not connected: nothing was sent"));
+
+    let (_stop, _task) = serve(&addr).await;
+    tmux.wait_for("the reconnection", |s| s.matches("connected as alice to").count() >= 2);
+    let (_watcher, mut events) = join(addr.parse().expect("an address"), "watcher").await;
+
+    tmux.type_text("/disconnect");
+    tmux.keys(&["Enter"]);
+    let left = expect_event(&mut events, "alice leaving", |e| matches!(e, Event::Left(_))).await;
+    assert_eq!(shown(&left), "* alice left (quit)");
+    tmux.wait_for("disconnected status", |s| s.contains("* disconnected: you left"));
+    tmux.type_text("still there?");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the refusal", |s| {
+        s.contains("! not connected: nothing was sent (/connect to join again)")
+    });
+
+    tmux.type_text("/connect");
+    tmux.keys(&["Enter"]);
+    expect_event(&mut events, "alice back", |e| matches!(e, Event::Joined(p) if p.name == "alice")).await;
+    tmux.wait_for("connected again", |s| s.matches("connected as alice to").count() >= 3);
+    tmux.type_text("/quit");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("exit code 0", |s| s.contains("exit=0"));
+}
+
+#[async_std::test]
+async fn history_persists_between_runs() {
+    let server = start_server().await;
+    let addr = server.addr().to_string();
+    let data = std::env::temp_dir().join(format!("chat-repl-history-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+
+    let first = Tmux::start(&repl_command(&addr, "alice", Some(&data)));
+    first.wait_for("connected status", |s| s.contains("connected as alice to"));
+    first.type_text("remember me");
+    first.keys(&["Enter"]);
+    first.wait_for("the line echoed", |s| s.contains("<alice> remember me"));
+    first.keys(&["C-d"]);
+    first.wait_for("exit code 0", |s| s.contains("exit=0"));
+    let saved = std::fs::read_to_string(data.join("chat-repl/history.txt")).expect("history saved");
+    assert!(saved.contains("remember me"), "{saved}");
+
+    let second = Tmux::start(&repl_command(&addr, "alice", Some(&data)));
+    second.wait_for("connected status", |s| s.contains("connected as alice to"));
+    second.keys(&["Up"]);
+    second.wait_for("the recalled line", |s| prompt_is(s, "remember me"));
+    second.keys(&["C-c", "C-d"]);
+    second.wait_for("exit code 0", |s| s.contains("exit=0"));
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// A child process killed if the test fails before it exits.
+struct Running(Child);
+
+impl Running {
+    fn wait(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.0.try_wait().expect("child state") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "chat-repl did not exit within {WAIT:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Reads a pipe line by line on a thread, so tests can wait with a deadline.
+fn lines_of(pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn expect_line(lines: &mpsc::Receiver<String>, want: &str, seen: &mut Vec<String>) {
+    let deadline = Instant::now() + WAIT;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok(line) if line == want => return,
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
+    panic!("no line {want:?} within {WAIT:?}; saw {seen:?}");
+}
+
+#[async_std::test]
+async fn piped_mode_works_from_a_script() {
+    let server = start_server().await;
+    let (_watcher, mut events) = join(server.addr(), "watcher").await;
+    let script = format!(
+        "printf 'hi\\n/me waves\\n/who\\n/quit\\n' | '{BIN}' --server {} --name bot",
+        server.addr()
+    );
+    let child = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sh runs");
+    let mut child = Running(child);
+    assert!(child.wait().success(), "non-zero exit");
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.0.stdout.as_mut().expect("piped"), &mut stdout).expect("reads");
+    std::io::Read::read_to_string(child.0.stderr.as_mut().expect("piped"), &mut stderr).expect("reads");
+
+    // The room saw everything, in order, and then a clean leave.
+    let hi = expect_event(&mut events, "hi", |e| matches!(e, Event::Message(_))).await;
+    assert_eq!(shown(&hi), "<bot> hi");
+    let waves = expect_event(&mut events, "waves", |e| matches!(e, Event::Action(_))).await;
+    assert_eq!(shown(&waves), "* bot waves");
+    let left = expect_event(&mut events, "bot leaving", |e| matches!(e, Event::Left(_))).await;
+    assert_eq!(shown(&left), "* bot left (quit)");
+
+    // The script got plain lines, answers to its last commands included.
+    let lines: Vec<&str> = stdout.lines().collect();
+    for want in ["<bot> hi", "* bot waves", "* online (2): bot, watcher", "* disconnected: you left"] {
+        assert!(lines.contains(&want), "{want:?} missing from {lines:?}");
+    }
+    assert_eq!(lines.last(), Some(&"* disconnected: you left"), "{lines:?}");
+    assert!(!stdout.contains('\x1b'), "colour in piped output: {stdout:?}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[async_std::test]
+async fn piped_mode_asks_for_a_name_and_prints_what_arrives() {
+    let server = start_server().await;
+    let (watcher, mut events) = join(server.addr(), "watcher").await;
+    let child = Command::new(BIN)
+        .args(["--server", &server.addr().to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chat-repl runs");
+    let mut child = Running(child);
+    let out = lines_of(child.0.stdout.take().expect("piped"));
+    let mut stdin = child.0.stdin.take().expect("piped");
+    let mut seen = Vec::new();
+
+    // Without --name, the first line is the name.
+    writeln!(stdin, "bot").expect("writes");
+    expect_line(&out, &format!("* connected as bot to {}", server.addr()), &mut seen);
+    expect_event(&mut events, "bot joining", |e| matches!(e, Event::Joined(p) if p.name == "bot")).await;
+    watcher.say("hello bot").await.expect("sent");
+    expect_line(&out, "<watcher> hello bot", &mut seen);
+
+    writeln!(stdin, "hello watcher").expect("writes");
+    let reply = expect_event(&mut events, "the reply", |e| matches!(e, Event::Message(m) if m.from == "bot")).await;
+    assert_eq!(shown(&reply), "<bot> hello watcher");
+
+    // End of input leaves like /quit.
+    drop(stdin);
+    assert!(child.wait().success(), "non-zero exit");
+    let left = expect_event(&mut events, "bot leaving", |e| matches!(e, Event::Left(_))).await;
+    assert_eq!(shown(&left), "* bot left (quit)");
+}
+
+/// An address nothing listens on.
+fn refused_addr() -> String {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let addr = probe.local_addr().expect("has an address").to_string();
+    drop(probe);
+    addr
+}
+
+#[test]
+fn failed_connect_exits_non_zero_with_one_line() {
+    let addr = refused_addr();
+    let child = Command::new(BIN)
+        .args(["--server", &addr, "--name", "x"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("chat-repl runs");
+    let mut child = Running(child);
+    let status = child.wait();
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.0.stdout.as_mut().expect("piped"), &mut stdout).expect("reads");
+    std::io::Read::read_to_string(child.0.stderr.as_mut().expect("piped"), &mut stderr).expect("reads");
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(stderr, format!("cannot connect to {addr}: connection refused\n"));
+    assert_eq!(stdout, "");
+}
+
+#[test]
+fn failed_connect_in_a_terminal_exits_non_zero_with_one_line() {
+    let addr = refused_addr();
+    let tmux = Tmux::start(&repl_command(&addr, "x", None));
+    let screen = tmux.wait_for("the exit code", |s| s.contains("exit="));
+    let rows = rows(&screen);
+    let at = rows.iter().position(|r| r.starts_with("exit=")).expect("exit row");
+    assert_eq!(rows[at], "exit=1", "{screen}");
+    assert_eq!(rows[at - 1], format!("cannot connect to {addr}: connection refused"), "{screen}");
+    assert!(!screen.contains("panicked") && !screen.contains("Caused by"), "{screen}");
+}
