@@ -1,2 +1,160 @@
-//! placeholder
-fn main() {}
+//! `chat-gui`: the desktop client. Parses the flags, loads the remembered
+//! fields, and runs the druid window; the network runs on async-std tasks
+//! (see `net`).
+
+mod config;
+mod net;
+mod state;
+mod theme;
+mod ui;
+mod view;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use druid::{AppDelegate, AppLauncher, DelegateCtx, Env, WindowDesc, WindowId};
+use serde::{Deserialize, Serialize};
+
+use crate::state::{AppState, Transcript};
+
+/// The chat room's desktop client.
+#[derive(Debug, Clone, Parser, Serialize, Deserialize)]
+#[command(version, about)]
+struct Args {
+    /// Server address, HOST:PORT (default: the last one used, else 127.0.0.1:8001).
+    #[arg(long, value_name = "HOST:PORT")]
+    server: Option<String>,
+    /// Your name (default: the last one used, else your login name).
+    #[arg(long)]
+    name: Option<String>,
+    /// Connect as soon as the window opens.
+    #[arg(long)]
+    connect: bool,
+    /// How many lines the conversation keeps.
+    #[arg(long, value_name = "LINES", default_value_t = state::SCROLLBACK)]
+    scrollback: usize,
+    /// Append every line the conversation shows to this file (for tests and
+    /// logs; also CHAT_GUI_TRANSCRIPT).
+    #[arg(long, value_name = "FILE")]
+    transcript: Option<PathBuf>,
+}
+
+/// Carries the parsed flags across the re-exec that hides them from GTK.
+const ARGS_ENV: &str = "CHAT_GUI_ARGS";
+
+fn main() -> anyhow::Result<()> {
+    let args = match std::env::var(ARGS_ENV) {
+        Ok(json) => {
+            std::env::remove_var(ARGS_ENV);
+            serde_json::from_str(&json).context("bad CHAT_GUI_ARGS")?
+        }
+        Err(_) => {
+            let args = Args::parse();
+            if std::env::args_os().len() > 1 {
+                hide_args_from_gtk(&args)?;
+            }
+            args
+        }
+    };
+    run(args)
+}
+
+/// GTK parses the process arguments itself and refuses ours (`--server`…),
+/// and druid offers no way to hand it others. So, once clap has parsed
+/// them, the program replaces itself (same process, same pid) with a copy
+/// started with no arguments and the parsed flags in an environment variable.
+fn hide_args_from_gtk(args: &Args) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("cannot find my own executable")?;
+    let json = serde_json::to_string(args).context("cannot encode the flags")?;
+    let mut command = std::process::Command::new(&exe);
+    command.env(ARGS_ENV, json);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        if let Some(arg0) = std::env::args_os().next() {
+            command.arg0(arg0);
+        }
+        let error = command.exec();
+        Err(error).with_context(|| format!("cannot restart {}", exe.display()))
+    }
+    #[cfg(not(unix))]
+    {
+        let status = command
+            .status()
+            .with_context(|| format!("cannot start {}", exe.display()))?;
+        std::process::exit(status.code().unwrap_or(1));
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let config_path = config::path();
+    let saved = config::Config::load(config_path.as_deref());
+    let server = args.server.clone().unwrap_or(saved.server);
+    let name = args.name.clone().unwrap_or(saved.name);
+
+    let ids = ui::Ids::new();
+    let window = WindowDesc::new(ui::build(ids))
+        .title(|d: &AppState, _: &Env| d.title())
+        .window_size((980.0, 640.0))
+        .with_min_size((620.0, 360.0));
+    let launcher = AppLauncher::with_window(window).configure_env(|env, _| theme::configure(env));
+    let net = net::Net::new(launcher.get_external_handle());
+    let mut state = AppState::new(server, name)
+        .with_connector(Arc::new(net))
+        .with_config_path(config_path)
+        .with_scrollback(args.scrollback);
+    let transcript = args
+        .transcript
+        .clone()
+        .or_else(|| std::env::var_os("CHAT_GUI_TRANSCRIPT").map(PathBuf::from));
+    if let Some(path) = &transcript {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open the transcript {}", path.display()))?;
+        state = state.with_transcript(Transcript::new(file));
+    }
+    launcher
+        .delegate(Delegate {
+            connect_at_start: args.connect,
+        })
+        .launch(state)
+        .context("cannot open the window (is there a display?)")?;
+    // Closing the window queued a polite quit; give it a moment to be written.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    Ok(())
+}
+
+/// Starts the network once the window exists: druid drops idle callbacks
+/// submitted before that, so `--connect` must not act earlier.
+struct Delegate {
+    connect_at_start: bool,
+}
+
+impl AppDelegate<AppState> for Delegate {
+    fn window_added(
+        &mut self,
+        _id: WindowId,
+        _handle: druid::WindowHandle,
+        data: &mut AppState,
+        _env: &Env,
+        _ctx: &mut DelegateCtx,
+    ) {
+        if std::mem::take(&mut self.connect_at_start) {
+            data.connect();
+        }
+    }
+
+    fn window_removed(
+        &mut self,
+        _id: WindowId,
+        data: &mut AppState,
+        _env: &Env,
+        _ctx: &mut DelegateCtx,
+    ) {
+        data.disconnect();
+    }
+}

@@ -1,0 +1,91 @@
+//! The server and name fields, remembered between runs in
+//! `<config dir>/chat-gui/config.json` (on Linux
+//! `$XDG_CONFIG_HOME/chat-gui/config.json`, usually `~/.config/chat-gui/`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+/// What is remembered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// `HOST:PORT` of the last server.
+    pub server: String,
+    /// The last name.
+    pub name: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: chat_core::DEFAULT_ADDR.to_owned(),
+            name: default_name(),
+        }
+    }
+}
+
+/// The login name, so the name field is rarely empty the first time.
+fn default_name() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .ok()
+        .filter(|n| !n.trim().is_empty() && !n.contains(char::is_whitespace))
+        .unwrap_or_else(|| "guest".to_owned())
+}
+
+/// Where the file lives, when the platform has a config directory.
+pub fn path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "chat-gui").map(|d| d.config_dir().join("config.json"))
+}
+
+impl Config {
+    /// Reads the file; a missing or unreadable file gives the defaults (a
+    /// broken config must never keep the window from opening).
+    pub fn load(path: Option<&Path>) -> Self {
+        path.and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default()
+    }
+
+    /// Writes the file, creating its directory.
+    ///
+    /// # Errors
+    /// When the directory or file cannot be written.
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let text = serde_json::to_string_pretty(self).context("cannot encode the config")?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_tolerates_missing_or_broken_files() {
+        let dir = std::env::temp_dir().join(format!("chat-gui-config-{}", std::process::id()));
+        let path = dir.join("sub").join("config.json");
+        assert_eq!(Config::load(Some(&path)), Config::default());
+        let config = Config {
+            server: "example.org:9000".into(),
+            name: "zoe".into(),
+        };
+        config.save(&path).unwrap();
+        assert_eq!(Config::load(Some(&path)), config);
+        std::fs::write(&path, "{not json").unwrap();
+        assert_eq!(Config::load(Some(&path)), Config::default());
+        std::fs::write(&path, r#"{"name":"only"}"#).unwrap();
+        let partial = Config::load(Some(&path));
+        assert_eq!(partial.name, "only");
+        assert_eq!(partial.server, chat_core::DEFAULT_ADDR);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(Config::load(None), Config::default());
+    }
+}

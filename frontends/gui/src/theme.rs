@@ -1,0 +1,107 @@
+//! Colours and sizes of the window: a calm dark theme, and the stable
+//! per-name colours.
+
+use chat_core::names::name_key;
+use druid::{theme, Color, Env, FontDescriptor, FontFamily};
+
+/// Window background.
+pub const WINDOW_BG: Color = Color::rgb8(0x23, 0x25, 0x2b);
+/// Conversation background.
+pub const LOG_BG: Color = Color::rgb8(0x1a, 0x1b, 0x1f);
+/// Side panel background.
+pub const PANEL_BG: Color = Color::rgb8(0x20, 0x22, 0x27);
+/// Main text.
+pub const TEXT: Color = Color::rgb8(0xdc, 0xde, 0xe3);
+/// Notices, times, status.
+pub const MUTED: Color = Color::rgb8(0x8b, 0x90, 0x9a);
+/// Errors.
+pub const ERROR: Color = Color::rgb8(0xf0, 0x6e, 0x6e);
+/// Good news in the status bar.
+pub const OK: Color = Color::rgb8(0x6f, 0xcf, 0x8a);
+/// Private messages.
+pub const PRIVATE: Color = Color::rgb8(0xc9, 0xb6, 0xf2);
+/// Buttons, the "new messages" pill.
+pub const ACCENT: Color = Color::rgb8(0x3d, 0x72, 0xd9);
+/// Background of one's own lines.
+pub const OWN_BG: Color = Color::rgba8(0x7a, 0x9c, 0xff, 0x14);
+/// Background of lines that mention one's name.
+pub const MENTION_BG: Color = Color::rgba8(0xff, 0xbe, 0x3c, 0x24);
+/// The bar beside a mention.
+pub const MENTION_BAR: Color = Color::rgb8(0xf0, 0xb4, 0x3c);
+/// Selected lines.
+pub const SELECTION: Color = Color::rgba8(0x5a, 0x8c, 0xff, 0x50);
+/// Selected lines while the view has no focus.
+pub const SELECTION_UNFOCUSED: Color = Color::rgba8(0x8c, 0x96, 0xaa, 0x38);
+/// Scrollbar track.
+pub const SCROLL_TRACK: Color = Color::rgba8(0xff, 0xff, 0xff, 0x10);
+/// Scrollbar thumb.
+pub const SCROLL_THUMB: Color = Color::rgba8(0xff, 0xff, 0xff, 0x40);
+/// Separators between areas.
+pub const BORDER: Color = Color::rgb8(0x33, 0x36, 0x3d);
+
+/// The colour of `name`: the same for a name in every run and on every
+/// machine (FNV-1a of its case-folded key picks a hue), readable on the
+/// dark background.
+pub fn name_color(name: &str) -> Color {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in name_key(name).bytes() {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    let hue = f64::from(hash % 360);
+    Color::hlc(hue, 74.0, 48.0)
+}
+
+/// Applies the theme to druid's built-in widgets.
+pub fn configure(env: &mut Env) {
+    env.set(theme::WINDOW_BACKGROUND_COLOR, WINDOW_BG);
+    env.set(theme::TEXT_COLOR, TEXT);
+    env.set(theme::PLACEHOLDER_COLOR, MUTED);
+    env.set(theme::BACKGROUND_LIGHT, Color::rgb8(0x16, 0x17, 0x1b));
+    env.set(theme::BACKGROUND_DARK, Color::rgb8(0x16, 0x17, 0x1b));
+    env.set(theme::BORDER_DARK, BORDER);
+    env.set(theme::BORDER_LIGHT, Color::rgb8(0x4a, 0x4e, 0x58));
+    env.set(theme::PRIMARY_LIGHT, Color::rgb8(0x5b, 0x8d, 0xef));
+    env.set(theme::PRIMARY_DARK, ACCENT);
+    env.set(theme::BUTTON_LIGHT, Color::rgb8(0x46, 0x7d, 0xe6));
+    env.set(theme::BUTTON_DARK, ACCENT);
+    env.set(theme::DISABLED_BUTTON_LIGHT, Color::rgb8(0x3a, 0x3d, 0x45));
+    env.set(theme::DISABLED_BUTTON_DARK, Color::rgb8(0x33, 0x36, 0x3d));
+    env.set(theme::DISABLED_TEXT_COLOR, MUTED);
+    env.set(theme::BUTTON_BORDER_RADIUS, 6.0);
+    env.set(theme::TEXTBOX_BORDER_RADIUS, 6.0);
+    env.set(theme::TEXTBOX_BORDER_WIDTH, 1.0);
+    env.set(theme::TEXTBOX_INSETS, druid::Insets::uniform_xy(8.0, 6.0));
+    env.set(theme::BORDERED_WIDGET_HEIGHT, 30.0);
+    env.set(
+        theme::UI_FONT,
+        FontDescriptor::new(FontFamily::SYSTEM_UI).with_size(14.0),
+    );
+    env.set(
+        theme::SELECTED_TEXT_BACKGROUND_COLOR,
+        Color::rgb8(0x2f, 0x55, 0xa4),
+    );
+    env.set(theme::CURSOR_COLOR, TEXT);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_colours_are_stable_and_case_blind() {
+        assert_eq!(
+            name_color("Alice").as_rgba_u32(),
+            name_color("alice").as_rgba_u32()
+        );
+        assert_eq!(
+            name_color("bob").as_rgba_u32(),
+            name_color("bob").as_rgba_u32()
+        );
+        let distinct: std::collections::HashSet<u32> = ["alice", "bob", "carol", "dave", "eve"]
+            .iter()
+            .map(|n| name_color(n).as_rgba_u32())
+            .collect();
+        assert!(distinct.len() >= 4, "names get different colours");
+    }
+}
