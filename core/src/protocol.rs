@@ -82,6 +82,17 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         token: Option<String>,
     },
+    /// Asks for older messages: up to `limit` before sequence number
+    /// `before` (or the newest, without it). Answered with `replay` frames,
+    /// oldest first, then one `history_end`.
+    History {
+        /// Only messages with a lower sequence number.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+        /// How many at most (the server caps it).
+        #[serde(default = "default_history_limit")]
+        limit: u32,
+    },
     /// Leaves the room; the server closes the connection after it.
     Quit {
         /// Shown to the others as `left (reason)`.
@@ -92,6 +103,10 @@ pub enum ClientFrame {
 
 fn default_version() -> u32 {
     PROTOCOL_VERSION
+}
+
+fn default_history_limit() -> u32 {
+    50
 }
 
 /// A frame sent by the server in structured mode.
@@ -106,6 +121,11 @@ pub enum ServerFrame {
     Action(ChatMessage),
     /// A private message, sent to its recipient and echoed to its sender.
     Private(PrivateMessage),
+    /// A message from the room's history: replayed on joining, or asked
+    /// for with `history`. Shown apart from live messages.
+    Replay(Replayed),
+    /// The end of a `history` answer.
+    HistoryEnd(HistoryEnd),
     /// Someone joined the room.
     Join(Presence),
     /// Someone left the room.
@@ -176,6 +196,35 @@ pub struct ChatMessage {
     /// The id the sender gave; present only in the sender's own copy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+}
+
+/// Whether a stored message was said or acted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    /// `<alice> hello`
+    Message,
+    /// `* alice waves`
+    Action,
+}
+
+/// A message from the room's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replayed {
+    /// Message or action.
+    pub kind: MessageKind,
+    /// The message as it was relayed (without the sender's id).
+    #[serde(flatten)]
+    pub message: ChatMessage,
+}
+
+/// Closes an answer to `history`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEnd {
+    /// How many `replay` frames the answer held.
+    pub count: u32,
+    /// Whether older messages remain.
+    pub more: bool,
 }
 
 /// A private message between two people.

@@ -9,6 +9,7 @@
 use std::fmt;
 
 use crate::names::name_key;
+use crate::protocol::MessageKind;
 use crate::session::{Event, Status};
 
 /// What kind of line an event became, so front ends can style it.
@@ -106,6 +107,16 @@ pub fn render(event: &Event) -> Option<Line> {
             &m.text,
         ),
         Event::Action(m) => line(LineKind::Action, Some(m.time), Some(&m.from), None, &m.text),
+        Event::Replay(r) => {
+            let m = &r.message;
+            let kind = match r.kind {
+                MessageKind::Message => LineKind::Message,
+                MessageKind::Action => LineKind::Action,
+            };
+            line(kind, Some(m.time), Some(&m.from), None, &m.text)
+        }
+        Event::HistoryEnd(h) if h.more => notice(None, format!("{} older messages shown; more are stored", h.count)),
+        Event::HistoryEnd(h) => notice(None, format!("{} older messages shown; that is all", h.count)),
         Event::Private(p) => line(
             LineKind::Private,
             Some(p.time),

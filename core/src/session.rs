@@ -17,8 +17,8 @@ use futures::{SinkExt, Stream};
 use crate::error::ChatError;
 use crate::input::Input;
 use crate::protocol::{
-    ChatMessage, ClientFrame, Departure, ErrorFrame, Notice, Presence, PrivateMessage, Rename,
-    ServerFrame, UserList, Welcome, DEFAULT_MAX_LINE,
+    ChatMessage, ClientFrame, Departure, ErrorFrame, HistoryEnd, Notice, Presence, PrivateMessage,
+    Rename, Replayed, ServerFrame, UserList, Welcome, DEFAULT_MAX_LINE,
 };
 
 /// How a session waits between reconnection attempts: `initial`, doubling each
@@ -156,6 +156,10 @@ pub enum Event {
     Action(ChatMessage),
     /// A private message to or from this session.
     Private(PrivateMessage),
+    /// A message from the room's history (on joining, or asked for).
+    Replay(Replayed),
+    /// The end of an answer to a history request.
+    HistoryEnd(HistoryEnd),
     /// Someone joined.
     Joined(Presence),
     /// Someone left.
@@ -179,6 +183,8 @@ impl Event {
             ServerFrame::Message(m) => Event::Message(m),
             ServerFrame::Action(m) => Event::Action(m),
             ServerFrame::Private(p) => Event::Private(p),
+            ServerFrame::Replay(r) => Event::Replay(r),
+            ServerFrame::HistoryEnd(h) => Event::HistoryEnd(h),
             ServerFrame::Join(p) => Event::Joined(p),
             ServerFrame::Leave(d) => Event::Left(d),
             ServerFrame::Rename(r) => Event::Renamed(r),

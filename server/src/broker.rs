@@ -8,7 +8,7 @@
 //! next request, every client sees the same order.
 
 use std::cell::OnceCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -17,13 +17,15 @@ use async_std::net::TcpStream;
 use bytes::Bytes;
 use chat_core::names::{name_key, validate_name};
 use chat_core::protocol::{
-    now_millis, ChatMessage, Departure, ErrorCode, Limits, Presence, PrivateMessage, Rename,
-    ServerFrame, UserList, Welcome, MAX_NAME_CHARS, PROTOCOL_VERSION,
+    now_millis, ChatMessage, Departure, ErrorCode, HistoryEnd, Limits, MessageKind, Presence,
+    PrivateMessage, Rename, Replayed, ServerFrame, UserList, Welcome, MAX_NAME_CHARS,
+    PROTOCOL_VERSION,
 };
 use futures::channel::oneshot;
 use tracing::{debug, info, warn};
 
 use crate::config::Config;
+use crate::history::{Loaded, Store, MAX_PAGE};
 use crate::outbox::Outbox;
 use crate::wire::{self, Mode};
 
@@ -48,6 +50,8 @@ pub enum Request {
     Nick(String),
     /// The user list.
     Who,
+    /// Older messages: up to `limit` before `before`.
+    History { before: Option<u64>, limit: u32 },
 }
 
 /// What connections tell the broker.
@@ -130,18 +134,37 @@ pub struct Broker {
     /// Clients whose queues overflowed, dropped once the current event is out.
     overflowed: Vec<ClientId>,
     shutting_down: bool,
+    /// The newest messages, replayed to newcomers and answering history
+    /// requests when there is no database.
+    recent: VecDeque<Replayed>,
+    /// How many of `recent` to keep.
+    keep: usize,
+    store: Option<Store>,
 }
 
 impl Broker {
-    pub fn new(config: Arc<Config>) -> Self {
+    /// A broker for an empty room, or one continuing from `history`.
+    pub fn new(config: Arc<Config>, history: Option<(Store, Loaded)>) -> Self {
+        let keep = config.replay.max(if history.is_none() {
+            MAX_PAGE as usize
+        } else {
+            0
+        });
+        let (store, next_seq, recent) = match history {
+            Some((store, loaded)) => (Some(store), loaded.next_seq, loaded.recent.into()),
+            None => (None, 1, VecDeque::new()),
+        };
         Self {
             config,
             clients: HashMap::new(),
             names: HashMap::new(),
-            next_seq: 1,
+            next_seq,
             relayed: 0,
             overflowed: Vec::new(),
             shutting_down: false,
+            recent,
+            keep,
+            store,
         }
     }
 
@@ -203,7 +226,18 @@ impl Broker {
                         .push(wire::notice(client.mode, "server is shutting down"));
                     client.outbox.close();
                 }
-                let _ = done.send(());
+                match self.store.take() {
+                    // Everything accepted is stored before shutdown completes.
+                    Some(store) => {
+                        async_std::task::spawn_blocking(move || {
+                            store.close();
+                            let _ = done.send(());
+                        });
+                    }
+                    None => {
+                        let _ = done.send(());
+                    }
+                }
             }
         }
     }
@@ -319,6 +353,16 @@ impl Broker {
         if let Some(line) = wire::encode(mode, &welcome) {
             self.send_to(id, line);
         }
+        let skip = self.recent.len().saturating_sub(self.config.replay);
+        let replay: Vec<Bytes> = self
+            .recent
+            .iter()
+            .skip(skip)
+            .filter_map(|r| wire::encode(mode, &ServerFrame::Replay(r.clone())))
+            .collect();
+        for line in replay {
+            self.send_to(id, line);
+        }
         self.broadcast(&ServerFrame::Join(Presence {
             time: now_millis(),
             name,
@@ -327,6 +371,9 @@ impl Broker {
     }
 
     fn request(&mut self, id: ClientId, request: Request) {
+        if self.shutting_down {
+            return;
+        }
         let Some(name) = self.clients.get(&id).and_then(|c| c.name.clone()) else {
             return;
         };
@@ -351,6 +398,51 @@ impl Broker {
                     self.send_to(id, line);
                 }
             }
+            Request::History { before, limit } => self.history(id, before, limit),
+        }
+    }
+
+    /// Answers a history request: from the database on a blocking thread
+    /// (the relay does not wait for the disk), or from memory.
+    fn history(&mut self, id: ClientId, before: Option<u64>, limit: u32) {
+        let Some(client) = self.clients.get(&id) else {
+            return;
+        };
+        let (mode, outbox) = (client.mode, client.outbox.clone());
+        let answer = move |items: Vec<Replayed>, more: bool| {
+            let count = u32::try_from(items.len()).unwrap_or(u32::MAX);
+            for item in items {
+                if let Some(line) = wire::encode(mode, &ServerFrame::Replay(item)) {
+                    let _ = outbox.push(line);
+                }
+            }
+            let end = ServerFrame::HistoryEnd(HistoryEnd { count, more });
+            if let Some(line) = wire::encode(mode, &end) {
+                let _ = outbox.push(line);
+            }
+        };
+        let limit = limit.min(MAX_PAGE);
+        match &self.store {
+            Some(store) => {
+                let reader = store.reader();
+                async_std::task::spawn_blocking(move || match reader.page(before, limit) {
+                    Ok((items, more)) => answer(items, more),
+                    Err(e) => {
+                        warn!(client = id, error = %e, "history request failed");
+                        answer(Vec::new(), false);
+                    }
+                });
+            }
+            None => {
+                let older: Vec<&Replayed> = self
+                    .recent
+                    .iter()
+                    .filter(|r| before.is_none_or(|b| r.message.seq < b))
+                    .collect();
+                let skip = older.len().saturating_sub(limit as usize);
+                let items = older[skip..].iter().map(|r| (*r).clone()).collect();
+                answer(items, skip > 0);
+            }
         }
     }
 
@@ -372,6 +464,23 @@ impl Broker {
         };
         self.next_seq += 1;
         self.relayed += 1;
+        let stored = Replayed {
+            kind: if action {
+                MessageKind::Action
+            } else {
+                MessageKind::Message
+            },
+            message: message.clone(),
+        };
+        if let Some(store) = &self.store {
+            store.append(stored.clone());
+        }
+        if self.keep > 0 {
+            if self.recent.len() == self.keep {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(stored);
+        }
         let wrap = if action {
             ServerFrame::Action
         } else {

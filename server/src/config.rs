@@ -1,6 +1,7 @@
 //! The server's settings and limits, with the defaults documented in
 //! `docs/OPERATIONS.md`.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chat_core::protocol::DEFAULT_MAX_LINE;
@@ -51,6 +52,11 @@ pub struct Config {
     pub status_interval: Option<Duration>,
     /// How long shutdown waits for queued lines to reach their clients.
     pub shutdown_grace: Duration,
+    /// How many recent messages a newcomer is shown on joining (0: none).
+    pub replay: usize,
+    /// The SQLite file that keeps the room's history across restarts;
+    /// `None` keeps it in memory only.
+    pub history_db: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -68,6 +74,10 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(90),
             status_interval: Some(Duration::from_secs(60)),
             shutdown_grace: Duration::from_secs(5),
+            // Embedders and tests start with an empty, unpersisted room; the
+            // binary turns replay and the database on.
+            replay: 0,
+            history_db: None,
         }
     }
 }

@@ -337,6 +337,9 @@ impl Reader {
             }
             ClientFrame::Nick { name } => self.forward(Request::Nick(name)).await,
             ClientFrame::Who => self.forward(Request::Who).await,
+            ClientFrame::History { before, limit } => {
+                self.forward(Request::History { before, limit }).await
+            }
         }
     }
 
@@ -365,7 +368,9 @@ impl Reader {
             Request::Say { text, id }
             | Request::Action { text, id }
             | Request::Private { text, id, .. } => (text, id.clone()),
-            Request::Nick(_) | Request::Who => return self.forward(request).await,
+            Request::Nick(_) | Request::Who | Request::History { .. } => {
+                return self.forward(request).await
+            }
         };
         if let Err(e) = validate_text(text) {
             let code = match e {

@@ -28,6 +28,7 @@ pub mod config;
 
 mod broker;
 mod connection;
+pub mod history;
 mod outbox;
 mod rate;
 mod wire;
@@ -44,6 +45,9 @@ pub enum ServerError {
     /// The listener failed in a way retrying cannot fix.
     #[error("listener error: {0}")]
     Io(#[from] std::io::Error),
+    /// The history database cannot be used.
+    #[error(transparent)]
+    History(#[from] history::HistoryError),
 }
 
 /// Serves the room on `listener` until `shutdown` completes, then tells every
@@ -59,10 +63,20 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     let config = Arc::new(config);
     let addr = listener.local_addr()?;
+    let history = match config.history_db.clone() {
+        Some(path) => {
+            let (room, replay) = (config.room.clone(), config.replay);
+            let opened =
+                task::spawn_blocking(move || history::Store::open(&path, &room, replay)).await?;
+            info!(db = %opened.0.path().display(), stored_up_to = opened.1.next_seq - 1, "history opened");
+            Some(opened)
+        }
+        None => None,
+    };
     info!(%addr, room = %config.room, "server started");
 
     let (broker_tx, broker_rx) = async_std::channel::bounded(1024);
-    task::spawn(Broker::new(config.clone()).run(broker_rx));
+    task::spawn(Broker::new(config.clone(), history).run(broker_rx));
     // Every writer holds a clone; when all are dropped, everything is flushed.
     let (writers_done, mut all_written) = mpsc::channel::<()>(1);
     let status = config.status_interval.map(|every| {

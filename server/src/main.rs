@@ -3,6 +3,7 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -55,6 +56,23 @@ struct Args {
     /// Seconds between one-line status logs; 0 for none.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     status_interval: u64,
+    /// Recent messages shown to each newcomer on joining; 0 for none.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    replay: usize,
+    /// SQLite file that keeps the room's history across restarts
+    /// [default: history.sqlite3 in the user's data directory].
+    #[arg(long, value_name = "PATH", conflicts_with = "no_history")]
+    history_db: Option<PathBuf>,
+    /// Keep history in memory only: nothing is written to disk.
+    #[arg(long)]
+    no_history: bool,
+}
+
+/// `~/.local/share/chat-server/history.sqlite3` on Linux.
+fn default_history_db() -> anyhow::Result<PathBuf> {
+    let dirs = directories::ProjectDirs::from("", "", "chat-server")
+        .context("cannot find the user's data directory; pass --history-db PATH or --no-history")?;
+    Ok(dirs.data_dir().join("history.sqlite3"))
 }
 
 fn parse_rate(spec: &str) -> anyhow::Result<Option<RateLimit>> {
@@ -86,6 +104,12 @@ impl Args {
             idle_timeout: Duration::from_secs(self.idle_timeout.max(self.ping_interval + 1)),
             status_interval: (self.status_interval > 0)
                 .then(|| Duration::from_secs(self.status_interval)),
+            replay: self.replay,
+            history_db: match (&self.history_db, self.no_history) {
+                (_, true) => None,
+                (Some(path), false) => Some(path.clone()),
+                (None, false) => Some(default_history_db()?),
+            },
             ..Config::default()
         })
     }
@@ -135,7 +159,6 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         info!("signal received");
         signals.close();
     };
-    chat_server::run(listener, config, shutdown)
-        .await
-        .context("server failed")
+    chat_server::run(listener, config, shutdown).await?;
+    Ok(())
 }

@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use chat_core::codec::encode_frame;
 use chat_core::protocol::{ErrorCode, ErrorFrame, Notice, ServerFrame};
-use chat_core::render::render;
+use chat_core::render::{clock, render};
 use chat_core::Event;
 
 /// How a client speaks: decided by its first line.
@@ -36,7 +36,11 @@ pub fn json_line(frame: &ServerFrame) -> Bytes {
 /// never see (pings).
 pub fn plain_frame(frame: &ServerFrame) -> Option<Bytes> {
     let line = render(&Event::from_frame(frame.clone())?)?;
-    Some(plain_line(&line.to_string()))
+    Some(match frame {
+        // History carries its time, so people can tell it from live talk.
+        ServerFrame::Replay(r) => plain_line(&format!("[{}] {line}", clock(r.message.time))),
+        _ => plain_line(&line.to_string()),
+    })
 }
 
 /// A frame in the given mode.

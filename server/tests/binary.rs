@@ -51,7 +51,7 @@ impl Server {
             None => Command::new(BIN),
         };
         let mut child = command
-            .args(["--listen", &addr, "--status-interval", "0"])
+            .args(["--listen", &addr, "--status-interval", "0", "--no-history"])
             .args(extra)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -147,7 +147,7 @@ fn an_address_in_use_fails_fast_with_a_clear_message() {
     let addr = taken.local_addr().expect("addr").to_string();
     let started = Instant::now();
     let mut child = Command::new(BIN)
-        .args(["--listen", &addr])
+        .args(["--listen", &addr, "--no-history"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -106,6 +106,18 @@ impl Plain {
         Some(line)
     }
 
+    /// The next line, or `None` at EOF or on a reset connection.
+    pub async fn try_line_lossy(&mut self) -> Option<String> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line).await {
+            Ok(n) if n > 0 && line.ends_with('\n') => {
+                line.pop();
+                Some(line)
+            }
+            _ => None,
+        }
+    }
+
     /// Reads lines until one equals `want`; returns the lines skipped.
     pub async fn expect(&mut self, want: &str) -> Vec<String> {
         let mut skipped = Vec::new();
