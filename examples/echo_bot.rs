@@ -4,7 +4,7 @@
 //! client type `/msg echo hello`.
 
 use anyhow::Context;
-use chat_core::{ChatSession, Event, SessionConfig};
+use chat_core::{ChatSession, Event, SessionConfig, TcpSession};
 use clap::Parser;
 use futures::StreamExt;
 
@@ -27,7 +27,8 @@ async fn main() -> anyhow::Result<()> {
 
 /// Joins and echoes until the server goes away.
 pub async fn run(config: SessionConfig) -> anyhow::Result<()> {
-    let session = chat_examples::join(config).await?;
+    // Returns once the server has granted the name (or says why not).
+    let session = TcpSession::connect(config).await.context("cannot join")?;
     // The name the server granted, to recognise our own messages.
     let me = session.welcome().name.clone();
     println!("{me} is in {}", session.welcome().room);
@@ -37,7 +38,7 @@ pub async fn run(config: SessionConfig) -> anyhow::Result<()> {
             // The server sends every private message back to its sender too,
             // so our own answers arrive here: answering those would loop.
             Event::Private(pm) if pm.from != me => {
-                sender.tell(&pm.from, pm.text).await.context("cannot answer")?;
+                sender.tell(pm.from, pm.text).await.context("no answer")?;
             }
             // Tell the operator why the bot stopped, or what was refused.
             Event::Status(status) => println!("{}", chat_core::render::status_text(&status)),

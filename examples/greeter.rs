@@ -112,7 +112,12 @@ impl Room {
         // Remember a bounded number of departures, forgetting the oldest, so
         // a bot that runs for months does not grow without limit.
         if self.gone.len() >= MAX_REMEMBERED {
-            if let Some(oldest) = self.gone.iter().min_by_key(|(_, t)| **t).map(|(k, _)| k.clone()) {
+            if let Some(oldest) = self
+                .gone
+                .iter()
+                .min_by_key(|(_, t)| **t)
+                .map(|(k, _)| k.clone())
+            {
                 self.gone.remove(&oldest);
             }
         }
@@ -150,7 +155,10 @@ mod tests {
     fn counts_and_welcomes_back() {
         let mut room = Room::new(&["greeter".into(), "alice".into()]);
         assert_eq!(room.joined("bob"), "welcome, bob! 2 other people are here");
-        assert_eq!(room.left("Alice", "quit"), "Alice left (quit); 1 still here");
+        assert_eq!(
+            room.left("Alice", "quit"),
+            "Alice left (quit); 1 still here"
+        );
         room.renamed("bob", "rob");
         assert_eq!(room.left("rob", "bye"), "rob left (bye); 0 still here");
         assert!(room

@@ -129,7 +129,10 @@ fn timestamp(ms: u64) -> String {
     i64::try_from(ms)
         .ok()
         .and_then(DateTime::from_timestamp_millis)
-        .map(|t| t.with_timezone(&Local).to_rfc3339_opts(SecondsFormat::Millis, false))
+        .map(|t| {
+            t.with_timezone(&Local)
+                .to_rfc3339_opts(SecondsFormat::Millis, false)
+        })
         .unwrap_or_else(|| "????-??-??T??:??:??".to_owned())
 }
 

@@ -1,0 +1,129 @@
+//! Helpers shared by the bots' tests: the real server on port 0, a client
+//! that watches the room the way a person would, and waits that fail fast
+//! instead of hanging.
+
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::time::Duration;
+
+use chat_core::{ChatSession, Event, EventStream, SessionConfig, SessionSender, TcpSession};
+use chat_server::{Config, ServerHandle};
+use futures::StreamExt;
+
+/// The longest any single step may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Awaits `fut`, failing the test with `what` if it takes longer than [`WAIT`].
+pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
+    match async_std::future::timeout(WAIT, fut).await {
+        Ok(value) => value,
+        Err(_) => panic!("timed out after {WAIT:?} {what}"),
+    }
+}
+
+/// The server's settings for tests: as shipped, minus the rate limit.
+pub fn config() -> Config {
+    Config {
+        rate_limit: None,
+        ..Default::default()
+    }
+}
+
+/// The real server on 127.0.0.1:0.
+pub async fn server() -> ServerHandle {
+    within("starting the server", ServerHandle::start(config()))
+        .await
+        .expect("the server starts")
+}
+
+/// Runs a bot in the background, as `cargo run --example` would run it in
+/// its own process; if it stops with an error, the error is printed so a
+/// failing test shows why.
+pub fn spawn_bot(
+    name: &'static str,
+    bot: impl Future<Output = anyhow::Result<()>> + Send + 'static,
+) {
+    async_std::task::spawn(async move {
+        if let Err(e) = bot.await {
+            eprintln!("{name} stopped: {e:#}");
+        }
+    });
+}
+
+/// Someone in the room, watching what the bots do.
+pub struct Client {
+    /// Everyone online when this client joined.
+    pub users: Vec<String>,
+    pub sender: SessionSender,
+    pub events: EventStream,
+}
+
+/// Joins `addr` as `name`.
+pub async fn client(addr: &str, name: &str) -> Client {
+    let session = within(
+        "joining",
+        TcpSession::connect(SessionConfig::new(addr, name)),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{name} cannot join {addr}: {e}"));
+    let users = session.welcome().users.clone();
+    let (sender, events) = session.split();
+    Client {
+        users,
+        sender,
+        events,
+    }
+}
+
+impl Client {
+    /// Skips events until one matches `wanted`, and returns it.
+    pub async fn expect(&mut self, what: &str, mut wanted: impl FnMut(&Event) -> bool) -> Event {
+        let events = &mut self.events;
+        within(&format!("waiting for {what}"), async {
+            loop {
+                match events.next().await {
+                    Some(event) if wanted(&event) => return event,
+                    Some(_) => {}
+                    None => panic!("the session ended while waiting for {what}"),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Returns once `name` is in the room: already there when this client
+    /// joined, or joining later.
+    pub async fn wait_for(&mut self, name: &str) {
+        if self.users.iter().any(|u| u == name) {
+            return;
+        }
+        self.expect(
+            &format!("{name} to join"),
+            |e| matches!(e, Event::Joined(p) if p.name == name),
+        )
+        .await;
+    }
+
+    /// The next message `from` says in the room: its text.
+    pub async fn next_message_from(&mut self, from: &str) -> String {
+        match self
+            .expect(
+                &format!("a message from {from}"),
+                |e| matches!(e, Event::Message(m) if m.from == from),
+            )
+            .await
+        {
+            Event::Message(m) => m.text,
+            other => unreachable!("expect returned {other:?}"),
+        }
+    }
+
+    /// Says `text` in the room.
+    pub async fn say(&self, text: &str) {
+        within("saying something", self.sender.say(text))
+            .await
+            .expect("connected, so the message is sent");
+    }
+}

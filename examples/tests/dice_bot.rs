@@ -1,0 +1,86 @@
+//! `dice_bot` against the real server: rolls within range that add up, a
+//! refused flood, the time, who is here, and a clear "I don't understand".
+//! Including the bot's file also runs its parser's unit and property tests.
+
+mod common;
+
+use chat_core::SessionConfig;
+use clap::Parser;
+use common::{client, server, spawn_bot, within, Client};
+
+// The very file `cargo run --example dice_bot` builds, run in-process.
+#[path = "../dice_bot.rs"]
+#[allow(dead_code)]
+mod dice_bot;
+
+/// Says `text` and returns the bot's next message. The bot answers in order,
+/// so this is the answer to `text` (or to something that got no answer).
+async fn ask(alice: &mut Client, text: &str) -> String {
+    alice.say(text).await;
+    alice.next_message_from("dice").await
+}
+
+/// The numbers of `alice rolled 2d6: 3 + 5 = 8`: the dice, then the total.
+fn numbers(answer: &str, prefix: &str) -> Vec<u32> {
+    let rest = answer
+        .strip_prefix(prefix)
+        .unwrap_or_else(|| panic!("{answer:?} does not start with {prefix:?}"));
+    rest.split([' ', '+', '='])
+        .filter(|w| !w.is_empty())
+        .map(|w| w.parse().unwrap_or_else(|_| panic!("{w:?} in {answer:?}")))
+        .collect()
+}
+
+#[async_std::test]
+async fn answers_commands_in_the_room() {
+    let server = server().await;
+    let addr = server.addr().to_string();
+    spawn_bot("dice", dice_bot::run(SessionConfig::new(&addr, "dice")));
+    let mut alice = client(&addr, "alice").await;
+    alice.wait_for("dice").await;
+
+    // Small talk gets no answer: the next answer is the roll's.
+    alice.say("hello everyone").await;
+    let roll = ask(&mut alice, "!roll 2d6").await;
+    let n = numbers(&roll, "alice rolled 2d6: ");
+    assert_eq!(n.len(), 3, "{roll}");
+    assert!(n[..2].iter().all(|d| (1..=6).contains(d)), "{roll}");
+    assert_eq!(n[0] + n[1], n[2], "{roll}");
+
+    let d20 = ask(&mut alice, "!roll d20").await;
+    let n = numbers(&d20, "alice rolled d20: ");
+    assert!(n.len() == 1 && (1..=20).contains(&n[0]), "{d20}");
+
+    assert_eq!(
+        ask(&mut alice, "!roll 1000000d6").await,
+        "alice: no: I roll at most 20 dice at once"
+    );
+    assert_eq!(
+        ask(&mut alice, "!roll 2d1000000").await,
+        "alice: no: my dice have at most 1000 sides"
+    );
+
+    let time = ask(&mut alice, "!time").await;
+    let year = chrono::Utc::now().format("%Y").to_string();
+    assert!(
+        time.starts_with("it is ") && time.contains(" UTC on "),
+        "{time}"
+    );
+    assert!(time.ends_with(&year), "{time}");
+
+    assert_eq!(ask(&mut alice, "!who").await, "online (2): alice, dice");
+
+    assert_eq!(
+        ask(&mut alice, "!dance").await,
+        "alice: I don't understand !dance; try !roll 2d6, !roll d20, !time or !who"
+    );
+    within("stopping the server", server.shutdown())
+        .await
+        .expect("clean shutdown");
+}
+
+#[test]
+fn flags_default_to_the_name_dice() {
+    let args = dice_bot::Args::try_parse_from(["dice_bot"]).expect("no flags needed");
+    assert_eq!(args.name, "dice");
+}

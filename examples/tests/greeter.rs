@@ -1,0 +1,64 @@
+//! `greeter` against the real server: it welcomes newcomers (never itself),
+//! notes departures in the room, and welcomes back those it saw leave.
+
+mod common;
+
+use chat_core::{Event, SessionConfig};
+use clap::Parser;
+use common::{client, server, spawn_bot, within};
+
+// The very file `cargo run --example greeter` builds, run in-process.
+#[path = "../greeter.rs"]
+#[allow(dead_code)]
+mod greeter;
+
+#[async_std::test]
+async fn welcomes_newcomers_notes_departures_and_welcomes_back() {
+    let server = server().await;
+    let addr = server.addr().to_string();
+    let mut alice = client(&addr, "alice").await;
+    spawn_bot(
+        "greeter",
+        greeter::run(SessionConfig::new(&addr, "greeter")),
+    );
+    alice.wait_for("greeter").await;
+
+    // Had the greeter welcomed itself, that would be its first message: it
+    // sees its own arrival before bob's.
+    let bob = client(&addr, "bob").await;
+    assert_eq!(
+        alice.next_message_from("greeter").await,
+        "welcome, bob! 2 other people are here"
+    );
+
+    within("bob quitting", bob.sender.quit(None))
+        .await
+        .expect("connected");
+    alice
+        .expect(
+            "bob to leave",
+            |e| matches!(e, Event::Left(d) if d.name == "bob"),
+        )
+        .await;
+    let note = alice.next_message_from("greeter").await;
+    assert!(note.starts_with("bob left ("), "{note}");
+    assert!(note.ends_with("); 1 still here"), "{note}");
+
+    let _bob = client(&addr, "bob").await;
+    let again = alice.next_message_from("greeter").await;
+    assert!(
+        again.starts_with("welcome back, bob! you were away for "),
+        "{again}"
+    );
+    assert!(again.ends_with("; 2 other people are here"), "{again}");
+    within("stopping the server", server.shutdown())
+        .await
+        .expect("clean shutdown");
+}
+
+#[test]
+fn flags_default_to_the_name_greeter() {
+    let args = greeter::Args::try_parse_from(["greeter"]).expect("no flags needed");
+    assert_eq!(args.name, "greeter");
+    assert_eq!(args.server, chat_core::DEFAULT_ADDR);
+}
