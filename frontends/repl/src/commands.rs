@@ -2,7 +2,7 @@
 //! `/disconnect`, `/clear`, `/help`) first, everything else as `chat-core`
 //! parses it, so `/msg bob hi` means the same here as in every client.
 
-use chat_core::input::{help_lines, COMMANDS};
+use chat_core::input::COMMANDS;
 use chat_core::{parse_input, Input, InputError};
 
 /// The REPL's own commands, with usage and meaning, for `/help` and Tab.
@@ -71,12 +71,17 @@ pub fn command_words() -> Vec<&'static str> {
 
 /// The `/help` text: the chat commands, the REPL's own, and the keys.
 pub fn help() -> Vec<String> {
-    let mut lines: Vec<String> = help_lines().collect();
-    lines.extend(
-        REPL_COMMANDS
-            .iter()
-            .map(|(usage, what)| format!("{usage:<16} {what}")),
-    );
+    let width = COMMANDS
+        .iter()
+        .chain(REPL_COMMANDS)
+        .map(|(usage, _)| usage.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut lines: Vec<String> = COMMANDS
+        .iter()
+        .chain(REPL_COMMANDS)
+        .map(|(usage, what)| format!("{usage:<width$}  {what}"))
+        .collect();
     lines.push("keys: Tab completes commands and names, Up/Down recall history,".to_owned());
     lines.push("      Ctrl-C clears the line, Ctrl-D leaves".to_owned());
     lines
@@ -105,8 +110,14 @@ mod tests {
 
     #[test]
     fn chat_commands_are_core_s() {
-        assert_eq!(parse("hello"), Ok(Command::Chat(Input::Say("hello".into()))));
-        assert_eq!(parse("/me waves"), Ok(Command::Chat(Input::Me("waves".into()))));
+        assert_eq!(
+            parse("hello"),
+            Ok(Command::Chat(Input::Say("hello".into())))
+        );
+        assert_eq!(
+            parse("/me waves"),
+            Ok(Command::Chat(Input::Me("waves".into())))
+        );
         assert_eq!(
             parse("/msg bob hi there"),
             Ok(Command::Chat(Input::Msg {
@@ -114,9 +125,15 @@ mod tests {
                 text: "hi there".into()
             }))
         );
-        assert_eq!(parse("/nick rob"), Ok(Command::Chat(Input::Nick("rob".into()))));
+        assert_eq!(
+            parse("/nick rob"),
+            Ok(Command::Chat(Input::Nick("rob".into())))
+        );
         assert_eq!(parse("/who"), Ok(Command::Chat(Input::Who)));
-        assert_eq!(parse("/quit bye"), Ok(Command::Chat(Input::Quit(Some("bye".into())))));
+        assert_eq!(
+            parse("/quit bye"),
+            Ok(Command::Chat(Input::Quit(Some("bye".into()))))
+        );
         // `//` still says a line that starts with a slash, even a REPL word.
         assert_eq!(
             parse("//clear"),
@@ -132,7 +149,17 @@ mod tests {
     #[test]
     fn every_command_is_completable_and_helped() {
         let words = command_words();
-        for w in ["/nick", "/who", "/msg", "/me", "/quit", "/help", "/connect", "/disconnect", "/clear"] {
+        for w in [
+            "/nick",
+            "/who",
+            "/msg",
+            "/me",
+            "/quit",
+            "/help",
+            "/connect",
+            "/disconnect",
+            "/clear",
+        ] {
             assert!(words.contains(&w), "{w} missing from {words:?}");
             assert!(help().iter().any(|l| l.starts_with(w)), "{w} not in help");
         }

@@ -247,7 +247,10 @@ mod tests {
         let own = format_line(&msg("bob", "mine", 0), "bob", 0, COLOR);
         assert!(own.starts_with(&format!("\x1b[{OWN}m")), "{own:?}");
         let mention = format_line(&msg("alice", "hey Bob!", 0), "bob", 0, COLOR);
-        assert!(mention.starts_with(&format!("\x1b[{MENTION}m")), "{mention:?}");
+        assert!(
+            mention.starts_with(&format!("\x1b[{MENTION}m")),
+            "{mention:?}"
+        );
         let other = format_line(&msg("alice", "hey bobby", 0), "bob", 0, COLOR);
         assert!(!other.starts_with(&format!("\x1b[{MENTION}m")), "{other:?}");
         let notice = render(&Event::Notice(Notice {
@@ -257,7 +260,10 @@ mod tests {
         let notice = format_line(&notice, "bob", 0, COLOR);
         assert!(notice.starts_with(&format!("\x1b[{DIM}m")), "{notice:?}");
         // The name's colour ends with a reset: the outer style comes back.
-        assert!(mention.contains(&format!("\x1b[0m\x1b[{MENTION}m")), "{mention:?}");
+        assert!(
+            mention.contains(&format!("\x1b[0m\x1b[{MENTION}m")),
+            "{mention:?}"
+        );
     }
 
     #[test]
@@ -270,10 +276,7 @@ mod tests {
         for style in [Style::PLAIN, COLOR] {
             let out = format_line(&evil, "bob", 0, style);
             assert!(only_our_escapes(&out), "{out:?}");
-            assert!(
-                !strip(&out).chars().any(char::is_control),
-                "{out:?}"
-            );
+            assert!(!strip(&out).chars().any(char::is_control), "{out:?}");
         }
     }
 }

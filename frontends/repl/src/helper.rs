@@ -21,7 +21,9 @@ pub struct ReplHelper {
 
 impl std::fmt::Debug for ReplHelper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReplHelper").field("style", &self.style).finish()
+        f.debug_struct("ReplHelper")
+            .field("style", &self.style)
+            .finish()
     }
 }
 
@@ -49,12 +51,7 @@ impl Completer for ReplHelper {
 /// Completions for the word before `pos`: command words when it is the first
 /// word and starts with `/`, otherwise names (case-insensitive prefix). A
 /// name that starts the line gets `: ` after it, as chat convention has it.
-pub fn complete(
-    line: &str,
-    pos: usize,
-    commands: &[&str],
-    users: &[String],
-) -> (usize, Vec<Pair>) {
+pub fn complete(line: &str, pos: usize, commands: &[&str], users: &[String]) -> (usize, Vec<Pair>) {
     let before = line.get(..pos).unwrap_or(line);
     let start = before
         .char_indices()
@@ -67,11 +64,7 @@ pub fn complete(
         display: display.to_owned(),
         replacement,
     };
-    let matches = |candidate: &str| {
-        candidate
-            .to_lowercase()
-            .starts_with(&word.to_lowercase())
-    };
+    let matches = |candidate: &str| candidate.to_lowercase().starts_with(&word.to_lowercase());
     let candidates = if first && word.starts_with('/') {
         commands
             .iter()
@@ -128,7 +121,10 @@ mod tests {
 
     #[test]
     fn names_complete_anywhere_case_insensitively() {
-        assert_eq!(run("/msg al"), (5, vec!["alice ".to_owned(), "Albert ".to_owned()]));
+        assert_eq!(
+            run("/msg al"),
+            (5, vec!["alice ".to_owned(), "Albert ".to_owned()])
+        );
         assert_eq!(run("hi B"), (3, vec!["bob ".to_owned()]));
         assert_eq!(run("bo"), (0, vec!["bob: ".to_owned()]));
         assert_eq!(run("hi "), (3, vec![]));

@@ -13,7 +13,7 @@ use futures::StreamExt;
 
 use crate::client::{Client, Flow, Output};
 use crate::commands::{parse, Command};
-use crate::state::{State, SharedState};
+use crate::state::{SharedState, State};
 
 /// Events to stdout, the REPL's own lines to stderr; no colour, no clock,
 /// so scripts read the same lines `nc` would show.

@@ -11,7 +11,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use async_std::future::timeout;
-use chat_core::{render, ChatSession, Event, EventStream, SessionConfig, SessionSender, TcpSession};
+use chat_core::{
+    render, ChatSession, Event, EventStream, SessionConfig, SessionSender, TcpSession,
+};
 use chat_server::{Config, ServerHandle};
 use futures::StreamExt;
 
@@ -80,7 +82,17 @@ impl Tmux {
         let tmux = Tmux { socket };
         let script = format!("{command}; echo \"exit=$?\"; sleep 600");
         tmux.run(&[
-            "-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "120", "-y", "30", &script,
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            "120",
+            "-y",
+            "30",
+            &script,
         ]);
         tmux
     }
@@ -189,7 +201,12 @@ async fn incoming_message_prints_above_a_half_typed_line() {
     let (watcher, mut events) = join(server.addr(), "watcher").await;
     let tmux = Tmux::start(&repl_command(&server.addr().to_string(), "alice", None));
     tmux.wait_for("connected status", |s| s.contains("connected as alice to"));
-    expect_event(&mut events, "alice joining", |e| matches!(e, Event::Joined(p) if p.name == "alice")).await;
+    expect_event(
+        &mut events,
+        "alice joining",
+        |e| matches!(e, Event::Joined(p) if p.name == "alice"),
+    )
+    .await;
 
     tmux.type_text("half typed");
     tmux.wait_for("the half-typed line", |s| prompt_is(s, "half typed"));
@@ -197,19 +214,25 @@ async fn incoming_message_prints_above_a_half_typed_line() {
 
     let screen = tmux.wait_for("the message above the prompt", |s| {
         let rows = rows(s);
-        let message = rows.iter().position(|r| r.ends_with("<watcher> hello from watcher"));
+        let message = rows
+            .iter()
+            .position(|r| r.ends_with("<watcher> hello from watcher"));
         let prompt = rows.iter().position(|r| *r == "> half typed");
         matches!((message, prompt), (Some(m), Some(p)) if m < p && p == rows.len() - 1)
     });
     assert!(
-        rows(&screen).iter().any(|r| is_stamped(r, "<watcher> hello from watcher")),
+        rows(&screen)
+            .iter()
+            .any(|r| is_stamped(r, "<watcher> hello from watcher")),
         "{screen}"
     );
 
     tmux.keys(&["Enter"]);
-    let said = expect_event(&mut events, "alice's line", |e| {
-        matches!(e, Event::Message(m) if m.from == "alice")
-    })
+    let said = expect_event(
+        &mut events,
+        "alice's line",
+        |e| matches!(e, Event::Message(m) if m.from == "alice"),
+    )
     .await;
     assert_eq!(shown(&said), "<alice> half typed");
     // Her own copy comes back too, under the prompt's line.
@@ -224,7 +247,12 @@ async fn typed_commands_reach_others_and_keys_work() {
     let (_watcher, mut events) = join(server.addr(), "watcher").await;
     let tmux = Tmux::start(&repl_command(&server.addr().to_string(), "alice", None));
     tmux.wait_for("connected status", |s| s.contains("connected as alice to"));
-    expect_event(&mut events, "alice joining", |e| matches!(e, Event::Joined(p) if p.name == "alice")).await;
+    expect_event(
+        &mut events,
+        "alice joining",
+        |e| matches!(e, Event::Joined(p) if p.name == "alice"),
+    )
+    .await;
 
     tmux.type_text("hello all");
     tmux.keys(&["Enter"]);
@@ -245,14 +273,19 @@ async fn typed_commands_reach_others_and_keys_work() {
     tmux.wait_for("watcher completed", |s| prompt_is(s, "/msg watcher"));
     tmux.type_text("psst");
     tmux.keys(&["Enter"]);
-    let private = expect_event(&mut events, "a private message", |e| matches!(e, Event::Private(_))).await;
+    let private = expect_event(&mut events, "a private message", |e| {
+        matches!(e, Event::Private(_))
+    })
+    .await;
     assert_eq!(shown(&private), "<alice -> watcher> psst");
 
     // Refused input is said, not lost silently.
     tmux.type_text("/frobnicate");
     tmux.keys(&["Enter"]);
     tmux.wait_for("the unknown-command error", |s| {
-        rows(s).iter().any(|r| is_stamped(r, "! unknown command /frobnicate — try /help"))
+        rows(s)
+            .iter()
+            .any(|r| is_stamped(r, "! unknown command /frobnicate — try /help"))
     });
 
     // Ctrl-C clears the line; the REPL stays.
@@ -263,7 +296,10 @@ async fn typed_commands_reach_others_and_keys_work() {
 
     // Ctrl-D leaves: a quit reaches the room and the exit code is 0.
     tmux.keys(&["C-d"]);
-    let left = expect_event(&mut events, "alice leaving", |e| matches!(e, Event::Left(_))).await;
+    let left = expect_event(&mut events, "alice leaving", |e| {
+        matches!(e, Event::Left(_))
+    })
+    .await;
     assert_eq!(shown(&left), "* alice left (quit)");
     tmux.wait_for("exit code 0", |s| s.contains("exit=0"));
 }
@@ -271,8 +307,15 @@ async fn typed_commands_reach_others_and_keys_work() {
 #[async_std::test]
 async fn connection_state_is_shown_and_input_refused_while_disconnected() {
     // A server we can stop and start again on the same port.
-    async fn serve(addr: &str) -> (futures::channel::oneshot::Sender<()>, async_std::task::JoinHandle<()>) {
-        let listener = async_std::net::TcpListener::bind(addr).await.expect("binds");
+    async fn serve(
+        addr: &str,
+    ) -> (
+        futures::channel::oneshot::Sender<()>,
+        async_std::task::JoinHandle<()>,
+    ) {
+        let listener = async_std::net::TcpListener::bind(addr)
+            .await
+            .expect("binds");
         let (stop, stopped) = futures::channel::oneshot::channel::<()>();
         let config = Config {
             rate_limit: None,
@@ -300,17 +343,26 @@ async fn connection_state_is_shown_and_input_refused_while_disconnected() {
     });
     tmux.type_text("anyone there?");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("the refusal", |s| s.contains("! not connected: nothing was sent"));
+    tmux.wait_for("the refusal", |s| {
+        s.contains("! not connected: nothing was sent")
+    });
 
-    let (_stop, _task) = serve(&addr).await;
-    tmux.wait_for("the reconnection", |s| s.matches("connected as alice to").count() >= 2);
+    let (stop, task) = serve(&addr).await;
+    tmux.wait_for("the reconnection", |s| {
+        s.matches("connected as alice to").count() >= 2
+    });
     let (_watcher, mut events) = join(addr.parse().expect("an address"), "watcher").await;
 
     tmux.type_text("/disconnect");
     tmux.keys(&["Enter"]);
-    let left = expect_event(&mut events, "alice leaving", |e| matches!(e, Event::Left(_))).await;
+    let left = expect_event(&mut events, "alice leaving", |e| {
+        matches!(e, Event::Left(_))
+    })
+    .await;
     assert_eq!(shown(&left), "* alice left (quit)");
-    tmux.wait_for("disconnected status", |s| s.contains("* disconnected: you left"));
+    tmux.wait_for("disconnected status", |s| {
+        s.contains("* disconnected: you left")
+    });
     tmux.type_text("still there?");
     tmux.keys(&["Enter"]);
     tmux.wait_for("the refusal", |s| {
@@ -319,10 +371,28 @@ async fn connection_state_is_shown_and_input_refused_while_disconnected() {
 
     tmux.type_text("/connect");
     tmux.keys(&["Enter"]);
-    expect_event(&mut events, "alice back", |e| matches!(e, Event::Joined(p) if p.name == "alice")).await;
-    tmux.wait_for("connected again", |s| s.matches("connected as alice to").count() >= 3);
-    tmux.type_text("/quit");
+    expect_event(
+        &mut events,
+        "alice back",
+        |e| matches!(e, Event::Joined(p) if p.name == "alice"),
+    )
+    .await;
+    tmux.wait_for("connected again", |s| {
+        s.matches("connected as alice to").count() >= 3
+    });
+
+    // /clear empties the screen, so what follows is all there is.
+    tmux.type_text("/clear");
     tmux.keys(&["Enter"]);
+    tmux.wait_for("a clear screen", |s| rows(s) == [">"]);
+
+    // Ctrl-D while the server is away still leaves at once, with exit code 0.
+    drop(stop);
+    timeout(WAIT, task).await.expect("server stops");
+    tmux.wait_for("the second disconnection", |s| {
+        s.contains("reconnecting in")
+    });
+    tmux.keys(&["C-d"]);
     tmux.wait_for("exit code 0", |s| s.contains("exit=0"));
 }
 
@@ -362,7 +432,10 @@ impl Running {
             if let Some(status) = self.0.try_wait().expect("child state") {
                 return status;
             }
-            assert!(Instant::now() < deadline, "chat-repl did not exit within {WAIT:?}");
+            assert!(
+                Instant::now() < deadline,
+                "chat-repl did not exit within {WAIT:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -419,8 +492,10 @@ async fn piped_mode_works_from_a_script() {
     assert!(child.wait().success(), "non-zero exit");
     let mut stdout = String::new();
     let mut stderr = String::new();
-    std::io::Read::read_to_string(child.0.stdout.as_mut().expect("piped"), &mut stdout).expect("reads");
-    std::io::Read::read_to_string(child.0.stderr.as_mut().expect("piped"), &mut stderr).expect("reads");
+    std::io::Read::read_to_string(child.0.stdout.as_mut().expect("piped"), &mut stdout)
+        .expect("reads");
+    std::io::Read::read_to_string(child.0.stderr.as_mut().expect("piped"), &mut stderr)
+        .expect("reads");
 
     // The room saw everything, in order, and then a clean leave.
     let hi = expect_event(&mut events, "hi", |e| matches!(e, Event::Message(_))).await;
@@ -432,11 +507,19 @@ async fn piped_mode_works_from_a_script() {
 
     // The script got plain lines, answers to its last commands included.
     let lines: Vec<&str> = stdout.lines().collect();
-    for want in ["<bot> hi", "* bot waves", "* online (2): bot, watcher", "* disconnected: you left"] {
+    for want in [
+        "<bot> hi",
+        "* bot waves",
+        "* online (2): bot, watcher",
+        "* disconnected: you left",
+    ] {
         assert!(lines.contains(&want), "{want:?} missing from {lines:?}");
     }
     assert_eq!(lines.last(), Some(&"* disconnected: you left"), "{lines:?}");
-    assert!(!stdout.contains('\x1b'), "colour in piped output: {stdout:?}");
+    assert!(
+        !stdout.contains('\x1b'),
+        "colour in piped output: {stdout:?}"
+    );
     assert!(stderr.is_empty(), "{stderr}");
 }
 
@@ -458,13 +541,27 @@ async fn piped_mode_asks_for_a_name_and_prints_what_arrives() {
 
     // Without --name, the first line is the name.
     writeln!(stdin, "bot").expect("writes");
-    expect_line(&out, &format!("* connected as bot to {}", server.addr()), &mut seen);
-    expect_event(&mut events, "bot joining", |e| matches!(e, Event::Joined(p) if p.name == "bot")).await;
+    expect_line(
+        &out,
+        &format!("* connected as bot to {}", server.addr()),
+        &mut seen,
+    );
+    expect_event(
+        &mut events,
+        "bot joining",
+        |e| matches!(e, Event::Joined(p) if p.name == "bot"),
+    )
+    .await;
     watcher.say("hello bot").await.expect("sent");
     expect_line(&out, "<watcher> hello bot", &mut seen);
 
     writeln!(stdin, "hello watcher").expect("writes");
-    let reply = expect_event(&mut events, "the reply", |e| matches!(e, Event::Message(m) if m.from == "bot")).await;
+    let reply = expect_event(
+        &mut events,
+        "the reply",
+        |e| matches!(e, Event::Message(m) if m.from == "bot"),
+    )
+    .await;
     assert_eq!(shown(&reply), "<bot> hello watcher");
 
     // End of input leaves like /quit.
@@ -496,10 +593,15 @@ fn failed_connect_exits_non_zero_with_one_line() {
     let status = child.wait();
     let mut stdout = String::new();
     let mut stderr = String::new();
-    std::io::Read::read_to_string(child.0.stdout.as_mut().expect("piped"), &mut stdout).expect("reads");
-    std::io::Read::read_to_string(child.0.stderr.as_mut().expect("piped"), &mut stderr).expect("reads");
+    std::io::Read::read_to_string(child.0.stdout.as_mut().expect("piped"), &mut stdout)
+        .expect("reads");
+    std::io::Read::read_to_string(child.0.stderr.as_mut().expect("piped"), &mut stderr)
+        .expect("reads");
     assert_eq!(status.code(), Some(1));
-    assert_eq!(stderr, format!("cannot connect to {addr}: connection refused\n"));
+    assert_eq!(
+        stderr,
+        format!("cannot connect to {addr}: connection refused\n")
+    );
     assert_eq!(stdout, "");
 }
 
@@ -509,8 +611,18 @@ fn failed_connect_in_a_terminal_exits_non_zero_with_one_line() {
     let tmux = Tmux::start(&repl_command(&addr, "x", None));
     let screen = tmux.wait_for("the exit code", |s| s.contains("exit="));
     let rows = rows(&screen);
-    let at = rows.iter().position(|r| r.starts_with("exit=")).expect("exit row");
+    let at = rows
+        .iter()
+        .position(|r| r.starts_with("exit="))
+        .expect("exit row");
     assert_eq!(rows[at], "exit=1", "{screen}");
-    assert_eq!(rows[at - 1], format!("cannot connect to {addr}: connection refused"), "{screen}");
-    assert!(!screen.contains("panicked") && !screen.contains("Caused by"), "{screen}");
+    assert_eq!(
+        rows[at - 1],
+        format!("cannot connect to {addr}: connection refused"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("panicked") && !screen.contains("Caused by"),
+        "{screen}"
+    );
 }
