@@ -663,6 +663,66 @@ fn clock(millis: Option<u64>) -> String {
     }
 }
 
+/// Helpers for tests in other modules.
+#[cfg(test)]
+pub mod testing {
+    use super::*;
+
+    /// Inputs an [`Outbox`] recorded.
+    pub type Sent = Arc<Mutex<Vec<Input>>>;
+
+    /// An outbox that records what is sent.
+    pub fn recording_outbox() -> (Outbox, Sent) {
+        let sent = Sent::default();
+        let record = sent.clone();
+        let outbox = Outbox::new(move |input| {
+            record.lock().expect("recorder lock").push(input);
+            Ok(())
+        });
+        (outbox, sent)
+    }
+
+    /// What the network side reports when `me` has joined: Ready, Connected
+    /// and a Welcome listing `others` and `me`.
+    pub fn joined(outbox: Outbox, me: &str, others: &[&str]) -> Vec<NetMsg> {
+        let users = others
+            .iter()
+            .map(|u| (*u).to_owned())
+            .chain([me.to_owned()])
+            .collect();
+        vec![
+            NetMsg::Ready(outbox),
+            NetMsg::Event(Event::Status(Status::Connected {
+                addr: "127.0.0.1:8001".into(),
+                name: me.into(),
+            })),
+            NetMsg::Event(Event::Welcome(chat_core::protocol::Welcome {
+                version: 1,
+                name: me.into(),
+                room: "lobby".into(),
+                users,
+                limits: chat_core::protocol::Limits {
+                    max_line: 8192,
+                    max_name: 32,
+                    rate_per_sec: 0,
+                    burst: 0,
+                },
+            })),
+        ]
+    }
+
+    /// A message event.
+    pub fn said(from: &str, text: &str) -> Event {
+        Event::Message(chat_core::protocol::ChatMessage {
+            seq: 1,
+            time: 0,
+            from: from.into(),
+            text: text.into(),
+            id: None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

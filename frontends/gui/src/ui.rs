@@ -377,3 +377,279 @@ impl Controller<AppState, Label<AppState>> for StatusColour {
         child.update(ctx, old, data, env);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::testing::{joined, recording_outbox, said, Sent};
+    use crate::view::{COPY, JUMP_TO_BOTTOM, SELECT_ALL};
+    use chat_core::Input;
+    use druid::debug_state::DebugState;
+    use druid::tests::harness::Harness;
+    use druid::{
+        Command, KeyEvent, Modifiers, MouseButton, MouseButtons, MouseEvent, Point, SingleUse,
+        Size, Target, Vec2,
+    };
+
+    type Change = Box<dyn FnOnce(&mut AppState)>;
+
+    /// Changes the data from a test, as the network side would.
+    const APPLY: Selector<SingleUse<Change>> = Selector::new("chat-gui.test.apply");
+
+    struct Apply;
+
+    impl<W: Widget<AppState>> Controller<AppState, W> for Apply {
+        fn event(
+            &mut self,
+            child: &mut W,
+            ctx: &mut EventCtx,
+            event: &Event,
+            data: &mut AppState,
+            env: &Env,
+        ) {
+            if let Event::Command(cmd) = event {
+                if let Some(change) = cmd.get(APPLY).and_then(SingleUse::take) {
+                    change(data);
+                    ctx.set_handled();
+                    return;
+                }
+            }
+            child.event(ctx, event, data, env);
+        }
+    }
+
+    fn apply(harness: &mut Harness<AppState>, change: impl FnOnce(&mut AppState) + 'static) {
+        let change: Change = Box::new(change);
+        harness.submit_command(Command::new(APPLY, SingleUse::new(change), Target::Global));
+    }
+
+    fn connect(harness: &mut Harness<AppState>, me: &str) -> Sent {
+        let (outbox, sent) = recording_outbox();
+        let me = me.to_owned();
+        apply(harness, move |d| {
+            d.connect();
+            let generation = d.generation;
+            d.apply(generation, joined(outbox, &me, &["bob"]));
+        });
+        sent
+    }
+
+    fn key(harness: &mut Harness<AppState>, mods: Modifiers, key: KbKey) {
+        harness.event(Event::KeyDown(KeyEvent::for_test(mods, key)));
+    }
+
+    fn mouse(pos: Point, button: MouseButton) -> MouseEvent {
+        MouseEvent {
+            pos,
+            window_pos: pos,
+            buttons: MouseButtons::new().with(button),
+            mods: Modifiers::empty(),
+            count: 1,
+            focus: false,
+            button,
+            wheel_delta: Vec2::ZERO,
+        }
+    }
+
+    fn click(harness: &mut Harness<AppState>, pos: Point) {
+        harness.event(Event::MouseMove(mouse(pos, MouseButton::None)));
+        harness.event(Event::MouseDown(mouse(pos, MouseButton::Left)));
+        let mut up = mouse(pos, MouseButton::Left);
+        up.buttons = MouseButtons::new();
+        harness.event(Event::MouseUp(up));
+    }
+
+    /// The centre of the Send button in window coordinates: the origins of
+    /// every widget pod from the bottom bar down to the button.
+    fn send_button_centre(harness: &mut Harness<AppState>, ids: Ids) -> Point {
+        let mut origin = Point::ORIGIN;
+        for id in [ids.compose_bar, ids.compose_row] {
+            origin += harness.get_state(id).layout_rect().origin().to_vec2();
+        }
+        let rect = harness.get_state(ids.send).layout_rect();
+        origin + rect.center().to_vec2()
+    }
+
+    fn find<'a>(state: &'a DebugState, name: &str) -> Option<&'a DebugState> {
+        if state.display_name == name {
+            return Some(state);
+        }
+        state.children.iter().find_map(|c| find(c, name))
+    }
+
+    fn view_state(harness: &mut Harness<AppState>, ids: Ids, key: &str) -> String {
+        let state = harness.get_debug_state(ids.conversation);
+        let view = find(&state, "ConversationView").expect("the view's debug state");
+        view.other_values.get(key).cloned().unwrap_or_default()
+    }
+
+    fn harness(state: AppState, size: Size, test: impl FnMut(&mut Harness<AppState>, Ids)) {
+        let ids = Ids::new();
+        let mut test = test;
+        Harness::create_with_render(
+            state,
+            build(ids)
+                .controller(Apply)
+                .env_scope(|env, _| theme::configure(env)),
+            size,
+            |h| {
+                h.send_initial_events();
+                h.just_layout();
+                test(h, ids);
+            },
+            |_| {},
+        );
+    }
+
+    #[test]
+    fn connecting_focuses_compose_and_enter_sends_and_keeps_focus() {
+        // Key events reach only the focused widget, so "Enter sent it" proves
+        // where the focus is.
+        let state = AppState::new("127.0.0.1:8001", "alice");
+        harness(state, Size::new(800.0, 500.0), |h, _ids| {
+            apply(h, |d| d.compose = "too early".into());
+            key(h, Modifiers::empty(), KbKey::Enter);
+            assert_eq!(h.data().compose, "too early", "nothing focused yet");
+            let sent = connect(h, "alice");
+            apply(h, |d| d.compose = "hello world".into());
+            key(h, Modifiers::empty(), KbKey::Enter);
+            assert_eq!(*sent.lock().unwrap(), [Input::Say("hello world".into())]);
+            assert_eq!(h.data().compose, "");
+            apply(h, |d| d.compose = "/me waves".into());
+            key(h, Modifiers::empty(), KbKey::Enter);
+            assert_eq!(
+                sent.lock().unwrap().last(),
+                Some(&Input::Me("waves".into())),
+                "focus kept after sending"
+            );
+            // Enter on an empty box sends nothing.
+            key(h, Modifiers::empty(), KbKey::Enter);
+            assert_eq!(sent.lock().unwrap().len(), 2);
+        });
+    }
+
+    #[test]
+    fn send_button_is_enabled_only_when_connected_with_text() {
+        harness(
+            AppState::new("127.0.0.1:8001", "alice"),
+            Size::new(800.0, 500.0),
+            |h, ids| {
+                let sent = connect(h, "alice");
+                h.just_layout();
+                let centre = send_button_centre(h, ids);
+                apply(h, |d| d.compose = "via the button".into());
+                click(h, centre);
+                assert_eq!(
+                    *sent.lock().unwrap(),
+                    [Input::Say("via the button".into())],
+                    "an enabled Send sends (and the click lands on it)"
+                );
+                assert_eq!(h.data().compose, "");
+                apply(h, |d| d.compose = "by keyboard".into());
+                key(h, Modifiers::empty(), KbKey::Enter);
+                assert_eq!(
+                    sent.lock().unwrap().last(),
+                    Some(&Input::Say("by keyboard".into())),
+                    "focus back in the box after clicking Send"
+                );
+                click(h, centre);
+                assert_eq!(
+                    sent.lock().unwrap().len(),
+                    2,
+                    "disabled while the box is empty"
+                );
+                apply(h, |d| {
+                    d.compose = "typed".into();
+                    d.disconnect();
+                });
+                click(h, centre);
+                // disconnect() sent a quit; nothing else.
+                assert_eq!(sent.lock().unwrap().last(), Some(&Input::Quit(None)));
+                assert_eq!(sent.lock().unwrap().len(), 3, "disabled while disconnected");
+                assert_eq!(h.data().compose, "typed");
+            },
+        );
+    }
+
+    #[test]
+    fn conversation_follows_stays_put_and_counts_new_lines() {
+        let state = AppState::new("127.0.0.1:8001", "alice");
+        harness(state, Size::new(800.0, 400.0), |h, ids| {
+            connect(h, "alice");
+            apply(h, |d| {
+                for i in 0..100 {
+                    d.on_event(&said("bob", &format!("line {i}")));
+                }
+            });
+            h.just_layout();
+            assert_eq!(view_state(h, ids, "follow"), "true");
+            let bottom: f64 = view_state(h, ids, "offset").parse().unwrap();
+            assert!(bottom > 0.0, "100 lines overflow the view");
+            // Scroll up with the wheel over the conversation.
+            let mut wheel = mouse(Point::new(200.0, 150.0), MouseButton::None);
+            wheel.wheel_delta = Vec2::new(0.0, -300.0);
+            h.event(Event::Wheel(wheel));
+            assert_eq!(view_state(h, ids, "follow"), "false");
+            let up: f64 = view_state(h, ids, "offset").parse().unwrap();
+            assert!((bottom - up - 300.0).abs() < 1.0);
+            apply(h, |d| {
+                for i in 0..3 {
+                    d.on_event(&said("bob", &format!("new {i}")));
+                }
+            });
+            h.just_layout();
+            assert_eq!(
+                view_state(h, ids, "offset").parse::<f64>().unwrap(),
+                up,
+                "stays put"
+            );
+            assert_eq!(view_state(h, ids, "unseen"), "3");
+            h.paint();
+            h.submit_command(JUMP_TO_BOTTOM.to(ids.conversation));
+            assert_eq!(view_state(h, ids, "follow"), "true");
+            assert_eq!(view_state(h, ids, "unseen"), "0");
+            assert!(view_state(h, ids, "offset").parse::<f64>().unwrap() > bottom);
+        });
+    }
+
+    #[test]
+    fn scrollback_cap_applies_to_the_view() {
+        let state = AppState::new("127.0.0.1:8001", "alice").with_scrollback(50);
+        harness(state, Size::new(800.0, 400.0), |h, ids| {
+            apply(h, |d| {
+                for i in 0..500 {
+                    d.on_event(&said("bob", &format!("line {i}")));
+                }
+            });
+            h.just_layout();
+            h.paint();
+            assert_eq!(view_state(h, ids, "rows"), "50");
+            assert_eq!(h.data().log.len(), 50);
+        });
+    }
+
+    #[test]
+    fn lines_can_be_selected_and_copied() {
+        harness(
+            AppState::new("127.0.0.1:8001", "alice"),
+            Size::new(800.0, 400.0),
+            |h, ids| {
+                apply(h, |d| {
+                    d.on_event(&said("bob", "first"));
+                    d.on_event(&said("carol", "second"));
+                });
+                h.just_layout();
+                h.submit_command(SELECT_ALL.to(ids.conversation));
+                h.submit_command(COPY.to(ids.conversation));
+                let copied = view_state(h, ids, "copied");
+                let lines: Vec<&str> = copied.lines().collect();
+                assert_eq!(lines.len(), 2);
+                assert!(
+                    lines[0].starts_with('[') && lines[0].ends_with("] <bob> first"),
+                    "{copied}"
+                );
+                assert!(lines[1].ends_with("] <carol> second"), "{copied}");
+            },
+        );
+    }
+}
