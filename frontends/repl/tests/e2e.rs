@@ -293,6 +293,10 @@ async fn typed_commands_reach_others_and_keys_work() {
     tmux.wait_for("oops typed", |s| prompt_is(s, "oops"));
     tmux.keys(&["C-c"]);
     tmux.wait_for("a cleared line", |s| prompt_is(s, ""));
+    tmux.keys(&["C-y"]);
+    tmux.wait_for("the line yanked back", |s| prompt_is(s, "oops"));
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("a cleared line", |s| prompt_is(s, ""));
 
     // Ctrl-D leaves: a quit reaches the room and the exit code is 0.
     tmux.keys(&["C-d"]);
