@@ -1,0 +1,286 @@
+//! End-to-end: the real server, the real `chat-gui` binary under its own
+//! Xvfb display, keys typed with xdotool, and a `chat-core` session on the
+//! other side. What the window shows is read from the transcript the GUI
+//! writes (`CHAT_GUI_TRANSCRIPT`: every line the conversation displays),
+//! polled with deadlines.
+//!
+//! Needs `Xvfb` and `xdotool` (Debian/Ubuntu: `apt-get install xvfb xdotool`).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use async_std::future::timeout;
+use chat_core::{ChatSession, Event, SessionConfig, TcpSession};
+use chat_server::{Config, ServerHandle};
+use futures::StreamExt;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Kills and reaps a child process when dropped, so a failing test leaves
+/// nothing running.
+struct Reaper(Child, &'static str);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Reaper {
+    fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.0.try_wait() {
+            panic!("{} exited early: {status}", self.1);
+        }
+    }
+}
+
+/// A private X display: `Xvfb -displayfd` picks a free number itself.
+struct Display {
+    name: String,
+    _server: Reaper,
+}
+
+fn start_display() -> Display {
+    let mut child = Command::new("Xvfb")
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start Xvfb ({e}): the GUI end-to-end tests need Xvfb and xdotool \
+                 (apt-get install xvfb xdotool)"
+            )
+        });
+    let stdout = child.stdout.take().expect("Xvfb stdout");
+    let server = Reaper(child, "Xvfb");
+    // Xvfb writes the display number once it accepts connections.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(DEADLINE)
+        .expect("Xvfb reported its display number");
+    let number: u32 = line.trim().parse().expect("a display number from Xvfb");
+    Display {
+        name: format!(":{number}"),
+        _server: server,
+    }
+}
+
+fn xdotool(display: &Display, args: &[&str]) -> Option<String> {
+    let out = Command::new("xdotool")
+        .args(args)
+        .env("DISPLAY", &display.name)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run xdotool ({e}): install it (apt-get install xdotool)")
+        });
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Polls `check` every 100 ms until it gives a value or the deadline passes.
+fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn transcript(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn wait_for_line(path: &Path, gui: &mut Reaper, line: &str) {
+    wait_for(&format!("{line:?} in the window"), || {
+        gui.assert_running();
+        transcript(path).lines().any(|l| l == line).then_some(())
+    });
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("chat-gui-e2e-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn start_gui(display: &Display, dir: &Path, args: &[&str]) -> (Reaper, PathBuf) {
+    let transcript = dir.join("transcript.txt");
+    let child = Command::new(env!("CARGO_BIN_EXE_chat-gui"))
+        .args(args)
+        .env("DISPLAY", &display.name)
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("CHAT_GUI_TRANSCRIPT", &transcript)
+        .env_remove("WAYLAND_DISPLAY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chat-gui");
+    (Reaper(child, "chat-gui"), transcript)
+}
+
+async fn start_server() -> ServerHandle {
+    timeout(
+        Duration::from_secs(10),
+        ServerHandle::start(Config {
+            rate_limit: None,
+            ..Default::default()
+        }),
+    )
+    .await
+    .expect("server start in time")
+    .expect("server starts")
+}
+
+#[test]
+fn typed_message_reaches_a_peer_and_the_peers_reply_is_shown() {
+    async_std::task::block_on(async {
+        let display = start_display();
+        let server = start_server().await;
+        let addr = server.addr().to_string();
+        let dir = temp_dir("chat");
+
+        let watcher = timeout(
+            Duration::from_secs(10),
+            TcpSession::connect(SessionConfig::new(addr.clone(), "watcher")),
+        )
+        .await
+        .expect("watcher connects in time")
+        .expect("watcher connects");
+        let (watcher_tx, mut watcher_events) = watcher.split();
+
+        let (mut gui, transcript_path) = start_gui(
+            &display,
+            &dir,
+            &["--server", &addr, "--name", "guiuser", "--connect"],
+        );
+        wait_for_line(
+            &transcript_path,
+            &mut gui,
+            &format!("* connected as guiuser to {addr}"),
+        );
+
+        // The title proves the window is up; focus it (no window manager
+        // here, so windowfocus rather than windowactivate) and type.
+        let title = format!("chat-gui — guiuser @ {addr}");
+        let window = wait_for("the window", || {
+            xdotool(&display, &["search", "--name", &title])
+                .and_then(|out| out.lines().next().map(str::to_owned))
+        });
+        let text = "hello from the gui";
+        wait_for("the window to take the keyboard focus", || {
+            xdotool(&display, &["windowfocus", "--sync", &window])?;
+            let focused = xdotool(&display, &["getwindowfocus"])?;
+            (focused.trim() == window).then_some(())
+        });
+        // A fresh X server can swallow the first key while xdotool sets up
+        // its keyboard mapping: press one that types nothing first.
+        xdotool(&display, &["key", "shift"]).expect("xdotool key shift");
+        xdotool(&display, &["type", "--delay", "20", text]).expect("xdotool type");
+        xdotool(&display, &["key", "Return"]).expect("xdotool key Return");
+
+        // The peer receives it as the GUI's user...
+        let received = timeout(DEADLINE, async {
+            while let Some(event) = watcher_events.next().await {
+                if let Event::Message(m) = &event {
+                    if m.from == "guiuser" {
+                        return Some(m.text.clone());
+                    }
+                }
+            }
+            None
+        })
+        .await
+        .expect("the peer got the message in time");
+        assert_eq!(received.as_deref(), Some(text));
+        // ...and the GUI shows its own message.
+        wait_for_line(&transcript_path, &mut gui, &format!("<guiuser> {text}"));
+
+        // The peer's reply is the newest event the GUI gets; nothing comes
+        // after it to push it through, so seeing it proves delivery of the
+        // last message.
+        timeout(
+            Duration::from_secs(10),
+            watcher_tx.say("reply from the watcher"),
+        )
+        .await
+        .expect("say in time")
+        .expect("say");
+        wait_for_line(
+            &transcript_path,
+            &mut gui,
+            "<watcher> reply from the watcher",
+        );
+        gui.assert_running();
+
+        // The compose box was cleared and kept the focus: type again.
+        xdotool(&display, &["type", "--delay", "20", "/me waves"]).expect("xdotool type");
+        xdotool(&display, &["key", "Return"]).expect("xdotool key Return");
+        wait_for_line(&transcript_path, &mut gui, "* guiuser waves");
+
+        // The fields were remembered for the next run.
+        let config = std::fs::read_to_string(dir.join("config/chat-gui/config.json"))
+            .expect("config written on connect");
+        assert!(
+            config.contains(&addr) && config.contains("guiuser"),
+            "{config}"
+        );
+
+        drop(gui);
+        let _ = timeout(Duration::from_secs(10), server.shutdown()).await;
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
+
+#[test]
+fn a_failed_connect_is_reported_in_the_window() {
+    let display = start_display();
+    // Bind and drop a listener: nothing listens on that port now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let dir = temp_dir("refused");
+    let (mut gui, transcript_path) = start_gui(
+        &display,
+        &dir,
+        &["--server", &addr, "--name", "nobody", "--connect"],
+    );
+    let line = wait_for("the failure in the window", || {
+        gui.assert_running();
+        transcript(&transcript_path)
+            .lines()
+            .find(|l| l.starts_with(&format!("! cannot connect to {addr}")))
+            .map(str::to_owned)
+    });
+    assert!(line.contains("refused"), "{line}");
+    // The window is still there, titled plainly (not connected).
+    wait_for("the window", || {
+        xdotool(&display, &["search", "--name", "^chat-gui$"]).filter(|o| !o.trim().is_empty())
+    });
+    gui.assert_running();
+    drop(gui);
+    let _ = std::fs::remove_dir_all(&dir);
+}
