@@ -67,6 +67,8 @@ fn shown(event: &Event) -> String {
 /// A tmux server of our own (its own socket), killed when dropped.
 struct Tmux {
     socket: String,
+    /// The socket file, removed on drop (kill-server leaves it behind).
+    socket_path: Option<String>,
 }
 
 impl Tmux {
@@ -79,7 +81,10 @@ impl Tmux {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let tmux = Tmux { socket };
+        let mut tmux = Tmux {
+            socket,
+            socket_path: None,
+        };
         let script = format!("{command}; echo \"exit=$?\"; sleep 600");
         tmux.run(&[
             "-f",
@@ -94,6 +99,8 @@ impl Tmux {
             "30",
             &script,
         ]);
+        let path = tmux.run(&["display-message", "-p", "#{socket_path}"]);
+        tmux.socket_path = Some(path.trim().to_owned()).filter(|p| !p.is_empty());
         tmux
     }
 
@@ -151,6 +158,9 @@ impl Drop for Tmux {
         let _ = Command::new("tmux")
             .args(["-L", &self.socket, "kill-server"])
             .output();
+        if let Some(path) = &self.socket_path {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -629,4 +639,29 @@ fn failed_connect_in_a_terminal_exits_non_zero_with_one_line() {
         !screen.contains("panicked") && !screen.contains("Caused by"),
         "{screen}"
     );
+}
+
+#[async_std::test]
+async fn asks_for_a_name_and_again_when_it_is_taken() {
+    let server = start_server().await;
+    let (_watcher, mut events) = join(server.addr(), "watcher").await;
+    let tmux = Tmux::start(&format!("'{BIN}' --server {} --no-history", server.addr()));
+    tmux.wait_for("the name question", |s| last_row(s) == "your name:");
+    tmux.type_text("Watcher");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the refusal and the question again", |s| {
+        s.contains("! name \"Watcher\" rejected") && last_row(s) == "your name:"
+    });
+    tmux.type_text("carol");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("connected status", |s| s.contains("connected as carol to"));
+    expect_event(
+        &mut events,
+        "carol joining",
+        |e| matches!(e, Event::Joined(p) if p.name == "carol"),
+    )
+    .await;
+    tmux.type_text("/quit");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("exit code 0", |s| s.contains("exit=0"));
 }
