@@ -284,3 +284,127 @@ fn a_failed_connect_is_reported_in_the_window() {
     drop(gui);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Not a pass/fail speed test: floods the window at about 1,000 messages a
+/// second and prints how it kept up. Run with
+/// `cargo test -p chat-gui --test e2e -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement; run explicitly"]
+fn flood_measurement() {
+    const TOTAL: usize = 10_000;
+    const BURST: usize = 10;
+    async_std::task::block_on(async {
+        let display = start_display();
+        let server = start_server().await;
+        let addr = server.addr().to_string();
+        let dir = temp_dir("flood");
+        let (mut gui, transcript_path) = start_gui(
+            &display,
+            &dir,
+            &["--server", &addr, "--name", "viewer", "--connect"],
+        );
+        wait_for_line(
+            &transcript_path,
+            &mut gui,
+            &format!("* connected as viewer to {addr}"),
+        );
+        let flooder = timeout(
+            Duration::from_secs(10),
+            TcpSession::connect(SessionConfig::new(addr.clone(), "flooder")),
+        )
+        .await
+        .expect("flooder connects in time")
+        .expect("flooder connects");
+        let (tx, events) = flooder.split();
+        // Keep reading so the server never sees the flooder as slow.
+        let drain = async_std::task::spawn(events.for_each(|_| async {}));
+        // Three seconds into the flood, type a line and time its echo: the
+        // window must keep taking keys while it drains the room.
+        let window = wait_for("the window", || {
+            xdotool(&display, &["search", "--name", "chat-gui — viewer"])
+                .and_then(|out| out.lines().next().map(str::to_owned))
+        });
+        let typist = {
+            let display_name = display.name.clone();
+            let transcript_path = transcript_path.clone();
+            std::thread::spawn(move || {
+                let x = |args: &[&str]| {
+                    Command::new("xdotool")
+                        .args(args)
+                        .env("DISPLAY", &display_name)
+                        .status()
+                        .map(|s| s.success())
+                        .unwrap_or(false)
+                };
+                std::thread::sleep(Duration::from_secs(3));
+                x(&["windowfocus", "--sync", &window]);
+                x(&["key", "shift"]);
+                let typed_at = Instant::now();
+                x(&["type", "--delay", "5", "still here"]);
+                x(&["key", "Return"]);
+                while typed_at.elapsed() < DEADLINE {
+                    if transcript(&transcript_path)
+                        .lines()
+                        .any(|l| l == "<viewer> still here")
+                    {
+                        return Some(typed_at.elapsed());
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                None
+            })
+        };
+        let start = Instant::now();
+        for burst in 0..TOTAL / BURST {
+            for i in 0..BURST {
+                let n = burst * BURST + i;
+                timeout(Duration::from_secs(10), tx.say(format!("flood {n}")))
+                    .await
+                    .expect("say in time")
+                    .expect("say");
+            }
+            // Pace to ~1,000 a second.
+            let due = start + Duration::from_millis(((burst + 1) * BURST) as u64);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                async_std::task::sleep(wait).await;
+            }
+        }
+        let sent_in = start.elapsed();
+        wait_for_line(
+            &transcript_path,
+            &mut gui,
+            &format!("<flooder> flood {}", TOTAL - 1),
+        );
+        let last_shown = start.elapsed();
+        let own_shown = typist
+            .join()
+            .expect("typist thread")
+            .expect("the typed line was shown during the flood");
+        let shown = transcript(&transcript_path)
+            .lines()
+            .filter(|l| l.starts_with("<flooder> flood "))
+            .count();
+        let rss = std::fs::read_to_string(format!("/proc/{}/status", gui.0.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS"))
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        println!(
+            "flood: {TOTAL} messages sent in {:.2} s ({:.0}/s); the last shown after {:.2} s; \
+             {shown} shown; a line typed during the flood shown {:.2} s after typing began; GUI {rss}",
+            sent_in.as_secs_f64(),
+            TOTAL as f64 / sent_in.as_secs_f64(),
+            last_shown.as_secs_f64(),
+            own_shown.as_secs_f64(),
+        );
+        assert_eq!(shown, TOTAL, "every message reached the window");
+        drop(tx);
+        drop(drain);
+        drop(gui);
+        let _ = timeout(Duration::from_secs(10), server.shutdown()).await;
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
