@@ -276,6 +276,10 @@ async fn pump(
     out: Arc<dyn Output>,
 ) {
     while let Some(event) = events.next().await {
+        if matches!(event, Event::Status(Status::Disconnected { .. })) {
+            // Questions asked on a lost connection are never answered.
+            pending.lock().unwrap_or_else(PoisonError::into_inner).whos = 0;
+        }
         if matches!(event, Event::Users(_)) {
             let mut pending = pending.lock().unwrap_or_else(PoisonError::into_inner);
             if pending.whos > 0 {

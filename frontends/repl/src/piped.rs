@@ -55,7 +55,14 @@ pub async fn run(addr: String, name: Option<String>) -> anyhow::Result<()> {
     let mut client = Client::new(addr, state, Arc::new(Plain)).settling_before_quit();
     client.connect(None).await?;
     while let Some(line) = lines.next().await {
-        let line = line.context("reading stdin")?;
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => {
+                // Leave the room properly before reporting.
+                client.quit().await;
+                return Err(e).context("reading stdin");
+            }
+        };
         match parse(&line) {
             Ok(Command::Clear) | Err(InputError::Empty) => {}
             Ok(command) => {
