@@ -51,9 +51,13 @@ pub async fn run(config: SessionConfig, out: &Path) -> anyhow::Result<()> {
     // The logger never speaks; dropping the sender is fine, the session goes
     // on reading (and still answers the server's pings itself).
     let (_, mut events) = session.split();
+    let mut seen = Seen::default();
     while let Some(event) = events.next().await {
         if let Event::Status(status) = &event {
             println!("{}", chat_core::render::status_text(status));
+        }
+        if !seen.is_new(&event) {
+            continue;
         }
         if let Some(line) = transcript_line(&event, now_millis()) {
             write_line(&mut file, &line, out)?;
@@ -96,6 +100,42 @@ async fn join_patiently(config: SessionConfig, file: &mut File) -> anyhow::Resul
     unreachable!("the attempts never run out")
 }
 
+/// What the room said that is already in the transcript. The server replays
+/// its recent history to every newcomer, so after each reconnection the
+/// logger is shown messages it wrote down live; those are skipped, and the
+/// ones said while it was away (a higher sequence number) fill the gap.
+#[derive(Debug, Default)]
+pub struct Seen {
+    /// The sequence number of the last room message written; `None` before
+    /// the first, so the history replayed on the first join (said before
+    /// the logger started) is left out.
+    last_seq: Option<u64>,
+}
+
+impl Seen {
+    /// Whether `event` belongs in the transcript; remembers it if so.
+    pub fn is_new(&mut self, event: &Event) -> bool {
+        match event {
+            // Live messages always count, and set the mark: a server that
+            // restarted without its history starts numbering again.
+            Event::Message(m) | Event::Action(m) => {
+                self.last_seq = Some(m.seq);
+                true
+            }
+            Event::Replay(r) => match self.last_seq {
+                Some(last) if r.message.seq > last => {
+                    self.last_seq = Some(r.message.seq);
+                    true
+                }
+                _ => false,
+            },
+            // Closes answers to history requests, which the logger never makes.
+            Event::HistoryEnd(_) => false,
+            _ => true,
+        }
+    }
+}
+
 /// Appends one line and flushes it, so the file is complete at every moment.
 /// Blocking I/O on an async task is fine here: one short line to a local
 /// file, and this task has nothing else to do meanwhile.
@@ -119,6 +159,8 @@ pub fn transcript_line(event: &Event, now_ms: u64) -> Option<String> {
             chat_core::sanitize(&w.name),
             chat_core::render::who_text(&w.users)
         ),
+        // Said while the logger was away, written when it came back.
+        Event::Replay(_) => format!("[history] {line}"),
         _ => line.to_string(),
     };
     Some(format!("{} {text}", timestamp(line.time.unwrap_or(now_ms))))
@@ -139,7 +181,7 @@ fn timestamp(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chat_core::protocol::{ChatMessage, Welcome};
+    use chat_core::protocol::{ChatMessage, MessageKind, Replayed, Welcome};
     use chat_core::Status;
 
     #[test]
@@ -169,6 +211,41 @@ mod tests {
         assert_eq!(text, "* connected as logger to h:1");
         let parsed = DateTime::parse_from_rfc3339(time).expect("RFC 3339");
         assert_eq!(parsed.timestamp_millis(), 1_000);
+    }
+
+    fn said(seq: u64, text: &str) -> ChatMessage {
+        ChatMessage {
+            seq,
+            time: 0,
+            from: "alice".into(),
+            text: text.into(),
+            id: None,
+        }
+    }
+
+    fn replayed(seq: u64) -> Event {
+        Event::Replay(Replayed {
+            kind: MessageKind::Message,
+            message: said(seq, "old"),
+        })
+    }
+
+    #[test]
+    fn replays_fill_gaps_but_never_repeat() {
+        let mut seen = Seen::default();
+        // The history shown on the first join predates the logger.
+        assert!(!seen.is_new(&replayed(1)));
+        assert!(seen.is_new(&Event::Message(said(2, "live"))));
+        // After a reconnection: 1 and 2 were written, 3 was missed.
+        assert!(!seen.is_new(&replayed(1)));
+        assert!(!seen.is_new(&replayed(2)));
+        assert!(seen.is_new(&replayed(3)));
+        assert!(!seen.is_new(&replayed(3)));
+        assert!(seen.is_new(&Event::Action(said(4, "waves"))));
+        // A server restarted without its history numbers from 1 again.
+        assert!(seen.is_new(&Event::Message(said(1, "fresh start"))));
+        let line = transcript_line(&replayed(3), 0).expect("a replay has a line");
+        assert!(line.ends_with(" [history] <alice> old"), "{line}");
     }
 
     #[test]

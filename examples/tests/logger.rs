@@ -10,10 +10,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use async_std::net::TcpListener;
+use chat_core::Event;
 use chat_core::{Backoff, SessionConfig};
+use chat_server::ServerHandle;
 use chrono::DateTime;
 use clap::Parser;
-use common::{client, config, server, spawn_bot, within, WAIT};
+use common::{client, server, server_config, spawn_bot, within, WAIT};
 use futures::channel::oneshot;
 use futures::FutureExt;
 
@@ -85,7 +87,7 @@ struct Restarted {
 }
 
 impl Restarted {
-    async fn on(addr: SocketAddr) -> Self {
+    async fn on(addr: SocketAddr, config: chat_server::Config) -> Self {
         // The old server's sockets may take a moment to let go of the port.
         let deadline = Instant::now() + WAIT;
         let listener = loop {
@@ -99,7 +101,7 @@ impl Restarted {
             }
         };
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = async_std::task::spawn(chat_server::run(listener, config(), stopped.map(drop)));
+        let task = async_std::task::spawn(chat_server::run(listener, config, stopped.map(drop)));
         Self {
             stop: Some(stop),
             task,
@@ -147,7 +149,7 @@ async fn transcript_goes_on_after_a_server_restart() {
         .await
         .expect("clean shutdown");
     drop(alice);
-    let second = Restarted::on(addr).await;
+    let second = Restarted::on(addr, server_config()).await;
 
     let mut alice = client(&addr.to_string(), "alice").await;
     alice.wait_for("logger").await;
@@ -193,9 +195,11 @@ async fn waits_for_a_server_that_is_not_up_yet() {
     let config = SessionConfig::new(addr.to_string(), "logger").with_backoff(QUICK);
     let path = transcript.path().to_owned();
     spawn_bot("logger", async move { logger::run(config, &path).await });
-    transcript.wait_for("connection refused; reconnecting in").await;
+    transcript
+        .wait_for("connection refused; reconnecting in")
+        .await;
 
-    let server = Restarted::on(addr).await;
+    let server = Restarted::on(addr, server_config()).await;
     let mut alice = client(&addr.to_string(), "alice").await;
     alice.wait_for("logger").await;
     alice.say("you made it").await;
@@ -203,6 +207,77 @@ async fn waits_for_a_server_that_is_not_up_yet() {
     let refused = find(&lines, 0, "connection refused");
     find(&lines, refused, "* connected as logger to ");
     server.shutdown().await;
+}
+
+#[async_std::test]
+async fn history_fills_the_gap_without_repeating_itself() {
+    let transcript = Transcript::new("gap");
+    let db = Transcript::new("gap-db");
+    // Both servers keep the room's history in the same file and replay it to
+    // newcomers, as the binary does: the logger is shown, on coming back,
+    // what it wrote down live and what it missed.
+    let stored = || chat_server::Config {
+        history_db: Some(db.path().to_owned()),
+        replay: 50,
+        ..server_config()
+    };
+    let first = within("starting the server", ServerHandle::start(stored()))
+        .await
+        .expect("the server starts");
+    let addr = first.addr();
+    // Slow to come back, so that alice can speak while it is away.
+    let slow = Backoff {
+        initial: Duration::from_secs(1),
+        max: Duration::from_secs(1),
+        jitter: 0.0,
+    };
+    let config = SessionConfig::new(addr.to_string(), "logger").with_backoff(slow);
+    let path = transcript.path().to_owned();
+    spawn_bot("logger", async move { logger::run(config, &path).await });
+
+    let mut alice = client(&addr.to_string(), "alice").await;
+    alice.wait_for("logger").await;
+    alice.say("said live").await;
+    transcript.wait_for("<alice> said live").await;
+    within("stopping the first server", first.shutdown())
+        .await
+        .expect("clean shutdown");
+    drop(alice);
+
+    let second = Restarted::on(addr, stored()).await;
+    let mut alice = client(&addr.to_string(), "alice").await;
+    let mut logger_was_away = !alice.users.iter().any(|u| u == "logger");
+    alice.say("said while away").await;
+    // Whether the logger came back before or after that message decides
+    // whether it hears it live or from the history; either way, once.
+    alice
+        .expect("alice's message", |e| match e {
+            Event::Joined(p) if p.name == "logger" => {
+                logger_was_away = false;
+                false
+            }
+            Event::Message(m) => m.text == "said while away",
+            _ => false,
+        })
+        .await;
+    alice.wait_for("logger").await;
+    alice.say("said after").await;
+    let lines = transcript.wait_for("<alice> said after").await;
+
+    let count = |text: &str| lines.iter().filter(|l| l.ends_with(text)).count();
+    assert_eq!(count("<alice> said live"), 1, "{}", lines.join("\n"));
+    assert_eq!(count("<alice> said while away"), 1, "{}", lines.join("\n"));
+    if logger_was_away {
+        assert_eq!(
+            count(" [history] <alice> said while away"),
+            1,
+            "{}",
+            lines.join("\n")
+        );
+    } else {
+        eprintln!("the logger came back first: the gap was not exercised");
+    }
+    second.shutdown().await;
 }
 
 #[test]

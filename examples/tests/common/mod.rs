@@ -24,7 +24,7 @@ pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
 }
 
 /// The server's settings for tests: as shipped, minus the rate limit.
-pub fn config() -> Config {
+pub fn server_config() -> Config {
     Config {
         rate_limit: None,
         ..Default::default()
@@ -33,7 +33,7 @@ pub fn config() -> Config {
 
 /// The real server on 127.0.0.1:0.
 pub async fn server() -> ServerHandle {
-    within("starting the server", ServerHandle::start(config()))
+    within("starting the server", ServerHandle::start(server_config()))
         .await
         .expect("the server starts")
 }
