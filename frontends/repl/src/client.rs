@@ -199,6 +199,16 @@ impl Client {
 
     async fn send(&mut self, input: Input) {
         let Some(session) = &self.session else {
+            if let Input::Nick(name) = input {
+                // Out of the room a new name is only a wish, for /connect
+                // (the way out when the old one was taken meanwhile).
+                self.local(
+                    LineKind::Notice,
+                    &format!("/connect will ask for the name {name}"),
+                );
+                lock(&self.state).me = name;
+                return;
+            }
             self.local(
                 LineKind::Error,
                 "not connected: nothing was sent (/connect to join again)",
