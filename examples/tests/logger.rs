@@ -75,7 +75,13 @@ impl Transcript {
 
 impl Drop for Transcript {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        // SQLite's journal files too, when the file was a history database
+        // that a failed test left open.
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.0.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
