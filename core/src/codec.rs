@@ -274,6 +274,7 @@ mod tests {
                 name: "zoë".into(),
                 version: 1,
                 client: Some("test".into()),
+                password: None,
             },
             ClientFrame::Message {
                 text: "hi".into(),
@@ -315,7 +316,8 @@ mod tests {
             ClientFrame::Hello {
                 name: "al".into(),
                 version: 1,
-                client: None
+                client: None,
+                password: None
             }
         );
     }

@@ -47,6 +47,20 @@ pub enum ChatError {
         /// The server's sentence.
         message: String,
     },
+    /// The TLS handshake failed, or TLS could not be set up.
+    #[error("TLS with {addr} failed: {message}")]
+    Tls {
+        /// The address tried.
+        addr: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The server answered in plain text to a TLS client.
+    #[error("the server at {addr} does not speak TLS (it answered in plain text); connect without --tls")]
+    NotTls {
+        /// The address tried.
+        addr: String,
+    },
     /// The server closed the connection.
     #[error("server closed the connection")]
     ServerClosed,

@@ -31,6 +31,7 @@
 //! - [`session`]: the [`ChatSession`] trait, [`Event`]s, [`SessionSender`] and
 //!   [`EventStream`] — runtime-free, only `futures` types.
 //! - [`tcp`]: [`TcpSession`], the implementation on async-std, with reconnection.
+//! - [`tls`]: [`TlsOptions`] and the rustls client configuration.
 //! - [`error`]: [`ChatError`], the typed errors.
 
 pub mod codec;
@@ -41,6 +42,7 @@ pub mod protocol;
 pub mod render;
 pub mod session;
 pub mod tcp;
+pub mod tls;
 
 pub use error::ChatError;
 pub use input::{parse_input, Input, InputError};
@@ -48,3 +50,4 @@ pub use protocol::{DEFAULT_ADDR, DEFAULT_PORT};
 pub use render::{render, sanitize, Line, LineKind};
 pub use session::{Backoff, ChatSession, Event, EventStream, SessionConfig, SessionSender, Status};
 pub use tcp::TcpSession;
+pub use tls::TlsOptions;

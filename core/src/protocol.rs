@@ -36,6 +36,9 @@ pub enum ClientFrame {
         /// Free-form client identification, for the server's log.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client: Option<String>,
+        /// The room's password, when the server requires one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password: Option<String>,
     },
     /// A message to the whole room.
     Message {

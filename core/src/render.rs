@@ -115,8 +115,14 @@ pub fn render(event: &Event) -> Option<Line> {
             };
             line(kind, Some(m.time), Some(&m.from), None, &m.text)
         }
-        Event::HistoryEnd(h) if h.more => notice(None, format!("{} older messages shown; more are stored", h.count)),
-        Event::HistoryEnd(h) => notice(None, format!("{} older messages shown; that is all", h.count)),
+        Event::HistoryEnd(h) if h.more => notice(
+            None,
+            format!("{} older messages shown; more are stored", h.count),
+        ),
+        Event::HistoryEnd(h) => notice(
+            None,
+            format!("{} older messages shown; that is all", h.count),
+        ),
         Event::Private(p) => line(
             LineKind::Private,
             Some(p.time),

@@ -20,6 +20,7 @@ use crate::protocol::{
     ChatMessage, ClientFrame, Departure, ErrorFrame, HistoryEnd, Notice, Presence, PrivateMessage,
     Rename, Replayed, ServerFrame, UserList, Welcome, DEFAULT_MAX_LINE,
 };
+use crate::tls::TlsOptions;
 
 /// How a session waits between reconnection attempts: `initial`, doubling each
 /// time up to `max`, each wait varied by up to ±`jitter` so that clients
@@ -77,6 +78,10 @@ pub struct SessionConfig {
     pub max_line: usize,
     /// How the client introduces itself in `hello`, for the server's log.
     pub client: String,
+    /// Connect over TLS, checking the server's certificate this way.
+    pub tls: Option<TlsOptions>,
+    /// The room's password, when the server asks for one.
+    pub password: Option<String>,
 }
 
 impl SessionConfig {
@@ -90,7 +95,23 @@ impl SessionConfig {
             // Room for the server's longest line plus the JSON around it.
             max_line: DEFAULT_MAX_LINE * 8,
             client: format!("chat-core/{}", env!("CARGO_PKG_VERSION")),
+            tls: None,
+            password: None,
         }
+    }
+
+    /// Connects over TLS (see [`TlsOptions`]).
+    #[must_use]
+    pub fn with_tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Supplies the room's password.
+    #[must_use]
+    pub fn with_password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(password.into());
+        self
     }
 
     /// Reconnects with the default backoff (1 s, 2 s, 4 s … 30 s) when the

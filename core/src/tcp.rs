@@ -10,9 +10,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_std::io::{ReadExt, WriteExt};
 use async_std::net::TcpStream;
 use futures::channel::mpsc;
+use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use futures::{FutureExt, SinkExt, StreamExt};
 
 use crate::codec::{decode_server_frame, encode_frame, LineDecoder};
@@ -77,10 +77,12 @@ impl ChatSession for TcpSession {
     }
 }
 
-/// One live TCP connection after the handshake.
+/// One live connection after the handshake, plain or TLS.
 struct Link {
-    reader: TcpStream,
-    writer: TcpStream,
+    reader: Box<dyn AsyncRead + Send + Unpin>,
+    writer: Box<dyn AsyncWrite + Send + Unpin>,
+    /// The raw socket, to cut the connection whatever is layered on it.
+    socket: TcpStream,
     lines: LineDecoder,
     chunk: Vec<u8>,
 }
@@ -103,9 +105,28 @@ impl Link {
             })?;
         // Chat lines are tiny: without this, Nagle adds tens of milliseconds.
         stream.set_nodelay(true)?;
+        let (reader, writer): (
+            Box<dyn AsyncRead + Send + Unpin>,
+            Box<dyn AsyncWrite + Send + Unpin>,
+        ) = match &config.tls {
+            None => (Box::new(stream.clone()), Box::new(stream.clone())),
+            Some(options) => {
+                let tls = crate::tls::client_config(options, &config.addr)?;
+                let name = crate::tls::server_name(&config.addr)?;
+                let connector = futures_rustls::TlsConnector::from(tls);
+                let handshake = connector.connect(name, stream.clone());
+                let secured = async_std::future::timeout(wait, handshake)
+                    .await
+                    .map_err(|_| timeout("in the TLS handshake"))?
+                    .map_err(|e| crate::tls::handshake_error(&config.addr, &e))?;
+                let (reader, writer) = secured.split();
+                (Box::new(reader), Box::new(writer))
+            }
+        };
         let mut link = Link {
-            reader: stream.clone(),
-            writer: stream,
+            reader,
+            writer,
+            socket: stream,
             lines: LineDecoder::new(config.max_line),
             chunk: vec![0; READ_CHUNK],
         };
@@ -127,6 +148,7 @@ impl Link {
             name: name.to_owned(),
             version: crate::protocol::PROTOCOL_VERSION,
             client: Some(config.client.clone()),
+            password: config.password.clone(),
         })
         .await?;
         let answer = async {
@@ -188,12 +210,15 @@ impl Link {
 
     async fn write(&mut self, frame: &ClientFrame) -> Result<(), ChatError> {
         self.writer.write_all(&encode_frame(frame)).await?;
+        // TLS holds records until flushed.
+        self.writer.flush().await?;
         Ok(())
     }
 
-    fn close(&self) {
-        // Already closed is as good as closed.
-        let _ = self.writer.shutdown(std::net::Shutdown::Both);
+    async fn close(&mut self) {
+        // Ends TLS politely when it can; already closed is as good as closed.
+        let _ = async_std::future::timeout(Duration::from_secs(1), self.writer.close()).await;
+        let _ = self.socket.shutdown(std::net::Shutdown::Both);
     }
 }
 
@@ -221,7 +246,7 @@ impl Task {
     async fn run(mut self, mut link: Link) {
         loop {
             let end = self.serve(&mut link).await;
-            link.close();
+            link.close().await;
             self.shared.connected.store(false, Ordering::Release);
             let reason = match end {
                 End::Finished(reason) => reason,

@@ -2,6 +2,7 @@
 //! `docs/OPERATIONS.md`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chat_core::protocol::DEFAULT_MAX_LINE;
@@ -57,6 +58,8 @@ pub struct Config {
     /// The SQLite file that keeps the room's history across restarts;
     /// `None` keeps it in memory only.
     pub history_db: Option<PathBuf>,
+    /// Serve TLS with this configuration (see [`crate::tls::load`]).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for Config {
@@ -78,6 +81,7 @@ impl Default for Config {
             // binary turns replay and the database on.
             replay: 0,
             history_db: None,
+            tls: None,
         }
     }
 }

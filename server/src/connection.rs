@@ -18,6 +18,7 @@ use chat_core::input::{help_lines, parse_input, Input, InputError};
 use chat_core::names::{validate_text, TextError};
 use chat_core::protocol::{ClientFrame, ErrorCode, ServerFrame, PROTOCOL_VERSION};
 use futures::channel::oneshot;
+use futures::io::{AsyncRead, AsyncWrite};
 use tracing::{debug, info};
 
 use crate::broker::{ClientId, Request, ToBroker};
@@ -25,6 +26,9 @@ use crate::config::Config;
 use crate::outbox::{Next, Outbox};
 use crate::rate::TokenBucket;
 use crate::wire::{self, Mode};
+
+/// The first byte of every TLS connection: never the start of a name.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 4096;
@@ -36,12 +40,21 @@ pub fn banner(room: &str) -> String {
 
 /// Drains `outbox` into `stream`, one write per wake-up, until the queue is
 /// closed (then flushes and closes the socket) or aborted.
-pub async fn write_loop(mut stream: TcpStream, outbox: Outbox) {
+pub async fn write_loop(
+    mut stream: Box<dyn AsyncWrite + Send + Unpin>,
+    socket: TcpStream,
+    outbox: Outbox,
+) {
     let mut batch = Vec::new();
     loop {
         match outbox.next_batch(&mut batch).await {
             Next::Write => {
-                if let Err(e) = stream.write_all(&batch).await {
+                let written = async {
+                    stream.write_all(&batch).await?;
+                    // TLS holds records until flushed; plain TCP ignores it.
+                    stream.flush().await
+                };
+                if let Err(e) = written.await {
                     debug!(error = %e, "write failed");
                     outbox.abort();
                     break;
@@ -52,14 +65,16 @@ pub async fn write_loop(mut stream: TcpStream, outbox: Outbox) {
                 }
             }
             Next::Done => {
-                let _ = stream.flush().await;
+                // Ends TLS with a close_notify; a no-op for plain TCP.
+                let closing = futures::io::AsyncWriteExt::close(&mut stream);
+                let _ = async_std::future::timeout(Duration::from_secs(1), closing).await;
                 break;
             }
             Next::Abort => break,
         }
     }
     // Ends the reader too, whatever it was waiting for.
-    let _ = stream.shutdown(std::net::Shutdown::Both);
+    let _ = socket.shutdown(std::net::Shutdown::Both);
 }
 
 /// Where the connection is in its life.
@@ -82,7 +97,7 @@ enum Flow {
 /// The reading half of one client.
 pub struct Reader {
     id: ClientId,
-    stream: TcpStream,
+    stream: Box<dyn AsyncRead + Send + Sync + Unpin>,
     broker: Sender<ToBroker>,
     config: Arc<Config>,
     decoder: LineDecoder,
@@ -94,7 +109,7 @@ pub struct Reader {
 impl Reader {
     pub fn new(
         id: ClientId,
-        stream: TcpStream,
+        stream: Box<dyn AsyncRead + Send + Sync + Unpin>,
         broker: Sender<ToBroker>,
         config: Arc<Config>,
     ) -> Self {
@@ -163,6 +178,14 @@ impl Reader {
                 Err(e) => return format!("error: {}", describe_io(&e)),
             };
             pinged = false;
+            if matches!(self.phase, Phase::New)
+                && self.decoder.buffered() == 0
+                && chunk[0] == TLS_HANDSHAKE_RECORD
+                && self.config.tls.is_none()
+            {
+                // The client reads our banner as a broken TLS record and says so.
+                return "TLS handshake on a plain port".to_owned();
+            }
             self.decoder.feed(&chunk[..n]);
             while let Some(line) = self.decoder.next_line() {
                 let flow = match line {

@@ -31,6 +31,7 @@ mod connection;
 pub mod history;
 mod outbox;
 mod rate;
+pub mod tls;
 mod wire;
 
 pub use config::{Config, RateLimit};
@@ -176,6 +177,14 @@ impl Client {
             warn!(client = id, error = %e, "cannot set TCP_NODELAY");
         }
         info!(client = id, %peer, "connected");
+        let (reader, writer): tls::Halves = match &config.tls {
+            None => (Box::new(stream.clone()), Box::new(stream.clone())),
+            Some(tls_config) => match tls::accept(stream.clone(), tls_config.clone(), peer).await {
+                Ok(halves) => halves,
+                // Logged by `accept`; the client was told.
+                Err(_) => return,
+            },
+        };
         let outbox = Outbox::new(config.max_send_queue);
         let _ = outbox.push(wire::plain_line(&banner(&config.room)));
         let connected = ToBroker::Connected {
@@ -187,13 +196,13 @@ impl Client {
         if broker.send(connected).await.is_err() {
             return;
         }
-        let writer = stream.clone();
         let write_box = outbox.clone();
+        let socket = stream.clone();
         task::spawn(async move {
-            write_loop(writer, write_box).await;
+            write_loop(writer, socket, write_box).await;
             drop(writer_token);
         });
-        let reason = Reader::new(id, stream, broker.clone(), config)
+        let reason = Reader::new(id, reader, broker.clone(), config)
             .run(peer)
             .await;
         let _ = broker.send(ToBroker::Gone { id, reason }).await;

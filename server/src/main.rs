@@ -13,7 +13,7 @@ use chat_server::{Config, RateLimit};
 use clap::Parser;
 use futures::channel::mpsc;
 use futures::StreamExt;
-use tracing::info;
+use tracing::{info, warn};
 
 /// The chat room's relay server: accepts clients, relays every message to
 /// everyone in one order, and logs each client's life to the terminal.
@@ -21,8 +21,10 @@ use tracing::info;
 /// Connect with `chat-repl`, `chat-gui`, a bot, or plainly with
 /// `nc HOST PORT`. Logging follows RUST_LOG (default: info).
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, about, long_about = None, args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Tool>,
     /// Address to listen on; 0.0.0.0:8001 serves the LAN.
     #[arg(long, default_value = chat_core::DEFAULT_ADDR)]
     listen: String,
@@ -66,6 +68,59 @@ struct Args {
     /// Keep history in memory only: nothing is written to disk.
     #[arg(long)]
     no_history: bool,
+    /// Serve TLS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, value_name = "CERT.pem", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key for --tls-cert.
+    #[arg(long, value_name = "KEY.pem", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Tool {
+    /// Makes a self-signed certificate for a LAN: clients trust it with
+    /// `--tls --ca CERT.pem`.
+    GenCert {
+        /// Names and addresses clients use to reach the server (repeatable).
+        #[arg(long = "host", value_name = "NAME|IP", default_values_t = ["localhost".to_owned(), "127.0.0.1".to_owned()])]
+        hosts: Vec<String>,
+        /// Where to write the certificate.
+        #[arg(long, value_name = "PATH", default_value = "chat-cert.pem")]
+        cert: PathBuf,
+        /// Where to write the private key (readable by you only).
+        #[arg(long, value_name = "PATH", default_value = "chat-key.pem")]
+        key: PathBuf,
+    },
+}
+
+/// Writes a self-signed certificate and key, refusing to overwrite.
+fn gen_cert(hosts: &[String], cert: &std::path::Path, key: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let (cert_pem, key_pem) = chat_server::tls::generate_self_signed(hosts)?;
+    for path in [cert, key] {
+        if path.exists() {
+            bail!("{} exists; not overwriting it", path.display());
+        }
+    }
+    std::fs::write(cert, cert_pem).with_context(|| format!("cannot write {}", cert.display()))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(key)
+        .and_then(|mut f| f.write_all(key_pem.as_bytes()))
+        .with_context(|| format!("cannot write {}", key.display()))?;
+    println!(
+        "wrote {} and {} for {}\nserve:   chat-server --listen 0.0.0.0:8001 --tls-cert {} --tls-key {}\nconnect: chat-repl --server HOST:8001 --tls --ca {}",
+        cert.display(),
+        key.display(),
+        hosts.join(", "),
+        cert.display(),
+        key.display(),
+        cert.display()
+    );
+    Ok(())
 }
 
 /// `~/.local/share/chat-server/history.sqlite3` on Linux.
@@ -110,6 +165,10 @@ impl Args {
                 (Some(path), false) => Some(path.clone()),
                 (None, false) => Some(default_history_db()?),
             },
+            tls: match (&self.tls_cert, &self.tls_key) {
+                (Some(cert), Some(key)) => Some(chat_server::tls::load(cert, key)?),
+                _ => None,
+            },
             ..Config::default()
         })
     }
@@ -117,6 +176,15 @@ impl Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(Tool::GenCert { hosts, cert, key }) = &args.command {
+        return match gen_cert(hosts, cert, key) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("chat-server gen-cert: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -145,6 +213,13 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!(chat_core::error::describe_io(&e)))
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+
+    if config.tls.is_none() && addrs.iter().any(|a| !a.ip().is_loopback()) {
+        warn!(
+            "serving plain TCP beyond this machine: anyone on the path can read the chat; \
+             use --tls-cert and --tls-key (chat-server gen-cert makes a pair)"
+        );
+    }
 
     let (signal_tx, mut signals) = mpsc::unbounded::<()>();
     ctrlc::set_handler(move || {

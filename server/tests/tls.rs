@@ -1,0 +1,257 @@
+//! TLS end to end: a chat over TLS with a generated certificate, a wrong CA
+//! refused, and the plain/TLS mix-ups failing cleanly on both sides.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chat_core::{ChatError, ChatSession, Event, SessionConfig, TcpSession, TlsOptions};
+use chat_server::{tls, Config, ServerHandle};
+use common::{within, Plain, Structured};
+
+/// A certificate for 127.0.0.1 and localhost, written to `dir`.
+fn certificate(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = tls::generate_self_signed(&["127.0.0.1".into(), "localhost".into()])
+        .expect("generate a certificate");
+    let cert_path = dir.join(format!("{stem}-cert.pem"));
+    let key_path = dir.join(format!("{stem}-key.pem"));
+    std::fs::write(&cert_path, cert).expect("write cert");
+    std::fs::write(&key_path, key).expect("write key");
+    (cert_path, key_path)
+}
+
+async fn tls_server(cert: &Path, key: &Path) -> ServerHandle {
+    ServerHandle::start(Config {
+        rate_limit: None,
+        status_interval: None,
+        tls: Some(tls::load(cert, key).expect("load certificate")),
+        ..Config::default()
+    })
+    .await
+    .expect("server starts")
+}
+
+fn trusting(addr: std::net::SocketAddr, name: &str, ca: &Path) -> SessionConfig {
+    SessionConfig::new(addr.to_string(), name).with_tls(TlsOptions {
+        ca_file: Some(ca.to_owned()),
+        insecure: false,
+    })
+}
+
+#[async_std::test]
+async fn a_chat_over_tls_with_a_generated_certificate() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = certificate(dir.path(), "server");
+    let server = tls_server(&cert, &key).await;
+
+    let alice = within(
+        "alice connects",
+        TcpSession::connect(trusting(server.addr(), "alice", &cert)),
+    )
+    .await
+    .expect("alice over TLS");
+    let (alice_tx, alice_events) = alice.split();
+    let mut alice = Structured {
+        sender: alice_tx,
+        events: alice_events,
+    };
+    let bob = within(
+        "bob connects",
+        TcpSession::connect(trusting(server.addr(), "bob", &cert)),
+    )
+    .await
+    .expect("bob over TLS");
+    let (bob_tx, _bob_events) = bob.split();
+    bob_tx.say("secret plans").await.expect("say");
+    let got = alice
+        .next_matching(|e| matches!(e, Event::Message(_)))
+        .await;
+    assert!(matches!(got, Event::Message(m) if m.from == "bob" && m.text == "secret plans"));
+    alice.sender.quit(None).await.expect("quit");
+}
+
+#[async_std::test]
+async fn a_certificate_from_the_wrong_ca_is_refused_unless_insecure() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = certificate(dir.path(), "server");
+    let (other_ca, _) = certificate(dir.path(), "stranger");
+    let server = tls_server(&cert, &key).await;
+
+    let err = within(
+        "connect",
+        TcpSession::connect(trusting(server.addr(), "eve", &other_ca)),
+    )
+    .await
+    .expect_err("an unknown issuer is refused");
+    assert!(matches!(err, ChatError::Tls { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("UnknownIssuer")
+            || err.to_string().contains("invalid peer certificate"),
+        "{err}"
+    );
+
+    let insecure = SessionConfig::new(server.addr().to_string(), "tester").with_tls(TlsOptions {
+        ca_file: None,
+        insecure: true,
+    });
+    within("insecure connect", TcpSession::connect(insecure))
+        .await
+        .expect("--insecure accepts any certificate");
+}
+
+#[async_std::test]
+async fn plain_text_on_a_tls_port_is_told_to_use_tls() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = certificate(dir.path(), "server");
+    let server = tls_server(&cert, &key).await;
+
+    // A person with nc gets one readable line.
+    let stream = async_std::net::TcpStream::connect(server.addr())
+        .await
+        .expect("connect");
+    let mut reader = async_std::io::BufReader::new(stream);
+    let mut line = String::new();
+    within(
+        "the refusal",
+        async_std::io::prelude::BufReadExt::read_line(&mut reader, &mut line),
+    )
+    .await
+    .expect("read");
+    assert_eq!(line, format!("{}\n", tls::PLAIN_ON_TLS_PORT));
+
+    // A program on chat-core gets a typed error with the same words.
+    let err = within(
+        "plain connect",
+        TcpSession::connect(SessionConfig::new(server.addr().to_string(), "plain")),
+    )
+    .await
+    .expect_err("refused");
+    assert!(
+        matches!(&err, ChatError::Refused { message, .. } if message.contains("requires TLS")),
+        "{err:?}"
+    );
+    // And TLS clients are unaffected.
+    within(
+        "tls still works",
+        TcpSession::connect(trusting(server.addr(), "fine", &cert)),
+    )
+    .await
+    .expect("connect");
+}
+
+#[async_std::test]
+async fn tls_to_a_plain_port_fails_cleanly_on_both_sides() {
+    let server = ServerHandle::start(Config {
+        rate_limit: None,
+        status_interval: None,
+        ..Config::default()
+    })
+    .await
+    .expect("server");
+    let mut alice = Plain::join(server.addr(), "alice").await;
+    let err = within(
+        "tls connect",
+        TcpSession::connect(
+            SessionConfig::new(server.addr().to_string(), "confused").with_tls(TlsOptions {
+                ca_file: None,
+                insecure: true,
+            }),
+        ),
+    )
+    .await
+    .expect_err("a plain server");
+    assert!(matches!(err, ChatError::NotTls { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the server at {} does not speak TLS (it answered in plain text); connect without --tls",
+            server.addr()
+        )
+    );
+    // The server dropped it without fuss and the room carries on.
+    let mut bob = Plain::join(server.addr(), "bob").await;
+    alice.next_is("* bob joined").await;
+    bob.send("all fine").await;
+    alice.next_is("<bob> all fine").await;
+}
+
+/// Kills the child when the test ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[async_std::test]
+async fn gen_cert_makes_a_pair_the_binary_serves_with() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    let bin = env!("CARGO_BIN_EXE_chat-server");
+    let out = Command::new(bin)
+        .args(["gen-cert", "--host", "127.0.0.1", "--cert"])
+        .arg(&cert)
+        .arg("--key")
+        .arg(&key)
+        .output()
+        .expect("run gen-cert");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).expect("key").permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the key is private to its owner");
+    }
+    // It refuses to overwrite.
+    let again = Command::new(bin)
+        .args(["gen-cert", "--cert"])
+        .arg(&cert)
+        .arg("--key")
+        .arg(&key)
+        .output()
+        .expect("run");
+    assert!(!again.status.success());
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let _server = Child(
+        Command::new(bin)
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--no-history",
+                "--tls-cert",
+            ])
+            .arg(&cert)
+            .arg("--tls-key")
+            .arg(&key)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    loop {
+        match TcpSession::connect(trusting(addr, "first", &cert)).await {
+            Ok(session) => {
+                assert_eq!(session.welcome().name, "first");
+                break;
+            }
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                async_std::task::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("the TLS server never answered: {e}"),
+        }
+    }
+}
