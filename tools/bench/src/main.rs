@@ -1,2 +1,424 @@
-//! placeholder: the load generator arrives in its own commit.
-fn main() {}
+//! The `chat-bench` command line: relay, baseline and compare runs, presets,
+//! soak and churn, with a spawned `chat-server` when asked.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use chat_bench::baseline::Baseline;
+use chat_bench::procfs::Probe;
+use chat_bench::report::{comparison_table, figures, median_figures, single_table, Figure};
+use chat_bench::scenario::{check_loopback, run_relay, RelayParams, RelayReport};
+use chat_bench::soak::{run_soak, SoakParams, SoakReport};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Load generator, raw fan-out baseline and soak test for chat-server.
+/// Loopback only. Many clients need `ulimit -n` raised in the same shell.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Load a running server (start it with `--rate-limit off`).
+    Relay {
+        /// The server's address.
+        #[arg(long)]
+        server: String,
+        /// The server's pid, to read its CPU time and memory from /proc.
+        #[arg(long)]
+        server_pid: Option<u32>,
+        #[command(flatten)]
+        shape: Shape,
+    },
+    /// Run the same load against an in-process raw fan-out (no chat logic).
+    Baseline {
+        #[command(flatten)]
+        shape: Shape,
+    },
+    /// Spawn chat-server, load it, then the baseline; print both and the ratios.
+    Compare {
+        #[command(flatten)]
+        spawn: Spawn,
+        /// Runs of each; the table shows medians.
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        #[command(flatten)]
+        shape: Shape,
+    },
+    /// Minutes of mixed traffic and misbehaviour (the server keeps its rate limit).
+    Soak {
+        #[command(flatten)]
+        target: Target,
+        /// How long traffic runs.
+        #[arg(long, default_value_t = 2.0)]
+        minutes: f64,
+        /// Steady chatters.
+        #[arg(long, default_value_t = 12)]
+        steady: usize,
+    },
+    /// Clients connecting and disconnecting while others chat.
+    Churn {
+        #[command(flatten)]
+        target: Target,
+        /// Connect/disconnect cycles in all.
+        #[arg(long, default_value_t = 1000)]
+        cycles: u64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Preset {
+    /// 50 clients, 5 senders × 2,000 messages, as fast as possible.
+    Burst,
+    /// 50 clients, 5 senders × 200 messages/s for 5 s.
+    Paced,
+    /// 10,000 idle clients, then one message to all.
+    Scale,
+}
+
+/// The shape of a relay run; a preset fills what is not given.
+#[derive(Debug, Clone, Args)]
+struct Shape {
+    /// A scenario from issue 7.
+    #[arg(long, value_enum)]
+    preset: Option<Preset>,
+    /// Clients connected (up to 10,000 and beyond, given `ulimit -n`).
+    #[arg(long)]
+    clients: Option<usize>,
+    /// How many of the clients send.
+    #[arg(long)]
+    senders: Option<usize>,
+    /// Messages per sender.
+    #[arg(long)]
+    messages: Option<u64>,
+    /// Messages per second per sender (default: as fast as possible).
+    #[arg(long, value_name = "PER_SEC")]
+    rate: Option<f64>,
+    /// Bytes of text per message.
+    #[arg(long, default_value_t = 32)]
+    payload: usize,
+    /// Seconds before a run gives up.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+}
+
+/// Where soak and churn send their load.
+#[derive(Debug, Clone, Args)]
+struct Target {
+    /// A running server; without it, chat-server is spawned with its default limits.
+    #[arg(long)]
+    server: Option<String>,
+    /// The running server's pid, for /proc figures.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    #[command(flatten)]
+    spawn: Spawn,
+}
+
+/// How to spawn chat-server.
+#[derive(Debug, Clone, Args)]
+struct Spawn {
+    /// The chat-server binary (default: next to this executable).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// The spawned server's --max-send-queue, in bytes (its default: 262144).
+    #[arg(long)]
+    max_send_queue: Option<usize>,
+    /// Where the spawned server's log goes (RUST_LOG=warn); default: discarded.
+    #[arg(long)]
+    server_log: Option<PathBuf>,
+    /// More flags for the spawned server (repeat for each word).
+    #[arg(long, value_name = "WORD", allow_hyphen_values = true)]
+    server_arg: Vec<String>,
+}
+
+impl Shape {
+    fn params(&self, addr: SocketAddr) -> anyhow::Result<RelayParams> {
+        let (c, s, m, r) = match self.preset {
+            Some(Preset::Burst) => (50, 5, 2_000, None),
+            Some(Preset::Paced) => (50, 5, 1_000, Some(200.0)),
+            Some(Preset::Scale) => (10_000, 1, 1, None),
+            None => (10, 2, 1_000, None),
+        };
+        let mut p = RelayParams::new(
+            addr,
+            self.clients.unwrap_or(c),
+            self.senders.unwrap_or(s),
+            self.messages.unwrap_or(m),
+        );
+        p.rate = self.rate.or(r);
+        p.payload = self.payload;
+        p.timeout = Duration::from_secs(self.timeout);
+        if p.senders == 0 || p.messages == 0 {
+            bail!("--senders and --messages must be at least 1");
+        }
+        Ok(p)
+    }
+
+    fn title(&self) -> String {
+        let preset = self.preset.map_or(String::new(), |p| format!("{p:?} ").to_lowercase());
+        let p = self.params(SocketAddr::from(([127, 0, 0, 1], 0)));
+        match p {
+            Ok(p) => format!(
+                "{preset}{} clients, {} × {} msgs{}",
+                p.clients,
+                p.senders,
+                p.messages,
+                p.rate.map_or(String::new(), |r| format!(" at {r}/s"))
+            ),
+            Err(_) => preset,
+        }
+    }
+}
+
+fn resolve(addr: &str) -> anyhow::Result<SocketAddr> {
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(addr)
+        .with_context(|| format!("cannot resolve {addr}"))?
+        .next()
+        .with_context(|| format!("{addr} resolves to nothing"))?;
+    check_loopback(addr)?;
+    Ok(addr)
+}
+
+/// A spawned chat-server, killed when dropped.
+struct ServerProcess {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ServerProcess {
+    fn spawn(spawn: &Spawn, extra: &[&str]) -> anyhow::Result<Self> {
+        let bin = match &spawn.server_bin {
+            Some(bin) => bin.clone(),
+            None => std::env::current_exe()
+                .context("cannot find this executable")?
+                .with_file_name("chat-server"),
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .context("cannot find a free port")?
+            .port();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut cmd = Command::new(&bin);
+        cmd.args(["--listen", &addr.to_string(), "--status-interval", "0"])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        // History stays in memory so that runs start from a clean room.
+        cmd.arg("--no-history").args(&spawn.server_arg);
+        if let Some(q) = spawn.max_send_queue {
+            cmd.args(["--max-send-queue", &q.to_string()]);
+        }
+        match &spawn.server_log {
+            Some(path) => {
+                let log = std::fs::File::create(path)
+                    .with_context(|| format!("cannot create {}", path.display()))?;
+                cmd.stderr(log);
+            }
+            None => {
+                cmd.stderr(Stdio::null());
+            }
+        }
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("cannot start {} (build it with `cargo build --release -p chat-server`)", bin.display()))?;
+        let mut server = Self { child, addr };
+        server.wait_ready()?;
+        Ok(server)
+    }
+
+    fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("chat-server exited at start: {status}");
+            }
+            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
+                // Let the probe connection's departure pass before measuring.
+                std::thread::sleep(Duration::from_millis(200));
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("chat-server did not listen on {} within 10 s", self.addr)
+    }
+
+    fn probe(&self) -> Probe {
+        Probe::Process(self.child.id())
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const BENCH_SERVER_FLAGS: [&str; 8] = [
+    "--replay",
+    "0",
+    "--rate-limit",
+    "off",
+    "--max-clients",
+    "100000",
+    "--max-per-ip",
+    "100000",
+];
+
+fn print_warnings(label: &str, r: &RelayReport) {
+    if !r.is_clean() {
+        eprintln!(
+            "warning: {label}: missing {}, duplicated {}, corrupted {}, out of order {}, clients dropped {}{}",
+            r.missing,
+            r.duplicated,
+            r.corrupted,
+            r.out_of_order,
+            r.dropped_clients,
+            if r.timed_out { ", timed out" } else { "" }
+        );
+    }
+}
+
+fn extra_lines(r: &[Figure], preset: Option<Preset>) -> String {
+    let find = |l: &str| r.iter().find(|f| f.label.starts_with(l)).and_then(|f| f.value);
+    match preset {
+        Some(Preset::Scale) => format!(
+            "\nscale: one message reached all clients in {:.1} ms; server memory per connection {} KiB\n",
+            find("latency max").unwrap_or(f64::NAN),
+            find("server memory per connection").map_or("–".to_owned(), |k| format!("{k:.2}")),
+        ),
+        _ => String::new(),
+    }
+}
+
+async fn compare(spawn: &Spawn, runs: usize, shape: &Shape) -> anyhow::Result<bool> {
+    let mut relay_runs = Vec::new();
+    let mut base_runs = Vec::new();
+    let mut clean = true;
+    for run in 1..=runs.max(1) {
+        let relay = {
+            let server = ServerProcess::spawn(spawn, &BENCH_SERVER_FLAGS)?;
+            let mut p = shape.params(server.addr)?;
+            p.probe = Some(server.probe());
+            let r = run_relay(&p).await.context("relay run")?;
+            print_warnings("relay", &r);
+            r
+        };
+        let base = {
+            let baseline = Baseline::start()?;
+            let mut p = shape.params(baseline.addr())?;
+            p.probe = baseline.probe();
+            let r = run_relay(&p).await.context("baseline run")?;
+            print_warnings("baseline", &r);
+            r
+        };
+        clean &= relay.is_clean() && base.is_clean();
+        eprintln!(
+            "run {run}: relay {:.0} deliveries/s, {} µs CPU/delivery; baseline {:.0} deliveries/s",
+            relay.deliveries_per_sec(),
+            relay.cpu_us_per_delivery().map_or("–".into(), |c| format!("{c:.2}")),
+            base.deliveries_per_sec()
+        );
+        relay_runs.push(figures(&relay));
+        base_runs.push(figures(&base));
+    }
+    let title = if runs > 1 {
+        format!("{} (median of {runs})", shape.title())
+    } else {
+        shape.title()
+    };
+    let relay = median_figures(&relay_runs);
+    let base = median_figures(&base_runs);
+    println!("{}", comparison_table(&title, &relay, &base));
+    print!("{}", extra_lines(&relay, shape.preset));
+    Ok(clean)
+}
+
+async fn soak_target(target: &Target, extra: &[&str], run: impl AsyncFnOnce(SocketAddr, Option<Probe>) -> anyhow::Result<SoakReport>) -> anyhow::Result<SoakReport> {
+    match &target.server {
+        Some(addr) => {
+            let addr = resolve(addr)?;
+            run(addr, target.server_pid.map(Probe::Process)).await
+        }
+        None => {
+            let server = ServerProcess::spawn(&target.spawn, extra)?;
+            run(server.addr, Some(server.probe())).await
+        }
+    }
+}
+
+async fn main_async(cli: Cli) -> anyhow::Result<bool> {
+    match cli.command {
+        Cmd::Relay { server, server_pid, shape } => {
+            let mut p = shape.params(resolve(&server)?)?;
+            p.probe = server_pid.map(Probe::Process);
+            let r = run_relay(&p).await?;
+            print_warnings("relay", &r);
+            let f = figures(&r);
+            println!("{}", single_table(&format!("relay: {}", shape.title()), &f));
+            print!("{}", extra_lines(&f, shape.preset));
+            Ok(r.is_clean())
+        }
+        Cmd::Baseline { shape } => {
+            let baseline = Baseline::start()?;
+            let mut p = shape.params(baseline.addr())?;
+            p.probe = baseline.probe();
+            let r = run_relay(&p).await?;
+            print_warnings("baseline", &r);
+            println!("{}", single_table(&format!("baseline: {}", shape.title()), &figures(&r)));
+            Ok(r.is_clean())
+        }
+        Cmd::Compare { spawn, runs, shape } => compare(&spawn, runs, &shape).await,
+        Cmd::Soak { target, minutes, steady } => {
+            if !(minutes > 0.0) {
+                bail!("--minutes must be above 0");
+            }
+            // The soak keeps the server's rate limit (the flooder needs it) but
+            // many connections come from one address.
+            let extra = ["--max-per-ip", "1000"];
+            let r = soak_target(&target, &extra, async |addr, probe| {
+                let mut p = SoakParams::soak(addr, Duration::from_secs_f64(minutes * 60.0));
+                p.probe = probe;
+                p.steady = steady;
+                run_soak(&p).await
+            })
+            .await?;
+            println!("{}", r.table());
+            Ok(r.is_clean())
+        }
+        Cmd::Churn { target, cycles } => {
+            let extra = ["--max-per-ip", "1000"];
+            let r = soak_target(&target, &extra, async |addr, probe| {
+                let mut p = SoakParams::churn(addr, cycles);
+                p.probe = probe;
+                run_soak(&p).await
+            })
+            .await?;
+            println!("{}", r.table().replace("| soak |", "| churn |"));
+            Ok(r.is_clean())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match async_std::task::block_on(main_async(cli)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("chat-bench: the run was not clean (see the warnings above)");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("chat-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,390 @@
+//! One benchmark client: the structured (JSON Lines) protocol spoken over a
+//! raw async-std `TcpStream`, with chat-core's codec and frame types, so the
+//! tool measures the server rather than a client library.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use async_std::io::{ReadExt, WriteExt};
+use async_std::net::TcpStream;
+use chat_core::codec::{decode_server_frame, encode_frame, LineDecoder};
+use chat_core::protocol::{ClientFrame, Limits, ServerFrame, PROTOCOL_VERSION};
+use futures::FutureExt;
+
+use crate::msgtext::{self, Stamp};
+use crate::stats::Histogram;
+use crate::tracker::{Outcome, Tracker};
+
+/// Bytes read from the socket at a time.
+const READ_CHUNK: usize = 8 * 1024;
+
+/// Latency samples a client keeps before adding them to the shared histogram.
+const FLUSH_SAMPLES: usize = 4096;
+
+/// Nanoseconds since the process's clock base; every client in the process
+/// shares it, so a send stamp and a receipt time compare directly.
+pub fn now_nanos() -> u64 {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    let base = *BASE.get_or_init(Instant::now);
+    u64::try_from(base.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The writing half, shared by a client's sender and its reader (for pongs),
+/// behind a lock so that two writers never interleave parts of lines.
+#[derive(Debug, Clone)]
+pub struct Writer(Arc<async_std::sync::Mutex<TcpStream>>);
+
+impl Writer {
+    /// Writes all of `bytes`.
+    ///
+    /// # Errors
+    /// When the socket fails.
+    pub async fn send(&self, bytes: &[u8]) -> std::io::Result<()> {
+        self.0.lock().await.write_all(bytes).await
+    }
+
+    /// Closes both directions now.
+    pub async fn close(&self) {
+        let _ = self.0.lock().await.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// A connected client whose name the server granted.
+#[derive(Debug)]
+pub struct Conn {
+    /// The granted name.
+    pub name: String,
+    reader: TcpStream,
+    /// The writing half.
+    pub writer: Writer,
+    decoder: LineDecoder,
+    buf: Vec<u8>,
+    /// The limits the server announced in its welcome.
+    pub limits: Limits,
+}
+
+/// Explains the connect errors that mean "this machine's limits", not "the server".
+fn explain_connect(e: &std::io::Error, addr: SocketAddr) -> anyhow::Error {
+    match e.raw_os_error() {
+        Some(24) => anyhow!(
+            "cannot connect to {addr}: too many open files (EMFILE); raise the limit in the shell \
+             that runs chat-bench, e.g. `ulimit -n 65536`"
+        ),
+        Some(99) => anyhow!(
+            "cannot connect to {addr}: no free local port (EADDRNOTAVAIL); too many connections \
+             for /proc/sys/net/ipv4/ip_local_port_range"
+        ),
+        _ => anyhow!("cannot connect to {addr}: {}", chat_core::error::describe_io(e)),
+    }
+}
+
+/// Opens a TCP connection (Nagle off: chat lines are small).
+///
+/// # Errors
+/// When the connection fails; EMFILE says to raise `ulimit -n`.
+pub async fn open(addr: SocketAddr) -> anyhow::Result<TcpStream> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| explain_connect(&e, addr))?;
+    stream.set_nodelay(true).context("TCP_NODELAY")?;
+    Ok(stream)
+}
+
+impl Conn {
+    /// Connects, reads the banner, says hello as `name` and waits for the
+    /// welcome, all within `wait`.
+    ///
+    /// # Errors
+    /// When the connection fails, the server refuses the name, or time runs out.
+    pub async fn connect(addr: SocketAddr, name: &str, wait: Duration) -> anyhow::Result<Conn> {
+        async_std::future::timeout(wait, Self::handshake(addr, name))
+            .await
+            .map_err(|_| anyhow!("{name}: no welcome within {wait:?}"))?
+    }
+
+    async fn handshake(addr: SocketAddr, name: &str) -> anyhow::Result<Conn> {
+        let stream = open(addr).await?;
+        let mut conn = Conn {
+            name: name.to_owned(),
+            reader: stream.clone(),
+            writer: Writer(Arc::new(async_std::sync::Mutex::new(stream))),
+            // A welcome lists everyone online: 10,000 names need room.
+            decoder: LineDecoder::new(16 << 20),
+            buf: vec![0; READ_CHUNK],
+            limits: Limits {
+                max_line: 0,
+                max_name: 0,
+                rate_per_sec: 0,
+                burst: 0,
+            },
+        };
+        let banner = conn.next_line().await?.context("closed before the banner")?;
+        if banner.starts_with('!') {
+            bail!("{name}: refused: {banner}");
+        }
+        // Built from JSON so that optional fields added to `Hello` later
+        // (a password, say) keep their defaults without touching this tool.
+        let hello: ClientFrame = serde_json::from_value(serde_json::json!({
+            "type": "hello",
+            "name": name,
+            "version": PROTOCOL_VERSION,
+            "client": "chat-bench",
+        }))
+        .context("hello frame")?;
+        conn.writer.send(&encode_frame(&hello)).await?;
+        loop {
+            let line = conn
+                .next_line()
+                .await?
+                .with_context(|| format!("{name}: closed before the welcome"))?;
+            match decode_server_frame(&line) {
+                Ok(ServerFrame::Welcome(w)) => {
+                    conn.limits = w.limits;
+                    return Ok(conn);
+                }
+                Ok(ServerFrame::Error(e)) => bail!("{name}: refused: {}", e.message),
+                _ => {}
+            }
+        }
+    }
+
+    /// The reading half, for a caller that reads on its own.
+    pub fn into_reader(self) -> TcpStream {
+        self.reader
+    }
+
+    /// The next whole line, `None` at end of stream.
+    async fn next_line(&mut self) -> anyhow::Result<Option<String>> {
+        loop {
+            if let Some(line) = self.decoder.next_line() {
+                return Ok(Some(line?));
+            }
+            let n = self.reader.read(&mut self.buf).await?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.decoder.feed(&self.buf[..n]);
+        }
+    }
+}
+
+/// Counters every receiver of a run adds to.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Lines received, of any kind (to notice when traffic has settled).
+    pub lines: AtomicU64,
+    /// Tracked messages received (first copies).
+    pub deliveries: AtomicU64,
+    /// When the latest tracked message arrived, on the [`now_nanos`] clock.
+    pub last_receipt: AtomicU64,
+    /// The latency of every first copy.
+    pub latency: Mutex<Histogram>,
+}
+
+impl Counters {
+    fn add_latencies(&self, samples: &mut Vec<u64>) {
+        if samples.is_empty() {
+            return;
+        }
+        let mut h = self
+            .latency
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for &s in samples.iter() {
+            h.record(s);
+        }
+        samples.clear();
+    }
+
+    /// The latency histogram so far.
+    pub fn histogram(&self) -> Histogram {
+        self.latency
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Why a receiver stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// It got every message it expected.
+    Complete,
+    /// It was told to stop.
+    Stopped,
+    /// The server closed the connection, or it failed.
+    Closed(String),
+}
+
+/// What a receiver saw.
+#[derive(Debug)]
+pub struct Received {
+    /// The client's name.
+    pub name: String,
+    /// Per-sender checks.
+    pub tracker: Tracker,
+    /// Numbers of this client's own messages whose echo came back (accepted).
+    pub accepted: Vec<u64>,
+    /// This client's own messages refused with an error carrying their id.
+    pub refused: Vec<u64>,
+    /// Error frames without an id (answers to garbage, for instance).
+    pub errors: u64,
+    /// Why it stopped.
+    pub end: End,
+}
+
+/// Reads until `expect` tracked messages arrived (if given), `stop` fires, or
+/// the connection ends; answers pings on the way.
+pub async fn receive(
+    mut conn: Conn,
+    mut tracker: Tracker,
+    expect: Option<u64>,
+    counters: Arc<Counters>,
+    stop: async_std::channel::Receiver<()>,
+) -> (Received, Writer) {
+    let mut received = Received {
+        name: conn.name.clone(),
+        tracker: Tracker::new(tracker.senders().clone(), 0),
+        accepted: Vec::new(),
+        refused: Vec::new(),
+        errors: 0,
+        end: End::Stopped,
+    };
+    let mut samples = Vec::with_capacity(64);
+    let mut stopped = Box::pin(stop.recv().fuse());
+    let end = 'read: loop {
+        if expect.is_some_and(|want| tracker.delivered >= want) {
+            break End::Complete;
+        }
+        let n = {
+            let read = conn.reader.read(&mut conn.buf).fuse();
+            futures::pin_mut!(read);
+            futures::select_biased! {
+                _ = stopped => break End::Stopped,
+                n = read => n,
+            }
+        };
+        let n = match n {
+            Ok(0) => break End::Closed("closed by server".to_owned()),
+            Ok(n) => n,
+            Err(e) => break End::Closed(chat_core::error::describe_io(&e)),
+        };
+        conn.decoder.feed(&conn.buf[..n]);
+        let now = now_nanos();
+        let mut lines = 0;
+        let before = tracker.delivered;
+        while let Some(line) = conn.decoder.next_line() {
+            lines += 1;
+            let Ok(line) = line else {
+                received.errors += 1;
+                continue;
+            };
+            // Joins and leaves are most of what a big room sees: skip them
+            // without parsing.
+            let interesting = ["{\"type\":\"message\"", "{\"type\":\"error\"", "{\"type\":\"ping\""];
+            if !interesting.iter().any(|p| line.starts_with(p)) {
+                continue;
+            }
+            match decode_server_frame(&line) {
+                Ok(ServerFrame::Message(m)) => {
+                    if m.from == conn.name {
+                        if let Some(num) = m.id.as_deref().and_then(|id| id.parse().ok()) {
+                            received.accepted.push(num);
+                        }
+                    }
+                    match tracker.on_message(&m.from, &m.text, now) {
+                        Outcome::Delivered(l) | Outcome::OutOfOrder(l) => samples.push(l),
+                        _ => {}
+                    }
+                }
+                Ok(ServerFrame::Error(e)) => match e.id.and_then(|id| id.parse().ok()) {
+                    Some(num) => received.refused.push(num),
+                    None => received.errors += 1,
+                },
+                Ok(ServerFrame::Ping { token }) => {
+                    let pong = encode_frame(&ClientFrame::Pong { token });
+                    if let Err(e) = conn.writer.send(&pong).await {
+                        break 'read End::Closed(chat_core::error::describe_io(&e));
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => received.errors += 1,
+            }
+        }
+        conn.decoder.shrink();
+        counters.lines.fetch_add(lines, Ordering::Relaxed);
+        let got = tracker.delivered - before;
+        if got > 0 {
+            counters.deliveries.fetch_add(got, Ordering::Relaxed);
+            counters.last_receipt.fetch_max(now, Ordering::Relaxed);
+        }
+        if samples.len() >= FLUSH_SAMPLES {
+            counters.add_latencies(&mut samples);
+        }
+    };
+    counters.add_latencies(&mut samples);
+    received.tracker = tracker;
+    received.end = end;
+    (received, conn.writer)
+}
+
+/// One stamped message from sender `sender`, as the line to send.
+pub fn message_line(sender: u32, num: u64, payload: usize) -> Vec<u8> {
+    let text = msgtext::encode(
+        Stamp {
+            sender,
+            num,
+            sent_nanos: now_nanos(),
+        },
+        payload,
+    );
+    encode_frame(&ClientFrame::Message {
+        text,
+        id: Some(num.to_string()),
+    })
+}
+
+/// Sends messages `0..count` as sender `sender`: as fast as the socket takes
+/// them (a few per write) or, with `rate`, one every `1/rate` seconds.
+///
+/// # Errors
+/// When the socket fails.
+pub async fn send_stamped(
+    writer: &Writer,
+    sender: u32,
+    count: u64,
+    rate: Option<f64>,
+    payload: usize,
+) -> std::io::Result<()> {
+    match rate {
+        Some(rate) if rate > 0.0 => {
+            let start = Instant::now();
+            for num in 0..count {
+                let due = start + Duration::from_secs_f64(num as f64 / rate);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    async_std::task::sleep(wait).await;
+                }
+                writer.send(&message_line(sender, num, payload)).await?;
+            }
+        }
+        _ => {
+            let mut batch = Vec::with_capacity(16 * (payload + 64));
+            let mut num = 0;
+            while num < count {
+                batch.clear();
+                for _ in 0..16 {
+                    if num == count {
+                        break;
+                    }
+                    batch.extend(message_line(sender, num, payload));
+                    num += 1;
+                }
+                writer.send(&batch).await?;
+            }
+        }
+    }
+    Ok(())
+}

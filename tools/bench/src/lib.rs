@@ -1,0 +1,19 @@
+//! `chat-bench`: a load generator, a raw fan-out baseline and a soak test for
+//! `chat-server`, as a library so that tests drive the same code as the CLI.
+//!
+//! - [`scenario`]: N clients, S senders × M messages, every delivery checked.
+//! - [`baseline`]: the in-process raw fan-out the relay is compared with.
+//! - [`soak`]: minutes of mixed traffic and misbehaviour; the churn run.
+//! - [`client`]: one client on a raw socket, using chat-core's codec.
+//! - [`tracker`], [`msgtext`], [`stats`], [`procfs`]: the pure pieces.
+//! - [`report`]: tables.
+
+pub mod baseline;
+pub mod client;
+pub mod msgtext;
+pub mod procfs;
+pub mod report;
+pub mod scenario;
+pub mod soak;
+pub mod stats;
+pub mod tracker;

@@ -1,0 +1,190 @@
+//! Reading a process's (or one thread's) CPU time and memory from `/proc`:
+//! `stat` for user + system ticks, `status` for VmRSS and VmHWM.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use anyhow::{bail, Context};
+
+/// CPU ticks from a `stat` file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CpuTicks {
+    /// Time in user mode.
+    pub utime: u64,
+    /// Time in kernel mode.
+    pub stime: u64,
+}
+
+impl CpuTicks {
+    /// User plus system time, in seconds.
+    pub fn secs(self) -> f64 {
+        (self.utime + self.stime) as f64 / clk_tck() as f64
+    }
+}
+
+/// Memory figures from a `status` file, in KiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Memory {
+    /// Resident set size now.
+    pub rss_kib: u64,
+    /// Peak resident set size.
+    pub hwm_kib: u64,
+}
+
+/// Parses utime and stime (fields 14 and 15) from a `/proc/.../stat` line.
+///
+/// # Errors
+/// When the line does not have the expected shape.
+pub fn parse_stat(line: &str) -> anyhow::Result<CpuTicks> {
+    // The command name (field 2) may hold spaces and parentheses: the fields
+    // are counted from the last ')'.
+    let Some(close) = line.rfind(')') else {
+        bail!("no ')' in stat line");
+    };
+    let fields: Vec<&str> = line[close + 1..].split_whitespace().collect();
+    let field = |n: usize| -> anyhow::Result<u64> {
+        fields
+            .get(n - 3)
+            .with_context(|| format!("stat has no field {n}"))?
+            .parse()
+            .with_context(|| format!("stat field {n} is not a number"))
+    };
+    Ok(CpuTicks {
+        utime: field(14)?,
+        stime: field(15)?,
+    })
+}
+
+/// Parses VmRSS and VmHWM from a `/proc/.../status` file.
+///
+/// # Errors
+/// When either line is missing (for example, a kernel thread).
+pub fn parse_status(text: &str) -> anyhow::Result<Memory> {
+    let kib = |key: &str| -> anyhow::Result<u64> {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(key))
+            .with_context(|| format!("status has no {key}"))?;
+        line[key.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .with_context(|| format!("bad {key} line: {line:?}"))
+    };
+    Ok(Memory {
+        rss_kib: kib("VmRSS:")?,
+        hwm_kib: kib("VmHWM:")?,
+    })
+}
+
+/// Clock ticks per second, from `getconf CLK_TCK` (100 when that fails).
+pub fn clk_tck() -> u64 {
+    static TCK: OnceLock<u64> = OnceLock::new();
+    *TCK.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|out| String::from_utf8(out.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|&t| t > 0)
+            .unwrap_or(100)
+    })
+}
+
+/// Where to read figures from: a process, or one thread of this process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// A whole process (CPU and memory).
+    Process(u32),
+    /// One thread's directory, `/proc/PID/task/TID` (CPU only).
+    Thread(PathBuf),
+}
+
+/// One reading of a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Sample {
+    /// User + system CPU seconds so far.
+    pub cpu_secs: f64,
+    /// Memory, when the probe is a process.
+    pub memory: Option<Memory>,
+}
+
+impl Probe {
+    fn dir(&self) -> PathBuf {
+        match self {
+            Probe::Process(pid) => Path::new("/proc").join(pid.to_string()),
+            Probe::Thread(dir) => dir.clone(),
+        }
+    }
+
+    /// Reads CPU time and (for a process) memory now.
+    ///
+    /// # Errors
+    /// When the process is gone or `/proc` is unreadable.
+    pub fn sample(&self) -> anyhow::Result<Sample> {
+        let dir = self.dir();
+        let stat = std::fs::read_to_string(dir.join("stat"))
+            .with_context(|| format!("cannot read {}/stat", dir.display()))?;
+        let cpu_secs = parse_stat(&stat)?.secs();
+        let memory = match self {
+            Probe::Process(_) => {
+                let status = std::fs::read_to_string(dir.join("status"))
+                    .with_context(|| format!("cannot read {}/status", dir.display()))?;
+                Some(parse_status(&status)?)
+            }
+            Probe::Thread(_) => None,
+        };
+        Ok(Sample { cpu_secs, memory })
+    }
+}
+
+/// The `/proc` directory of the calling thread.
+pub fn this_thread() -> Option<PathBuf> {
+    std::fs::read_link("/proc/thread-self")
+        .ok()
+        .map(|rel| Path::new("/proc").join(rel))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields_counted_after_the_command() {
+        let line = "4242 (chat server) (x)) S 1 4242 4242 0 -1 4194560 1500 0 0 0 \
+                    731 215 0 0 20 0 3 0 123 456789 1234 18446744073709551615";
+        assert_eq!(
+            parse_stat(line).expect("valid"),
+            CpuTicks {
+                utime: 731,
+                stime: 215
+            }
+        );
+        assert!(parse_stat("12 (x) S 1 2").is_err());
+        assert!(parse_stat("garbage").is_err());
+    }
+
+    #[test]
+    fn status_memory_lines() {
+        let text = "Name:\tchat-server\nVmPeak:\t  100 kB\nVmHWM:\t   24400 kB\nVmRSS:\t   11700 kB\n";
+        assert_eq!(
+            parse_status(text).expect("valid"),
+            Memory {
+                rss_kib: 11700,
+                hwm_kib: 24400
+            }
+        );
+        assert!(parse_status("Name: kthread\n").is_err());
+    }
+
+    #[test]
+    fn reads_this_process_and_thread() {
+        let me = Probe::Process(std::process::id()).sample().expect("self");
+        assert!(me.memory.expect("process has memory").rss_kib > 0);
+        let thread = Probe::Thread(this_thread().expect("thread-self")).sample();
+        assert!(thread.expect("thread").memory.is_none());
+        assert!(clk_tck() > 0);
+    }
+}

@@ -1,0 +1,353 @@
+//! The relay scenario: N clients connect, S of them send M stamped messages
+//! each, every client checks what it receives; with a probe, the server's
+//! CPU time and memory are read from `/proc` around the run.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use async_std::task;
+use futures::StreamExt;
+
+use crate::client::{self, Conn, Counters, End, Received, Writer};
+use crate::procfs::{Probe, Sample};
+use crate::stats::Summary;
+use crate::tracker::{Senders, Tracker};
+
+/// How long a run waits without a delivery, once every sender is done,
+/// before it gives up on the missing ones.
+const STALL: Duration = Duration::from_secs(3);
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RelayParams {
+    /// The server (loopback only).
+    pub addr: SocketAddr,
+    /// Clients connected.
+    pub clients: usize,
+    /// How many of them send.
+    pub senders: usize,
+    /// Messages per sender.
+    pub messages: u64,
+    /// Messages per second per sender; `None` for as fast as possible.
+    pub rate: Option<f64>,
+    /// Bytes of message text.
+    pub payload: usize,
+    /// The whole run's time limit.
+    pub timeout: Duration,
+    /// Where to read the server's CPU and memory.
+    pub probe: Option<Probe>,
+    /// Connections opened at once while connecting.
+    pub connect_concurrency: usize,
+}
+
+impl RelayParams {
+    /// A run against `addr` with the given shape and otherwise defaults.
+    pub fn new(addr: SocketAddr, clients: usize, senders: usize, messages: u64) -> Self {
+        Self {
+            addr,
+            clients,
+            senders,
+            messages,
+            rate: None,
+            payload: 32,
+            timeout: Duration::from_secs(120),
+            probe: None,
+            connect_concurrency: 64,
+        }
+    }
+}
+
+/// The server's figures over a run, from `/proc`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ServerFigures {
+    /// CPU seconds (user + system) spent while messages flowed.
+    pub cpu_secs: f64,
+    /// RSS before any client connected, KiB.
+    pub rss_start_kib: Option<u64>,
+    /// RSS once every client was connected and traffic settled, KiB.
+    pub rss_connected_kib: Option<u64>,
+    /// RSS at the end, KiB.
+    pub rss_end_kib: Option<u64>,
+    /// Peak RSS (VmHWM) at the end, KiB.
+    pub hwm_kib: Option<u64>,
+}
+
+/// What a run measured.
+#[derive(Debug, Clone, Default)]
+pub struct RelayReport {
+    /// Clients connected.
+    pub clients: usize,
+    /// Senders.
+    pub senders: usize,
+    /// Messages per sender.
+    pub messages: u64,
+    /// Deliveries expected: every client gets every message, its own included.
+    pub expected: u64,
+    /// First copies received.
+    pub delivered: u64,
+    /// Expected but never received.
+    pub missing: u64,
+    /// Received more than once.
+    pub duplicated: u64,
+    /// Damaged or misattributed.
+    pub corrupted: u64,
+    /// Received after a later message of the same sender.
+    pub out_of_order: u64,
+    /// Clients the server closed, or that failed, before the end.
+    pub dropped_clients: usize,
+    /// Time to connect every client and let the joins settle.
+    pub connect_time: Duration,
+    /// From the first send to the last delivery.
+    pub wall: Duration,
+    /// Latency from send stamp to receipt.
+    pub latency: Summary,
+    /// Server figures, when a probe was given.
+    pub server: Option<ServerFigures>,
+    /// Whether the run gave up: time limit, or deliveries stalled.
+    pub timed_out: bool,
+}
+
+impl RelayReport {
+    /// Deliveries per second of wall time.
+    pub fn deliveries_per_sec(&self) -> f64 {
+        let secs = self.wall.as_secs_f64();
+        if secs > 0.0 {
+            self.delivered as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
+    /// Server CPU microseconds per delivery.
+    pub fn cpu_us_per_delivery(&self) -> Option<f64> {
+        let server = self.server?;
+        (self.delivered > 0).then(|| server.cpu_secs * 1e6 / self.delivered as f64)
+    }
+
+    /// Server memory added per connected client, KiB.
+    pub fn kib_per_connection(&self) -> Option<f64> {
+        let s = self.server?;
+        let grew = s.rss_connected_kib?.saturating_sub(s.rss_start_kib?);
+        (self.clients > 0).then(|| grew as f64 / self.clients as f64)
+    }
+
+    /// Nothing lost, duplicated, damaged or reordered, nobody dropped.
+    pub fn is_clean(&self) -> bool {
+        self.missing == 0
+            && self.duplicated == 0
+            && self.corrupted == 0
+            && self.out_of_order == 0
+            && self.dropped_clients == 0
+            && !self.timed_out
+    }
+}
+
+/// Refuses anything but a loopback address: this tool floods what it targets.
+///
+/// # Errors
+/// When `addr` is not loopback.
+pub fn check_loopback(addr: SocketAddr) -> anyhow::Result<()> {
+    if !addr.ip().is_loopback() {
+        bail!("refusing to load {addr}: chat-bench only targets loopback addresses (127.0.0.0/8, ::1)");
+    }
+    Ok(())
+}
+
+fn sample(probe: Option<&Probe>) -> anyhow::Result<Option<Sample>> {
+    probe.map(Probe::sample).transpose()
+}
+
+/// Waits until no line has arrived for `quiet`, or `limit` has passed.
+pub async fn settle(counters: &Counters, quiet: Duration, limit: Duration) {
+    let start = Instant::now();
+    let mut last = counters.lines.load(Ordering::Relaxed);
+    let mut still_since = Instant::now();
+    while start.elapsed() < limit {
+        task::sleep(Duration::from_millis(50)).await;
+        let now = counters.lines.load(Ordering::Relaxed);
+        if now != last {
+            last = now;
+            still_since = Instant::now();
+        } else if still_since.elapsed() >= quiet {
+            break;
+        }
+    }
+}
+
+/// Connects `names` (at most `concurrency` handshakes at once) and starts a
+/// receiver for each as soon as it is in, so early clients keep reading the
+/// joins of later ones. Each receiver task hands back what it saw, then keeps
+/// its connection open until `stop` closes.
+///
+/// # Errors
+/// The first connection that fails.
+pub async fn connect_all(
+    addr: SocketAddr,
+    names: Vec<String>,
+    concurrency: usize,
+    wait: Duration,
+    make_tracker: impl Fn() -> (Tracker, Option<u64>),
+    counters: &Arc<Counters>,
+    stop: &async_std::channel::Receiver<()>,
+    allow_rate_limit: bool,
+) -> anyhow::Result<(Vec<Writer>, async_std::channel::Receiver<Received>)> {
+    let (done_tx, done_rx) = async_std::channel::unbounded();
+    let mut writers = Vec::with_capacity(names.len());
+    let mut handshakes = futures::stream::iter(names)
+        .map(|name| async move { Conn::connect(addr, &name, wait).await })
+        .buffered(concurrency.max(1));
+    while let Some(conn) = handshakes.next().await {
+        let conn = conn?;
+        if conn.limits.rate_per_sec != 0 && !allow_rate_limit {
+            bail!(
+                "the server limits each client to {} messages/s: start it with `--rate-limit off` \
+                 for benchmarks",
+                conn.limits.rate_per_sec
+            );
+        }
+        writers.push(conn.writer.clone());
+        let (tracker, expect) = make_tracker();
+        let counters = counters.clone();
+        let stop = stop.clone();
+        let done = done_tx.clone();
+        task::spawn(async move {
+            let (received, writer) =
+                client::receive(conn, tracker, expect, counters, stop.clone()).await;
+            let _ = done.send(received).await;
+            let _ = stop.recv().await;
+            drop(writer);
+        });
+    }
+    Ok((writers, done_rx))
+}
+
+/// Runs the relay scenario once.
+///
+/// # Errors
+/// When clients cannot connect or the probe cannot be read.
+pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
+    check_loopback(p.addr)?;
+    if p.senders > p.clients {
+        bail!("--senders ({}) cannot exceed --clients ({})", p.senders, p.clients);
+    }
+    let deadline = Instant::now() + p.timeout;
+    let probe = p.probe.as_ref();
+    let start_sample = sample(probe)?;
+
+    let names: Vec<String> = (0..p.clients).map(|i| format!("b{i}")).collect();
+    let senders = Senders::new(names[..p.senders].to_vec());
+    let expect = p.senders as u64 * p.messages;
+    let counters = Arc::new(Counters::default());
+    let (stop_tx, stop_rx) = async_std::channel::bounded::<()>(1);
+    let connect_start = Instant::now();
+    let (writers, done) = async_std::future::timeout(
+        p.timeout,
+        connect_all(
+            p.addr,
+            names,
+            p.connect_concurrency,
+            p.timeout,
+            || (Tracker::new(senders.clone(), p.messages), Some(expect)),
+            &counters,
+            &stop_rx,
+            false,
+        ),
+    )
+    .await
+    .context("connecting took longer than --timeout")??;
+    let left = deadline.saturating_duration_since(Instant::now());
+    settle(&counters, Duration::from_millis(300), left).await;
+    let connect_time = connect_start.elapsed();
+    let connected_sample = sample(probe)?;
+
+    let send_start = client::now_nanos();
+    let mut send_tasks = Vec::new();
+    let senders_done = Arc::new(AtomicUsize::new(0));
+    for (i, writer) in writers.iter().take(p.senders).enumerate() {
+        let (writer, finished) = (writer.clone(), senders_done.clone());
+        let (messages, rate, payload) = (p.messages, p.rate, p.payload);
+        send_tasks.push(task::spawn(async move {
+            let sent = client::send_stamped(&writer, i as u32, messages, rate, payload).await;
+            finished.fetch_add(1, Ordering::Relaxed);
+            sent
+        }));
+    }
+
+    let mut results = Vec::with_capacity(p.clients);
+    let mut timed_out = false;
+    let mut progress = (counters.deliveries.load(Ordering::Relaxed), Instant::now());
+    while results.len() < p.clients {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            timed_out = true;
+            break;
+        }
+        match async_std::future::timeout(left.min(Duration::from_millis(250)), done.recv()).await {
+            Ok(Ok(r)) => results.push(r),
+            Ok(Err(_)) => break,
+            Err(_) => {}
+        }
+        // A sender the server dropped never finishes its messages: once
+        // every sender is done and nothing arrives for a while, give up.
+        let now = counters.deliveries.load(Ordering::Relaxed);
+        if now != progress.0 {
+            progress = (now, Instant::now());
+        } else if senders_done.load(Ordering::Relaxed) == p.senders && progress.1.elapsed() > STALL {
+            timed_out = true;
+            break;
+        }
+    }
+    let end_sample = sample(probe)?;
+    // Late receivers hand in what they have once told to stop.
+    drop(stop_tx);
+    while results.len() < p.clients {
+        match async_std::future::timeout(Duration::from_secs(5), done.recv()).await {
+            Ok(Ok(r)) => results.push(r),
+            _ => break,
+        }
+    }
+    for t in send_tasks {
+        // A sender blocked on a full socket cannot finish once the run ended.
+        let _ = async_std::future::timeout(Duration::from_secs(1), t).await;
+    }
+    for w in &writers {
+        w.close().await;
+    }
+
+    let mut report = RelayReport {
+        clients: p.clients,
+        senders: p.senders,
+        messages: p.messages,
+        expected: expect * p.clients as u64,
+        connect_time,
+        timed_out,
+        ..Default::default()
+    };
+    for r in &results {
+        let t = &r.tracker;
+        report.delivered += t.delivered;
+        report.duplicated += t.duplicated;
+        report.corrupted += t.corrupted;
+        report.out_of_order += t.out_of_order;
+        if matches!(r.end, End::Closed(_)) {
+            report.dropped_clients += 1;
+        }
+    }
+    report.missing = report.expected.saturating_sub(report.delivered);
+    let last = counters.last_receipt.load(Ordering::Relaxed);
+    report.wall = Duration::from_nanos(last.saturating_sub(send_start));
+    report.latency = counters.histogram().summary();
+    if let (Some(s0), Some(s1), Some(s2)) = (start_sample, connected_sample, end_sample) {
+        report.server = Some(ServerFigures {
+            cpu_secs: s2.cpu_secs - s1.cpu_secs,
+            rss_start_kib: s0.memory.map(|m| m.rss_kib),
+            rss_connected_kib: s1.memory.map(|m| m.rss_kib),
+            rss_end_kib: s2.memory.map(|m| m.rss_kib),
+            hwm_kib: s2.memory.map(|m| m.hwm_kib),
+        });
+    }
+    Ok(report)
+}
