@@ -11,13 +11,14 @@ use crate::protocol::ErrorCode;
 #[non_exhaustive]
 pub enum ChatError {
     /// The TCP connection could not be made.
-    #[error("cannot connect to {addr}: {}", describe_io(.source))]
+    // The OS error is in the message, not also a `source`, so that error
+    // reporters do not print it twice.
+    #[error("cannot connect to {addr}: {}", describe_io(.error))]
     Connect {
         /// The address tried.
         addr: String,
         /// What the operating system said.
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
     /// The server did not answer in time.
     #[error("{addr} did not answer within {secs} s while {during}; is it a chat server?")]
@@ -108,8 +109,9 @@ mod tests {
     fn connect_error_reads_well() {
         let err = ChatError::Connect {
             addr: "127.0.0.1:8001".into(),
-            source: io::Error::from(io::ErrorKind::ConnectionRefused),
+            error: io::Error::from(io::ErrorKind::ConnectionRefused),
         };
+        assert!(std::error::Error::source(&err).is_none(), "said once, not twice");
         assert_eq!(
             err.to_string(),
             "cannot connect to 127.0.0.1:8001: connection refused"

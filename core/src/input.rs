@@ -27,6 +27,25 @@ pub enum Input {
     Quit(Option<String>),
     /// `/help`: list the commands.
     Help,
+    /// `/history [N]`: the last N messages of the room (default 20).
+    History(u32),
+    /// `/oper PASSWORD`: become an operator.
+    Oper(String),
+    /// `/kick NAME [REASON]` (operators): put someone out of the room.
+    Kick {
+        /// Who.
+        name: String,
+        /// Why, shown to everyone.
+        reason: Option<String>,
+    },
+    /// `/ban NAME [REASON]` (operators): kick, and refuse the name and the
+    /// address for the server's lifetime.
+    Ban {
+        /// Who.
+        name: String,
+        /// Why, shown to everyone.
+        reason: Option<String>,
+    },
 }
 
 /// Why a line of input was not understood.
@@ -50,8 +69,15 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/msg NAME TEXT", "send TEXT privately to NAME"),
     ("/me TEXT", "describe an action: * you TEXT"),
     ("/quit [REASON]", "leave the room"),
+    ("/history [N]", "show the last N messages (default 20)"),
     ("/help", "show this list"),
+    ("/oper PASSWORD", "become an operator"),
+    ("/kick NAME [REASON]", "operators: put NAME out of the room"),
+    ("/ban NAME [REASON]", "operators: kick NAME and refuse them from now on"),
 ];
+
+/// How many messages `/history` shows without a number.
+pub const DEFAULT_HISTORY: u32 = 20;
 
 /// Parses one line of input. A line starting with `//` sends the rest with
 /// one `/`, so people can still say things that start with a slash.
@@ -90,6 +116,34 @@ pub fn parse_input(line: &str) -> Result<Input, InputError> {
         "me" => Err(InputError::Usage("/me TEXT")),
         "quit" | "exit" => Ok(Input::Quit((!rest.is_empty()).then(|| rest.to_owned()))),
         "help" | "?" => Ok(Input::Help),
+        "history" if rest.is_empty() => Ok(Input::History(DEFAULT_HISTORY)),
+        "history" => match rest.parse::<u32>() {
+            Ok(n) if n > 0 => Ok(Input::History(n)),
+            _ => Err(InputError::Usage("/history [N]")),
+        },
+        "oper" => match single_word(rest) {
+            Some(password) => Ok(Input::Oper(password.to_owned())),
+            None => Err(InputError::Usage("/oper PASSWORD")),
+        },
+        "kick" | "ban" => {
+            let (name, reason) = match rest.split_once(char::is_whitespace) {
+                Some((name, reason)) => (name, Some(reason.trim().to_owned())),
+                None => (rest, None),
+            };
+            if name.is_empty() {
+                return Err(InputError::Usage(if command.eq_ignore_ascii_case("kick") {
+                    "/kick NAME [REASON]"
+                } else {
+                    "/ban NAME [REASON]"
+                }));
+            }
+            let name = name.to_owned();
+            Ok(if command.eq_ignore_ascii_case("kick") {
+                Input::Kick { name, reason }
+            } else {
+                Input::Ban { name, reason }
+            })
+        }
         _ => Err(InputError::UnknownCommand(command.to_owned())),
     }
 }
@@ -103,6 +157,11 @@ fn single_word(rest: &str) -> Option<&str> {
 }
 
 impl Input {
+    /// Whether the frame for this input carries an id the server echoes.
+    pub fn carries_id(&self) -> bool {
+        matches!(self, Input::Say(_) | Input::Me(_) | Input::Msg { .. })
+    }
+
     /// The structured frame that carries this input, tagged with `id` where the
     /// frame has one. `/help` is answered locally and has none.
     pub fn to_frame(&self, id: Option<String>) -> Option<ClientFrame> {
@@ -125,6 +184,21 @@ impl Input {
             Input::Quit(reason) => ClientFrame::Quit {
                 reason: reason.clone(),
             },
+            Input::History(limit) => ClientFrame::History {
+                before: None,
+                limit: *limit,
+            },
+            Input::Oper(password) => ClientFrame::Oper {
+                password: password.clone(),
+            },
+            Input::Kick { name, reason } => ClientFrame::Kick {
+                name: name.clone(),
+                reason: reason.clone(),
+            },
+            Input::Ban { name, reason } => ClientFrame::Ban {
+                name: name.clone(),
+                reason: reason.clone(),
+            },
             Input::Help => return None,
         })
     }
@@ -134,7 +208,7 @@ impl Input {
 pub fn help_lines() -> impl Iterator<Item = String> {
     COMMANDS
         .iter()
-        .map(|(usage, what)| format!("{usage:<16} {what}"))
+        .map(|(usage, what)| format!("{usage:<20} {what}"))
 }
 
 #[cfg(test)]
@@ -170,6 +244,25 @@ mod tests {
             Ok(Input::Quit(Some("gone fishing".into())))
         );
         assert_eq!(parse_input("/help"), Ok(Input::Help));
+        assert_eq!(parse_input("/history"), Ok(Input::History(20)));
+        assert_eq!(parse_input("/history 5"), Ok(Input::History(5)));
+        assert_eq!(parse_input("/history x"), Err(InputError::Usage("/history [N]")));
+        assert_eq!(parse_input("/oper s3cret"), Ok(Input::Oper("s3cret".into())));
+        assert_eq!(
+            parse_input("/kick bob  spamming links"),
+            Ok(Input::Kick {
+                name: "bob".into(),
+                reason: Some("spamming links".into())
+            })
+        );
+        assert_eq!(
+            parse_input("/ban bob"),
+            Ok(Input::Ban {
+                name: "bob".into(),
+                reason: None
+            })
+        );
+        assert_eq!(parse_input("/kick"), Err(InputError::Usage("/kick NAME [REASON]")));
     }
 
     #[test]

@@ -54,9 +54,13 @@ pub fn validate_name(name: &str) -> Result<(), NameError> {
 }
 
 /// The key under which a name is unique: names equal under this key are the
-/// same person (`Alice` and `alice`).
+/// same person. Case does not count (`Alice` is `alice`), nor do look-alike
+/// characters: the key is the Unicode confusable skeleton (UTS #39), so
+/// `аlice` with a Cyrillic `а`, or `bi11` for `bill`, cannot pose as someone
+/// already in the room.
 pub fn name_key(name: &str) -> String {
-    name.chars().flat_map(char::to_lowercase).collect()
+    let lower: String = name.chars().flat_map(char::to_lowercase).collect();
+    unicode_security::confusable_detection::skeleton(&lower).collect()
 }
 
 /// Why a message text was refused.
@@ -127,6 +131,16 @@ mod tests {
         assert_eq!(name_key("Alice"), name_key("aLICE"));
         assert_eq!(name_key("ÉMILE"), name_key("émile"));
         assert_ne!(name_key("alice"), name_key("alice2"));
+    }
+
+    #[test]
+    fn look_alike_names_are_the_same_name() {
+        // Cyrillic а, Greek ο, digit one for l, "rn" for m.
+        assert_eq!(name_key("\u{430}lice"), name_key("alice"));
+        assert_eq!(name_key("b\u{3bf}b"), name_key("bob"));
+        assert_eq!(name_key("bi11"), name_key("bill"));
+        assert_eq!(name_key("rnary"), name_key("mary"));
+        assert_ne!(name_key("bob"), name_key("rob"));
     }
 
     #[test]

@@ -96,6 +96,27 @@ pub enum ClientFrame {
         #[serde(default = "default_history_limit")]
         limit: u32,
     },
+    /// Claims operator rights with the operator password.
+    Oper {
+        /// The operator password.
+        password: String,
+    },
+    /// Operators: puts someone out of the room.
+    Kick {
+        /// Who.
+        name: String,
+        /// Why, shown to the room.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Operators: kicks someone and refuses their name and address from then on.
+    Ban {
+        /// Who.
+        name: String,
+        /// Why, shown to the room.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// Leaves the room; the server closes the connection after it.
     Quit {
         /// Shown to the others as `left (reason)`.
@@ -335,6 +356,12 @@ pub enum ErrorCode {
     ServerFull,
     /// The client's protocol version is not supported.
     UnsupportedVersion,
+    /// The room's password was missing or wrong.
+    BadPassword,
+    /// The name or address is banned.
+    Banned,
+    /// The command needs operator rights.
+    NotOperator,
     /// Any other refusal.
     Other,
 }
@@ -357,6 +384,9 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::ServerFull => "server_full",
             ErrorCode::UnsupportedVersion => "unsupported_version",
+            ErrorCode::BadPassword => "bad_password",
+            ErrorCode::Banned => "banned",
+            ErrorCode::NotOperator => "not_operator",
             ErrorCode::Other => "other",
         }
     }

@@ -165,9 +165,16 @@ pub fn status_text(status: &Status) -> String {
         Status::Disconnected {
             reason,
             retry_in: Some(delay),
+        } if delay.as_millis() < 1000 => format!(
+            "disconnected: {reason}; reconnecting in {} ms",
+            delay.as_millis()
+        ),
+        Status::Disconnected {
+            reason,
+            retry_in: Some(delay),
         } => format!(
             "disconnected: {reason}; reconnecting in {} s",
-            delay.as_secs_f64().round().max(1.0)
+            delay.as_secs_f64().round()
         ),
         Status::Disconnected {
             reason,

@@ -238,11 +238,32 @@ pub struct SessionSender {
 pub(crate) struct Shared {
     pub(crate) connected: AtomicBool,
     next_id: AtomicU64,
+    /// The name the server granted, kept current across renames.
+    pub(crate) name: std::sync::Mutex<String>,
+}
+
+impl Shared {
+    pub(crate) fn set_name(&self, name: &str) {
+        let mut held = self
+            .name
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        name.clone_into(&mut held);
+    }
 }
 
 impl SessionSender {
     pub(crate) fn new(commands: mpsc::Sender<Command>, shared: Arc<Shared>) -> Self {
         Self { commands, shared }
+    }
+
+    /// The name this session holds in the room now (it follows `/nick`).
+    pub fn name(&self) -> String {
+        self.shared
+            .name
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Whether the session is connected right now.
@@ -254,10 +275,11 @@ impl SessionSender {
         if input == Input::Help {
             return Ok((Command::Help, None));
         }
-        if !self.is_connected() {
+        // A quit ends a reconnecting session too, so it is always let through.
+        if !self.is_connected() && !matches!(input, Input::Quit(_)) {
             return Err(ChatError::NotConnected);
         }
-        let id = matches!(input, Input::Say(_) | Input::Me(_) | Input::Msg { .. }).then(|| {
+        let id = input.carries_id().then(|| {
             let n = self.shared.next_id.fetch_add(1, Ordering::Relaxed) + 1;
             n.to_string()
         });
@@ -323,6 +345,23 @@ impl SessionSender {
             text: text.into(),
         })
         .await
+    }
+
+    /// Asks for up to `limit` messages older than sequence number `before`
+    /// (the newest without it); they arrive as [`Event::Replay`] events,
+    /// oldest first, then one [`Event::HistoryEnd`].
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub async fn history(&self, before: Option<u64>, limit: u32) -> Result<(), ChatError> {
+        if !self.is_connected() {
+            return Err(ChatError::NotConnected);
+        }
+        self.commands
+            .clone()
+            .send(Command::Frame(ClientFrame::History { before, limit }))
+            .await
+            .map_err(|_| ChatError::Closed)
     }
 
     /// Leaves the room; the session ends once the quit is written.

@@ -46,6 +46,7 @@ impl ChatSession for TcpSession {
         let (mut event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
         let shared = Arc::new(Shared::default());
         shared.connected.store(true, Ordering::Release);
+        shared.set_name(&welcome.name);
         // The channel is new and has room: these cannot fail.
         let _ = event_tx.try_send(Event::Status(Status::Connected {
             addr: config.addr.clone(),
@@ -54,6 +55,8 @@ impl ChatSession for TcpSession {
         let _ = event_tx.try_send(Event::Welcome(welcome.clone()));
         let task = Task {
             name: welcome.name.clone(),
+            last_seq: 0,
+            joining: true,
             config,
             commands: command_rx,
             commands_open: true,
@@ -99,9 +102,9 @@ impl Link {
         };
         let stream = async_std::io::timeout(wait, TcpStream::connect(config.addr.as_str()))
             .await
-            .map_err(|source| ChatError::Connect {
+            .map_err(|error| ChatError::Connect {
                 addr: config.addr.clone(),
-                source,
+                error,
             })?;
         // Chat lines are tiny: without this, Nagle adds tens of milliseconds.
         stream.set_nodelay(true)?;
@@ -235,6 +238,11 @@ struct Task {
     config: SessionConfig,
     /// The name currently held, claimed again after a reconnection.
     name: String,
+    /// The newest room message delivered, so the replay after a reconnection
+    /// does not deliver again what the consumer already has.
+    last_seq: u64,
+    /// Between a welcome and our own join notice: replays are the join replay.
+    joining: bool,
     commands: mpsc::Receiver<Command>,
     /// False once every sender is gone; the session still reads events.
     commands_open: bool,
@@ -323,7 +331,12 @@ impl Task {
             }
             ServerFrame::Rename(r) if name_key(&r.from) == name_key(&self.name) => {
                 self.name = r.to.clone();
+                self.shared.set_name(&r.to);
             }
+            ServerFrame::Message(m) | ServerFrame::Action(m) => self.last_seq = m.seq,
+            ServerFrame::Replay(r) if self.joining && r.message.seq <= self.last_seq => return None,
+            ServerFrame::Replay(r) if self.joining => self.last_seq = r.message.seq,
+            ServerFrame::Join(p) if name_key(&p.name) == name_key(&self.name) => self.joining = false,
             _ => {}
         }
         let event = Event::from_frame(frame)?;
@@ -376,6 +389,8 @@ impl Task {
             match Link::open(&self.config, &self.name).await {
                 Ok((link, welcome)) => {
                     self.name = welcome.name.clone();
+                    self.shared.set_name(&welcome.name);
+                    self.joining = true;
                     self.shared.connected.store(true, Ordering::Release);
                     let connected = Status::Connected {
                         addr: self.config.addr.clone(),

@@ -24,6 +24,7 @@ use chat_core::protocol::{
 use futures::channel::oneshot;
 use tracing::{debug, info, warn};
 
+use crate::access::Bans;
 use crate::config::Config;
 use crate::history::{Loaded, Store, MAX_PAGE};
 use crate::outbox::Outbox;
@@ -52,6 +53,14 @@ pub enum Request {
     Who,
     /// Older messages: up to `limit` before `before`.
     History { before: Option<u64>, limit: u32 },
+    /// The operator password was given (and checked by the connection).
+    Oper,
+    /// Operators: put `name` out of the room, and with `ban` keep them out.
+    Kick {
+        name: String,
+        reason: Option<String>,
+        ban: bool,
+    },
 }
 
 /// What connections tell the broker.
@@ -91,6 +100,7 @@ struct Client {
     closer: TcpStream,
     mode: Mode,
     name: Option<String>,
+    operator: bool,
 }
 
 /// A room event serialised at most once per mode, however many receive it.
@@ -140,11 +150,12 @@ pub struct Broker {
     /// How many of `recent` to keep.
     keep: usize,
     store: Option<Store>,
+    bans: Bans,
 }
 
 impl Broker {
     /// A broker for an empty room, or one continuing from `history`.
-    pub fn new(config: Arc<Config>, history: Option<(Store, Loaded)>) -> Self {
+    pub fn new(config: Arc<Config>, history: Option<(Store, Loaded)>, bans: Bans) -> Self {
         let keep = config.replay.max(if history.is_none() {
             MAX_PAGE as usize
         } else {
@@ -165,6 +176,7 @@ impl Broker {
             recent,
             keep,
             store,
+            bans,
         }
     }
 
@@ -196,6 +208,7 @@ impl Broker {
                         closer,
                         mode: Mode::Plain,
                         name: None,
+                        operator: false,
                     },
                 );
             }
@@ -299,9 +312,16 @@ impl Broker {
         users
     }
 
-    /// Checks a wanted name: valid, and free unless `id` already holds it.
+    /// Checks a wanted name: valid, not banned, and free unless `id`
+    /// already holds it (or a name that looks the same).
     fn check_name(&self, id: ClientId, name: &str) -> Result<(), (ErrorCode, String)> {
         validate_name(name).map_err(|e| (ErrorCode::InvalidName, e.to_string()))?;
+        if self.bans.name_banned(&name_key(name)) {
+            return Err((
+                ErrorCode::Banned,
+                format!("the name \"{name}\" is banned from this room"),
+            ));
+        }
         match self.names.get(&name_key(name)) {
             Some(&holder) if holder != id => Err((
                 ErrorCode::NameTaken,
@@ -399,7 +419,70 @@ impl Broker {
                 }
             }
             Request::History { before, limit } => self.history(id, before, limit),
+            Request::Oper => {
+                if let Some(client) = self.clients.get_mut(&id) {
+                    client.operator = true;
+                    info!(client = id, peer = %client.peer, name = %name, "operator");
+                }
+                self.broadcast(&ServerFrame::Notice(chat_core::protocol::Notice {
+                    text: format!("{name} is now an operator"),
+                }));
+            }
+            Request::Kick {
+                name: target,
+                reason,
+                ban,
+            } => self.kick(id, name, target, reason, ban),
         }
+    }
+
+    /// An operator puts `target` out (and with `ban`, keeps them out).
+    fn kick(
+        &mut self,
+        id: ClientId,
+        by: String,
+        target: String,
+        reason: Option<String>,
+        ban: bool,
+    ) {
+        let verb = if ban { "ban" } else { "kick" };
+        if !self.clients.get(&id).is_some_and(|c| c.operator) {
+            let message = format!("only operators may {verb}: /oper PASSWORD first");
+            self.error_to(id, ErrorCode::NotOperator, message, None);
+            return;
+        }
+        let Some(&victim) = self.names.get(&name_key(&target)) else {
+            let message = format!("nobody called \"{target}\" is online");
+            self.error_to(id, ErrorCode::UnknownUser, message, None);
+            return;
+        };
+        if victim == id {
+            self.error_to(
+                id,
+                ErrorCode::BadCommand,
+                format!("you cannot {verb} yourself"),
+                None,
+            );
+            return;
+        }
+        let Some((victim_name, peer, mode)) = self
+            .clients
+            .get(&victim)
+            .and_then(|c| Some((c.name.clone()?, c.peer, c.mode)))
+        else {
+            return;
+        };
+        let done = if ban { "banned" } else { "kicked" };
+        let why = match &reason {
+            Some(reason) => format!("{done} by {by}: {reason}"),
+            None => format!("{done} by {by}"),
+        };
+        if ban {
+            self.bans.ban(name_key(&victim_name), peer.ip());
+        }
+        warn!(client = victim, %peer, name = %victim_name, by = %by, reason = ?reason, "{done}");
+        self.send_to(victim, wire::notice(mode, format!("you were {why}")));
+        self.remove(victim, &why, false);
     }
 
     /// Answers a history request: from the database on a blocking thread

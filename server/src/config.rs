@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use chat_core::protocol::DEFAULT_MAX_LINE;
 
+use crate::access::Secret;
+
 /// A token bucket: `burst` messages at once, refilled at `per_sec` a second.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateLimit {
@@ -60,6 +62,13 @@ pub struct Config {
     pub history_db: Option<PathBuf>,
     /// Serve TLS with this configuration (see [`crate::tls::load`]).
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The room's password; `None` lets anyone in.
+    pub password: Option<Secret>,
+    /// The password that makes a client an operator (`/oper`); `None`: no
+    /// operators.
+    pub operator_password: Option<Secret>,
+    /// How long a wrong password waits before it is refused.
+    pub refusal_delay: Duration,
 }
 
 impl Default for Config {
@@ -82,6 +91,9 @@ impl Default for Config {
             replay: 0,
             history_db: None,
             tls: None,
+            password: None,
+            operator_password: None,
+            refusal_delay: Duration::from_secs(1),
         }
     }
 }

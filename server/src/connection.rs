@@ -19,7 +19,7 @@ use chat_core::names::{validate_text, TextError};
 use chat_core::protocol::{ClientFrame, ErrorCode, ServerFrame, PROTOCOL_VERSION};
 use futures::channel::oneshot;
 use futures::io::{AsyncRead, AsyncWrite};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::broker::{ClientId, Request, ToBroker};
 use crate::config::Config;
@@ -83,6 +83,8 @@ enum Phase {
     New,
     /// Mode known, no name granted yet.
     Naming(Mode),
+    /// Plain mode: a name was given, the room's password comes next.
+    Password(String),
     /// In the room.
     Named(Mode),
 }
@@ -97,6 +99,9 @@ enum Flow {
 /// The reading half of one client.
 pub struct Reader {
     id: ClientId,
+    peer: SocketAddr,
+    /// Whether the room's password was given (or none is needed).
+    admitted: bool,
     stream: Box<dyn AsyncRead + Send + Sync + Unpin>,
     broker: Sender<ToBroker>,
     config: Arc<Config>,
@@ -109,12 +114,15 @@ pub struct Reader {
 impl Reader {
     pub fn new(
         id: ClientId,
+        peer: SocketAddr,
         stream: Box<dyn AsyncRead + Send + Sync + Unpin>,
         broker: Sender<ToBroker>,
         config: Arc<Config>,
     ) -> Self {
         Self {
             id,
+            peer,
+            admitted: config.password.is_none(),
             stream,
             broker,
             decoder: LineDecoder::new(config.max_line),
@@ -126,7 +134,8 @@ impl Reader {
     }
 
     /// Reads until the client leaves; returns why it left.
-    pub async fn run(mut self, peer: SocketAddr) -> String {
+    pub async fn run(mut self) -> String {
+        let peer = self.peer;
         let reason = self.read_loop().await;
         if self.decoder.buffered() > 0 {
             debug!(client = self.id, %peer, bytes = self.decoder.buffered(), "partial line dropped");
@@ -140,7 +149,7 @@ impl Reader {
         let mut pinged = false;
         loop {
             let wait = match self.phase {
-                Phase::New | Phase::Naming(_) => {
+                Phase::New | Phase::Naming(_) | Phase::Password(_) => {
                     match self.config.name_timeout.checked_sub(started.elapsed()) {
                         Some(left) => Some(left),
                         None => return self.timed_out().await,
@@ -213,7 +222,7 @@ impl Reader {
 
     fn mode(&self) -> Mode {
         match self.phase {
-            Phase::New => Mode::Plain,
+            Phase::New | Phase::Password(_) => Mode::Plain,
             Phase::Naming(mode) | Phase::Named(mode) => mode,
         }
     }
@@ -258,6 +267,7 @@ impl Reader {
                 self.on_plain(&line).await
             }
             Phase::Naming(Mode::Plain) | Phase::Named(Mode::Plain) => self.on_plain(&line).await,
+            Phase::Password(_) => self.on_password(&line).await,
             Phase::Naming(Mode::Structured) | Phase::Named(Mode::Structured) => {
                 self.on_structured(&line).await
             }
@@ -277,6 +287,15 @@ impl Reader {
                     .await;
                     Flow::Continue
                 }
+                _ if !self.admitted => {
+                    self.phase = Phase::Password(name.to_owned());
+                    let prompt = format!(
+                        "room \"{}\" needs a password: type it and press Enter",
+                        self.config.room
+                    );
+                    self.push(wire::notice(Mode::Plain, prompt)).await;
+                    Flow::Continue
+                }
                 _ => self.claim(name.to_owned()).await,
             };
         }
@@ -293,6 +312,13 @@ impl Reader {
             Ok(Input::Msg { to, text }) => self.say(Request::Private { to, text, id: None }).await,
             Ok(Input::Nick(name)) => self.forward(Request::Nick(name)).await,
             Ok(Input::Who) => self.forward(Request::Who).await,
+            Ok(Input::History(limit)) => {
+                let before = None;
+                self.forward(Request::History { before, limit }).await
+            }
+            Ok(Input::Oper(password)) => self.oper(&password).await,
+            Ok(Input::Kick { name, reason }) => self.kick(name, reason, false).await,
+            Ok(Input::Ban { name, reason }) => self.kick(name, reason, true).await,
             Err(InputError::Empty) => Flow::Continue,
             Err(e @ InputError::UnknownCommand(_)) => {
                 self.refuse(ErrorCode::UnknownCommand, e.to_string(), None)
@@ -337,8 +363,19 @@ impl Reader {
                     .await;
                 Flow::Continue
             }
-            ClientFrame::Hello { name, client, .. } => {
+            ClientFrame::Hello {
+                name,
+                client,
+                password,
+                ..
+            } => {
                 debug!(client = self.id, software = ?client, "hello");
+                if !self.admitted {
+                    match &password {
+                        Some(given) if self.password_matches(given) => self.admitted = true,
+                        _ => return self.wrong_password(password.is_none()).await,
+                    }
+                }
                 self.claim(name).await
             }
             ClientFrame::Ping { token } => {
@@ -363,7 +400,71 @@ impl Reader {
             ClientFrame::History { before, limit } => {
                 self.forward(Request::History { before, limit }).await
             }
+            ClientFrame::Oper { password } => self.oper(&password).await,
+            ClientFrame::Kick { name, reason } => self.kick(name, reason, false).await,
+            ClientFrame::Ban { name, reason } => self.kick(name, reason, true).await,
         }
+    }
+
+    fn password_matches(&self, given: &str) -> bool {
+        self.config
+            .password
+            .as_ref()
+            .is_none_or(|password| password.matches(given))
+    }
+
+    /// Plain mode: the line after the name is the room's password.
+    async fn on_password(&mut self, line: &str) -> Flow {
+        let Phase::Password(name) = std::mem::replace(&mut self.phase, Phase::Naming(Mode::Plain))
+        else {
+            return Flow::Continue;
+        };
+        if !self.password_matches(line.trim_end_matches('\r')) {
+            return self.wrong_password(false).await;
+        }
+        self.admitted = true;
+        self.claim(name).await
+    }
+
+    /// Refuses after a delay, so that guessing is slow, and closes.
+    async fn wrong_password(&mut self, missing: bool) -> Flow {
+        let what = if missing {
+            "no password"
+        } else {
+            "wrong password"
+        };
+        warn!(client = self.id, peer = %self.peer, "{what} for the room");
+        async_std::task::sleep(self.config.refusal_delay).await;
+        let message = if missing {
+            "this room needs a password".to_owned()
+        } else {
+            "wrong password".to_owned()
+        };
+        self.refuse(ErrorCode::BadPassword, message, None).await;
+        Flow::Close(what.to_owned())
+    }
+
+    /// `/oper PASSWORD`: checked here, in constant time and after a delay
+    /// when wrong; the broker only records the result.
+    async fn oper(&mut self, given: &str) -> Flow {
+        let Some(password) = &self.config.operator_password else {
+            self.refuse(ErrorCode::NotOperator, "this server has no operators", None)
+                .await;
+            return Flow::Continue;
+        };
+        if password.matches(given) {
+            return self.forward(Request::Oper).await;
+        }
+        warn!(client = self.id, peer = %self.peer, "wrong operator password");
+        async_std::task::sleep(self.config.refusal_delay).await;
+        self.refuse(ErrorCode::NotOperator, "wrong operator password", None)
+            .await;
+        Flow::Continue
+    }
+
+    async fn kick(&mut self, name: String, reason: Option<String>, ban: bool) -> Flow {
+        let reason = reason.filter(|r| validate_text(r).is_ok());
+        self.forward(Request::Kick { name, reason, ban }).await
     }
 
     /// Asks the broker for a name and waits for its answer.
@@ -391,9 +492,11 @@ impl Reader {
             Request::Say { text, id }
             | Request::Action { text, id }
             | Request::Private { text, id, .. } => (text, id.clone()),
-            Request::Nick(_) | Request::Who | Request::History { .. } => {
-                return self.forward(request).await
-            }
+            Request::Nick(_)
+            | Request::Who
+            | Request::History { .. }
+            | Request::Oper
+            | Request::Kick { .. } => return self.forward(request).await,
         };
         if let Err(e) = validate_text(text) {
             let code = match e {

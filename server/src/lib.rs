@@ -26,6 +26,7 @@ use tracing::{info, warn};
 
 pub mod config;
 
+mod access;
 mod broker;
 mod connection;
 pub mod history;
@@ -34,6 +35,7 @@ mod rate;
 pub mod tls;
 mod wire;
 
+pub use access::Secret;
 pub use config::{Config, RateLimit};
 
 use broker::{Broker, ClientId, ToBroker};
@@ -77,7 +79,8 @@ pub async fn run(
     info!(%addr, room = %config.room, "server started");
 
     let (broker_tx, broker_rx) = async_std::channel::bounded(1024);
-    task::spawn(Broker::new(config.clone(), history).run(broker_rx));
+    let bans = access::Bans::default();
+    task::spawn(Broker::new(config.clone(), history, bans.clone()).run(broker_rx));
     // Every writer holds a clone; when all are dropped, everything is flushed.
     let (writers_done, mut all_written) = mpsc::channel::<()>(1);
     let status = config.status_interval.map(|every| {
@@ -115,6 +118,14 @@ pub async fn run(
                 continue;
             }
         };
+        if bans.address_banned(peer.ip()) {
+            task::spawn(refuse(
+                stream,
+                peer,
+                "you are banned from this server".to_owned(),
+            ));
+            continue;
+        }
         let slot = match slots.acquire(peer.ip()) {
             Ok(slot) => slot,
             Err(why) => {
@@ -202,8 +213,8 @@ impl Client {
             write_loop(writer, socket, write_box).await;
             drop(writer_token);
         });
-        let reason = Reader::new(id, reader, broker.clone(), config)
-            .run(peer)
+        let reason = Reader::new(id, peer, reader, broker.clone(), config)
+            .run()
             .await;
         let _ = broker.send(ToBroker::Gone { id, reason }).await;
         drop(slot);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use async_std::net::TcpListener;
-use chat_server::{Config, RateLimit};
+use chat_server::{Config, RateLimit, Secret};
 use clap::Parser;
 use futures::channel::mpsc;
 use futures::StreamExt;
@@ -74,6 +74,35 @@ struct Args {
     /// The PEM private key for --tls-cert.
     #[arg(long, value_name = "KEY.pem", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// A file holding the room's password (first line). Or set
+    /// CHAT_PASSWORD. Never a bare flag: flags show in `ps`.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// A file holding the operator password, for /oper, /kick and /ban. Or
+    /// set CHAT_OPERATOR_PASSWORD.
+    #[arg(long, value_name = "FILE")]
+    operator_password_file: Option<PathBuf>,
+}
+
+/// A password from `--…-file` or else the environment variable; `None` if
+/// neither is set.
+fn read_secret(file: Option<&std::path::Path>, env: &str) -> anyhow::Result<Option<Secret>> {
+    let text = match file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read password file {}", path.display()))?,
+        None => match std::env::var(env) {
+            Ok(value) => value,
+            Err(_) => return Ok(None),
+        },
+    };
+    let password = text.lines().next().unwrap_or("").to_owned();
+    if password.is_empty() {
+        bail!(
+            "the password in {} is empty",
+            file.map_or(env.to_owned(), |p| p.display().to_string())
+        );
+    }
+    Ok(Some(Secret::new(password)))
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -165,6 +194,11 @@ impl Args {
                 (Some(path), false) => Some(path.clone()),
                 (None, false) => Some(default_history_db()?),
             },
+            password: read_secret(self.password_file.as_deref(), "CHAT_PASSWORD")?,
+            operator_password: read_secret(
+                self.operator_password_file.as_deref(),
+                "CHAT_OPERATOR_PASSWORD",
+            )?,
             tls: match (&self.tls_cert, &self.tls_key) {
                 (Some(cert), Some(key)) => Some(chat_server::tls::load(cert, key)?),
                 _ => None,

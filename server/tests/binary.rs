@@ -36,6 +36,14 @@ impl Server {
         extra: &[&str],
         fd_limit: Option<u32>,
     ) -> (Server, std::sync::mpsc::Receiver<String>) {
+        Server::start_full(extra, fd_limit, &[])
+    }
+
+    fn start_full(
+        extra: &[&str],
+        fd_limit: Option<u32>,
+        env: &[(&str, &str)],
+    ) -> (Server, std::sync::mpsc::Receiver<String>) {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
         let mut command = match fd_limit {
@@ -53,6 +61,7 @@ impl Server {
         let mut child = command
             .args(["--listen", &addr, "--status-interval", "0", "--no-history"])
             .args(extra)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -240,4 +249,28 @@ async fn running_out_of_file_descriptors_does_not_stop_the_accept_loop() {
     alice.expect("* bob joined").await;
     bob.send("made it").await;
     alice.expect("<bob> made it").await;
+}
+
+#[async_std::test]
+async fn a_wrong_password_is_logged_with_the_peer_address() {
+    let (server, log) = Server::start_full(&[], None, &[("CHAT_PASSWORD", "letmein")]);
+    let mut guesser = Plain::connect(server.addr.as_str()).await;
+    guesser.send("guesser").await;
+    guesser.line().await;
+    guesser.send("password123").await;
+    guesser.next_is("! wrong password").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let line = log
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("a log line about the wrong password");
+        if line.contains("wrong password for the room") {
+            assert!(line.contains("peer=127.0.0.1:"), "{line}");
+            assert!(!line.contains("password123"), "the guess is not logged");
+            break;
+        }
+    }
+    // The password never shows in the process's arguments.
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", server.child.id())).expect("cmdline");
+    assert!(!String::from_utf8_lossy(&cmdline).contains("letmein"));
 }

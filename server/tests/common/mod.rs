@@ -50,6 +50,11 @@ impl Plain {
         let stream = within("connect", TcpStream::connect(addr))
             .await
             .expect("connect");
+        Plain::over(stream).await
+    }
+
+    /// Reads the banner on an already connected stream.
+    pub async fn over(stream: TcpStream) -> Plain {
         stream.set_nodelay(true).expect("nodelay");
         let mut client = Plain {
             name: String::new(),
