@@ -20,15 +20,18 @@ use futures::StreamExt;
 
 use crate::state::{AppState, Cancel, Connector, NetMsg, Outbox};
 
+/// Work for the UI thread.
+pub type UiWork = Box<dyn FnOnce(&mut AppState) + Send>;
+
 /// Runs work on the UI thread with the app's data. Implemented by druid's
 /// `ExtEventSink`; tests use their own.
 pub trait UiQueue: Send + Sync + 'static {
     /// Runs `work` on the UI thread, soon.
-    fn schedule(&self, work: Box<dyn FnOnce(&mut AppState) + Send>);
+    fn schedule(&self, work: UiWork);
 }
 
 impl UiQueue for ExtEventSink {
-    fn schedule(&self, work: Box<dyn FnOnce(&mut AppState) + Send>) {
+    fn schedule(&self, work: UiWork) {
         self.add_idle_callback(move |state: &mut AppState| work(state));
     }
 }
@@ -140,10 +143,10 @@ mod tests {
 
     /// A stand-in for the UI thread: callbacks queue up and a separate
     /// thread runs them in order, at its own pace.
-    struct ThreadQueue(Mutex<mpsc::Sender<Box<dyn FnOnce(&mut AppState) + Send>>>);
+    struct ThreadQueue(Mutex<mpsc::Sender<UiWork>>);
 
     impl UiQueue for ThreadQueue {
-        fn schedule(&self, work: Box<dyn FnOnce(&mut AppState) + Send>) {
+        fn schedule(&self, work: UiWork) {
             let _ = self.0.lock().unwrap().send(work);
         }
     }
@@ -161,7 +164,7 @@ mod tests {
     #[test]
     fn every_message_and_the_last_one_reach_the_ui_in_order() {
         const N: usize = 20_000;
-        let (tx, rx) = mpsc::channel::<Box<dyn FnOnce(&mut AppState) + Send>>();
+        let (tx, rx) = mpsc::channel::<UiWork>();
         let queue = Arc::new(ThreadQueue(Mutex::new(tx)));
         let (done_tx, done_rx) = mpsc::channel();
         let ui = std::thread::spawn(move || {
@@ -207,7 +210,7 @@ mod tests {
 
     #[test]
     fn a_lone_last_message_is_delivered_without_a_successor() {
-        let (tx, rx) = mpsc::channel::<Box<dyn FnOnce(&mut AppState) + Send>>();
+        let (tx, rx) = mpsc::channel::<UiWork>();
         let bridge = Bridge::new(Arc::new(ThreadQueue(Mutex::new(tx))), 1);
         let mut state = AppState::new("a:1", "me");
         state.connect();

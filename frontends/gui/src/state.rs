@@ -180,8 +180,10 @@ pub enum Conn {
     Reconnecting {
         /// Why it was lost.
         reason: String,
-        /// Seconds until the next attempt.
+        /// Seconds until the next attempt, counted down by [`AppState::tick`].
         secs: u64,
+        /// When the next attempt starts, in milliseconds since the epoch.
+        at_ms: u64,
     },
 }
 
@@ -201,7 +203,7 @@ impl Conn {
                 addr: addr.clone(),
                 name: name.clone(),
             }),
-            Conn::Reconnecting { reason, secs } => {
+            Conn::Reconnecting { reason, secs, .. } => {
                 format!("disconnected: {reason}; reconnecting in {secs} s")
             }
         }
@@ -503,11 +505,9 @@ impl AppState {
                 self.me = w.name.clone();
                 self.set_users(w.users.iter().cloned());
             }
-            Event::Joined(p) => {
-                if !self.users.iter().any(|u| name_key(u) == name_key(&p.name)) {
-                    let users: Vec<String> = self.users.iter().cloned().collect();
-                    self.set_users(users.into_iter().chain([p.name.clone()]));
-                }
+            Event::Joined(p) if !self.users.iter().any(|u| name_key(u) == name_key(&p.name)) => {
+                let users: Vec<String> = self.users.iter().cloned().collect();
+                self.set_users(users.into_iter().chain([p.name.clone()]));
             }
             Event::Left(d) => {
                 let key = name_key(&d.name);
@@ -571,9 +571,12 @@ impl AppState {
                 reason,
                 retry_in: Some(delay),
             } => {
+                let now = chat_core::protocol::now_millis();
+                let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
                 self.conn = Conn::Reconnecting {
                     reason: reason.clone(),
-                    secs: delay.as_secs_f64().round().max(1.0) as u64,
+                    secs: seconds_left(delay_ms),
+                    at_ms: now.saturating_add(delay_ms),
                 };
                 self.users.clear();
             }
@@ -589,6 +592,19 @@ impl AppState {
                 self.users.clear();
                 self.me.clear();
             }
+        }
+    }
+
+    /// Counts the reconnection countdown down to `now_ms`; the status bar
+    /// calls it every second while reconnecting. Returns whether the
+    /// countdown is still running.
+    pub fn tick(&mut self, now_ms: u64) -> bool {
+        match &mut self.conn {
+            Conn::Reconnecting { secs, at_ms, .. } => {
+                *secs = seconds_left(at_ms.saturating_sub(now_ms));
+                true
+            }
+            _ => false,
         }
     }
 
@@ -653,6 +669,12 @@ impl AppState {
             transcript.write(line);
         }
     }
+}
+
+/// Whole seconds left, as people count: 1.9 s is "2 s", and never "0 s"
+/// while waiting.
+fn seconds_left(ms: u64) -> u64 {
+    ms.saturating_add(500).div_euclid(1000).max(1)
 }
 
 /// `HH:MM` for a server time, or for now.
@@ -1012,10 +1034,24 @@ mod tests {
         assert!(state.users.is_empty());
         state.compose = "hi".into();
         assert!(!state.can_send());
+        let Conn::Reconnecting { at_ms, .. } = state.conn else {
+            panic!("reconnecting");
+        };
+        assert!(state.tick(at_ms - 1_000));
+        assert_eq!(
+            state.conn.describe(),
+            "disconnected: server closed the connection; reconnecting in 1 s"
+        );
+        assert!(state.tick(at_ms + 5_000), "still waiting for Connecting");
+        assert_eq!(
+            state.conn.describe(),
+            "disconnected: server closed the connection; reconnecting in 1 s"
+        );
         state.on_event(&Event::Status(Status::Connecting {
             addr: "127.0.0.1:8001".into(),
             attempt: 2,
         }));
+        assert!(!state.tick(at_ms), "no countdown while connecting");
         assert_eq!(
             state.conn.describe(),
             "connecting to 127.0.0.1:8001 (attempt 2)…"

@@ -39,17 +39,31 @@ pub const SCROLL_THUMB: Color = Color::rgba8(0xff, 0xff, 0xff, 0x40);
 /// Separators between areas.
 pub const BORDER: Color = Color::rgb8(0x33, 0x36, 0x3d);
 
+/// Name colours: distinct hues, all readable on the dark background.
+const NAME_COLOURS: [Color; 12] = [
+    Color::rgb8(0xf2, 0x8b, 0x82),
+    Color::rgb8(0xfb, 0xbc, 0x04),
+    Color::rgb8(0x81, 0xc9, 0x95),
+    Color::rgb8(0x78, 0xd9, 0xec),
+    Color::rgb8(0x8a, 0xb4, 0xf8),
+    Color::rgb8(0xc5, 0x8a, 0xf9),
+    Color::rgb8(0xff, 0x8b, 0xcb),
+    Color::rgb8(0xfc, 0xad, 0x70),
+    Color::rgb8(0xc0, 0xe3, 0x6b),
+    Color::rgb8(0xd7, 0xae, 0xfb),
+    Color::rgb8(0xe6, 0xd8, 0x5f),
+    Color::rgb8(0x6f, 0xd1, 0xc0),
+];
+
 /// The colour of `name`: the same for a name in every run and on every
-/// machine (FNV-1a of its case-folded key picks a hue), readable on the
-/// dark background.
+/// machine (FNV-1a of its case-folded key picks from [`NAME_COLOURS`]).
 pub fn name_color(name: &str) -> Color {
     let mut hash: u32 = 0x811c_9dc5;
     for byte in name_key(name).bytes() {
         hash ^= u32::from(byte);
         hash = hash.wrapping_mul(0x0100_0193);
     }
-    let hue = f64::from(hash % 360);
-    Color::hlc(hue, 74.0, 48.0)
+    NAME_COLOURS[(hash % NAME_COLOURS.len() as u32) as usize]
 }
 
 /// Applies the theme to druid's built-in widgets.

@@ -222,11 +222,57 @@ fn status_bar() -> impl Widget<AppState> {
         Flex::row()
             .with_child(dot)
             .with_spacer(8.0)
-            .with_flex_child(text, 1.0)
+            .with_flex_child(text.expand_width(), 1.0)
             .with_child(lines)
             .padding(Insets::uniform_xy(12.0, 5.0)),
     )
     .background(theme::PANEL_BG)
+    .controller(Countdown::default())
+}
+
+/// Ticks the "reconnecting in N s" countdown once a second.
+#[derive(Debug, Default)]
+struct Countdown {
+    timer: Option<druid::TimerToken>,
+}
+
+impl<W: Widget<AppState>> Controller<AppState, W> for Countdown {
+    fn event(
+        &mut self,
+        child: &mut W,
+        ctx: &mut EventCtx,
+        event: &Event,
+        data: &mut AppState,
+        env: &Env,
+    ) {
+        if let Event::Timer(token) = event {
+            if Some(*token) == self.timer {
+                self.timer = None;
+                if data.tick(chat_core::protocol::now_millis()) {
+                    self.timer = Some(ctx.request_timer(std::time::Duration::from_secs(1)));
+                }
+                ctx.set_handled();
+                return;
+            }
+        }
+        child.event(ctx, event, data, env);
+    }
+
+    fn update(
+        &mut self,
+        child: &mut W,
+        ctx: &mut UpdateCtx,
+        old: &AppState,
+        data: &AppState,
+        env: &Env,
+    ) {
+        let started = matches!(data.conn, Conn::Reconnecting { .. })
+            && !matches!(old.conn, Conn::Reconnecting { .. });
+        if started && self.timer.is_none() {
+            self.timer = Some(ctx.request_timer(std::time::Duration::from_secs(1)));
+        }
+        child.update(ctx, old, data, env);
+    }
 }
 
 /// Enter sends; the box keeps (or, after connecting, takes) the focus.
