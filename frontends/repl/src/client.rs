@@ -2,7 +2,8 @@
 //! time (replaced by `/connect`, ended by `/disconnect` and `/quit`), a task
 //! that turns its events into lines, and the handling of typed commands.
 //!
-//! The REPL opens no socket itself; everything goes through `TcpSession`.
+//! The REPL opens no socket itself; everything goes through `TcpSession`,
+//! with the TLS and password settings of [`Access`].
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -16,6 +17,7 @@ use chat_core::{
 use futures::channel::oneshot;
 use futures::StreamExt;
 
+use crate::access::{self, Access};
 use crate::commands::{help, Command};
 use crate::state::{lock, Conn, SharedState};
 
@@ -29,6 +31,9 @@ pub trait Output: Send + Sync + 'static {
     fn event(&self, line: &Line, me: &str);
     /// A line from the REPL itself: help, refused input, failed `/connect`.
     fn local(&self, line: &Line, me: &str);
+    /// A message from the room's history (on joining, or for `/history`),
+    /// to be shown apart from live ones.
+    fn history(&self, line: &Line, me: &str);
 }
 
 /// Whether to keep reading input.
@@ -41,12 +46,27 @@ pub enum Flow {
 }
 
 /// Answers the event task must recognise: `/who` replies the user asked
-/// for, and the one the REPL uses to know that the server has answered
-/// everything sent before it.
+/// for, the one the REPL uses to know that the server has answered
+/// everything sent before it, and `/history` answers still to come (the
+/// server reads those from its database on the side, so they may arrive
+/// after a later `who` answer).
 #[derive(Debug, Default)]
 struct Pending {
     whos: usize,
+    histories: usize,
     barrier: Option<oneshot::Sender<()>>,
+    /// The barrier's `who` was answered; it opens once `histories` is 0.
+    barrier_answered: bool,
+}
+
+impl Pending {
+    fn open_barrier_if_done(&mut self) {
+        if self.barrier_answered && self.histories == 0 {
+            if let Some(barrier) = self.barrier.take() {
+                let _ = barrier.send(());
+            }
+        }
+    }
 }
 
 /// The live session.
@@ -59,6 +79,7 @@ struct Session {
 /// The REPL's side of the conversation.
 pub struct Client {
     addr: String,
+    access: Access,
     state: SharedState,
     out: Arc<dyn Output>,
     pending: Arc<Mutex<Pending>>,
@@ -72,6 +93,7 @@ impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("addr", &self.addr)
+            .field("access", &self.access)
             .field("session", &self.session)
             .finish_non_exhaustive()
     }
@@ -79,9 +101,10 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// A client that will connect to `addr` under the name in `state`.
-    pub fn new(addr: String, state: SharedState, out: Arc<dyn Output>) -> Self {
+    pub fn new(addr: String, access: Access, state: SharedState, out: Arc<dyn Output>) -> Self {
         Self {
             addr,
+            access,
             state,
             out,
             pending: Arc::default(),
@@ -98,7 +121,10 @@ impl Client {
     }
 
     /// Connects (after leaving any current session), to `addr` if given,
-    /// otherwise to the last address, under the current name.
+    /// otherwise to the last address, under the current name, with the same
+    /// TLS and password settings every time. When the room wants a password
+    /// that was not given and the terminal can be asked, asks once (without
+    /// echo) and tries again.
     ///
     /// # Errors
     /// As [`TcpSession::connect`]; the client is then disconnected.
@@ -112,14 +138,38 @@ impl Client {
             addr: self.addr.clone(),
             attempt: 1,
         });
-        let config = SessionConfig::new(self.addr.clone(), name)
-            .reconnecting()
-            .with_client(format!("chat-repl/{}", env!("CARGO_PKG_VERSION")));
-        let session = match TcpSession::connect(config).await {
-            Ok(session) => session,
-            Err(e) => {
-                lock(&self.state).conn = Conn::Disconnected;
-                return Err(e);
+        let mut asked = false;
+        let session = loop {
+            let config = SessionConfig::new(self.addr.clone(), name.clone())
+                .reconnecting()
+                .with_client(format!("chat-repl/{}", env!("CARGO_PKG_VERSION")));
+            match TcpSession::connect(self.access.apply(config)).await {
+                Ok(session) => break session,
+                Err(e)
+                    if access::is_bad_password(&e)
+                        && self.access.password.is_none()
+                        && self.access.can_ask
+                        && !asked =>
+                {
+                    asked = true;
+                    self.local(LineKind::Error, &e.to_string());
+                    let Some(password) = access::ask(format!("password for {}: ", self.addr)).await
+                    else {
+                        lock(&self.state).conn = Conn::Disconnected;
+                        return Err(e);
+                    };
+                    self.access.password = Some(password);
+                    self.access.source = Some("the terminal".to_owned());
+                }
+                Err(e) => {
+                    if asked && access::is_bad_password(&e) {
+                        // A mistyped password is asked for again next time.
+                        self.access.password = None;
+                        self.access.source = None;
+                    }
+                    lock(&self.state).conn = Conn::Disconnected;
+                    return Err(e);
+                }
             }
         };
         let (sender, events) = session.split();
@@ -152,7 +202,7 @@ impl Client {
             }
             Command::Connect(addr) => {
                 if let Err(e) = self.connect(addr).await {
-                    self.local(LineKind::Error, &e.to_string());
+                    self.local(LineKind::Error, &self.explain(&e));
                 }
             }
             Command::Disconnect => {
@@ -162,9 +212,15 @@ impl Client {
                     self.local(LineKind::Error, "not connected (/connect to join again)");
                 }
             }
+            Command::OperAsk => self.oper().await,
             Command::Clear => {}
         }
         Flow::Continue
+    }
+
+    /// A failed connection as one line for people.
+    pub fn explain(&self, err: &ChatError) -> String {
+        self.access.explain(err)
     }
 
     /// Leaves for good: what `/quit` and end of input do.
@@ -197,6 +253,19 @@ impl Client {
         }
     }
 
+    /// `/oper` typed alone: the password is asked for without echo, so it
+    /// is neither on screen nor in the input history.
+    async fn oper(&mut self) {
+        if !self.access.can_ask {
+            self.local(LineKind::Error, "usage: /oper PASSWORD");
+            return;
+        }
+        match access::ask("operator password: ".to_owned()).await {
+            Some(password) => self.send(Input::Oper(password)).await,
+            None => self.local(LineKind::Error, "no password typed: nothing was sent"),
+        }
+    }
+
     async fn send(&mut self, input: Input) {
         let Some(session) = &self.session else {
             if let Input::Nick(name) = input {
@@ -216,12 +285,18 @@ impl Client {
             return;
         };
         let who = input == Input::Who;
+        let history = matches!(input, Input::History(_));
         if who {
             self.pending().whos += 1;
         }
+        if history {
+            self.pending().histories += 1;
+        }
         let result = session.sender.send(input).await;
-        if result.is_err() && who {
-            self.pending().whos -= 1;
+        if result.is_err() {
+            let mut pending = self.pending();
+            pending.whos = pending.whos.saturating_sub(usize::from(who));
+            pending.histories = pending.histories.saturating_sub(usize::from(history));
         }
         match result {
             Ok(_) => {}
@@ -247,7 +322,11 @@ impl Client {
     async fn settle(&mut self) {
         let Some(session) = &self.session else { return };
         let (tx, rx) = oneshot::channel();
-        self.pending().barrier = Some(tx);
+        {
+            let mut pending = self.pending();
+            pending.barrier = Some(tx);
+            pending.barrier_answered = false;
+        }
         if session.sender.send(Input::Who).await.is_ok() {
             let _ = timeout(LEAVE_TIMEOUT, rx).await;
         }
@@ -255,18 +334,23 @@ impl Client {
     }
 
     /// Ends the current session, if any: sends a quit and waits until the
-    /// session reports that it closed the connection.
+    /// session reports that it closed the connection. Core takes a quit
+    /// while it is reconnecting too, and then ends the session at once.
     async fn leave(&mut self, reason: Option<String>) {
         let Some(session) = self.session.take() else {
             return;
         };
         let Session { sender, mut pump } = session;
-        if sender.send(Input::Quit(reason)).await.is_ok()
-            && timeout(LEAVE_TIMEOUT, &mut pump).await.is_ok()
-        {
-            return;
+        match sender.send(Input::Quit(reason)).await {
+            // Ended already: its last status line has been shown.
+            Err(ChatError::Closed) => {
+                let _ = timeout(LEAVE_TIMEOUT, &mut pump).await;
+                return;
+            }
+            Ok(_) if timeout(LEAVE_TIMEOUT, &mut pump).await.is_ok() => return,
+            _ => {}
         }
-        // Not connected (core refuses even a quit then) or stuck: there is
+        // Stuck (say, in a connection attempt that takes its time): there is
         // nobody to say goodbye to. Dropping the event stream makes the
         // session stop at its next step.
         drop(sender);
@@ -288,14 +372,18 @@ async fn pump(
     while let Some(event) = events.next().await {
         if matches!(event, Event::Status(Status::Disconnected { .. })) {
             // Questions asked on a lost connection are never answered.
-            pending.lock().unwrap_or_else(PoisonError::into_inner).whos = 0;
+            let mut pending = pending.lock().unwrap_or_else(PoisonError::into_inner);
+            pending.whos = 0;
+            pending.histories = 0;
+            pending.open_barrier_if_done();
         }
         if matches!(event, Event::Users(_)) {
             let mut pending = pending.lock().unwrap_or_else(PoisonError::into_inner);
             if pending.whos > 0 {
                 pending.whos -= 1;
-            } else if let Some(barrier) = pending.barrier.take() {
-                let _ = barrier.send(());
+            } else if pending.barrier.is_some() && !pending.barrier_answered {
+                pending.barrier_answered = true;
+                pending.open_barrier_if_done();
                 continue;
             }
         }
@@ -305,7 +393,17 @@ async fn pump(
             state.me.clone()
         };
         if let Some(line) = render(&event) {
-            out.event(&line, &me);
+            if matches!(event, Event::Replay(_)) {
+                out.history(&line, &me);
+            } else {
+                out.event(&line, &me);
+            }
+        }
+        if matches!(event, Event::HistoryEnd(_)) {
+            // After its line is out, so a script's last /history is complete.
+            let mut pending = pending.lock().unwrap_or_else(PoisonError::into_inner);
+            pending.histories = pending.histories.saturating_sub(1);
+            pending.open_barrier_if_done();
         }
     }
 }

@@ -1,6 +1,7 @@
 //! What a typed line means to the REPL: the REPL's own commands (`/connect`,
-//! `/disconnect`, `/clear`, `/help`) first, everything else as `chat-core`
-//! parses it, so `/msg bob hi` means the same here as in every client.
+//! `/disconnect`, `/clear`, `/help`, and `/oper` without its password) first,
+//! everything else as `chat-core` parses it, so `/msg bob hi` means the same
+//! here as in every client.
 
 use chat_core::input::COMMANDS;
 use chat_core::{parse_input, Input, InputError};
@@ -25,6 +26,8 @@ pub enum Command {
     Disconnect,
     /// `/clear`.
     Clear,
+    /// `/oper` alone: ask for the operator password without echo.
+    OperAsk,
 }
 
 /// Parses one typed line.
@@ -51,6 +54,7 @@ pub fn parse(line: &str) -> Result<Command, InputError> {
             "disconnect" => return Err(InputError::Usage("/disconnect")),
             "clear" if args.is_empty() => return Ok(Command::Clear),
             "clear" => return Err(InputError::Usage("/clear")),
+            "oper" if args.is_empty() => return Ok(Command::OperAsk),
             _ => {}
         }
     }
@@ -106,6 +110,19 @@ mod tests {
         assert_eq!(parse("/clear"), Ok(Command::Clear));
         assert_eq!(parse("/clear x"), Err(InputError::Usage("/clear")));
         assert_eq!(parse("/help"), Ok(Command::Help));
+        assert_eq!(parse("/oper"), Ok(Command::OperAsk));
+        assert_eq!(
+            parse("/oper pw"),
+            Ok(Command::Chat(Input::Oper("pw".into())))
+        );
+        assert_eq!(parse("/history 3"), Ok(Command::Chat(Input::History(3))));
+        assert_eq!(
+            parse("/kick bob spam"),
+            Ok(Command::Chat(Input::Kick {
+                name: "bob".into(),
+                reason: Some("spam".into())
+            }))
+        );
     }
 
     #[test]
@@ -159,6 +176,10 @@ mod tests {
             "/connect",
             "/disconnect",
             "/clear",
+            "/history",
+            "/oper",
+            "/kick",
+            "/ban",
         ] {
             assert!(words.contains(&w), "{w} missing from {words:?}");
             assert!(help().iter().any(|l| l.starts_with(w)), "{w} not in help");

@@ -1,6 +1,7 @@
 //! Pure formatting of rendered lines for the terminal: `[HH:MM] <name> text`,
 //! with a stable colour per name, own messages and mentions highlighted and
-//! notices dimmed. No I/O here, so every rule is unit-tested.
+//! notices dimmed; messages from the room's history dimmed and marked
+//! `[14:02] │ <bob> hi`. No I/O here, so every rule is unit-tested.
 //!
 //! Text from peers arrives already sanitised by `chat_core::render`; the only
 //! escape sequences in the output are the SGR codes written below, and only
@@ -110,6 +111,33 @@ pub fn format_line(line: &Line, me: &str, now_ms: u64, style: Style) -> String {
     let inner_reset = format!("\x1b[{RESET}m");
     let body = body.replace(&inner_reset, &format!("{inner_reset}\x1b[{outer}m"));
     format!("\x1b[{outer}m{stamp} {body}\x1b[{RESET}m")
+}
+
+/// What sets a message from the room's history apart, after its time.
+pub const HISTORY_MARK: &str = "│";
+
+/// A message from the room's history: `[14:02] │ <bob> hi`, dim as a whole
+/// (no name colours, no highlights: it is not news), with the date in the
+/// stamp when it is not from the same day as `now_ms`.
+pub fn format_history(line: &Line, now_ms: u64, style: Style) -> String {
+    let stamp = history_stamp(line.time.unwrap_or(now_ms), now_ms);
+    style.paint(DIM, &format!("[{stamp}] {HISTORY_MARK} {line}"))
+}
+
+/// `14:02` today, `24 Nov 14:02` on another day (local time).
+fn history_stamp(millis: u64, now_ms: u64) -> String {
+    use chrono::TimeZone;
+    let local = |ms: u64| {
+        i64::try_from(ms)
+            .ok()
+            .and_then(|ms| chrono::Local.timestamp_millis_opt(ms).single())
+    };
+    match (local(millis), local(now_ms)) {
+        (Some(then), Some(now)) if then.date_naive() != now.date_naive() => {
+            then.format("%d %b %H:%M").to_string()
+        }
+        _ => clock(millis),
+    }
 }
 
 /// Connection states stand out by what they mean: green when connected,
@@ -264,6 +292,31 @@ mod tests {
             mention.contains(&format!("\x1b[0m\x1b[{MENTION}m")),
             "{mention:?}"
         );
+    }
+
+    #[test]
+    fn history_is_dim_marked_and_dated_when_old() {
+        let t = 1_700_000_000_000;
+        let line = msg("alice", "hi bob", t);
+        assert_eq!(
+            format_history(&line, t + 60_000, Style::PLAIN),
+            format!("[{}] │ <alice> hi bob", clock(t))
+        );
+        let coloured = format_history(&line, t, COLOR);
+        assert!(coloured.starts_with(&format!("\x1b[{DIM}m")), "{coloured:?}");
+        assert_eq!(strip(&coloured), format_history(&line, t, Style::PLAIN));
+        // Not a mention, not bold: history is not news.
+        assert_eq!(coloured.matches('\x1b').count(), 2, "{coloured:?}");
+        let two_days_later = t + 2 * 86_400_000;
+        let old = format_history(&line, two_days_later, Style::PLAIN);
+        let date = chrono::DateTime::from_timestamp_millis(1_700_000_000_000)
+            .expect("a valid time")
+            .with_timezone(&chrono::Local)
+            .format("%d %b %H:%M")
+            .to_string();
+        assert_eq!(old, format!("[{date}] │ <alice> hi bob"));
+        let evil = msg("ev\x1bil", "\x1b[2Jboom", t);
+        assert!(only_our_escapes(&format_history(&evil, t, COLOR)));
     }
 
     #[test]

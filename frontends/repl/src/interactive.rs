@@ -1,7 +1,8 @@
 //! Terminal mode: rustyline reads lines on the main thread while the event
 //! task prints incoming lines above the prompt through an `ExternalPrinter`,
 //! so a half-typed line survives them. Up/Down recall history, which is kept
-//! in the user's data directory between runs.
+//! in the user's data directory between runs (except `/oper` lines, which
+//! carry a password).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,9 +15,10 @@ use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::{Cmd, CompletionType, Config, Editor, ExternalPrinter, KeyEvent, Movement};
 
+use crate::access::Access;
 use crate::client::{Client, Flow, Output};
 use crate::commands::{parse, Command};
-use crate::format::{format_line, Style};
+use crate::format::{format_history, format_line, Style};
 use crate::helper::ReplHelper;
 use crate::state::{lock, SharedState, State};
 
@@ -38,16 +40,25 @@ struct Term {
 
 impl Term {
     fn print(&self, line: &Line, me: &str) {
-        let text = format_line(line, me, now_ms(), self.style) + "\n";
+        self.print_text(format_line(line, me, now_ms(), self.style));
+    }
+}
+
+impl Term {
+    fn print_text(&self, text: String) {
         let mut printer = self.printer.lock().unwrap_or_else(PoisonError::into_inner);
         // If the terminal is gone there is nowhere to report it either.
-        let _ = printer.print(text);
+        let _ = printer.print(text + "\n");
     }
 }
 
 impl Output for Term {
     fn event(&self, line: &Line, me: &str) {
         self.print(line, me);
+    }
+
+    fn history(&self, line: &Line, _me: &str) {
+        self.print_text(format_history(line, now_ms(), self.style));
     }
 
     fn local(&self, line: &Line, me: &str) {
@@ -66,9 +77,14 @@ type ReplEditor = Editor<ReplHelper, FileHistory>;
 /// Runs until Ctrl-D or `/quit`.
 ///
 /// # Errors
-/// [`ChatError`] when the first connection fails (except a rejected name,
+/// The first connection's failure in one line (except a rejected name,
 /// which asks for another), or when the terminal cannot be driven.
-pub fn run(addr: String, name: Option<String>, history: Option<PathBuf>) -> anyhow::Result<()> {
+pub fn run(
+    addr: String,
+    name: Option<String>,
+    access: Access,
+    history: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let style = Style::detect();
     let config = Config::builder()
         .auto_add_history(false)
@@ -93,7 +109,7 @@ pub fn run(addr: String, name: Option<String>, history: Option<PathBuf>) -> anyh
         printer: Mutex::new(Box::new(printer)),
         style,
     });
-    let mut client = Client::new(addr, state.clone(), out);
+    let mut client = Client::new(addr, access, state.clone(), out);
 
     if name.is_none() && !ask_name(&mut editor, &state)? {
         return Ok(());
@@ -107,7 +123,7 @@ pub fn run(addr: String, name: Option<String>, history: Option<PathBuf>) -> anyh
                     return Ok(());
                 }
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => anyhow::bail!(client.explain(&e)),
         }
     }
 
@@ -134,7 +150,7 @@ fn read_loop(editor: &mut ReplEditor, client: &mut Client) -> anyhow::Result<()>
                 return Err(e).context("reading the terminal");
             }
         };
-        if !line.trim().is_empty() {
+        if !line.trim().is_empty() && !carries_password(&line) {
             let _ = editor.add_history_entry(line.as_str());
         }
         match parse(&line) {
@@ -152,6 +168,13 @@ fn read_loop(editor: &mut ReplEditor, client: &mut Client) -> anyhow::Result<()>
             Err(e) => client.local(LineKind::Error, &e.to_string()),
         }
     }
+}
+
+/// Whether a typed line holds a password (`/oper PASSWORD`), which must not
+/// be written to the history file.
+fn carries_password(line: &str) -> bool {
+    let word = line.split_whitespace().next().unwrap_or("");
+    word.eq_ignore_ascii_case("/oper")
 }
 
 /// Asks for a name until one is given; `false` when the user gave up (Ctrl-D).
@@ -176,4 +199,18 @@ fn save_history(editor: &mut ReplEditor, path: &Path) -> anyhow::Result<()> {
     // Appending keeps what other REPLs saved meanwhile.
     editor.append_history(path)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oper_lines_are_not_remembered() {
+        assert!(carries_password("/oper s3cret"));
+        assert!(carries_password("  /OPER s3cret"));
+        assert!(!carries_password("/operate"));
+        assert!(!carries_password("// /oper x"));
+        assert!(!carries_password("hello /oper"));
+    }
 }

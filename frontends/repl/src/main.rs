@@ -3,11 +3,13 @@
 //! non-zero exit code.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chat_core::ChatError;
 use clap::Parser;
 
+mod access;
 mod client;
 mod commands;
 mod format;
@@ -30,22 +32,31 @@ struct Args {
     /// Neither read nor save the input history.
     #[arg(long)]
     no_history: bool,
+    /// Connect over TLS, checking the server's certificate against the
+    /// system's trusted roots.
+    #[arg(long)]
+    tls: bool,
+    /// Connect over TLS, trusting only the certificate(s) in this PEM file
+    /// (for a self-signed server: its certificate).
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// Connect over TLS WITHOUT checking the certificate: anyone on the path
+    /// can read the chat. For testing only.
+    #[arg(long, conflicts_with = "ca")]
+    insecure: bool,
+    /// Read the room's password from this file (its first line break and
+    /// what follows are not part of it). Otherwise $CHAT_PASSWORD is used,
+    /// and in a terminal the REPL asks when the room wants one.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    let result = if interactive {
-        let history = if args.no_history {
-            None
-        } else {
-            interactive::history_path()
-        };
-        interactive::run(args.server, args.name, history)
-    } else {
-        async_std::task::block_on(piped::run(args.server, args.name))
-    };
-    match result {
+    if args.insecure {
+        eprintln!("{}", access::INSECURE_WARNING);
+    }
+    match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("{}", one_line(&err));
@@ -54,11 +65,39 @@ fn main() -> ExitCode {
     }
 }
 
-/// The error as one line. Core's errors already say everything (the I/O
-/// cause included, in words), so their source chain is left out.
-fn one_line(err: &anyhow::Error) -> String {
-    match err.downcast_ref::<ChatError>() {
-        Some(chat) => chat.to_string(),
-        None => format!("{err:#}"),
+fn run(args: Args) -> anyhow::Result<()> {
+    let env_password = std::env::var(access::PASSWORD_ENV).ok();
+    let mut access = access::Access::from_flags(
+        args.tls,
+        args.ca,
+        args.insecure,
+        args.password_file.as_deref(),
+        env_password,
+    )?;
+    access.can_ask = std::io::stdin().is_terminal();
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if interactive {
+        let history = if args.no_history {
+            None
+        } else {
+            interactive::history_path()
+        };
+        interactive::run(args.server, args.name, access, history)
+    } else {
+        async_std::task::block_on(piped::run(args.server, args.name, access))
     }
+}
+
+/// The error as one line: each context, then the cause. Core's errors
+/// already say everything (the I/O cause included, in words), so the chain
+/// stops at the first of them.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut parts = Vec::new();
+    for cause in err.chain() {
+        parts.push(cause.to_string());
+        if cause.downcast_ref::<ChatError>().is_some() {
+            break;
+        }
+    }
+    parts.join(": ")
 }

@@ -1,16 +1,20 @@
 //! Line-by-line mode, for when stdin or stdout is not a terminal: each stdin
 //! line is typed input, each event one plain line on stdout (`<alice> hi`,
 //! exactly as `chat_core::render` writes it), and the REPL's own messages go
-//! to stderr. End of input leaves like `/quit`.
+//! to stderr. End of input leaves like `/quit`. Messages from the room's
+//! history start with their time, `[12:04] <alice> hi`, as the server's own
+//! plain mode writes them.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use async_std::io::{prelude::BufReadExt, BufReader};
+use chat_core::render::clock;
 use chat_core::{InputError, Line, LineKind};
 use futures::StreamExt;
 
+use crate::access::Access;
 use crate::client::{Client, Flow, Output};
 use crate::commands::{parse, Command};
 use crate::state::{SharedState, State};
@@ -25,6 +29,11 @@ impl Output for Plain {
         let _ = writeln!(std::io::stdout().lock(), "{line}");
     }
 
+    fn history(&self, line: &Line, _me: &str) {
+        let stamp = line.time.map_or_else(|| "--:--".to_owned(), clock);
+        let _ = writeln!(std::io::stdout().lock(), "[{stamp}] {line}");
+    }
+
     fn local(&self, line: &Line, _me: &str) {
         // "connecting to …" is noise on a script's stderr.
         if line.kind != LineKind::Status || !line.text.starts_with("connecting") {
@@ -36,8 +45,8 @@ impl Output for Plain {
 /// Runs until end of input or `/quit`.
 ///
 /// # Errors
-/// [`chat_core::ChatError`] when the first connection fails; I/O errors on stdin.
-pub async fn run(addr: String, name: Option<String>) -> anyhow::Result<()> {
+/// The first connection's failure, in one line; I/O errors on stdin.
+pub async fn run(addr: String, name: Option<String>, access: Access) -> anyhow::Result<()> {
     let mut lines = BufReader::new(async_std::io::stdin()).lines();
     let name = match name {
         Some(name) => name,
@@ -52,8 +61,10 @@ pub async fn run(addr: String, name: Option<String>) -> anyhow::Result<()> {
         }
     };
     let state: SharedState = Arc::new(std::sync::Mutex::new(State::new(name)));
-    let mut client = Client::new(addr, state, Arc::new(Plain)).settling_before_quit();
-    client.connect(None).await?;
+    let mut client = Client::new(addr, access, state, Arc::new(Plain)).settling_before_quit();
+    if let Err(e) = client.connect(None).await {
+        anyhow::bail!(client.explain(&e));
+    }
     while let Some(line) = lines.next().await {
         let line = match line {
             Ok(line) => line,
