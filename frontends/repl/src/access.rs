@@ -163,8 +163,8 @@ mod tests {
         assert_eq!(plain.tls, None);
         let system = Access::from_flags(true, None, false, None, None).expect("no file");
         assert_eq!(system.tls, Some(TlsOptions::default()));
-        let ca = Access::from_flags(false, Some("ca.pem".into()), false, None, None)
-            .expect("no file");
+        let ca =
+            Access::from_flags(false, Some("ca.pem".into()), false, None, None).expect("no file");
         assert_eq!(
             ca.tls.and_then(|t| t.ca_file),
             Some(PathBuf::from("ca.pem"))
@@ -178,8 +178,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("pw");
         std::fs::write(&file, "open sesame \r\n").expect("writes");
-        let access = Access::from_flags(false, None, false, Some(&file), Some("env".into()))
-            .expect("reads");
+        let access =
+            Access::from_flags(false, None, false, Some(&file), Some("env".into())).expect("reads");
         assert_eq!(access.password.as_deref(), Some("open sesame "));
         assert_eq!(
             access.source,

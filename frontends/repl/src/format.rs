@@ -303,7 +303,10 @@ mod tests {
             format!("[{}] │ <alice> hi bob", clock(t))
         );
         let coloured = format_history(&line, t, COLOR);
-        assert!(coloured.starts_with(&format!("\x1b[{DIM}m")), "{coloured:?}");
+        assert!(
+            coloured.starts_with(&format!("\x1b[{DIM}m")),
+            "{coloured:?}"
+        );
         assert_eq!(strip(&coloured), format_history(&line, t, Style::PLAIN));
         // Not a mention, not bold: history is not news.
         assert_eq!(coloured.matches('\x1b').count(), 2, "{coloured:?}");

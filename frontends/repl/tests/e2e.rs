@@ -669,3 +669,350 @@ async fn asks_for_a_name_and_again_when_it_is_taken() {
     tmux.keys(&["Enter"]);
     tmux.wait_for("exit code 0", |s| s.contains("exit=0"));
 }
+
+/// What a line-by-line run printed, and how it ended.
+struct Finished {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the REPL in line-by-line mode with `args`, the environment `env`
+/// (`CHAT_PASSWORD` only as given) and `input` on stdin, until it exits.
+fn run_piped(args: &[&str], env: &[(&str, &str)], input: &str) -> Finished {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env_remove("CHAT_PASSWORD")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = Running(command.spawn().expect("chat-repl runs"));
+    let stdout = lines_of(child.0.stdout.take().expect("piped"));
+    let stderr = lines_of(child.0.stderr.take().expect("piped"));
+    let mut stdin = child.0.stdin.take().expect("piped");
+    // A REPL that already exited (refused) closed its stdin: not an error.
+    let _ = stdin.write_all(input.as_bytes());
+    drop(stdin);
+    let code = child.wait().code();
+    // The pipes close when the process exits, which ends the readers.
+    let collect = |rx: mpsc::Receiver<String>| {
+        let mut text = String::new();
+        while let Ok(line) = rx.recv_timeout(WAIT) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    };
+    Finished {
+        code,
+        stdout: collect(stdout),
+        stderr: collect(stderr),
+    }
+}
+
+/// A self-signed certificate for 127.0.0.1 in `dir`: (cert, key) paths.
+fn certificate(dir: &std::path::Path, stem: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = chat_server::tls::generate_self_signed(&["127.0.0.1".into()])
+        .expect("generates a certificate");
+    let paths = (
+        dir.join(format!("{stem}-cert.pem")),
+        dir.join(format!("{stem}-key.pem")),
+    );
+    std::fs::write(&paths.0, cert).expect("writes the certificate");
+    std::fs::write(&paths.1, key).expect("writes the key");
+    paths
+}
+
+/// Another person in a TLS room, trusting `ca`.
+async fn join_tls(
+    addr: SocketAddr,
+    name: &str,
+    ca: &std::path::Path,
+) -> (SessionSender, EventStream) {
+    let config = SessionConfig::new(addr.to_string(), name).with_tls(chat_core::TlsOptions {
+        ca_file: Some(ca.to_owned()),
+        insecure: false,
+    });
+    let session = timeout(WAIT, TcpSession::connect(config))
+        .await
+        .expect("connect in time")
+        .expect("connects over TLS");
+    session.split()
+}
+
+#[async_std::test]
+async fn piped_mode_over_tls_and_a_wrong_ca_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = certificate(dir.path(), "server");
+    let (stranger, _) = certificate(dir.path(), "stranger");
+    let server = ServerHandle::start(Config {
+        rate_limit: None,
+        tls: Some(chat_server::tls::load(&cert, &key).expect("loads")),
+        ..Default::default()
+    })
+    .await
+    .expect("server starts");
+    let addr = server.addr().to_string();
+    let (_watcher, mut events) = join_tls(server.addr(), "watcher", &cert).await;
+
+    let ca = cert.to_str().expect("a UTF-8 path");
+    let run = run_piped(
+        &["--server", &addr, "--name", "bot", "--ca", ca],
+        &[],
+        "secret plans\n/quit\n",
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stdout.contains("<bot> secret plans\n"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.stderr, "");
+    let said = expect_event(&mut events, "bot's line", |e| {
+        matches!(e, Event::Message(_))
+    })
+    .await;
+    assert_eq!(shown(&said), "<bot> secret plans");
+
+    // A certificate the given CA did not sign: one clear line, exit 1.
+    let wrong = run_piped(
+        &[
+            "--server",
+            &addr,
+            "--name",
+            "eve",
+            "--ca",
+            stranger.to_str().expect("UTF-8"),
+        ],
+        &[],
+        "hi\n",
+    );
+    assert_eq!(wrong.code, Some(1));
+    assert_eq!(wrong.stdout, "");
+    assert_eq!(wrong.stderr.lines().count(), 1, "{}", wrong.stderr);
+    assert!(
+        wrong
+            .stderr
+            .starts_with(&format!("TLS with {addr} failed: invalid peer certificate")),
+        "{}",
+        wrong.stderr
+    );
+
+    // --insecure gets in, but says loudly what it costs.
+    let insecure = run_piped(
+        &["--server", &addr, "--name", "tester", "--insecure"],
+        &[],
+        "/quit\n",
+    );
+    assert_eq!(insecure.code, Some(0), "{}", insecure.stderr);
+    assert!(
+        insecure
+            .stderr
+            .starts_with("WARNING: --insecure: the server's certificate is NOT checked"),
+        "{}",
+        insecure.stderr
+    );
+    assert!(
+        insecure.stdout.contains("* connected as tester to"),
+        "{}",
+        insecure.stdout
+    );
+
+    // Plain text to a TLS port and TLS to a plain port: one line each.
+    let plain = run_piped(&["--server", &addr, "--name", "p"], &[], "");
+    assert_eq!(plain.code, Some(1));
+    assert_eq!(plain.stderr.lines().count(), 1, "{}", plain.stderr);
+    let plain_server = start_server().await;
+    let mixed = run_piped(
+        &[
+            "--server",
+            &plain_server.addr().to_string(),
+            "--name",
+            "t",
+            "--tls",
+        ],
+        &[],
+        "",
+    );
+    assert_eq!(mixed.code, Some(1));
+    assert_eq!(
+        mixed.stderr,
+        format!(
+            "the server at {} does not speak TLS (it answered in plain text); connect without --tls\n",
+            plain_server.addr()
+        )
+    );
+}
+
+#[async_std::test]
+async fn the_room_password_comes_from_the_environment_or_a_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = ServerHandle::start(Config {
+        rate_limit: None,
+        password: Some(chat_server::Secret::new("open sesame")),
+        refusal_delay: Duration::from_millis(50),
+        ..Default::default()
+    })
+    .await
+    .expect("server starts");
+    let addr = server.addr().to_string();
+    let watcher = timeout(
+        WAIT,
+        TcpSession::connect(SessionConfig::new(&addr, "watcher").with_password("open sesame")),
+    )
+    .await
+    .expect("in time")
+    .expect("the right password lets the watcher in");
+    let (_watcher, mut events) = watcher.split();
+
+    let admitted = run_piped(
+        &["--server", &addr, "--name", "bot"],
+        &[("CHAT_PASSWORD", "open sesame")],
+        "let me in\n",
+    );
+    assert_eq!(admitted.code, Some(0), "{}", admitted.stderr);
+    assert_eq!(admitted.stderr, "");
+    let said = expect_event(&mut events, "bot's line", |e| {
+        matches!(e, Event::Message(_))
+    })
+    .await;
+    assert_eq!(shown(&said), "<bot> let me in");
+
+    let file = dir.path().join("password");
+    std::fs::write(&file, "open sesame\n").expect("writes");
+    let from_file = run_piped(
+        &[
+            "--server",
+            &addr,
+            "--name",
+            "filer",
+            "--password-file",
+            file.to_str().expect("UTF-8"),
+        ],
+        &[("CHAT_PASSWORD", "not this one")],
+        "from a file\n",
+    );
+    assert_eq!(from_file.code, Some(0), "{}", from_file.stderr);
+    assert!(
+        from_file.stdout.contains("<filer> from a file\n"),
+        "{}",
+        from_file.stdout
+    );
+
+    let wrong = run_piped(
+        &["--server", &addr, "--name", "mallory"],
+        &[("CHAT_PASSWORD", "guess")],
+        "hi\n",
+    );
+    assert_eq!(wrong.code, Some(1));
+    assert_eq!(
+        wrong.stderr,
+        "refused by server: wrong password (the password from CHAT_PASSWORD)\n"
+    );
+    assert_eq!(wrong.stdout, "");
+
+    // No password and no terminal to ask on: says how to give one.
+    let none = run_piped(&["--server", &addr, "--name", "nopw"], &[], "hi\n");
+    assert_eq!(none.code, Some(1));
+    assert_eq!(
+        none.stderr,
+        "refused by server: this room needs a password (give it with --password-file FILE or CHAT_PASSWORD)\n"
+    );
+}
+
+#[async_std::test]
+async fn history_is_replayed_on_joining_and_shown_by_slash_history() {
+    let server = ServerHandle::start(Config {
+        rate_limit: None,
+        replay: 2,
+        ..Default::default()
+    })
+    .await
+    .expect("server starts");
+    let (watcher, mut events) = join(server.addr(), "watcher").await;
+    let mut times = Vec::new();
+    for n in 1..=5 {
+        watcher.say(format!("m{n}")).await.expect("sent");
+        let own = expect_event(&mut events, "own copy", |e| matches!(e, Event::Message(_))).await;
+        let Event::Message(m) = own else {
+            unreachable!()
+        };
+        times.push(chat_core::render::clock(m.time));
+    }
+    let said = |n: usize| format!("[{}] <watcher> m{n}", times[n - 1]);
+
+    let run = run_piped(
+        &["--server", &server.addr().to_string(), "--name", "bot"],
+        &[],
+        "/history 3\n",
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.stderr, "");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let from_welcome = lines
+        .iter()
+        .position(|l| l.starts_with("* you are bot"))
+        .expect("the welcome");
+    let expected = [
+        // The replay on joining: the last two.
+        said(4),
+        said(5),
+        "* bot joined".to_owned(),
+        // The answer to /history 3, and its end.
+        said(3),
+        said(4),
+        said(5),
+        "* 3 older messages shown; more are stored".to_owned(),
+        "* disconnected: you left".to_owned(),
+    ];
+    assert_eq!(&lines[from_welcome + 1..], expected, "{lines:?}");
+}
+
+#[async_std::test]
+async fn the_password_is_asked_for_without_echo_in_a_terminal() {
+    let server = ServerHandle::start(Config {
+        rate_limit: None,
+        password: Some(chat_server::Secret::new("open sesame")),
+        operator_password: Some(chat_server::Secret::new("root pw")),
+        refusal_delay: Duration::from_millis(50),
+        ..Default::default()
+    })
+    .await
+    .expect("server starts");
+    let addr = server.addr().to_string();
+    let tmux = Tmux::start(&format!(
+        "env -u CHAT_PASSWORD {}",
+        repl_command(&addr, "alice", None)
+    ));
+    tmux.wait_for("the password question", |s| {
+        s.contains("! refused by server: this room needs a password")
+            && last_row(s) == format!("password for {addr}:")
+    });
+    tmux.type_text("open sesame");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("connected status", |s| s.contains("connected as alice to"));
+    assert!(
+        !screen.contains("sesame"),
+        "the password was echoed:\n{screen}"
+    );
+
+    // /oper alone asks too, without echo.
+    tmux.type_text("/oper");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the operator question", |s| {
+        last_row(s) == "operator password:"
+    });
+    tmux.type_text("root pw");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("operator status", |s| {
+        s.contains("alice is now an operator")
+    });
+    assert!(
+        !screen.contains("root pw"),
+        "the password was echoed:\n{screen}"
+    );
+    tmux.keys(&["C-d"]);
+    tmux.wait_for("exit code 0", |s| s.contains("exit=0"));
+}
