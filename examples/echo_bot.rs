@@ -17,12 +17,18 @@ pub struct Args {
     /// The name to join as.
     #[arg(long, default_value = "echo")]
     pub name: String,
+    /// TLS and the room's password.
+    #[command(flatten)]
+    pub access: chat_examples::Access,
 }
 
 #[async_std::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    run(SessionConfig::new(args.server, args.name)).await
+    run(args
+        .access
+        .apply(SessionConfig::new(args.server, args.name))?)
+    .await
 }
 
 /// Joins and echoes until the server goes away.

@@ -21,30 +21,33 @@ pub struct Args {
     /// The name to join as.
     #[arg(long, default_value = "greeter")]
     pub name: String,
+    /// TLS and the room's password.
+    #[command(flatten)]
+    pub access: chat_examples::Access,
 }
 
 #[async_std::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    run(SessionConfig::new(args.server, args.name)).await
+    run(args
+        .access
+        .apply(SessionConfig::new(args.server, args.name))?)
+    .await
 }
 
 /// Joins and greets until the server goes away.
 pub async fn run(config: SessionConfig) -> anyhow::Result<()> {
     let session = chat_examples::join(config).await?;
-    let mut me = session.welcome().name.clone();
     let mut room = Room::new(&session.welcome().users);
     let (sender, mut events) = session.split();
     while let Some(event) = events.next().await {
         let reply = match event {
-            // The server announces our own arrival too: no welcoming ourselves.
-            Event::Joined(p) if name_key(&p.name) == name_key(&me) => None,
+            // The server announces our own arrival too: no welcoming
+            // ourselves, under whatever name the session holds now.
+            Event::Joined(p) if name_key(&p.name) == name_key(&sender.name()) => None,
             Event::Joined(p) => Some(room.joined(&p.name)),
             Event::Left(d) => Some(room.left(&d.name, &d.reason)),
             Event::Renamed(r) => {
-                if name_key(&r.from) == name_key(&me) {
-                    me = r.to.clone();
-                }
                 room.renamed(&r.from, &r.to);
                 None
             }

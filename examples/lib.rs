@@ -1,9 +1,101 @@
-//! Shared bits for the example bots: joining with an error message that says
+//! Shared bits for the example bots: the flags for getting into a protected
+//! room (TLS, the room password) and joining with an error message that says
 //! who could not join where. Each bot stays readable on its own; this file only
 //! holds what would otherwise be copied four times.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::Context;
-use chat_core::{ChatSession, SessionConfig, TcpSession};
+use chat_core::{ChatSession, SessionConfig, TcpSession, TlsOptions};
+
+/// The environment variable that may hold the room's password (a variable,
+/// not a flag: flags are visible to everyone in `ps`).
+pub const PASSWORD_ENV: &str = "CHAT_PASSWORD";
+
+/// What `--insecure` prints on stderr before the bot connects.
+pub const INSECURE_WARNING: &str = "WARNING: --insecure: the server's certificate is NOT checked. \
+Anyone on the path can pose as the server and read the whole chat, password included. \
+Use --ca FILE with the server's certificate instead.";
+
+/// How to get into the room; every bot flattens it into its flags
+/// (`#[command(flatten)]`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Access {
+    /// Connect over TLS, checking the server's certificate against the
+    /// system's trusted roots.
+    #[arg(long)]
+    pub tls: bool,
+    /// Connect over TLS, trusting only the certificate(s) in this PEM file.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Connect over TLS WITHOUT checking the certificate: anyone on the path
+    /// can read the chat. For testing only.
+    #[arg(long, conflicts_with = "ca")]
+    pub insecure: bool,
+    /// Read the room's password from this file (without its final line
+    /// break); otherwise from $CHAT_PASSWORD, if set.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+impl Access {
+    /// `config` with TLS (`--ca` and `--insecure` imply it) and the password
+    /// from `--password-file` or `$CHAT_PASSWORD`. Prints the `--insecure`
+    /// warning on stderr.
+    ///
+    /// # Errors
+    /// When the password file cannot be read or is empty.
+    pub fn apply(&self, config: SessionConfig) -> anyhow::Result<SessionConfig> {
+        self.apply_with_env(config, std::env::var(PASSWORD_ENV).ok())
+    }
+
+    /// [`apply`](Self::apply) with the environment's password given, for tests.
+    ///
+    /// # Errors
+    /// As `apply`.
+    pub fn apply_with_env(
+        &self,
+        mut config: SessionConfig,
+        env_password: Option<String>,
+    ) -> anyhow::Result<SessionConfig> {
+        if self.tls || self.ca.is_some() || self.insecure {
+            if self.insecure {
+                eprintln!("{INSECURE_WARNING}");
+            }
+            config = config.with_tls(TlsOptions {
+                ca_file: self.ca.clone(),
+                insecure: self.insecure,
+            });
+        }
+        let password = match &self.password_file {
+            Some(path) => Some(read_password_file(path)?),
+            None => env_password.filter(|p| !p.is_empty()),
+        };
+        if let Some(password) = password {
+            config = config.with_password(password);
+        }
+        Ok(config)
+    }
+}
+
+/// The password in `path`: its contents without the final line break (a
+/// password may contain spaces, so nothing else is trimmed).
+///
+/// # Errors
+/// When the file cannot be read, or holds nothing.
+pub fn read_password_file(path: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the password file {}", path.display()))?;
+    let password = text
+        .strip_suffix('\n')
+        .map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
+    anyhow::ensure!(
+        !password.is_empty(),
+        "the password file {} is empty",
+        path.display()
+    );
+    Ok(password.to_owned())
+}
 
 /// Connects and joins the room as `config.name`, or says why not
 /// ("echo cannot join 127.0.0.1:8001: cannot connect to …: connection refused").
@@ -14,4 +106,65 @@ use chat_core::{ChatSession, SessionConfig, TcpSession};
 pub async fn join(config: SessionConfig) -> anyhow::Result<TcpSession> {
     let context = format!("{} cannot join {}", config.name, config.addr);
     TcpSession::connect(config).await.context(context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn access(args: &[&str]) -> Access {
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            access: Access,
+        }
+        let args = std::iter::once("bot").chain(args.iter().copied());
+        <Flags as clap::Parser>::try_parse_from(args)
+            .expect("valid flags")
+            .access
+    }
+
+    #[test]
+    fn ca_and_insecure_imply_tls_and_conflict() {
+        let config = |a: &Access| {
+            a.apply_with_env(SessionConfig::new("h:1", "b"), None)
+                .expect("no file to read")
+        };
+        assert_eq!(config(&access(&[])).tls, None);
+        assert_eq!(config(&access(&["--tls"])).tls, Some(TlsOptions::default()));
+        let ca = config(&access(&["--ca", "ca.pem"])).tls.expect("TLS");
+        assert_eq!(ca.ca_file, Some(PathBuf::from("ca.pem")));
+        assert!(config(&access(&["--insecure"])).tls.expect("TLS").insecure);
+        #[derive(Debug, clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            access: Access,
+        }
+        assert!(<Flags as clap::Parser>::try_parse_from(["b", "--ca", "x", "--insecure"]).is_err());
+    }
+
+    #[test]
+    fn the_password_comes_from_the_file_then_the_environment() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "open sesame\n").expect("writes");
+        let with_file = access(&["--password-file", file.to_str().expect("UTF-8")]);
+        let config = with_file
+            .apply_with_env(SessionConfig::new("h:1", "b"), Some("env".into()))
+            .expect("reads");
+        assert_eq!(config.password.as_deref(), Some("open sesame"));
+        let env = access(&[])
+            .apply_with_env(SessionConfig::new("h:1", "b"), Some("env".into()))
+            .expect("no file");
+        assert_eq!(env.password.as_deref(), Some("env"));
+        let unset = access(&[])
+            .apply_with_env(SessionConfig::new("h:1", "b"), Some(String::new()))
+            .expect("no file");
+        assert_eq!(unset.password, None);
+        std::fs::write(&file, "").expect("writes");
+        let err = with_file
+            .apply_with_env(SessionConfig::new("h:1", "b"), None)
+            .expect_err("empty file");
+        assert!(err.to_string().contains("is empty"), "{err}");
+    }
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use chat_core::protocol::now_millis;
-use chat_core::{ChatError, ChatSession, Event, SessionConfig, TcpSession};
+use chat_core::{ChatError, ChatSession, Event, SessionConfig, Status, TcpSession};
 use chrono::{DateTime, Local, SecondsFormat};
 use clap::Parser;
 use futures::StreamExt;
@@ -27,6 +27,9 @@ pub struct Args {
     /// The name to join as.
     #[arg(long, default_value = "logger")]
     pub name: String,
+    /// TLS and the room's password.
+    #[command(flatten)]
+    pub access: chat_examples::Access,
     /// The transcript file; lines are appended to it.
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
@@ -35,7 +38,10 @@ pub struct Args {
 #[async_std::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let config = SessionConfig::new(args.server, args.name).reconnecting();
+    let config = args
+        .access
+        .apply(SessionConfig::new(args.server, args.name))?;
+    let config = config.reconnecting();
     run(config, &args.out).await
 }
 
@@ -87,7 +93,7 @@ async fn join_patiently(config: SessionConfig, file: &mut File) -> anyhow::Resul
             return Err(error).context(context);
         };
         let delay = backoff.delay(attempt);
-        let status = chat_core::Status::Disconnected {
+        let status = Status::Disconnected {
             reason: error.to_string(),
             retry_in: Some(delay),
         };
@@ -100,35 +106,27 @@ async fn join_patiently(config: SessionConfig, file: &mut File) -> anyhow::Resul
     unreachable!("the attempts never run out")
 }
 
-/// What the room said that is already in the transcript. The server replays
-/// its recent history to every newcomer, so after each reconnection the
-/// logger is shown messages it wrote down live; those are skipped, and the
-/// ones said while it was away (a higher sequence number) fill the gap.
+/// Which replayed history belongs in the transcript. The server replays its
+/// recent history to every newcomer. On the first join that history was said
+/// before the logger started, so it is left out. After a reconnection, core
+/// has already dropped the replayed messages this session delivered (by
+/// sequence number), so what is left was said while the logger was away:
+/// it fills the gap.
 #[derive(Debug, Default)]
 pub struct Seen {
-    /// The sequence number of the last room message written; `None` before
-    /// the first, so the history replayed on the first join (said before
-    /// the logger started) is left out.
-    last_seq: Option<u64>,
+    /// Whether the session has lost its connection at least once.
+    reconnected: bool,
 }
 
 impl Seen {
-    /// Whether `event` belongs in the transcript; remembers it if so.
+    /// Whether `event` belongs in the transcript.
     pub fn is_new(&mut self, event: &Event) -> bool {
         match event {
-            // Live messages always count, and set the mark: a server that
-            // restarted without its history starts numbering again.
-            Event::Message(m) | Event::Action(m) => {
-                self.last_seq = Some(m.seq);
+            Event::Status(Status::Disconnected { .. }) => {
+                self.reconnected = true;
                 true
             }
-            Event::Replay(r) => match self.last_seq {
-                Some(last) if r.message.seq > last => {
-                    self.last_seq = Some(r.message.seq);
-                    true
-                }
-                _ => false,
-            },
+            Event::Replay(_) => self.reconnected,
             // Closes answers to history requests, which the logger never makes.
             Event::HistoryEnd(_) => false,
             _ => true,
@@ -182,7 +180,6 @@ fn timestamp(ms: u64) -> String {
 mod tests {
     use super::*;
     use chat_core::protocol::{ChatMessage, MessageKind, Replayed, Welcome};
-    use chat_core::Status;
 
     #[test]
     fn lines_carry_the_events_time() {
@@ -231,19 +228,18 @@ mod tests {
     }
 
     #[test]
-    fn replays_fill_gaps_but_never_repeat() {
+    fn only_replays_after_a_reconnection_fill_gaps() {
         let mut seen = Seen::default();
         // The history shown on the first join predates the logger.
         assert!(!seen.is_new(&replayed(1)));
         assert!(seen.is_new(&Event::Message(said(2, "live"))));
-        // After a reconnection: 1 and 2 were written, 3 was missed.
-        assert!(!seen.is_new(&replayed(1)));
-        assert!(!seen.is_new(&replayed(2)));
+        assert!(seen.is_new(&Event::Status(Status::Disconnected {
+            reason: "server closed the connection".into(),
+            retry_in: Some(std::time::Duration::from_secs(1)),
+        })));
+        // Core dropped the replays of 1 and 2; 3 was said while away.
         assert!(seen.is_new(&replayed(3)));
-        assert!(!seen.is_new(&replayed(3)));
         assert!(seen.is_new(&Event::Action(said(4, "waves"))));
-        // A server restarted without its history numbers from 1 again.
-        assert!(seen.is_new(&Event::Message(said(1, "fresh start"))));
         let line = transcript_line(&replayed(3), 0).expect("a replay has a line");
         assert!(line.ends_with(" [history] <alice> old"), "{line}");
     }

@@ -67,3 +67,84 @@ fn flags_default_to_the_local_server_and_the_name_echo() {
         .expect("both flags");
     assert_eq!((args.server.as_str(), args.name.as_str()), ("h:1", "e2"));
 }
+
+#[async_std::test]
+async fn works_over_tls_with_the_room_password() {
+    use chat_core::{ChatSession, TcpSession, TlsOptions};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = chat_server::tls::generate_self_signed(&["127.0.0.1".into()])
+        .expect("generates a certificate");
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert).expect("writes");
+    std::fs::write(&key_path, key).expect("writes");
+    let password_file = dir.path().join("password");
+    std::fs::write(&password_file, "open sesame\n").expect("writes");
+    let server = within(
+        "starting the server",
+        chat_server::ServerHandle::start(chat_server::Config {
+            tls: Some(chat_server::tls::load(&cert_path, &key_path).expect("loads")),
+            password: Some(chat_server::Secret::new("open sesame")),
+            refusal_delay: std::time::Duration::from_millis(50),
+            ..common::server_config()
+        }),
+    )
+    .await
+    .expect("the server starts");
+    let addr = server.addr().to_string();
+
+    // The bot's configuration from its own flags, as `main` builds it.
+    let flags = |password: bool| {
+        let mut argv = vec!["echo_bot", "--server", &addr];
+        argv.extend(["--ca", cert_path.to_str().expect("UTF-8")]);
+        if password {
+            argv.extend(["--password-file", password_file.to_str().expect("UTF-8")]);
+        }
+        let args = echo_bot::Args::try_parse_from(argv).expect("valid flags");
+        args.access
+            .apply_with_env(SessionConfig::new(args.server, args.name), None)
+            .expect("the password file is readable")
+    };
+    let refused = within("the bot without a password", echo_bot::run(flags(false)))
+        .await
+        .expect_err("refused");
+    assert!(
+        format!("{refused:#}").contains("refused by server: this room needs a password"),
+        "{refused:#}"
+    );
+    spawn_bot("echo", echo_bot::run(flags(true)));
+
+    let alice = SessionConfig::new(&addr, "alice")
+        .with_tls(TlsOptions {
+            ca_file: Some(cert_path.clone()),
+            insecure: false,
+        })
+        .with_password("open sesame");
+    let alice = within("alice joining", TcpSession::connect(alice))
+        .await
+        .expect("alice gets in over TLS");
+    let users = alice.welcome().users.clone();
+    let (sender, events) = alice.split();
+    let mut alice = common::Client {
+        users,
+        sender,
+        events,
+    };
+    alice.wait_for("echo").await;
+    within("sending", alice.sender.tell("echo", "over TLS"))
+        .await
+        .expect("connected");
+    let answer = alice
+        .expect(
+            "echo's answer",
+            |e| matches!(e, Event::Private(p) if p.from == "echo"),
+        )
+        .await;
+    assert!(
+        matches!(&answer, Event::Private(p) if p.text == "over TLS" && p.to == "alice"),
+        "{answer:?}"
+    );
+    within("stopping the server", server.shutdown())
+        .await
+        .expect("clean shutdown");
+}
