@@ -111,7 +111,10 @@ mod tests {
             addr: "127.0.0.1:8001".into(),
             error: io::Error::from(io::ErrorKind::ConnectionRefused),
         };
-        assert!(std::error::Error::source(&err).is_none(), "said once, not twice");
+        assert!(
+            std::error::Error::source(&err).is_none(),
+            "said once, not twice"
+        );
         assert_eq!(
             err.to_string(),
             "cannot connect to 127.0.0.1:8001: connection refused"

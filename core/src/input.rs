@@ -73,7 +73,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/help", "show this list"),
     ("/oper PASSWORD", "become an operator"),
     ("/kick NAME [REASON]", "operators: put NAME out of the room"),
-    ("/ban NAME [REASON]", "operators: kick NAME and refuse them from now on"),
+    (
+        "/ban NAME [REASON]",
+        "operators: kick NAME and refuse them from now on",
+    ),
 ];
 
 /// How many messages `/history` shows without a number.
@@ -246,8 +249,14 @@ mod tests {
         assert_eq!(parse_input("/help"), Ok(Input::Help));
         assert_eq!(parse_input("/history"), Ok(Input::History(20)));
         assert_eq!(parse_input("/history 5"), Ok(Input::History(5)));
-        assert_eq!(parse_input("/history x"), Err(InputError::Usage("/history [N]")));
-        assert_eq!(parse_input("/oper s3cret"), Ok(Input::Oper("s3cret".into())));
+        assert_eq!(
+            parse_input("/history x"),
+            Err(InputError::Usage("/history [N]"))
+        );
+        assert_eq!(
+            parse_input("/oper s3cret"),
+            Ok(Input::Oper("s3cret".into()))
+        );
         assert_eq!(
             parse_input("/kick bob  spamming links"),
             Ok(Input::Kick {
@@ -262,7 +271,10 @@ mod tests {
                 reason: None
             })
         );
-        assert_eq!(parse_input("/kick"), Err(InputError::Usage("/kick NAME [REASON]")));
+        assert_eq!(
+            parse_input("/kick"),
+            Err(InputError::Usage("/kick NAME [REASON]"))
+        );
     }
 
     #[test]

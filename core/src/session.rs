@@ -275,6 +275,9 @@ impl SessionSender {
         if input == Input::Help {
             return Ok((Command::Help, None));
         }
+        if self.commands.is_closed() {
+            return Err(ChatError::Closed);
+        }
         // A quit ends a reconnecting session too, so it is always let through.
         if !self.is_connected() && !matches!(input, Input::Quit(_)) {
             return Err(ChatError::NotConnected);
@@ -354,6 +357,9 @@ impl SessionSender {
     /// # Errors
     /// As [`send`](Self::send).
     pub async fn history(&self, before: Option<u64>, limit: u32) -> Result<(), ChatError> {
+        if self.commands.is_closed() {
+            return Err(ChatError::Closed);
+        }
         if !self.is_connected() {
             return Err(ChatError::NotConnected);
         }

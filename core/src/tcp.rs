@@ -334,9 +334,13 @@ impl Task {
                 self.shared.set_name(&r.to);
             }
             ServerFrame::Message(m) | ServerFrame::Action(m) => self.last_seq = m.seq,
-            ServerFrame::Replay(r) if self.joining && r.message.seq <= self.last_seq => return None,
+            ServerFrame::Replay(r) if self.joining && r.message.seq <= self.last_seq => {
+                return None
+            }
             ServerFrame::Replay(r) if self.joining => self.last_seq = r.message.seq,
-            ServerFrame::Join(p) if name_key(&p.name) == name_key(&self.name) => self.joining = false,
+            ServerFrame::Join(p) if name_key(&p.name) == name_key(&self.name) => {
+                self.joining = false
+            }
             _ => {}
         }
         let event = Event::from_frame(frame)?;

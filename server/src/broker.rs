@@ -156,14 +156,19 @@ pub struct Broker {
 impl Broker {
     /// A broker for an empty room, or one continuing from `history`.
     pub fn new(config: Arc<Config>, history: Option<(Store, Loaded)>, bans: Bans) -> Self {
-        let keep = config.replay.max(if history.is_none() {
-            MAX_PAGE as usize
-        } else {
-            0
-        });
+        // Enough for the replay and for a page of history that the database
+        // may not hold yet.
+        let keep = config.replay.max(MAX_PAGE as usize);
         let (store, next_seq, recent) = match history {
             Some((store, loaded)) => (Some(store), loaded.next_seq, loaded.recent.into()),
-            None => (None, 1, VecDeque::new()),
+            // With nothing stored, start from the clock (in microseconds, well
+            // inside JSON's exact integers) so that numbers still rise across
+            // restarts and clients never take new messages for old ones.
+            None => (
+                None,
+                now_millis().saturating_mul(1000).max(1),
+                VecDeque::new(),
+            ),
         };
         Self {
             config,
@@ -505,11 +510,24 @@ impl Broker {
             }
         };
         let limit = limit.min(MAX_PAGE);
+        // The newest messages may not be in the database yet (the writer
+        // commits in batches), so memory answers for them.
+        let newest: Vec<Replayed> = self
+            .recent
+            .iter()
+            .filter(|r| before.is_none_or(|b| r.message.seq < b))
+            .rev()
+            .take(limit as usize + 1)
+            .cloned()
+            .collect();
         match &self.store {
             Some(store) => {
                 let reader = store.reader();
                 async_std::task::spawn_blocking(move || match reader.page(before, limit) {
-                    Ok((items, more)) => answer(items, more),
+                    Ok((stored, more)) => {
+                        let (items, more_in_memory) = merge_newest(stored, newest, limit);
+                        answer(items, more || more_in_memory);
+                    }
                     Err(e) => {
                         warn!(client = id, error = %e, "history request failed");
                         answer(Vec::new(), false);
@@ -517,14 +535,8 @@ impl Broker {
                 });
             }
             None => {
-                let older: Vec<&Replayed> = self
-                    .recent
-                    .iter()
-                    .filter(|r| before.is_none_or(|b| r.message.seq < b))
-                    .collect();
-                let skip = older.len().saturating_sub(limit as usize);
-                let items = older[skip..].iter().map(|r| (*r).clone()).collect();
-                answer(items, skip > 0);
+                let (items, more) = merge_newest(Vec::new(), newest, limit);
+                answer(items, more);
             }
         }
     }
@@ -680,5 +692,51 @@ impl Broker {
             }
             None => info!(client = id, peer = %client.peer, reason, "disconnected before naming"),
         }
+    }
+}
+
+/// The newest `limit` messages of a page from the database and the newest
+/// from memory (each newest first or oldest first, overlapping or not),
+/// oldest first, and whether older ones were left out.
+fn merge_newest(stored: Vec<Replayed>, newest: Vec<Replayed>, limit: u32) -> (Vec<Replayed>, bool) {
+    let mut by_seq: std::collections::BTreeMap<u64, Replayed> = stored
+        .into_iter()
+        .chain(newest)
+        .map(|r| (r.message.seq, r))
+        .collect();
+    let mut more = false;
+    while by_seq.len() > limit as usize {
+        by_seq.pop_first();
+        more = true;
+    }
+    (by_seq.into_values().collect(), more)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(seq: u64) -> Replayed {
+        Replayed {
+            kind: MessageKind::Message,
+            message: ChatMessage {
+                seq,
+                time: 0,
+                from: "a".into(),
+                text: seq.to_string(),
+                id: None,
+            },
+        }
+    }
+
+    #[test]
+    fn history_pages_merge_database_and_memory() {
+        let stored = vec![item(1), item(2), item(3)];
+        let newest = vec![item(5), item(4), item(3)];
+        let (items, more) = merge_newest(stored, newest, 4);
+        let seqs: Vec<u64> = items.iter().map(|r| r.message.seq).collect();
+        assert_eq!((seqs, more), (vec![2, 3, 4, 5], true));
+        let (items, more) = merge_newest(vec![], vec![item(2), item(1)], 5);
+        assert_eq!((items.len(), more), (2, false));
     }
 }
