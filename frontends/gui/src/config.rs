@@ -1,4 +1,4 @@
-//! The server and name fields, remembered between runs in
+//! The server and name fields and the TLS box, remembered between runs in
 //! `<config dir>/chat-gui/config.json` (on Linux
 //! `$XDG_CONFIG_HOME/chat-gui/config.json`, usually `~/.config/chat-gui/`).
 
@@ -15,6 +15,8 @@ pub struct Config {
     pub server: String,
     /// The last name.
     pub name: String,
+    /// Whether the TLS box was ticked. (The password is never saved.)
+    pub tls: bool,
 }
 
 impl Default for Config {
@@ -22,6 +24,7 @@ impl Default for Config {
         Self {
             server: chat_core::DEFAULT_ADDR.to_owned(),
             name: default_name(),
+            tls: false,
         }
     }
 }
@@ -76,6 +79,7 @@ mod tests {
         let config = Config {
             server: "example.org:9000".into(),
             name: "zoe".into(),
+            tls: true,
         };
         config.save(&path).unwrap();
         assert_eq!(Config::load(Some(&path)), config);

@@ -3,6 +3,7 @@
 //! (see `net`).
 
 mod config;
+mod mask;
 mod net;
 mod state;
 mod theme;
@@ -39,7 +40,40 @@ struct Args {
     /// logs; also CHAT_GUI_TRANSCRIPT).
     #[arg(long, value_name = "FILE")]
     transcript: Option<PathBuf>,
+    /// Tick the TLS box (otherwise it is as last time).
+    #[arg(long)]
+    tls: bool,
+    /// With TLS, trust only the certificates in this PEM file (a private CA
+    /// or the server's self-signed certificate) instead of the system roots.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// With TLS, do NOT check the server's certificate. Anyone on the path
+    /// can then read the chat: for testing only.
+    #[arg(long)]
+    insecure: bool,
+    /// Read the room password from this file (first line) into the password
+    /// field; CHAT_PASSWORD in the environment does the same.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
 }
+
+/// The room password from `--password-file` or `CHAT_PASSWORD`. The
+/// variable is removed from the environment once read.
+fn initial_password(args: &Args) -> anyhow::Result<String> {
+    let from_env = std::env::var(PASSWORD_ENV).ok();
+    std::env::remove_var(PASSWORD_ENV);
+    match &args.password_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the password file {}", path.display()))?;
+            Ok(text.lines().next().unwrap_or_default().to_owned())
+        }
+        None => Ok(from_env.unwrap_or_default()),
+    }
+}
+
+/// Where a password can be handed over without showing in `ps`.
+const PASSWORD_ENV: &str = "CHAT_PASSWORD";
 
 /// Carries the parsed flags across the re-exec that hides them from GTK.
 const ARGS_ENV: &str = "CHAT_GUI_ARGS";
@@ -93,6 +127,10 @@ fn run(args: Args) -> anyhow::Result<()> {
     let saved = config::Config::load(config_path.as_deref());
     let server = args.server.clone().unwrap_or(saved.server);
     let name = args.name.clone().unwrap_or(saved.name);
+    let password = initial_password(&args)?;
+    if args.insecure {
+        eprintln!("chat-gui: WARNING: {}", state::INSECURE_WARNING);
+    }
 
     let ids = ui::Ids::new();
     let window = WindowDesc::new(ui::build(ids))
@@ -105,6 +143,12 @@ fn run(args: Args) -> anyhow::Result<()> {
         .with_connector(Arc::new(net))
         .with_config_path(config_path)
         .with_scrollback(args.scrollback);
+    state.password = mask::Masked::new(&password);
+    state.tls = args.tls || saved.tls;
+    state.tls_options = chat_core::TlsOptions {
+        ca_file: args.ca.clone(),
+        insecure: args.insecure,
+    };
     let transcript = args
         .transcript
         .clone()

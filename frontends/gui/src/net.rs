@@ -13,12 +13,13 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chat_core::{ChatSession, Input, SessionConfig, TcpSession};
+use chat_core::protocol::ErrorCode;
+use chat_core::{ChatError, ChatSession, Input, SessionConfig, TcpSession};
 use druid::ExtEventSink;
 use futures::future::{AbortHandle, Abortable};
 use futures::StreamExt;
 
-use crate::state::{AppState, Cancel, Connector, NetMsg, Outbox};
+use crate::state::{AppState, Cancel, ConnectSpec, Connector, NetMsg, Outbox, BAD_PASSWORD_HINT};
 
 /// Work for the UI thread.
 pub type UiWork = Box<dyn FnOnce(&mut AppState) + Send>;
@@ -43,10 +44,21 @@ struct Batch {
 }
 
 /// Hands one session's reports to the UI, batched; see the module docs.
+/// Clones share the batch.
 pub struct Bridge<Q: UiQueue> {
     queue: Arc<Q>,
     generation: u64,
     batch: Arc<Mutex<Batch>>,
+}
+
+impl<Q: UiQueue> Clone for Bridge<Q> {
+    fn clone(&self) -> Self {
+        Self {
+            queue: self.queue.clone(),
+            generation: self.generation,
+            batch: self.batch.clone(),
+        }
+    }
 }
 
 impl<Q: UiQueue> Bridge<Q> {
@@ -105,29 +117,82 @@ impl Cancel for AbortOnCancel {
 }
 
 impl<Q: UiQueue> Connector for Net<Q> {
-    fn start(&self, generation: u64, addr: String, name: String) -> Box<dyn Cancel> {
+    fn start(&self, generation: u64, spec: ConnectSpec) -> Box<dyn Cancel> {
         let bridge = Bridge::new(self.queue.clone(), generation);
         let (handle, registration) = AbortHandle::new_pair();
         // Aborting drops the session's event stream and sender, which ends
         // it (a polite quit was queued first when connected).
-        async_std::task::spawn(Abortable::new(run(bridge, addr, name), registration));
+        async_std::task::spawn(Abortable::new(run(bridge, spec), registration));
         Box::new(AbortOnCancel(handle))
     }
 }
 
-/// One session: connect, then forward every event until it ends.
-async fn run<Q: UiQueue>(bridge: Bridge<Q>, addr: String, name: String) {
-    let config = SessionConfig::new(addr, name)
+/// The session's configuration for `spec`.
+fn session_config(spec: ConnectSpec) -> SessionConfig {
+    let mut config = SessionConfig::new(spec.addr, spec.name)
         .reconnecting()
         .with_client(format!("chat-gui/{}", env!("CARGO_PKG_VERSION")));
-    let session = match TcpSession::connect(config).await {
+    if let Some(tls) = spec.tls {
+        config = config.with_tls(tls);
+    }
+    if let Some(password) = spec.password {
+        config = config.with_password(password);
+    }
+    config
+}
+
+/// A failed connection, said for the window: what happened and what to do.
+pub fn explain(error: &ChatError) -> String {
+    match error {
+        ChatError::Refused {
+            code: ErrorCode::BadPassword,
+            message,
+        } => format!("{BAD_PASSWORD_HINT}: the server said \"{message}\"; type it again and connect"),
+        ChatError::Refused { message, .. } if message.contains("requires TLS") => {
+            format!("{error}; tick TLS and connect again")
+        }
+        ChatError::NotTls { addr } => format!(
+            "the server at {addr} does not speak TLS (it answered in plain text); untick TLS and connect again"
+        ),
+        ChatError::Tls { message, .. } if message.contains("certificate") => format!(
+            "{error}. The server's certificate is not trusted: start chat-gui with --ca FILE \
+             holding the server's (or its CA's) certificate"
+        ),
+        _ => error.to_string(),
+    }
+}
+
+/// One session: connect, then forward every event until it ends.
+async fn run<Q: UiQueue>(bridge: Bridge<Q>, spec: ConnectSpec) {
+    let session = match TcpSession::connect(session_config(spec)).await {
         Ok(session) => session,
-        Err(e) => return bridge.push(NetMsg::Failed(e.to_string())),
+        Err(e) => return bridge.push(NetMsg::Failed(explain(&e))),
     };
     let (sender, mut events) = session.split();
-    bridge.push(NetMsg::Ready(Outbox::new(move |input: Input| {
+    let asker = sender.clone();
+    let reporter = bridge.clone();
+    let outbox = Outbox::new(move |input: Input| {
         sender.try_send(input).map(drop).map_err(|e| e.to_string())
-    })));
+    })
+    .with_history(move |before, limit| {
+        // chat-core has no non-blocking history call; checking here keeps
+        // the common refusal synchronous, and the rare late failure comes
+        // back as a report.
+        if !asker.is_connected() {
+            return Err(ChatError::NotConnected.to_string());
+        }
+        let asker = asker.clone();
+        let reporter = reporter.clone();
+        async_std::task::spawn(async move {
+            if let Err(e) = asker.history(before, limit).await {
+                reporter.push(NetMsg::HistoryFailed(format!(
+                    "cannot ask for older messages: {e}"
+                )));
+            }
+        });
+        Ok(())
+    });
+    bridge.push(NetMsg::Ready(outbox));
     while let Some(event) = events.next().await {
         bridge.push(NetMsg::Event(event));
     }

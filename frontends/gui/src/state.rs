@@ -10,13 +10,25 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use chat_core::names::name_key;
 use chat_core::render::status_text;
-use chat_core::{parse_input, render, Event, Input, InputError, LineKind, Status};
+use chat_core::{parse_input, render, Event, Input, InputError, LineKind, Status, TlsOptions};
 use druid::im::Vector;
 use druid::{Data, Lens};
+
+use crate::mask::Masked;
 
 /// How many lines the conversation keeps; older ones are dropped so memory
 /// stays flat in a busy room.
 pub const SCROLLBACK: usize = 5_000;
+
+/// How many older messages one scroll to the top asks for.
+pub const HISTORY_PAGE: u32 = 50;
+
+/// Above replayed messages.
+pub const EARLIER: &str = "— earlier messages —";
+/// Above messages replayed after a reconnection (what was missed).
+pub const MISSED: &str = "— missed while away —";
+/// Above the oldest message the server has.
+pub const BEGINNING: &str = "— beginning of the room's history —";
 
 /// How a line is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Data)]
@@ -33,6 +45,8 @@ pub enum Kind {
     Error,
     /// The connection's own state: muted.
     Status,
+    /// A separator such as "— earlier messages —": centred, muted.
+    Marker,
 }
 
 impl From<LineKind> for Kind {
@@ -68,6 +82,10 @@ pub struct ChatLine {
     pub own: bool,
     /// Mentions this client's name.
     pub mention: bool,
+    /// The room's sequence number of a message or action.
+    pub seq: Option<u64>,
+    /// From the room's history (replayed), not live: drawn muted.
+    pub history: bool,
 }
 
 impl fmt::Display for ChatLine {
@@ -84,6 +102,7 @@ impl fmt::Display for ChatLine {
             }
             Kind::Notice | Kind::Status => write!(f, "* {}", self.text),
             Kind::Error => write!(f, "! {}", self.text),
+            Kind::Marker => f.write_str(&self.text),
         }
     }
 }
@@ -101,6 +120,11 @@ impl ChatLine {
 pub struct Log {
     lines: Vector<ChatLine>,
     next_id: u64,
+    /// Rises on every change other than appending at the end and dropping
+    /// from the front (inserting older history, dropping from the end,
+    /// replacing a line): the view then re-syncs by id instead of by
+    /// position.
+    edits: u64,
     #[data(ignore)]
     cap: usize,
 }
@@ -117,8 +141,47 @@ impl Log {
         Self {
             lines: Vector::new(),
             next_id: 1,
+            edits: 0,
             cap: cap.max(1),
         }
+    }
+
+    /// Counts the changes that are not appends or front trims.
+    pub fn edits(&self) -> u64 {
+        self.edits
+    }
+
+    /// The most lines kept.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// Inserts `lines` before position `at` (ids are assigned here). The
+    /// cap is kept by dropping lines from the *end*: older history is
+    /// inserted while the reader is at the top, and the end is the part
+    /// farthest from the view. Returns how many were dropped.
+    pub fn insert(&mut self, at: usize, lines: Vec<ChatLine>) -> usize {
+        let at = at.min(self.lines.len());
+        for (i, mut line) in lines.into_iter().enumerate() {
+            line.id = self.next_id;
+            self.next_id += 1;
+            self.lines.insert(at + i, line);
+        }
+        let mut dropped = 0;
+        while self.lines.len() > self.cap {
+            self.lines.pop_back();
+            dropped += 1;
+        }
+        self.edits += 1;
+        dropped
+    }
+
+    /// Removes the line at `at`.
+    pub fn remove(&mut self, at: usize) -> Option<ChatLine> {
+        (at < self.lines.len()).then(|| {
+            self.edits += 1;
+            self.lines.remove(at)
+        })
     }
 
     /// The lines, oldest first.
@@ -127,6 +190,7 @@ impl Log {
     }
 
     /// The id the next line will get.
+    #[cfg(test)]
     pub fn next_id(&self) -> u64 {
         self.next_id
     }
@@ -224,20 +288,57 @@ impl Conn {
     }
 }
 
+type SendFn = Arc<dyn Fn(Input) -> Result<(), String> + Send + Sync>;
+type HistoryFn = Arc<dyn Fn(Option<u64>, u32) -> Result<(), String> + Send + Sync>;
+
 /// Where typed input goes: the session's sender in the app, a recorder in tests.
 #[derive(Clone)]
-pub struct Outbox(Arc<dyn Fn(Input) -> Result<(), String> + Send + Sync>);
+pub struct Outbox {
+    send: SendFn,
+    history: HistoryFn,
+}
 
 impl Outbox {
-    /// Wraps a send function.
+    /// Wraps a send function (history requests are refused).
     pub fn new(send: impl Fn(Input) -> Result<(), String> + Send + Sync + 'static) -> Self {
-        Self(Arc::new(send))
+        Self {
+            send: Arc::new(send),
+            history: Arc::new(|_, _| Err("history is not available".to_owned())),
+        }
+    }
+
+    /// Also asks for history with `history(before, limit)`.
+    #[must_use]
+    pub fn with_history(
+        mut self,
+        history: impl Fn(Option<u64>, u32) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.history = Arc::new(history);
+        self
     }
 
     /// Sends one input; `Err` says why nothing was sent.
     pub fn send(&self, input: Input) -> Result<(), String> {
-        (self.0)(input)
+        (self.send)(input)
     }
+
+    /// Asks for up to `limit` messages older than `before`.
+    pub fn history(&self, before: Option<u64>, limit: u32) -> Result<(), String> {
+        (self.history)(before, limit)
+    }
+}
+
+/// What a connection needs besides the server and name fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectSpec {
+    /// `HOST:PORT`.
+    pub addr: String,
+    /// The name to ask for.
+    pub name: String,
+    /// The room's password, when one was typed.
+    pub password: Option<String>,
+    /// TLS, when the box is ticked.
+    pub tls: Option<TlsOptions>,
 }
 
 impl fmt::Debug for Outbox {
@@ -250,7 +351,7 @@ impl fmt::Debug for Outbox {
 pub trait Connector: Send + Sync {
     /// Starts a session for `generation`; its events come back through
     /// [`AppState::apply`] tagged with the same generation.
-    fn start(&self, generation: u64, addr: String, name: String) -> Box<dyn Cancel>;
+    fn start(&self, generation: u64, spec: ConnectSpec) -> Box<dyn Cancel>;
 }
 
 /// Stops a session's network task.
@@ -266,6 +367,8 @@ pub enum NetMsg {
     Ready(Outbox),
     /// The first connection failed; the text says why.
     Failed(String),
+    /// A history request could not be sent; the text says why.
+    HistoryFailed(String),
     /// An event of the session.
     Event(Event),
 }
@@ -281,11 +384,15 @@ impl Transcript {
         Self(Arc::new(Mutex::new(file)))
     }
 
+    /// Writes a line as `<alice> hi`, or `(history) <alice> hi` for a
+    /// replayed one (lines inserted above others are written when they
+    /// arrive, so the file is in arrival order).
     fn write(&self, line: &ChatLine) {
         let mut file = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let tag = if line.history { "(history) " } else { "" };
         // A transcript is a testing aid: failing to write it must not
         // disturb the chat.
-        let _ = writeln!(file, "{line}").and_then(|()| file.flush());
+        let _ = writeln!(file, "{tag}{line}").and_then(|()| file.flush());
     }
 }
 
@@ -296,6 +403,12 @@ pub struct AppState {
     pub server: String,
     /// The name field.
     pub name: String,
+    /// The password field: shown as bullets, never saved.
+    pub password: Masked,
+    /// The TLS box (remembered).
+    pub tls: bool,
+    /// A request for older messages is under way.
+    pub loading_older: bool,
     /// The compose box.
     pub compose: String,
     /// The connection.
@@ -311,6 +424,27 @@ pub struct AppState {
     pub generation: u64,
     /// Rises when the compose box should take the keyboard focus.
     pub focus_compose: u64,
+    /// Rises when the password field should take the keyboard focus (the
+    /// server refused the password).
+    pub focus_password: u64,
+    /// How certificates are checked when TLS is on (from `--ca`, `--insecure`).
+    #[data(ignore)]
+    #[lens(ignore)]
+    pub tls_options: TlsOptions,
+    /// Older messages received for the request under way, oldest first.
+    #[data(ignore)]
+    #[lens(ignore)]
+    older: Vec<ChatLine>,
+    /// The newest sequence number shown, and the server it came from: a
+    /// replay never shows a message twice, even after a new connection.
+    #[data(ignore)]
+    #[lens(ignore)]
+    newest_seq: Option<(String, u64)>,
+    /// The last line pushed was replayed: the next replayed one needs no
+    /// separator of its own.
+    #[data(ignore)]
+    #[lens(ignore)]
+    replay_run: bool,
     #[data(ignore)]
     #[lens(ignore)]
     outbox: Option<Outbox>,
@@ -333,6 +467,8 @@ impl fmt::Debug for AppState {
         f.debug_struct("AppState")
             .field("server", &self.server)
             .field("name", &self.name)
+            .field("password", &self.password)
+            .field("tls", &self.tls)
             .field("conn", &self.conn)
             .field("me", &self.me)
             .field("users", &self.users)
@@ -347,6 +483,9 @@ impl AppState {
         Self {
             server: server.into(),
             name: name.into(),
+            password: Masked::default(),
+            tls: false,
+            loading_older: false,
             compose: String::new(),
             conn: Conn::Disconnected { reason: None },
             me: String::new(),
@@ -354,6 +493,11 @@ impl AppState {
             log: Log::default(),
             generation: 0,
             focus_compose: 0,
+            focus_password: 0,
+            tls_options: TlsOptions::default(),
+            older: Vec::new(),
+            newest_seq: None,
+            replay_run: false,
             outbox: None,
             cancel: None,
             connector: None,
@@ -433,9 +577,11 @@ impl AppState {
             return;
         }
         if let Some(path) = &self.config_path {
+            // The password is deliberately not part of the config.
             let remembered = crate::config::Config {
                 server: addr.clone(),
                 name: name.clone(),
+                tls: self.tls,
             };
             if let Err(e) = remembered.save(path) {
                 self.push_local(Kind::Error, &format!("{e:#}"));
@@ -447,10 +593,24 @@ impl AppState {
             attempt: 1,
         };
         self.push_local(Kind::Status, &self.conn.describe());
+        if let Some(warning) = self.insecure_warning() {
+            self.push_local(Kind::Error, warning);
+        }
+        let spec = ConnectSpec {
+            addr,
+            name,
+            password: Some(self.password.secret().to_owned()).filter(|p| !p.is_empty()),
+            tls: self.tls.then(|| self.tls_options.clone()),
+        };
         if let Some(connector) = &self.connector {
-            let cancel = connector.start(self.generation, addr, name);
+            let cancel = connector.start(self.generation, spec);
             self.cancel = Some(Arc::new(Mutex::new(cancel)));
         }
+    }
+
+    /// The warning shown while TLS is on without checking certificates.
+    pub fn insecure_warning(&self) -> Option<&'static str> {
+        (self.tls && self.tls_options.insecure).then_some(INSECURE_WARNING)
     }
 
     /// Leaves the room (politely when connected) and stops reconnecting.
@@ -459,7 +619,9 @@ impl AppState {
             return;
         }
         if let Some(outbox) = self.outbox.take() {
-            // Refused while reconnecting; cancelling below ends it anyway.
+            // chat-core lets a quit through while reconnecting too. The
+            // cancel below is still needed for a first connection that has
+            // no sender yet, and it makes sure the task is gone.
             let _ = outbox.send(Input::Quit(None));
         }
         if let Some(cancel) = self.cancel.take() {
@@ -472,6 +634,7 @@ impl AppState {
         self.conn = Conn::Disconnected { reason: None };
         self.users.clear();
         self.me.clear();
+        self.drop_history_request();
         self.push_local(Kind::Status, "disconnected");
     }
 
@@ -487,10 +650,17 @@ impl AppState {
                 NetMsg::Failed(reason) => {
                     self.outbox = None;
                     self.cancel = None;
+                    if reason.contains(BAD_PASSWORD_HINT) {
+                        self.focus_password += 1;
+                    }
                     self.push_local(Kind::Error, &reason);
                     self.conn = Conn::Disconnected {
                         reason: Some(reason),
                     };
+                }
+                NetMsg::HistoryFailed(reason) => {
+                    self.drop_history_request();
+                    self.push_local(Kind::Error, &reason);
                 }
                 NetMsg::Event(event) => self.on_event(&event),
             }
@@ -500,6 +670,9 @@ impl AppState {
     /// Applies one session event.
     pub fn on_event(&mut self, event: &Event) {
         match event {
+            Event::Replay(r) => return self.on_replay(r),
+            Event::HistoryEnd(end) => return self.on_history_end(end.more),
+            Event::Message(m) | Event::Action(m) => self.saw_seq(m.seq),
             Event::Status(status) => self.on_status(status),
             Event::Welcome(w) => {
                 self.me = w.name.clone();
@@ -535,23 +708,174 @@ impl AppState {
         }
         // The status bar carries the connection state; the conversation
         // still records it, like the REPL does.
-        if let Some(line) = render(event) {
-            let own = !self.me.is_empty() && line.is_from(&self.me);
-            let mention = line.mentions(&self.me);
-            self.push(ChatLine {
-                id: 0,
-                kind: line.kind.into(),
-                time: clock(line.time).into(),
-                from: line.from.map(Into::into),
-                to: line.to.map(Into::into),
-                text: line.text.into(),
-                own,
-                mention,
-            });
+        if let Some(line) = self.chat_line(event) {
+            self.push(line);
         }
     }
 
+    /// The line for `event`, marked with its sequence number.
+    fn chat_line(&self, event: &Event) -> Option<ChatLine> {
+        let line = render(event)?;
+        let seq = match event {
+            Event::Message(m) | Event::Action(m) => Some(m.seq),
+            Event::Replay(r) => Some(r.message.seq),
+            _ => None,
+        };
+        Some(ChatLine {
+            id: 0,
+            kind: line.kind.into(),
+            time: clock(line.time).into(),
+            own: !self.me.is_empty() && line.is_from(&self.me),
+            mention: line.mentions(&self.me),
+            from: line.from.map(Into::into),
+            to: line.to.map(Into::into),
+            text: line.text.into(),
+            seq,
+            history: matches!(event, Event::Replay(_)),
+        })
+    }
+
+    /// Remembers the newest sequence number shown from this server.
+    fn saw_seq(&mut self, seq: u64) {
+        let server = self.server_key();
+        match &mut self.newest_seq {
+            Some((s, newest)) if *s == server => *newest = (*newest).max(seq),
+            _ => self.newest_seq = Some((server, seq)),
+        }
+    }
+
+    /// The newest sequence number shown from the current server.
+    fn newest_seq(&self) -> Option<u64> {
+        let server = self.server_key();
+        self.newest_seq
+            .as_ref()
+            .filter(|(s, _)| *s == server)
+            .map(|(_, n)| *n)
+    }
+
+    fn server_key(&self) -> String {
+        self.server.trim().to_owned()
+    }
+
+    /// A replayed message: an answer to our request for older ones (kept
+    /// until its `HistoryEnd`), or the replay after joining, shown below a
+    /// separator unless it was shown already.
+    fn on_replay(&mut self, replayed: &chat_core::protocol::Replayed) {
+        let Some(line) = self.chat_line(&Event::Replay(replayed.clone())) else {
+            return;
+        };
+        if self.loading_older {
+            self.older.push(line);
+            return;
+        }
+        let seq = replayed.message.seq;
+        let newest = self.newest_seq();
+        if newest.is_some_and(|n| seq <= n) {
+            return;
+        }
+        if !self.replay_run {
+            let text = if newest.is_some() { MISSED } else { EARLIER };
+            self.push(marker(text));
+        }
+        self.saw_seq(seq);
+        self.push(line);
+        self.replay_run = true;
+    }
+
+    /// Puts the older messages received above the oldest one shown.
+    fn on_history_end(&mut self, more: bool) {
+        if !self.loading_older {
+            return;
+        }
+        self.loading_older = false;
+        let oldest = self.oldest_seq();
+        let mut batch: Vec<ChatLine> = std::mem::take(&mut self.older)
+            .into_iter()
+            .filter(|l| matches!((l.seq, oldest), (Some(s), Some(o)) if s < o) || oldest.is_none())
+            .collect();
+        let lines = self.log.lines();
+        let at = lines
+            .iter()
+            .position(|l| l.seq.is_some())
+            .unwrap_or(lines.len());
+        let marker_above = at > 0 && lines[at - 1].kind == Kind::Marker;
+        if !more {
+            if marker_above {
+                self.log.remove(at - 1);
+                batch.insert(0, marker(BEGINNING));
+            } else {
+                batch.insert(0, marker(BEGINNING));
+            }
+        } else if !marker_above && !batch.is_empty() {
+            batch.insert(0, marker(EARLIER));
+        }
+        let at = if !more && marker_above { at - 1 } else { at };
+        if let Some(transcript) = &self.transcript {
+            for line in &batch {
+                transcript.write(line);
+            }
+        }
+        let dropped = self.log.insert(at, batch);
+        if dropped > 0 {
+            // Say so where the lines went missing: at the end. One more
+            // line makes room for the note, so the front is not trimmed.
+            self.log.remove(self.log.len() - 1);
+            let text = format!(
+                "— {} newer lines were dropped to keep {} lines; they are not shown —",
+                dropped + 1,
+                self.log.cap()
+            );
+            self.push(marker(&text));
+        }
+    }
+
+    /// The oldest sequence number shown.
+    pub fn oldest_seq(&self) -> Option<u64> {
+        self.log.lines().iter().filter_map(|l| l.seq).min()
+    }
+
+    /// Whether the conversation starts with the room's first message.
+    pub fn at_beginning(&self) -> bool {
+        self.log
+            .lines()
+            .iter()
+            .take_while(|l| l.seq.is_none())
+            .any(|l| l.kind == Kind::Marker && l.text.as_ref() == BEGINNING)
+    }
+
+    /// Asks for up to `limit` messages older than the oldest shown (the
+    /// view calls it when the reader scrolls to the top). Returns whether a
+    /// request was sent.
+    pub fn load_older(&mut self, limit: u32) -> bool {
+        if self.loading_older || self.at_beginning() || !matches!(self.conn, Conn::Connected { .. })
+        {
+            return false;
+        }
+        let Some(outbox) = &self.outbox else {
+            return false;
+        };
+        match outbox.history(self.oldest_seq(), limit) {
+            Ok(()) => {
+                self.loading_older = true;
+                self.older.clear();
+                true
+            }
+            Err(why) => {
+                self.push_local(Kind::Error, &why);
+                false
+            }
+        }
+    }
+
+    /// Forgets a request whose answer will never come (the connection went).
+    fn drop_history_request(&mut self) {
+        self.loading_older = false;
+        self.older.clear();
+    }
+
     fn on_status(&mut self, status: &Status) {
+        // An answer to a history request does not survive the connection.
+        self.drop_history_request();
         match status {
             Status::Connecting { addr, attempt } => {
                 self.conn = Conn::Connecting {
@@ -627,6 +951,24 @@ impl AppState {
                 return;
             }
         };
+        if let Input::History(limit) = input {
+            // In the window, /history N means "N more, above": the same as
+            // scrolling to the top, so nothing is shown twice.
+            if self.at_beginning() {
+                self.push_local(
+                    Kind::Notice,
+                    "the conversation starts at the beginning of the room's history",
+                );
+            } else if self.load_older(limit) {
+                self.compose.clear();
+            } else if self.loading_older {
+                self.compose.clear();
+            } else if !matches!(self.conn, Conn::Connected { .. }) {
+                self.push_local(Kind::Error, &chat_core::ChatError::NotConnected.to_string());
+            }
+            self.focus_compose += 1;
+            return;
+        }
         if input == Input::Help {
             for text in chat_core::input::help_lines() {
                 self.push_local(Kind::Notice, &text);
@@ -660,16 +1002,43 @@ impl AppState {
             text: chat_core::sanitize(text).into(),
             own: false,
             mention: false,
+            seq: None,
+            history: false,
         });
     }
 
     fn push(&mut self, line: ChatLine) {
+        self.replay_run = false;
         let line = self.log.push(line);
         if let Some(transcript) = &self.transcript {
             transcript.write(line);
         }
     }
 }
+
+/// A separator line.
+fn marker(text: &str) -> ChatLine {
+    ChatLine {
+        id: 0,
+        kind: Kind::Marker,
+        time: "".into(),
+        from: None,
+        to: None,
+        text: text.into(),
+        own: false,
+        mention: false,
+        seq: None,
+        history: false,
+    }
+}
+
+/// Shown while TLS is on with `--insecure`.
+pub const INSECURE_WARNING: &str =
+    "INSECURE: --insecure is on, the server's certificate is NOT checked; \
+anyone on the path can pose as the server and read this chat and the password";
+
+/// Part of the message shown when the server refuses the password.
+pub const BAD_PASSWORD_HINT: &str = "wrong room password";
 
 /// Whole seconds left, as people count: 1.9 s is "2 s", and never "0 s"
 /// while waiting.
@@ -702,6 +1071,40 @@ pub mod testing {
             Ok(())
         });
         (outbox, sent)
+    }
+
+    /// History requests an [`Outbox`] recorded: `(before, limit)`.
+    pub type Asked = Arc<Mutex<Vec<(Option<u64>, u32)>>>;
+
+    /// An outbox that records what is sent and which history is asked for.
+    pub fn recording_outbox_with_history() -> (Outbox, Sent, Asked) {
+        let (outbox, sent) = recording_outbox();
+        let asked = Asked::default();
+        let record = asked.clone();
+        let outbox = outbox.with_history(move |before, limit| {
+            record.lock().expect("recorder lock").push((before, limit));
+            Ok(())
+        });
+        (outbox, sent, asked)
+    }
+
+    /// A replayed message with sequence number `seq`.
+    pub fn replayed(seq: u64, from: &str, text: &str) -> Event {
+        Event::Replay(chat_core::protocol::Replayed {
+            kind: chat_core::protocol::MessageKind::Message,
+            message: chat_core::protocol::ChatMessage {
+                seq,
+                time: 0,
+                from: from.into(),
+                text: text.into(),
+                id: None,
+            },
+        })
+    }
+
+    /// The end of a history answer.
+    pub fn history_end(count: u32, more: bool) -> Event {
+        Event::HistoryEnd(chat_core::protocol::HistoryEnd { count, more })
     }
 
     /// What the network side reports when `me` has joined: Ready, Connected
@@ -1082,6 +1485,7 @@ mod tests {
     struct CountingConnector {
         started: AtomicUsize,
         cancelled: Arc<AtomicUsize>,
+        specs: Mutex<Vec<ConnectSpec>>,
     }
 
     struct CountingCancel(Arc<AtomicUsize>);
@@ -1093,8 +1497,9 @@ mod tests {
     }
 
     impl Connector for CountingConnector {
-        fn start(&self, _generation: u64, _addr: String, _name: String) -> Box<dyn Cancel> {
+        fn start(&self, _generation: u64, spec: ConnectSpec) -> Box<dyn Cancel> {
             self.started.fetch_add(1, Ordering::SeqCst);
+            self.specs.lock().unwrap().push(spec);
             Box::new(CountingCancel(self.cancelled.clone()))
         }
     }
@@ -1104,6 +1509,7 @@ mod tests {
         let connector = Arc::new(CountingConnector {
             started: AtomicUsize::new(0),
             cancelled: Arc::new(AtomicUsize::new(0)),
+            specs: Mutex::default(),
         });
         let mut state = AppState::new("127.0.0.1:8001", "alice").with_connector(connector.clone());
         state.toggle_connection();
@@ -1171,5 +1577,334 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         let _ = std::fs::remove_file(&path);
         assert_eq!(text, "<bob> one\n<bob> two\n");
+    }
+
+    use crate::state::testing::{history_end, recording_outbox_with_history, replayed, Asked};
+
+    /// Connected as alice with an outbox that records history requests.
+    fn connected_with_history() -> (AppState, Asked) {
+        let mut state = AppState::new("127.0.0.1:8001", "alice");
+        state.connect();
+        let (outbox, _sent, asked) = recording_outbox_with_history();
+        state.apply(state.generation, testing::joined(outbox, "alice", &["bob"]));
+        (state, asked)
+    }
+
+    fn own_join() -> Event {
+        Event::Joined(Presence {
+            time: 0,
+            name: "alice".into(),
+        })
+    }
+
+    /// The log as text, history lines tagged.
+    fn shown(state: &AppState) -> Vec<String> {
+        state
+            .log
+            .lines()
+            .iter()
+            .filter(|l| l.kind != Kind::Status)
+            .map(|l| {
+                let tag = if l.history { "h " } else { "" };
+                format!("{tag}{l}")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_join_replay_is_shown_apart_and_never_twice() {
+        let (mut state, _) = connected_with_history();
+        for seq in 1..=3 {
+            state.on_event(&replayed(seq, "bob", &format!("old {seq}")));
+        }
+        state.on_event(&own_join());
+        state.on_event(&Event::Message(ChatMessage {
+            seq: 4,
+            time: 0,
+            from: "bob".into(),
+            text: "live".into(),
+            id: None,
+        }));
+        let lines = shown(&state);
+        assert_eq!(
+            lines[1..],
+            [
+                EARLIER,
+                "h <bob> old 1",
+                "h <bob> old 2",
+                "h <bob> old 3",
+                "* alice joined",
+                "<bob> live",
+            ]
+        );
+        // The connection drops and comes back; the server replays what it
+        // has, some of which is already shown.
+        state.on_event(&Event::Status(Status::Disconnected {
+            reason: "server closed the connection".into(),
+            retry_in: Some(Duration::from_secs(1)),
+        }));
+        state.on_event(&Event::Status(Status::Connected {
+            addr: "127.0.0.1:8001".into(),
+            name: "alice".into(),
+        }));
+        state.on_event(&welcome("alice", &["alice", "bob"]));
+        for seq in 2..=5 {
+            state.on_event(&replayed(seq, "bob", &format!("old {seq}")));
+        }
+        state.on_event(&own_join());
+        let lines = shown(&state);
+        let tail: Vec<&str> = lines
+            .iter()
+            .rev()
+            .take(3)
+            .rev()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(tail, [MISSED, "h <bob> old 5", "* alice joined"]);
+        assert_eq!(lines.iter().filter(|l| l.contains("old 3")).count(), 1);
+        // Disconnect and connect again by hand: a new session replays all
+        // of it; nothing is new, so nothing (not even a separator) is added.
+        state.disconnect();
+        state.connect();
+        let (outbox, _, _) = recording_outbox_with_history();
+        state.apply(state.generation, testing::joined(outbox, "alice", &["bob"]));
+        let before = state.log.len();
+        for seq in 1..=5 {
+            state.on_event(&replayed(seq, "bob", &format!("old {seq}")));
+        }
+        assert_eq!(state.log.len(), before);
+        // Another server has its own numbering: its replay is shown.
+        state.disconnect();
+        state.server = "127.0.0.1:9999".into();
+        state.connect();
+        let (outbox, _, _) = recording_outbox_with_history();
+        state.apply(state.generation, testing::joined(outbox, "alice", &["bob"]));
+        state.on_event(&replayed(1, "zed", "elsewhere"));
+        assert_eq!(shown(&state).last().unwrap(), "h <zed> elsewhere");
+    }
+
+    #[test]
+    fn older_messages_are_asked_for_and_inserted_above_until_the_beginning() {
+        let (mut state, asked) = connected_with_history();
+        for seq in 10..=12 {
+            state.on_event(&replayed(seq, "bob", &format!("m{seq}")));
+        }
+        state.on_event(&own_join());
+        assert!(state.load_older(HISTORY_PAGE));
+        assert!(state.loading_older);
+        assert!(!state.load_older(HISTORY_PAGE), "one request at a time");
+        assert_eq!(*asked.lock().unwrap(), [(Some(10), HISTORY_PAGE)]);
+        // The answer: oldest first, then its end. Nothing shows until the end.
+        let edits = state.log.edits();
+        for seq in 7..=9 {
+            state.on_event(&replayed(seq, "carol", &format!("m{seq}")));
+        }
+        assert_eq!(state.log.edits(), edits);
+        state.on_event(&history_end(3, true));
+        assert!(!state.loading_older);
+        assert!(state.log.edits() > edits, "the view must re-sync");
+        let lines = shown(&state);
+        assert_eq!(
+            lines[1..],
+            [
+                EARLIER,
+                "h <carol> m7",
+                "h <carol> m8",
+                "h <carol> m9",
+                "h <bob> m10",
+                "h <bob> m11",
+                "h <bob> m12",
+                "* alice joined",
+            ]
+        );
+        assert_eq!(state.oldest_seq(), Some(7));
+        // The next page reaches the first message; a duplicate is dropped.
+        assert!(state.load_older(HISTORY_PAGE));
+        assert_eq!(asked.lock().unwrap().last(), Some(&(Some(7), HISTORY_PAGE)));
+        for seq in [5, 6, 7] {
+            state.on_event(&replayed(seq, "dave", &format!("m{seq}")));
+        }
+        state.on_event(&history_end(3, false));
+        let lines = shown(&state);
+        assert_eq!(
+            lines[1..5],
+            [BEGINNING, "h <dave> m5", "h <dave> m6", "h <carol> m7"]
+        );
+        assert!(!lines.iter().any(|l| l == EARLIER), "one separator");
+        assert!(state.at_beginning());
+        assert!(!state.load_older(HISTORY_PAGE), "nothing older exists");
+        assert_eq!(asked.lock().unwrap().len(), 2);
+        // Typed /history says so too.
+        state.compose = "/history 10".into();
+        state.submit();
+        assert_eq!(
+            last(&state).text.as_ref(),
+            "the conversation starts at the beginning of the room's history"
+        );
+    }
+
+    #[test]
+    fn typed_history_asks_for_older_messages_and_an_empty_room_is_handled() {
+        let (mut state, asked) = connected_with_history();
+        state.on_event(&own_join());
+        state.compose = "/history 5".into();
+        state.submit();
+        assert_eq!(state.compose, "");
+        assert_eq!(*asked.lock().unwrap(), [(None, 5)], "nothing shown yet");
+        state.on_event(&history_end(0, false));
+        assert_eq!(shown(&state).last().unwrap(), BEGINNING);
+        assert!(state.at_beginning());
+    }
+
+    #[test]
+    fn a_request_lost_with_the_connection_is_forgotten() {
+        let (mut state, asked) = connected_with_history();
+        state.on_event(&replayed(3, "bob", "m3"));
+        state.on_event(&own_join());
+        assert!(state.load_older(HISTORY_PAGE));
+        state.on_event(&replayed(2, "bob", "m2"));
+        state.on_event(&Event::Status(Status::Disconnected {
+            reason: "gone".into(),
+            retry_in: Some(Duration::from_secs(1)),
+        }));
+        assert!(!state.loading_older);
+        assert!(!state.load_older(HISTORY_PAGE), "not while disconnected");
+        let lines = state.log.len();
+        state.on_event(&history_end(1, true));
+        assert_eq!(state.log.len(), lines, "a stray end changes nothing");
+        assert_eq!(asked.lock().unwrap().len(), 1);
+        // A refused request says why.
+        let (mut state, _) = connected("alice");
+        assert!(!state.load_older(HISTORY_PAGE));
+        assert_eq!(last(&state).to_string(), "! history is not available");
+        // A failure reported later clears the request.
+        let (mut state, _) = connected_with_history();
+        assert!(state.load_older(HISTORY_PAGE));
+        state.apply(
+            state.generation,
+            [NetMsg::HistoryFailed("cannot ask".into())],
+        );
+        assert!(!state.loading_older);
+        assert_eq!(last(&state).to_string(), "! cannot ask");
+    }
+
+    #[test]
+    fn inserting_history_keeps_the_cap_by_dropping_the_newest_lines() {
+        let mut state = AppState::new("127.0.0.1:8001", "alice").with_scrollback(8);
+        state.connect();
+        let (outbox, _, _) = recording_outbox_with_history();
+        state.apply(state.generation, testing::joined(outbox, "alice", &["bob"]));
+        // connecting, connected, welcome + 5 messages = 8 lines.
+        for seq in 20..25 {
+            state.on_event(&Event::Message(ChatMessage {
+                seq,
+                time: 0,
+                from: "bob".into(),
+                text: format!("m{seq}"),
+                id: None,
+            }));
+        }
+        assert_eq!(state.log.len(), 8);
+        assert!(state.load_older(HISTORY_PAGE));
+        for seq in 17..20 {
+            state.on_event(&replayed(seq, "bob", &format!("m{seq}")));
+        }
+        state.on_event(&history_end(3, true));
+        assert_eq!(state.log.len(), 8, "the cap holds");
+        let texts: Vec<String> = state.log.lines().iter().map(|l| l.to_string()).collect();
+        // The oldest lines (where the reader is) are kept; the newest went,
+        // and a note at the end says so.
+        assert_eq!(
+            texts[3..7],
+            [EARLIER, "<bob> m17", "<bob> m18", "<bob> m19"]
+        );
+        assert_eq!(
+            texts[7],
+            "— 5 newer lines were dropped to keep 8 lines; they are not shown —"
+        );
+        // Live lines go on dropping from the front, as before.
+        state.on_event(&message("bob", "new"));
+        assert_eq!(state.log.len(), 8);
+        assert_eq!(last(&state).text.as_ref(), "new");
+    }
+
+    #[test]
+    fn password_and_tls_reach_the_connection_but_not_the_config_file() {
+        let dir = std::env::temp_dir().join(format!("chat-gui-secret-{}", std::process::id()));
+        let path = dir.join("config.json");
+        let connector = Arc::new(CountingConnector {
+            started: AtomicUsize::new(0),
+            cancelled: Arc::new(AtomicUsize::new(0)),
+            specs: Mutex::default(),
+        });
+        let mut state = AppState::new("chat.example:8001", "alice")
+            .with_connector(connector.clone())
+            .with_config_path(Some(path.clone()));
+        state.password = Masked::new("hunter2");
+        state.tls = true;
+        state.tls_options = TlsOptions {
+            ca_file: Some("/etc/chat/ca.pem".into()),
+            insecure: false,
+        };
+        assert!(!format!("{state:?}").contains("hunter2"));
+        assert_eq!(state.insecure_warning(), None);
+        state.connect();
+        let spec = connector.specs.lock().unwrap()[0].clone();
+        assert_eq!(spec.password.as_deref(), Some("hunter2"));
+        assert_eq!(spec.tls, Some(state.tls_options.clone()));
+        let saved = std::fs::read_to_string(&path).unwrap();
+        assert!(!saved.contains("hunter2"), "{saved}");
+        assert!(saved.contains("\"tls\": true"), "{saved}");
+        let _ = std::fs::remove_dir_all(&dir);
+        // No password typed: none is sent. TLS unticked: plain TCP.
+        state.disconnect();
+        state.password = Masked::default();
+        state.tls = false;
+        state.tls_options.insecure = true;
+        assert_eq!(state.insecure_warning(), None, "only matters with TLS");
+        state.connect();
+        let spec = connector.specs.lock().unwrap()[1].clone();
+        assert_eq!((spec.password, spec.tls), (None, None));
+        // --insecure with TLS: warned in the window.
+        state.disconnect();
+        state.tls = true;
+        assert_eq!(state.insecure_warning(), Some(INSECURE_WARNING));
+        state.connect();
+        assert!(state
+            .log
+            .lines()
+            .iter()
+            .any(|l| l.kind == Kind::Error && l.text.as_ref() == INSECURE_WARNING));
+    }
+
+    #[test]
+    fn refusals_are_explained_and_a_wrong_password_focuses_the_field() {
+        use crate::net::explain;
+        let bad = explain(&chat_core::ChatError::Refused {
+            code: ErrorCode::BadPassword,
+            message: "wrong password".into(),
+        });
+        assert!(bad.starts_with(BAD_PASSWORD_HINT), "{bad}");
+        let mut state = AppState::new("127.0.0.1:8001", "alice");
+        state.connect();
+        state.apply(state.generation, [NetMsg::Failed(bad.clone())]);
+        assert_eq!(state.focus_password, 1);
+        assert_eq!(state.conn.describe(), format!("disconnected: {bad}"));
+        assert!(state.conn.is_trouble());
+        let not_tls = explain(&chat_core::ChatError::NotTls { addr: "h:1".into() });
+        assert!(not_tls.contains("untick TLS"), "{not_tls}");
+        let needs_tls = explain(&chat_core::ChatError::Refused {
+            code: ErrorCode::ServerFull,
+            message: "this server requires TLS: connect with --tls".into(),
+        });
+        assert!(
+            needs_tls.ends_with("tick TLS and connect again"),
+            "{needs_tls}"
+        );
+        let untrusted = explain(&chat_core::ChatError::Tls {
+            addr: "h:1".into(),
+            message: "invalid peer certificate: UnknownIssuer".into(),
+        });
+        assert!(untrusted.contains("--ca FILE"), "{untrusted}");
     }
 }

@@ -14,6 +14,10 @@ pub const PANEL_BG: Color = Color::rgb8(0x20, 0x22, 0x27);
 pub const TEXT: Color = Color::rgb8(0xdc, 0xde, 0xe3);
 /// Notices, times, status.
 pub const MUTED: Color = Color::rgb8(0x8b, 0x90, 0x9a);
+/// Replayed history: dimmer than live text.
+pub const HISTORY: Color = Color::rgb8(0x9a, 0x9e, 0xa8);
+/// The time of replayed history.
+pub const HISTORY_TIME: Color = Color::rgb8(0x62, 0x66, 0x70);
 /// Errors.
 pub const ERROR: Color = Color::rgb8(0xf0, 0x6e, 0x6e);
 /// Good news in the status bar.

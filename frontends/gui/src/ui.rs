@@ -5,17 +5,19 @@
 use druid::kurbo::Circle;
 use druid::widget::prelude::*;
 use druid::widget::{
-    Button, Container, Controller, CrossAxisAlignment, Flex, Label, List, Painter, Scroll,
-    SizedBox, TextBox,
+    Button, Checkbox, Container, Controller, CrossAxisAlignment, Either, Flex, Label, List,
+    Painter, Scroll, SizedBox, TextBox,
 };
 use druid::{Insets, KbKey, Selector, WidgetExt, WidgetId};
 
-use crate::state::{AppState, Conn};
+use crate::state::{AppState, Conn, HISTORY_PAGE};
 use crate::theme;
-use crate::view::ConversationView;
+use crate::view::{ConversationView, LOAD_OLDER};
 
 /// Gives the compose box the keyboard focus.
 pub const FOCUS_COMPOSE: Selector = Selector::new("chat-gui.focus-compose");
+/// Gives the password field the keyboard focus.
+pub const FOCUS_PASSWORD: Selector = Selector::new("chat-gui.focus-password");
 
 /// Ids of the widgets tests and controllers address.
 #[derive(Debug, Clone, Copy)]
@@ -30,6 +32,8 @@ pub struct Ids {
     pub compose_row: WidgetId,
     /// The conversation view.
     pub conversation: WidgetId,
+    /// The password field.
+    pub password: WidgetId,
 }
 
 impl Ids {
@@ -41,6 +45,7 @@ impl Ids {
             compose_bar: WidgetId::next(),
             compose_row: WidgetId::next(),
             conversation: WidgetId::next(),
+            password: WidgetId::next(),
         }
     }
 }
@@ -67,13 +72,38 @@ pub fn build(ids: Ids) -> impl Widget<AppState> {
         .with_child(users_panel());
     Flex::column()
         .cross_axis_alignment(CrossAxisAlignment::Fill)
-        .with_child(connection_bar())
+        .with_child(connection_bar(ids))
         .with_child(separator())
         .with_flex_child(middle, 1.0)
         .with_child(separator())
         .with_child(compose_bar(ids))
         .with_child(status_bar())
         .background(theme::WINDOW_BG)
+        .controller(LoadOlder)
+}
+
+/// The conversation asked for older messages (the reader scrolled to the top).
+#[derive(Debug)]
+pub struct LoadOlder;
+
+impl<W: Widget<AppState>> Controller<AppState, W> for LoadOlder {
+    fn event(
+        &mut self,
+        child: &mut W,
+        ctx: &mut EventCtx,
+        event: &Event,
+        data: &mut AppState,
+        env: &Env,
+    ) {
+        if let Event::Command(cmd) = event {
+            if cmd.is(LOAD_OLDER) {
+                data.load_older(HISTORY_PAGE);
+                ctx.set_handled();
+                return;
+            }
+        }
+        child.event(ctx, event, data, env);
+    }
 }
 
 fn separator() -> impl Widget<AppState> {
@@ -96,7 +126,7 @@ fn caption(text: &str) -> Label<AppState> {
         .with_text_size(13.0)
 }
 
-fn connection_bar() -> impl Widget<AppState> {
+fn connection_bar(ids: Ids) -> impl Widget<AppState> {
     let server = TextBox::new()
         .with_placeholder("host:port")
         .lens(AppState::server)
@@ -108,7 +138,21 @@ fn connection_bar() -> impl Widget<AppState> {
         .lens(AppState::name)
         .controller(EnterConnects)
         .disabled_if(|d: &AppState, _| !d.fields_editable())
-        .fix_width(150.0);
+        .fix_width(130.0);
+    let password = TextBox::new()
+        .with_placeholder("room password")
+        .lens(AppState::password)
+        .controller(EnterConnects)
+        .controller(FocusOn {
+            selector: FOCUS_PASSWORD,
+            counter: |d: &AppState| d.focus_password,
+        })
+        .with_id(ids.password)
+        .disabled_if(|d: &AppState, _| !d.fields_editable())
+        .fix_width(130.0);
+    let tls = Checkbox::new("TLS")
+        .lens(AppState::tls)
+        .disabled_if(|d: &AppState, _| !d.fields_editable());
     let button = Button::dynamic(|d: &AppState, _| {
         if d.conn.is_active() {
             "Disconnect".to_owned()
@@ -122,11 +166,17 @@ fn connection_bar() -> impl Widget<AppState> {
         .with_child(caption("Server"))
         .with_spacer(8.0)
         .with_child(server)
-        .with_spacer(16.0)
+        .with_spacer(14.0)
         .with_child(caption("Name"))
         .with_spacer(8.0)
         .with_child(name)
-        .with_spacer(16.0)
+        .with_spacer(14.0)
+        .with_child(caption("Password"))
+        .with_spacer(8.0)
+        .with_child(password)
+        .with_spacer(14.0)
+        .with_child(tls)
+        .with_spacer(14.0)
         .with_child(button)
         .with_flex_spacer(1.0)
         .padding(BAR_INSETS)
@@ -218,12 +268,36 @@ fn status_bar() -> impl Widget<AppState> {
     })
     .with_text_size(12.0)
     .with_text_color(theme::MUTED);
+    let warning = Either::new(
+        |d: &AppState, _| d.insecure_warning().is_some(),
+        Label::new(|d: &AppState, _: &Env| d.insecure_warning().unwrap_or_default().to_owned())
+            .with_text_size(12.5)
+            .with_text_color(theme::ERROR)
+            .with_line_break_mode(druid::widget::LineBreaking::WordWrap)
+            .padding(Insets::new(0.0, 0.0, 0.0, 4.0)),
+        SizedBox::empty(),
+    );
+    let loading = Label::new(|d: &AppState, _: &Env| {
+        if d.loading_older {
+            "loading older messages…  ".to_owned()
+        } else {
+            String::new()
+        }
+    })
+    .with_text_size(12.0)
+    .with_text_color(theme::MUTED);
     Container::new(
-        Flex::row()
-            .with_child(dot)
-            .with_spacer(8.0)
-            .with_flex_child(text.expand_width(), 1.0)
-            .with_child(lines)
+        Flex::column()
+            .cross_axis_alignment(CrossAxisAlignment::Fill)
+            .with_child(warning)
+            .with_child(
+                Flex::row()
+                    .with_child(dot)
+                    .with_spacer(8.0)
+                    .with_flex_child(text.expand_width(), 1.0)
+                    .with_child(loading)
+                    .with_child(lines),
+            )
             .padding(Insets::uniform_xy(12.0, 5.0)),
     )
     .background(theme::PANEL_BG)
@@ -320,7 +394,47 @@ impl<W: Widget<AppState>> Controller<AppState, W> for ComposeKeys {
     }
 }
 
-/// Enter in the server or name field connects.
+/// Takes the keyboard focus when `counter` rises (after a wrong password).
+struct FocusOn {
+    selector: Selector,
+    counter: fn(&AppState) -> u64,
+}
+
+impl<W: Widget<AppState>> Controller<AppState, W> for FocusOn {
+    fn event(
+        &mut self,
+        child: &mut W,
+        ctx: &mut EventCtx,
+        event: &Event,
+        data: &mut AppState,
+        env: &Env,
+    ) {
+        if let Event::Command(cmd) = event {
+            if cmd.is(self.selector) {
+                ctx.request_focus();
+                ctx.set_handled();
+                return;
+            }
+        }
+        child.event(ctx, event, data, env);
+    }
+
+    fn update(
+        &mut self,
+        child: &mut W,
+        ctx: &mut UpdateCtx,
+        old: &AppState,
+        data: &AppState,
+        env: &Env,
+    ) {
+        if (self.counter)(old) != (self.counter)(data) {
+            ctx.submit_command(self.selector.to(ctx.widget_id()));
+        }
+        child.update(ctx, old, data, env);
+    }
+}
+
+/// Enter in the server, name or password field connects.
 #[derive(Debug)]
 struct EnterConnects;
 

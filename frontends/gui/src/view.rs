@@ -3,12 +3,16 @@
 //! follows new lines while at the bottom, stays put when scrolled up and
 //! shows how many new lines wait below, and lets lines be selected and copied.
 //!
+//! Replayed history is drawn muted below a centred separator. Scrolling to
+//! the top asks for older messages ([`LOAD_OLDER`]); when they are inserted
+//! above, the lines being read keep their place on screen.
+//!
 //! Text selection is by whole lines (click, shift-click, drag; Ctrl+A), with
 //! Ctrl+C or the right-click menu copying `[HH:MM] <alice> hello` lines:
 //! druid 0.8 has no selectable rich label, and a read-only `TextBox` holding
 //! the whole log would lay out all 5,000 lines on every new one.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use druid::kurbo::{Line, RoundedRect};
 use druid::piet::{
@@ -31,6 +35,9 @@ pub const COPY_ALL: Selector = Selector::new("chat-gui.view.copy-all");
 pub const SELECT_ALL: Selector = Selector::new("chat-gui.view.select-all");
 /// Scrolls to the newest line and follows again.
 pub const JUMP_TO_BOTTOM: Selector = Selector::new("chat-gui.view.jump-to-bottom");
+/// Sent by the view when the reader scrolled to the top: older messages,
+/// please. Handled where the app's state is (`ui::LoadOlder`).
+pub const LOAD_OLDER: Selector = Selector::new("chat-gui.view.load-older");
 
 const PAD_X: f64 = 12.0;
 const PAD_Y: f64 = 3.0;
@@ -140,6 +147,8 @@ pub struct ConversationView {
     end: f64,
     /// Text width the rows were laid out for.
     text_width: f64,
+    /// The log's edit count the rows match.
+    edits: u64,
     view: Viewport,
     /// Selected lines, by id: where the selection started and where it ends.
     selection: Option<(u64, u64)>,
@@ -184,30 +193,46 @@ impl ConversationView {
         let time = text
             .new_text_layout(line.time.to_string())
             .font(FontFamily::SYSTEM_UI, TIME_SIZE)
-            .text_color(theme::MUTED)
+            .text_color(if line.history {
+                theme::HISTORY_TIME
+            } else {
+                theme::MUTED
+            })
             .build()
             .ok();
         let (body_text, spans) = body_spans(line);
         let base_color = match line.kind {
+            _ if line.history => theme::HISTORY,
             Kind::Message | Kind::Action => theme::TEXT,
             Kind::Private => theme::PRIVATE,
-            Kind::Notice | Kind::Status => theme::MUTED,
+            Kind::Notice | Kind::Status | Kind::Marker => theme::MUTED,
             Kind::Error => theme::ERROR,
+        };
+        let size = if line.kind == Kind::Marker {
+            TIME_SIZE
+        } else {
+            BODY_SIZE
         };
         let mut builder = text
             .new_text_layout(body_text)
-            .font(FontFamily::SYSTEM_UI, BODY_SIZE)
+            .font(FontFamily::SYSTEM_UI, size)
             .text_color(base_color)
             .max_width(width.max(40.0));
+        if line.kind == Kind::Marker {
+            builder = builder.alignment(druid::piet::TextAlignment::Center);
+        }
         if matches!(line.kind, Kind::Action | Kind::Notice | Kind::Status) {
             builder = builder.default_attribute(FontStyle::Italic);
         }
         for (range, name) in spans {
+            let colour = theme::name_color(&name);
+            let colour = if line.history {
+                colour.with_alpha(0.6)
+            } else {
+                colour
+            };
             builder = builder
-                .range_attribute(
-                    range.clone(),
-                    TextAttribute::TextColor(theme::name_color(&name)),
-                )
+                .range_attribute(range.clone(), TextAttribute::TextColor(colour))
                 .range_attribute(range, TextAttribute::Weight(FontWeight::SEMI_BOLD));
         }
         let body = builder.build().ok();
@@ -242,6 +267,7 @@ impl ConversationView {
                     (row.line.id, self.view.offset - (row.top - self.base))
                 });
             self.text_width = width;
+            self.edits = log.edits();
             self.rows.clear();
             self.base = 0.0;
             self.end = 0.0;
@@ -249,7 +275,7 @@ impl ConversationView {
                 self.append(text, line);
             }
             if let Some((id, within)) = anchor {
-                if let Some(row) = self.rows.iter().find(|r| r.line.id >= id) {
+                if let Some(row) = self.rows.iter().find(|r| r.line.id == id) {
                     self.view.offset = row.top - self.base + within;
                 }
             }
@@ -257,9 +283,19 @@ impl ConversationView {
             self.view.resized(self.view.height, content);
             return;
         }
-        let first_id = lines.front().map_or(log.next_id(), |l| l.id);
+        if log.edits() != self.edits {
+            self.resync(text, log);
+            return;
+        }
+        // Only appends at the end and trims at the front since last time:
+        // the rows still held are a prefix of the lines.
+        let first_id = lines.front().map(|l| l.id);
         let old_base = self.base;
-        while self.rows.front().is_some_and(|r| r.line.id < first_id) {
+        while self
+            .rows
+            .front()
+            .is_some_and(|r| Some(r.line.id) != first_id)
+        {
             self.rows.pop_front();
             self.base = self.rows.front().map_or(self.end, |r| r.top);
         }
@@ -267,13 +303,8 @@ impl ConversationView {
             let content = self.content();
             self.view.trimmed(self.base - old_base, content);
         }
-        if let Some(selection) = self.selection {
-            if selection.0.max(selection.1) < first_id {
-                self.selection = None;
-            }
-        }
-        let next = self.rows.back().map_or(first_id, |r| r.line.id + 1);
-        let start = usize::try_from(next.saturating_sub(first_id)).unwrap_or(usize::MAX);
+        self.forget_lost_selection();
+        let start = self.rows.len();
         let mut added = 0;
         for line in lines.iter().skip(start) {
             self.append(text, line);
@@ -282,6 +313,97 @@ impl ConversationView {
         if added > 0 {
             let content = self.content();
             self.view.appended(added, content);
+        }
+    }
+
+    /// Re-syncs after lines were inserted or removed anywhere: keeps the
+    /// layouts of the lines still there, lays out the new ones, and keeps
+    /// what the reader is looking at in place. When older lines were
+    /// inserted inside or above the view, the first line after them stays
+    /// where it was and what is above scrolls up out of sight.
+    fn resync(&mut self, text: &mut druid::piet::PietText, log: &Log) {
+        self.edits = log.edits();
+        let offset = self.view.offset;
+        let height = self.view.height;
+        let old_top = |r: &Row| r.top - self.base;
+        // Where each old row was on screen, for the anchor below.
+        let old_screen: HashMap<u64, f64> = self
+            .rows
+            .iter()
+            .map(|r| (r.line.id, old_top(r) - offset))
+            .collect();
+        let top_id = self.row_at(offset).map(|i| self.rows[i].line.id);
+        let mut old: HashMap<u64, Row> = self.rows.drain(..).map(|r| (r.line.id, r)).collect();
+        self.base = 0.0;
+        self.end = 0.0;
+        let mut inserted: Option<usize> = None;
+        for (i, line) in log.lines().iter().enumerate() {
+            let mut row = match old.remove(&line.id) {
+                Some(row) => row,
+                None => {
+                    inserted.get_or_insert(i);
+                    Self::layout_row(text, line, self.text_width)
+                }
+            };
+            row.top = self.end;
+            self.end += row.height;
+            self.rows.push_back(row);
+        }
+        self.forget_lost_selection();
+        let content = self.content();
+        if self.view.follow {
+            self.view.resized(height, content);
+            return;
+        }
+        let top_index = top_id.and_then(|id| self.rows.iter().position(|r| r.line.id == id));
+        let anchor = match (inserted, top_index) {
+            // The insertion is at or below the top of the view: if it is
+            // on screen, the first old line after it keeps its place.
+            (Some(ins), Some(top)) if top < ins => {
+                let ins_screen = self.rows[ins].top - offset;
+                if ins_screen <= height {
+                    self.rows
+                        .iter()
+                        .skip(ins)
+                        .find(|r| old_screen.contains_key(&r.line.id))
+                        .map(|r| r.line.id)
+                } else {
+                    top_id
+                }
+            }
+            _ => top_id,
+        };
+        if let Some((row, screen)) = anchor.and_then(|id| {
+            let row = self.rows.iter().find(|r| r.line.id == id)?;
+            Some((row, *old_screen.get(&id)?))
+        }) {
+            self.view.offset = row.top - screen;
+        }
+        self.view.resized(height, content);
+    }
+
+    /// Clears the selection when a line it names is gone.
+    fn forget_lost_selection(&mut self) {
+        if let Some((a, b)) = self.selection {
+            let ids: HashSet<u64> = self.rows.iter().map(|r| r.line.id).collect();
+            if !ids.contains(&a) || !ids.contains(&b) {
+                self.selection = None;
+            }
+        }
+    }
+
+    /// The selected rows as an index range.
+    fn selected_rows(&self) -> Option<(usize, usize)> {
+        let (a, b) = self.selection?;
+        let ia = self.rows.iter().position(|r| r.line.id == a)?;
+        let ib = self.rows.iter().position(|r| r.line.id == b)?;
+        Some((ia.min(ib), ia.max(ib)))
+    }
+
+    /// After a scroll the reader asked for: at the top, ask for older lines.
+    fn scrolled(&self, ctx: &mut EventCtx) {
+        if self.view.offset <= 0.5 {
+            ctx.submit_command(LOAD_OLDER);
         }
     }
 
@@ -296,15 +418,16 @@ impl ConversationView {
     }
 
     fn selected_text(&self, all: bool) -> String {
-        let (lo, hi) = match (all, self.selection) {
-            (true, _) => (0, u64::MAX),
-            (false, Some((a, b))) => (a.min(b), a.max(b)),
+        let (lo, hi) = match (all, self.selected_rows()) {
+            (true, _) => (0, usize::MAX),
+            (false, Some(range)) => range,
             (false, None) => return String::new(),
         };
         self.rows
             .iter()
-            .filter(|r| (lo..=hi).contains(&r.line.id))
-            .map(|r| r.line.copy_text())
+            .enumerate()
+            .filter(|(i, _)| (lo..=hi).contains(i))
+            .map(|(_, r)| r.line.copy_text())
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -378,7 +501,7 @@ fn body_spans(line: &ChatLine) -> (String, Vec<(std::ops::Range<usize>, String)>
             )
         }
         Kind::Error => (format!("! {}", line.text), Vec::new()),
-        Kind::Notice | Kind::Status => (line.text.to_string(), Vec::new()),
+        Kind::Notice | Kind::Status | Kind::Marker => (line.text.to_string(), Vec::new()),
     }
 }
 
@@ -388,6 +511,9 @@ impl Widget<Log> for ConversationView {
         match event {
             Event::Wheel(mouse) => {
                 self.view.scroll_by(mouse.wheel_delta.y, content);
+                if mouse.wheel_delta.y < 0.0 {
+                    self.scrolled(ctx);
+                }
                 ctx.request_paint();
                 ctx.set_handled();
             }
@@ -442,7 +568,11 @@ impl Widget<Log> for ConversationView {
                         }
                     }
                     Drag::Thumb { grab } if ctx.is_active() => {
+                        let before = self.view.offset;
                         self.thumb_drag_to(mouse.pos.y, grab);
+                        if self.view.offset < before {
+                            self.scrolled(ctx);
+                        }
                         ctx.request_paint();
                     }
                     _ => {}
@@ -474,11 +604,20 @@ impl Widget<Log> for ConversationView {
                             .map(|(a, b)| (a.line.id, b.line.id));
                     }
                     KbKey::Escape => self.selection = None,
-                    KbKey::PageUp => self.view.scroll_by(-page, content),
+                    KbKey::PageUp => {
+                        self.view.scroll_by(-page, content);
+                        self.scrolled(ctx);
+                    }
                     KbKey::PageDown => self.view.scroll_by(page, content),
-                    KbKey::ArrowUp => self.view.scroll_by(-LINE_STEP, content),
+                    KbKey::ArrowUp => {
+                        self.view.scroll_by(-LINE_STEP, content);
+                        self.scrolled(ctx);
+                    }
                     KbKey::ArrowDown => self.view.scroll_by(LINE_STEP, content),
-                    KbKey::Home => self.view.scroll_to(0.0, content),
+                    KbKey::Home => {
+                        self.view.scroll_to(0.0, content);
+                        self.scrolled(ctx);
+                    }
                     KbKey::End => self.view.jump_to_bottom(content),
                     _ => return,
                 }
@@ -547,19 +686,19 @@ impl Widget<Log> for ConversationView {
         let bounds = size.to_rect();
         ctx.fill(bounds, &theme::LOG_BG);
         let offset = self.view.offset;
-        let (lo, hi) = self.selection.map_or((1, 0), |(a, b)| (a.min(b), a.max(b)));
+        let (lo, hi) = self.selected_rows().unwrap_or((1, 0));
         let focused = ctx.is_focused();
         let first = self.row_at(offset).unwrap_or(0);
         let rows_width = size.width - SCROLLBAR;
         ctx.with_save(|ctx| {
             ctx.clip(bounds);
-            for row in self.rows.iter().skip(first) {
+            for (index, row) in self.rows.iter().enumerate().skip(first) {
                 let y = row.top - self.base - offset;
                 if y > size.height {
                     break;
                 }
                 let rect = Rect::new(0.0, y, rows_width, y + row.height);
-                if (lo..=hi).contains(&row.line.id) {
+                if (lo..=hi).contains(&index) {
                     let color = if focused {
                         theme::SELECTION
                     } else {
@@ -701,6 +840,8 @@ mod tests {
             text: "psst".into(),
             own: false,
             mention: false,
+            seq: None,
+            history: false,
         };
         let (text, spans) = body_spans(&line);
         assert_eq!(text, "ålice → bob  psst");
