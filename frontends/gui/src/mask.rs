@@ -47,9 +47,7 @@ impl Masked {
     /// Replaces the secret.
     pub fn set(&mut self, secret: &str) {
         secret.clone_into(&mut self.real);
-        self.shown = std::iter::repeat(BULLET)
-            .take(self.real.chars().count())
-            .collect();
+        self.shown = std::iter::repeat_n(BULLET, self.real.chars().count()).collect();
     }
 
     /// The real text.

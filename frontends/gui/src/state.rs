@@ -959,9 +959,8 @@ impl AppState {
                     Kind::Notice,
                     "the conversation starts at the beginning of the room's history",
                 );
-            } else if self.load_older(limit) {
-                self.compose.clear();
-            } else if self.loading_older {
+            } else if self.loading_older || self.load_older(limit) {
+                // Asked (or already asking): the answer appears above.
                 self.compose.clear();
             } else if !matches!(self.conn, Conn::Connected { .. }) {
                 self.push_local(Kind::Error, &chat_core::ChatError::NotConnected.to_string());

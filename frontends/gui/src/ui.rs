@@ -541,7 +541,9 @@ impl Controller<AppState, Label<AppState>> for StatusColour {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::testing::{joined, recording_outbox, said, Sent};
+    use crate::state::testing::{
+        history_end, joined, recording_outbox, recording_outbox_with_history, replayed, said, Sent,
+    };
     use crate::view::{COPY, JUMP_TO_BOTTOM, SELECT_ALL};
     use chat_core::Input;
     use druid::debug_state::DebugState;
@@ -811,5 +813,76 @@ mod tests {
                 assert!(lines[1].ends_with("] <carol> second"), "{copied}");
             },
         );
+    }
+
+    /// Where `line` is on screen, if visible.
+    fn screen_y(h: &mut Harness<AppState>, ids: Ids, line: &str) -> Option<f64> {
+        view_state(h, ids, "visible").lines().find_map(|v| {
+            let (y, text) = v.split_once('|')?;
+            (text == line).then(|| y.parse().ok()).flatten()
+        })
+    }
+
+    fn wheel(h: &mut Harness<AppState>, dy: f64) {
+        let mut wheel = mouse(Point::new(200.0, 150.0), MouseButton::None);
+        wheel.wheel_delta = Vec2::new(0.0, dy);
+        h.event(Event::Wheel(wheel));
+    }
+
+    #[test]
+    fn scrolling_to_the_top_asks_for_older_messages_and_keeps_the_view() {
+        let state = AppState::new("127.0.0.1:8001", "alice");
+        harness(state, Size::new(800.0, 400.0), |h, ids| {
+            let (outbox, _sent, asked) = recording_outbox_with_history();
+            apply(h, move |d| {
+                d.connect();
+                let generation = d.generation;
+                d.apply(generation, joined(outbox, "alice", &["bob"]));
+                for seq in 100..150 {
+                    d.on_event(&replayed(seq, "bob", &format!("m{seq}")));
+                }
+            });
+            h.just_layout();
+            assert_eq!(view_state(h, ids, "follow"), "true");
+            // Part of the way up: no request.
+            wheel(h, -200.0);
+            assert!(asked.lock().unwrap().is_empty());
+            // All the way up: one request, for messages before the oldest.
+            wheel(h, -100_000.0);
+            assert_eq!(view_state(h, ids, "offset"), "0");
+            assert_eq!(*asked.lock().unwrap(), [(Some(100), HISTORY_PAGE)]);
+            assert!(h.data().loading_older);
+            // Scrolling on at the top while it loads asks nothing more.
+            wheel(h, -100.0);
+            assert_eq!(asked.lock().unwrap().len(), 1);
+            h.paint();
+            let before = screen_y(h, ids, "<bob> m100").expect("m100 on screen");
+            apply(h, |d| {
+                for seq in 60..100 {
+                    d.on_event(&replayed(seq, "carol", &format!("m{seq}")));
+                }
+                d.on_event(&history_end(40, true));
+            });
+            h.just_layout();
+            h.paint();
+            // The line that was being read has not moved; the older lines
+            // are above it, out of sight until the reader scrolls up.
+            assert_eq!(screen_y(h, ids, "<bob> m100"), Some(before));
+            assert_eq!(screen_y(h, ids, "<carol> m60"), None);
+            assert_eq!(view_state(h, ids, "follow"), "false");
+            let offset: f64 = view_state(h, ids, "offset").parse().unwrap();
+            assert!(offset > 0.0);
+            // Up again: the next page, before the new oldest.
+            wheel(h, -offset - 10.0);
+            assert_eq!(
+                asked.lock().unwrap().last(),
+                Some(&(Some(60), HISTORY_PAGE))
+            );
+            apply(h, |d| d.on_event(&history_end(0, false)));
+            h.just_layout();
+            wheel(h, -100_000.0);
+            assert_eq!(asked.lock().unwrap().len(), 2, "the beginning was reached");
+            assert_eq!(view_state(h, ids, "rows"), h.data().log.len().to_string());
+        });
     }
 }

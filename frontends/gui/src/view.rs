@@ -768,6 +768,15 @@ impl Widget<Log> for ConversationView {
         other.insert("offset".to_owned(), format!("{:.0}", self.view.offset));
         other.insert("rows".to_owned(), self.rows.len().to_string());
         other.insert("copied".to_owned(), self.copied.clone().unwrap_or_default());
+        // Each visible line as "screen-y|text", for tests of what stays put.
+        let visible: Vec<String> = self
+            .rows
+            .iter()
+            .map(|r| (r.top - self.base - self.view.offset, r))
+            .filter(|(y, r)| *y + r.height > 0.0 && *y < self.view.height)
+            .map(|(y, r)| format!("{y:.0}|{}", r.line))
+            .collect();
+        other.insert("visible".to_owned(), visible.join("\n"));
         druid::debug_state::DebugState {
             display_name: "ConversationView".to_owned(),
             main_value: format!("{} rows", self.rows.len()),

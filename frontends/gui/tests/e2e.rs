@@ -126,9 +126,20 @@ fn temp_dir(tag: &str) -> PathBuf {
 }
 
 fn start_gui(display: &Display, dir: &Path, args: &[&str]) -> (Reaper, PathBuf) {
+    start_gui_with(display, dir, args, &[])
+}
+
+fn start_gui_with(
+    display: &Display,
+    dir: &Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (Reaper, PathBuf) {
     let transcript = dir.join("transcript.txt");
     let child = Command::new(env!("CARGO_BIN_EXE_chat-gui"))
         .args(args)
+        .env_remove("CHAT_PASSWORD")
+        .envs(envs.iter().copied())
         .env("DISPLAY", &display.name)
         .env("XDG_CONFIG_HOME", dir.join("config"))
         .env("CHAT_GUI_TRANSCRIPT", &transcript)
@@ -283,6 +294,249 @@ fn a_failed_connect_is_reported_in_the_window() {
     gui.assert_running();
     drop(gui);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Focuses the window titled `title` and types `text` + Enter.
+fn type_line(display: &Display, title: &str, text: &str) {
+    let window = wait_for("the window", || {
+        xdotool(display, &["search", "--name", title])
+            .and_then(|out| out.lines().next().map(str::to_owned))
+    });
+    wait_for("the window to take the keyboard focus", || {
+        xdotool(display, &["windowfocus", "--sync", &window])?;
+        let focused = xdotool(display, &["getwindowfocus"])?;
+        (focused.trim() == window).then_some(())
+    });
+    xdotool(display, &["key", "shift"]).expect("xdotool key shift");
+    xdotool(display, &["type", "--delay", "20", text]).expect("xdotool type");
+    xdotool(display, &["key", "Return"]).expect("xdotool key Return");
+}
+
+const ROOM_PASSWORD: &str = "open sesame";
+
+/// A TLS server with a room password and replay on, its certificate
+/// (generated into `dir`) and the TLS options that trust it.
+async fn start_secure_server(dir: &Path) -> (ServerHandle, PathBuf, chat_core::TlsOptions) {
+    let (cert, key) =
+        chat_server::tls::generate_self_signed(&["127.0.0.1".into(), "localhost".into()])
+            .expect("generate a certificate");
+    let cert_path = dir.join("cert.pem");
+    let key_path = dir.join("key.pem");
+    std::fs::write(&cert_path, cert).expect("write cert");
+    std::fs::write(&key_path, key).expect("write key");
+    let server = timeout(
+        Duration::from_secs(10),
+        ServerHandle::start(Config {
+            rate_limit: None,
+            tls: Some(chat_server::tls::load(&cert_path, &key_path).expect("load certificate")),
+            password: Some(chat_server::Secret::new(ROOM_PASSWORD)),
+            replay: 10,
+            refusal_delay: Duration::from_millis(100),
+            ..Default::default()
+        }),
+    )
+    .await
+    .expect("server start in time")
+    .expect("server starts");
+    let tls = chat_core::TlsOptions {
+        ca_file: Some(cert_path.clone()),
+        insecure: false,
+    };
+    (server, cert_path, tls)
+}
+
+#[test]
+fn over_tls_with_a_password_the_replay_is_shown_and_typed_lines_arrive() {
+    async_std::task::block_on(async {
+        let display = start_display();
+        let dir = temp_dir("tls");
+        let (server, cert, tls) = start_secure_server(&dir).await;
+        let addr = server.addr().to_string();
+        let peer_config = |name: &str| {
+            SessionConfig::new(addr.clone(), name)
+                .with_tls(tls.clone())
+                .with_password(ROOM_PASSWORD)
+        };
+
+        // History before the GUI arrives.
+        let seeder = timeout(
+            Duration::from_secs(10),
+            TcpSession::connect(peer_config("seeder")),
+        )
+        .await
+        .expect("seeder connects in time")
+        .expect("seeder connects over TLS with the password");
+        let (seeder_tx, seeder_events) = seeder.split();
+        let seeder_drain = async_std::task::spawn(seeder_events.for_each(|_| async {}));
+        for n in 1..=3 {
+            timeout(
+                Duration::from_secs(10),
+                seeder_tx.say(format!("before you came {n}")),
+            )
+            .await
+            .expect("say in time")
+            .expect("say");
+        }
+
+        let watcher = timeout(
+            Duration::from_secs(10),
+            TcpSession::connect(peer_config("watcher")),
+        )
+        .await
+        .expect("watcher connects in time")
+        .expect("watcher connects");
+        let (_watcher_tx, mut watcher_events) = watcher.split();
+
+        let cert_arg = cert.to_string_lossy().into_owned();
+        let (mut gui, transcript_path) = start_gui_with(
+            &display,
+            &dir,
+            &[
+                "--server",
+                &addr,
+                "--name",
+                "guiuser",
+                "--tls",
+                "--ca",
+                &cert_arg,
+                "--connect",
+            ],
+            &[("CHAT_PASSWORD", ROOM_PASSWORD)],
+        );
+        wait_for_line(
+            &transcript_path,
+            &mut gui,
+            &format!("* connected as guiuser to {addr}"),
+        );
+        wait_for_line(
+            &transcript_path,
+            &mut gui,
+            "(history) <seeder> before you came 3",
+        );
+        // The replay is shown once, in order, below its separator, and
+        // before the GUI's own arrival.
+        let text = transcript(&transcript_path);
+        let lines: Vec<&str> = text.lines().collect();
+        let start = lines
+            .iter()
+            .position(|l| *l == "— earlier messages —")
+            .unwrap_or_else(|| panic!("a separator above the replay:\n{text}"));
+        assert_eq!(
+            lines[start + 1..start + 4],
+            [
+                "(history) <seeder> before you came 1",
+                "(history) <seeder> before you came 2",
+                "(history) <seeder> before you came 3",
+            ],
+            "{text}"
+        );
+        wait_for_line(&transcript_path, &mut gui, "* guiuser joined");
+
+        let title = format!("chat-gui — guiuser @ {addr}");
+        let said = "secret plans over tls";
+        type_line(&display, &title, said);
+        let received = timeout(DEADLINE, async {
+            while let Some(event) = watcher_events.next().await {
+                if let Event::Message(m) = &event {
+                    if m.from == "guiuser" {
+                        return Some(m.text.clone());
+                    }
+                }
+            }
+            None
+        })
+        .await
+        .expect("the peer got the message in time");
+        assert_eq!(received.as_deref(), Some(said));
+        wait_for_line(&transcript_path, &mut gui, &format!("<guiuser> {said}"));
+
+        // Asking for more: the server has nothing older, so the window
+        // marks the beginning of the room's history.
+        type_line(&display, &title, "/history 5");
+        wait_for_line(
+            &transcript_path,
+            &mut gui,
+            "— beginning of the room's history —",
+        );
+        assert_eq!(
+            transcript(&transcript_path)
+                .lines()
+                .filter(|l| l.contains("before you came 1"))
+                .count(),
+            1,
+            "never shown twice"
+        );
+
+        // The password was used, never written to the config file.
+        let config = std::fs::read_to_string(dir.join("config/chat-gui/config.json"))
+            .expect("config written on connect");
+        assert!(!config.contains(ROOM_PASSWORD), "{config}");
+        assert!(config.contains("\"tls\": true"), "{config}");
+        gui.assert_running();
+
+        drop(gui);
+        drop(seeder_tx);
+        drop(seeder_drain);
+        let _ = timeout(Duration::from_secs(10), server.shutdown()).await;
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
+
+#[test]
+fn a_wrong_password_and_a_plain_connection_to_tls_are_explained_in_the_window() {
+    async_std::task::block_on(async {
+        let display = start_display();
+        let dir = temp_dir("refusals");
+        let (server, cert, _) = start_secure_server(&dir).await;
+        let addr = server.addr().to_string();
+        let cert_arg = cert.to_string_lossy().into_owned();
+        let (mut gui, transcript_path) = start_gui_with(
+            &display,
+            &dir,
+            &[
+                "--server",
+                &addr,
+                "--name",
+                "guiuser",
+                "--tls",
+                "--ca",
+                &cert_arg,
+                "--connect",
+            ],
+            &[("CHAT_PASSWORD", "not the password")],
+        );
+        let line = wait_for("the refusal in the window", || {
+            gui.assert_running();
+            transcript(&transcript_path)
+                .lines()
+                .find(|l| l.starts_with("! wrong room password"))
+                .map(str::to_owned)
+        });
+        assert!(line.contains("type it again"), "{line}");
+        drop(gui);
+
+        // The TLS box unticked (a fresh config directory): plain text to a
+        // TLS port is explained too.
+        let plain_dir = dir.join("plain");
+        std::fs::create_dir_all(&plain_dir).expect("dir");
+        let (mut gui, transcript_path) = start_gui_with(
+            &display,
+            &plain_dir,
+            &["--server", &addr, "--name", "plainuser", "--connect"],
+            &[("CHAT_PASSWORD", ROOM_PASSWORD)],
+        );
+        let line = wait_for("the TLS hint in the window", || {
+            gui.assert_running();
+            transcript(&transcript_path)
+                .lines()
+                .find(|l| l.starts_with("! ") && l.contains("TLS"))
+                .map(str::to_owned)
+        });
+        assert!(line.ends_with("tick TLS and connect again"), "{line}");
+        drop(gui);
+        let _ = timeout(Duration::from_secs(10), server.shutdown()).await;
+        let _ = std::fs::remove_dir_all(&dir);
+    });
 }
 
 /// Not a pass/fail speed test: floods the window at about 1,000 messages a
