@@ -608,6 +608,18 @@ impl AppState {
         }
     }
 
+    /// The status bar's text: the connection, and how it is protected.
+    pub fn status_line(&self) -> String {
+        let describe = self.conn.describe();
+        match (&self.conn, self.tls, self.tls_options.insecure) {
+            (Conn::Connected { .. }, true, false) => format!("{describe} · TLS"),
+            (Conn::Connected { .. }, true, true) => {
+                format!("{describe} · TLS, certificate NOT checked")
+            }
+            _ => describe,
+        }
+    }
+
     /// The warning shown while TLS is on without checking certificates.
     pub fn insecure_warning(&self) -> Option<&'static str> {
         (self.tls && self.tls_options.insecure).then_some(INSECURE_WARNING)
@@ -1851,6 +1863,13 @@ mod tests {
         let spec = connector.specs.lock().unwrap()[0].clone();
         assert_eq!(spec.password.as_deref(), Some("hunter2"));
         assert_eq!(spec.tls, Some(state.tls_options.clone()));
+        assert_eq!(state.status_line(), "connecting to chat.example:8001…");
+        let (outbox, _) = testing::recording_outbox();
+        state.apply(state.generation, testing::joined(outbox, "alice", &[]));
+        assert_eq!(
+            state.status_line(),
+            "connected as alice to 127.0.0.1:8001 · TLS"
+        );
         let saved = std::fs::read_to_string(&path).unwrap();
         assert!(!saved.contains("hunter2"), "{saved}");
         assert!(saved.contains("\"tls\": true"), "{saved}");

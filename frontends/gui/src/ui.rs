@@ -256,7 +256,7 @@ fn status_bar() -> impl Widget<AppState> {
         );
     })
     .fix_size(8.0, 8.0);
-    let text = Label::new(|d: &AppState, _: &Env| d.conn.describe())
+    let text = Label::new(|d: &AppState, _: &Env| d.status_line())
         .with_text_size(12.5)
         .controller(StatusColour);
     let lines = Label::new(|d: &AppState, _: &Env| {
