@@ -90,20 +90,26 @@ pub struct ChatLine {
 
 impl fmt::Display for ChatLine {
     /// The plain-protocol form, like `nc` and the REPL show it:
-    /// `<alice> hello`, `* bob joined`, `! refused`.
+    /// `<alice> hello`, `* bob joined`, `! refused` — written by
+    /// `chat_core`'s own `Line`, so the forms cannot drift apart.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let from = self.from.as_deref().unwrap_or("?");
-        match self.kind {
-            Kind::Message => write!(f, "<{from}> {}", self.text),
-            Kind::Action => write!(f, "* {from} {}", self.text),
-            Kind::Private => {
-                let to = self.to.as_deref().unwrap_or("?");
-                write!(f, "<{from} -> {to}> {}", self.text)
-            }
-            Kind::Notice | Kind::Status => write!(f, "* {}", self.text),
-            Kind::Error => write!(f, "! {}", self.text),
-            Kind::Marker => f.write_str(&self.text),
-        }
+        let kind = match self.kind {
+            Kind::Message => LineKind::Message,
+            Kind::Action => LineKind::Action,
+            Kind::Private => LineKind::Private,
+            Kind::Notice => LineKind::Notice,
+            Kind::Error => LineKind::Error,
+            Kind::Status => LineKind::Status,
+            Kind::Marker => return f.write_str(&self.text),
+        };
+        let line = chat_core::Line {
+            kind,
+            time: None,
+            from: self.from.as_deref().map(str::to_owned),
+            to: self.to.as_deref().map(str::to_owned),
+            text: self.text.to_string(),
+        };
+        line.fmt(f)
     }
 }
 
