@@ -139,7 +139,12 @@ async fn write_side(mut stream: TcpStream, mut rx: mpsc::UnboundedReceiver<Line>
     }
 }
 
-async fn read_side(room: Rc<Room>, mut stream: TcpStream, id: u64, tx: mpsc::UnboundedSender<Line>) {
+async fn read_side(
+    room: Rc<Room>,
+    mut stream: TcpStream,
+    id: u64,
+    tx: mpsc::UnboundedSender<Line>,
+) {
     let mut decoder = LineDecoder::new(64 * 1024);
     let mut buf = vec![0u8; 8192];
     let mut name: Option<String> = None;
@@ -151,7 +156,10 @@ async fn read_side(room: Rc<Room>, mut stream: TcpStream, id: u64, tx: mpsc::Unb
         };
         decoder.feed(&buf[..n]);
         while let Some(line) = decoder.next_line() {
-            let Ok(frame) = line.map_err(drop).and_then(|l| decode_client_frame(&l).map_err(drop)) else {
+            let Ok(frame) = line
+                .map_err(drop)
+                .and_then(|l| decode_client_frame(&l).map_err(drop))
+            else {
                 continue;
             };
             match (frame, &name) {

@@ -77,7 +77,10 @@ fn explain_connect(e: &std::io::Error, addr: SocketAddr) -> anyhow::Error {
             "cannot connect to {addr}: no free local port (EADDRNOTAVAIL); too many connections \
              for /proc/sys/net/ipv4/ip_local_port_range"
         ),
-        _ => anyhow!("cannot connect to {addr}: {}", chat_core::error::describe_io(e)),
+        _ => anyhow!(
+            "cannot connect to {addr}: {}",
+            chat_core::error::describe_io(e)
+        ),
     }
 }
 
@@ -121,7 +124,10 @@ impl Conn {
                 burst: 0,
             },
         };
-        let banner = conn.next_line().await?.context("closed before the banner")?;
+        let banner = conn
+            .next_line()
+            .await?
+            .context("closed before the banner")?;
         if banner.starts_with('!') {
             bail!("{name}: refused: {banner}");
         }
@@ -284,7 +290,11 @@ pub async fn receive(
             };
             // Joins and leaves are most of what a big room sees: skip them
             // without parsing.
-            let interesting = ["{\"type\":\"message\"", "{\"type\":\"error\"", "{\"type\":\"ping\""];
+            let interesting = [
+                "{\"type\":\"message\"",
+                "{\"type\":\"error\"",
+                "{\"type\":\"ping\"",
+            ];
             if !interesting.iter().any(|p| line.starts_with(p)) {
                 continue;
             }

@@ -6,7 +6,7 @@
 //! - [`soak`]: minutes of mixed traffic and misbehaviour; the churn run.
 //! - [`client`]: one client on a raw socket, using chat-core's codec.
 //! - [`tracker`], [`msgtext`], [`stats`], [`procfs`]: the pure pieces.
-//! - [`report`]: tables.
+//! - [`report`]: Markdown tables of the figures.
 
 pub mod baseline;
 pub mod client;

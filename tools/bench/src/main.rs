@@ -162,7 +162,9 @@ impl Shape {
     }
 
     fn title(&self) -> String {
-        let preset = self.preset.map_or(String::new(), |p| format!("{p:?} ").to_lowercase());
+        let preset = self
+            .preset
+            .map_or(String::new(), |p| format!("{p:?} ").to_lowercase());
         let p = self.params(SocketAddr::from(([127, 0, 0, 1], 0)));
         match p {
             Ok(p) => format!(
@@ -226,9 +228,12 @@ impl ServerProcess {
                 cmd.stderr(Stdio::null());
             }
         }
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("cannot start {} (build it with `cargo build --release -p chat-server`)", bin.display()))?;
+        let child = cmd.spawn().with_context(|| {
+            format!(
+                "cannot start {} (build it with `cargo build --release -p chat-server`)",
+                bin.display()
+            )
+        })?;
         let mut server = Self { child, addr };
         server.wait_ready()?;
         Ok(server)
@@ -288,7 +293,11 @@ fn print_warnings(label: &str, r: &RelayReport) {
 }
 
 fn extra_lines(r: &[Figure], preset: Option<Preset>) -> String {
-    let find = |l: &str| r.iter().find(|f| f.label.starts_with(l)).and_then(|f| f.value);
+    let find = |l: &str| {
+        r.iter()
+            .find(|f| f.label.starts_with(l))
+            .and_then(|f| f.value)
+    };
     match preset {
         Some(Preset::Scale) => format!(
             "\nscale: one message reached all clients in {:.1} ms; server memory per connection {} KiB\n",
@@ -296,6 +305,22 @@ fn extra_lines(r: &[Figure], preset: Option<Preset>) -> String {
             find("server memory per connection").map_or("–".to_owned(), |k| format!("{k:.2}")),
         ),
         _ => String::new(),
+    }
+}
+
+/// The baseline holds both ends of every connection in this process: two
+/// descriptors per client. Fewer clients than asked when the limit says so.
+fn baseline_clients(wanted: usize) -> usize {
+    let limit = chat_bench::procfs::open_files_limit().unwrap_or(1024) as usize;
+    let fits = limit.saturating_sub(100) / 2;
+    if wanted > fits {
+        eprintln!(
+            "note: the in-process baseline needs two descriptors per client and `ulimit -n` is \
+             {limit}: it runs {fits} clients instead of {wanted} (raise `ulimit -n` to run all)"
+        );
+        fits
+    } else {
+        wanted
     }
 }
 
@@ -315,6 +340,7 @@ async fn compare(spawn: &Spawn, runs: usize, shape: &Shape) -> anyhow::Result<bo
         let base = {
             let baseline = Baseline::start()?;
             let mut p = shape.params(baseline.addr())?;
+            p.clients = baseline_clients(p.clients);
             p.probe = baseline.probe();
             let r = run_relay(&p).await.context("baseline run")?;
             print_warnings("baseline", &r);
@@ -324,7 +350,9 @@ async fn compare(spawn: &Spawn, runs: usize, shape: &Shape) -> anyhow::Result<bo
         eprintln!(
             "run {run}: relay {:.0} deliveries/s, {} µs CPU/delivery; baseline {:.0} deliveries/s",
             relay.deliveries_per_sec(),
-            relay.cpu_us_per_delivery().map_or("–".into(), |c| format!("{c:.2}")),
+            relay
+                .cpu_us_per_delivery()
+                .map_or("–".into(), |c| format!("{c:.2}")),
             base.deliveries_per_sec()
         );
         relay_runs.push(figures(&relay));
@@ -342,7 +370,11 @@ async fn compare(spawn: &Spawn, runs: usize, shape: &Shape) -> anyhow::Result<bo
     Ok(clean)
 }
 
-async fn soak_target(target: &Target, extra: &[&str], run: impl AsyncFnOnce(SocketAddr, Option<Probe>) -> anyhow::Result<SoakReport>) -> anyhow::Result<SoakReport> {
+async fn soak_target(
+    target: &Target,
+    extra: &[&str],
+    run: impl AsyncFnOnce(SocketAddr, Option<Probe>) -> anyhow::Result<SoakReport>,
+) -> anyhow::Result<SoakReport> {
     match &target.server {
         Some(addr) => {
             let addr = resolve(addr)?;
@@ -357,7 +389,11 @@ async fn soak_target(target: &Target, extra: &[&str], run: impl AsyncFnOnce(Sock
 
 async fn main_async(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
-        Cmd::Relay { server, server_pid, shape } => {
+        Cmd::Relay {
+            server,
+            server_pid,
+            shape,
+        } => {
             let mut p = shape.params(resolve(&server)?)?;
             p.probe = server_pid.map(Probe::Process);
             let r = run_relay(&p).await?;
@@ -370,15 +406,23 @@ async fn main_async(cli: Cli) -> anyhow::Result<bool> {
         Cmd::Baseline { shape } => {
             let baseline = Baseline::start()?;
             let mut p = shape.params(baseline.addr())?;
+            p.clients = baseline_clients(p.clients);
             p.probe = baseline.probe();
             let r = run_relay(&p).await?;
             print_warnings("baseline", &r);
-            println!("{}", single_table(&format!("baseline: {}", shape.title()), &figures(&r)));
+            println!(
+                "{}",
+                single_table(&format!("baseline: {}", shape.title()), &figures(&r))
+            );
             Ok(r.is_clean())
         }
         Cmd::Compare { spawn, runs, shape } => compare(&spawn, runs, &shape).await,
-        Cmd::Soak { target, minutes, steady } => {
-            if !(minutes > 0.0) {
+        Cmd::Soak {
+            target,
+            minutes,
+            steady,
+        } => {
+            if minutes.is_nan() || minutes <= 0.0 {
                 bail!("--minutes must be above 0");
             }
             // The soak keeps the server's rate limit (the flooder needs it) but

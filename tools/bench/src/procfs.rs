@@ -140,6 +140,22 @@ impl Probe {
     }
 }
 
+/// This process's soft limit on open files, from `/proc/self/limits`.
+pub fn open_files_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    parse_open_files_limit(&text)
+}
+
+/// The soft "Max open files" figure of a `limits` file.
+pub fn parse_open_files_limit(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// The `/proc` directory of the calling thread.
 pub fn this_thread() -> Option<PathBuf> {
     std::fs::read_link("/proc/thread-self")
@@ -168,7 +184,8 @@ mod tests {
 
     #[test]
     fn status_memory_lines() {
-        let text = "Name:\tchat-server\nVmPeak:\t  100 kB\nVmHWM:\t   24400 kB\nVmRSS:\t   11700 kB\n";
+        let text =
+            "Name:\tchat-server\nVmPeak:\t  100 kB\nVmHWM:\t   24400 kB\nVmRSS:\t   11700 kB\n";
         assert_eq!(
             parse_status(text).expect("valid"),
             Memory {
@@ -177,6 +194,16 @@ mod tests {
             }
         );
         assert!(parse_status("Name: kthread\n").is_err());
+    }
+
+    #[test]
+    fn open_files_line() {
+        let text = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                    Max processes             95000                95000                processes \n\
+                    Max open files            20000                40000                files     \n";
+        assert_eq!(parse_open_files_limit(text), Some(20000));
+        assert_eq!(parse_open_files_limit("nothing"), None);
+        assert!(open_files_limit().is_some());
     }
 
     #[test]

@@ -51,28 +51,109 @@ pub fn figures(r: &RelayReport) -> Vec<Figure> {
     let ms = |d: std::time::Duration| Some(d.as_secs_f64() * 1e3);
     let s = r.server;
     vec![
-        fig("deliveries expected", Some(r.expected as f64), Unit::Count, false),
-        fig("deliveries received", Some(r.delivered as f64), Unit::Count, false),
+        fig(
+            "deliveries expected",
+            Some(r.expected as f64),
+            Unit::Count,
+            false,
+        ),
+        fig(
+            "deliveries received",
+            Some(r.delivered as f64),
+            Unit::Count,
+            false,
+        ),
         fig("missing", Some(r.missing as f64), Unit::Count, false),
         fig("duplicated", Some(r.duplicated as f64), Unit::Count, false),
         fig("corrupted", Some(r.corrupted as f64), Unit::Count, false),
-        fig("out of order", Some(r.out_of_order as f64), Unit::Count, false),
-        fig("clients dropped", Some(r.dropped_clients as f64), Unit::Count, false),
-        fig("connect + settle (s)", Some(r.connect_time.as_secs_f64()), Unit::Secs, true),
-        fig("wall time, first send to last delivery (s)", Some(r.wall.as_secs_f64()), Unit::Secs, true),
-        fig("deliveries/s", Some(r.deliveries_per_sec()), Unit::Rate, true),
+        fig(
+            "out of order",
+            Some(r.out_of_order as f64),
+            Unit::Count,
+            false,
+        ),
+        fig(
+            "clients dropped",
+            Some(r.dropped_clients as f64),
+            Unit::Count,
+            false,
+        ),
+        fig(
+            "connect + settle (s)",
+            Some(r.connect_time.as_secs_f64()),
+            Unit::Secs,
+            true,
+        ),
+        fig(
+            "wall time, first send to last delivery (s)",
+            Some(r.wall.as_secs_f64()),
+            Unit::Secs,
+            true,
+        ),
+        fig(
+            "deliveries/s",
+            Some(r.deliveries_per_sec()),
+            Unit::Rate,
+            true,
+        ),
         fig("latency p50 (ms)", ms(r.latency.p50), Unit::Millis, true),
         fig("latency p90 (ms)", ms(r.latency.p90), Unit::Millis, true),
         fig("latency p99 (ms)", ms(r.latency.p99), Unit::Millis, true),
         fig("latency max (ms)", ms(r.latency.max), Unit::Millis, true),
-        fig("server CPU (s)", s.map(|s| s.cpu_secs), Unit::Secs, true),
-        fig("server CPU per delivery (µs)", r.cpu_us_per_delivery(), Unit::Fixed2, true),
-        fig("server RSS before connects (MiB)", mib(s.and_then(|s| s.rss_start_kib)), Unit::Fixed2, false),
-        fig("server RSS all connected (MiB)", mib(s.and_then(|s| s.rss_connected_kib)), Unit::Fixed2, false),
-        fig("server RSS at end (MiB)", mib(s.and_then(|s| s.rss_end_kib)), Unit::Fixed2, false),
-        fig("server peak RSS, VmHWM (MiB)", mib(s.and_then(|s| s.hwm_kib)), Unit::Fixed2, false),
-        fig("server memory per connection (KiB)", r.kib_per_connection(), Unit::Fixed2, false),
-        fig("gave up: timeout or stall (1 = yes)", Some(f64::from(u8::from(r.timed_out))), Unit::Count, false),
+        fig(
+            "server CPU while connecting (s)",
+            s.map(|s| s.connect_cpu_secs),
+            Unit::Secs,
+            true,
+        ),
+        fig(
+            "server CPU while messages flow (s)",
+            s.map(|s| s.cpu_secs),
+            Unit::Secs,
+            true,
+        ),
+        fig(
+            "server CPU per delivery (µs)",
+            r.cpu_us_per_delivery(),
+            Unit::Fixed2,
+            true,
+        ),
+        fig(
+            "server RSS before connects (MiB)",
+            mib(s.and_then(|s| s.rss_start_kib)),
+            Unit::Fixed2,
+            false,
+        ),
+        fig(
+            "server RSS all connected (MiB)",
+            mib(s.and_then(|s| s.rss_connected_kib)),
+            Unit::Fixed2,
+            false,
+        ),
+        fig(
+            "server RSS at end (MiB)",
+            mib(s.and_then(|s| s.rss_end_kib)),
+            Unit::Fixed2,
+            false,
+        ),
+        fig(
+            "server peak RSS, VmHWM (MiB)",
+            mib(s.and_then(|s| s.hwm_kib)),
+            Unit::Fixed2,
+            false,
+        ),
+        fig(
+            "server memory per connection (KiB)",
+            r.kib_per_connection(),
+            Unit::Fixed2,
+            false,
+        ),
+        fig(
+            "gave up: timeout or stall (1 = yes)",
+            Some(f64::from(u8::from(r.timed_out))),
+            Unit::Count,
+            false,
+        ),
     ]
 }
 
@@ -117,7 +198,8 @@ pub fn single_table(title: &str, figures: &[Figure]) -> String {
 
 /// Relay beside baseline, with relay/baseline where it means something.
 pub fn comparison_table(title: &str, relay: &[Figure], baseline: &[Figure]) -> String {
-    let mut out = format!("| {title} | relay | baseline | relay / baseline |\n|---|---:|---:|---:|\n");
+    let mut out =
+        format!("| {title} | relay | baseline | relay / baseline |\n|---|---:|---:|---:|\n");
     for (r, b) in relay.iter().zip(baseline) {
         if r.value.is_none() && b.value.is_none() {
             continue;
@@ -154,10 +236,19 @@ mod tests {
         let fa = figures(&a);
         let fb = figures(&b);
         let table = comparison_table("x", &fa, &fb);
-        assert!(table.contains("| deliveries/s | 5 | 10 | 0.50 |"), "{table}");
-        assert!(!table.contains("server CPU"), "unmeasured rows are left out");
+        assert!(
+            table.contains("| deliveries/s | 5 | 10 | 0.50 |"),
+            "{table}"
+        );
+        assert!(
+            !table.contains("server CPU"),
+            "unmeasured rows are left out"
+        );
         let m = median_figures(&[fa.clone(), fb.clone(), fa]);
-        let wall = m.iter().find(|f| f.label.starts_with("wall")).and_then(|f| f.value);
+        let wall = m
+            .iter()
+            .find(|f| f.label.starts_with("wall"))
+            .and_then(|f| f.value);
         assert_eq!(wall, Some(2.0));
         assert!(single_table("t", &fb).contains("| missing | 0 |"));
         assert_eq!(cell(None, Unit::Count), "–");

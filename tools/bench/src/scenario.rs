@@ -65,6 +65,8 @@ impl RelayParams {
 pub struct ServerFigures {
     /// CPU seconds (user + system) spent while messages flowed.
     pub cpu_secs: f64,
+    /// CPU seconds spent while the clients connected and the joins settled.
+    pub connect_cpu_secs: f64,
     /// RSS before any client connected, KiB.
     pub rss_start_kib: Option<u64>,
     /// RSS once every client was connected and traffic settled, KiB.
@@ -177,6 +179,19 @@ pub async fn settle(counters: &Counters, quiet: Duration, limit: Duration) {
     }
 }
 
+/// How [`connect_all`] connects.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectPlan {
+    /// The server.
+    pub addr: SocketAddr,
+    /// Handshakes at once.
+    pub concurrency: usize,
+    /// Time limit for each handshake.
+    pub wait: Duration,
+    /// Whether a server with a rate limit is fine (the soak wants one).
+    pub allow_rate_limit: bool,
+}
+
 /// Connects `names` (at most `concurrency` handshakes at once) and starts a
 /// receiver for each as soon as it is in, so early clients keep reading the
 /// joins of later ones. Each receiver task hands back what it saw, then keeps
@@ -185,15 +200,18 @@ pub async fn settle(counters: &Counters, quiet: Duration, limit: Duration) {
 /// # Errors
 /// The first connection that fails.
 pub async fn connect_all(
-    addr: SocketAddr,
+    plan: &ConnectPlan,
     names: Vec<String>,
-    concurrency: usize,
-    wait: Duration,
     make_tracker: impl Fn() -> (Tracker, Option<u64>),
     counters: &Arc<Counters>,
     stop: &async_std::channel::Receiver<()>,
-    allow_rate_limit: bool,
 ) -> anyhow::Result<(Vec<Writer>, async_std::channel::Receiver<Received>)> {
+    let ConnectPlan {
+        addr,
+        concurrency,
+        wait,
+        allow_rate_limit,
+    } = *plan;
     let (done_tx, done_rx) = async_std::channel::unbounded();
     let mut writers = Vec::with_capacity(names.len());
     let mut handshakes = futures::stream::iter(names)
@@ -231,7 +249,11 @@ pub async fn connect_all(
 pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
     check_loopback(p.addr)?;
     if p.senders > p.clients {
-        bail!("--senders ({}) cannot exceed --clients ({})", p.senders, p.clients);
+        bail!(
+            "--senders ({}) cannot exceed --clients ({})",
+            p.senders,
+            p.clients
+        );
     }
     let deadline = Instant::now() + p.timeout;
     let probe = p.probe.as_ref();
@@ -246,14 +268,16 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
     let (writers, done) = async_std::future::timeout(
         p.timeout,
         connect_all(
-            p.addr,
+            &ConnectPlan {
+                addr: p.addr,
+                concurrency: p.connect_concurrency,
+                wait: p.timeout,
+                allow_rate_limit: false,
+            },
             names,
-            p.connect_concurrency,
-            p.timeout,
             || (Tracker::new(senders.clone(), p.messages), Some(expect)),
             &counters,
             &stop_rx,
-            false,
         ),
     )
     .await
@@ -295,7 +319,8 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
         let now = counters.deliveries.load(Ordering::Relaxed);
         if now != progress.0 {
             progress = (now, Instant::now());
-        } else if senders_done.load(Ordering::Relaxed) == p.senders && progress.1.elapsed() > STALL {
+        } else if senders_done.load(Ordering::Relaxed) == p.senders && progress.1.elapsed() > STALL
+        {
             timed_out = true;
             break;
         }
@@ -343,6 +368,7 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
     if let (Some(s0), Some(s1), Some(s2)) = (start_sample, connected_sample, end_sample) {
         report.server = Some(ServerFigures {
             cpu_secs: s2.cpu_secs - s1.cpu_secs,
+            connect_cpu_secs: s1.cpu_secs - s0.cpu_secs,
             rss_start_kib: s0.memory.map(|m| m.rss_kib),
             rss_connected_kib: s1.memory.map(|m| m.rss_kib),
             rss_end_kib: s2.memory.map(|m| m.rss_kib),

@@ -16,7 +16,7 @@ use chat_core::protocol::ClientFrame;
 
 use crate::client::{self, Conn, Counters, End};
 use crate::procfs::Probe;
-use crate::scenario::{check_loopback, connect_all, settle};
+use crate::scenario::{check_loopback, connect_all, settle, ConnectPlan};
 use crate::tracker::{Senders, Tracker};
 
 /// What to run.
@@ -158,25 +158,75 @@ impl SoakReport {
 
     /// The report as a two-column Markdown table.
     pub fn table(&self) -> String {
-        let mib = |k: Option<u64>| k.map_or("–".to_owned(), |k| format!("{:.2}", k as f64 / 1024.0));
+        let mib =
+            |k: Option<u64>| k.map_or("–".to_owned(), |k| format!("{:.2}", k as f64 / 1024.0));
         let rows: Vec<(&str, String)> = vec![
             ("traffic ran (s)", format!("{:.1}", self.ran.as_secs_f64())),
-            ("steady clients (dropped)", format!("{} ({})", self.steady, self.steady_dropped)),
-            ("steady messages sent / accepted / refused", format!("{} / {} / {}", self.sent, self.accepted, self.refused)),
-            ("deliveries expected / received", format!("{} / {}", self.expected, self.delivered)),
-            ("missing / duplicated / corrupted / out of order", format!("{} / {} / {} / {}", self.missing, self.duplicated, self.corrupted, self.out_of_order)),
+            (
+                "steady clients (dropped)",
+                format!("{} ({})", self.steady, self.steady_dropped),
+            ),
+            (
+                "steady messages sent / accepted / refused",
+                format!("{} / {} / {}", self.sent, self.accepted, self.refused),
+            ),
+            (
+                "deliveries expected / received",
+                format!("{} / {}", self.expected, self.delivered),
+            ),
+            (
+                "missing / duplicated / corrupted / out of order",
+                format!(
+                    "{} / {} / {} / {}",
+                    self.missing, self.duplicated, self.corrupted, self.out_of_order
+                ),
+            ),
             ("received but never confirmed", self.unconfirmed.to_string()),
-            ("churn cycles (vanished mid-line, failed)", format!("{} ({}, {})", self.churn_cycles, self.churn_mid_line, self.churn_failures)),
-            ("flood: refused messages / disconnects", format!("{} / {}", self.flood_refused, self.flood_disconnects)),
-            ("slow readers dropped by the server", format!("{} of {}", self.slow_dropped, self.slow_readers)),
-            ("garbage lines sent / error replies", format!("{} / {}", self.garbage_sent, self.garbage_errors)),
-            ("garbage clients still connected", format!("{} of {}", self.garbage_alive, self.garbage_clients)),
+            (
+                "churn cycles (vanished mid-line, failed)",
+                format!(
+                    "{} ({}, {})",
+                    self.churn_cycles, self.churn_mid_line, self.churn_failures
+                ),
+            ),
+            (
+                "flood: refused messages / disconnects",
+                format!("{} / {}", self.flood_refused, self.flood_disconnects),
+            ),
+            (
+                "slow readers dropped by the server",
+                format!("{} of {}", self.slow_dropped, self.slow_readers),
+            ),
+            (
+                "garbage lines sent / error replies",
+                format!("{} / {}", self.garbage_sent, self.garbage_errors),
+            ),
+            (
+                "garbage clients still connected",
+                format!("{} of {}", self.garbage_alive, self.garbage_clients),
+            ),
             ("server RSS at start (MiB)", mib(self.rss_start_kib)),
-            ("server RSS with steady clients in (MiB)", mib(self.rss_steady_kib)),
-            ("server RSS highest sample (MiB)", mib(self.rss_max_sampled_kib)),
-            ("server RSS after churn, settled (MiB)", mib(self.rss_after_kib)),
+            (
+                "server RSS with steady clients in (MiB)",
+                mib(self.rss_steady_kib),
+            ),
+            (
+                "server RSS highest sample (MiB)",
+                mib(self.rss_max_sampled_kib),
+            ),
+            (
+                "server RSS after churn, settled (MiB)",
+                mib(self.rss_after_kib),
+            ),
             ("server peak RSS, VmHWM (MiB)", mib(self.hwm_kib)),
-            ("verdict", if self.is_clean() { "clean".to_owned() } else { "PROBLEMS".to_owned() }),
+            (
+                "verdict",
+                if self.is_clean() {
+                    "clean".to_owned()
+                } else {
+                    "PROBLEMS".to_owned()
+                },
+            ),
         ];
         let mut out = "| soak | |\n|---|---:|\n".to_owned();
         for (k, v) in rows {
@@ -224,18 +274,26 @@ pub async fn run_soak(p: &SoakParams) -> anyhow::Result<SoakReport> {
     let senders = Senders::new(names.clone());
     let counters = Arc::new(Counters::default());
     let (stop_tx, stop_rx) = async_std::channel::bounded::<()>(1);
-    let (writers, done) = connect_all(
-        p.addr,
-        names,
-        16,
+    let plan = ConnectPlan {
+        addr: p.addr,
+        concurrency: 16,
         wait,
+        allow_rate_limit: true,
+    };
+    let (writers, done) = connect_all(
+        &plan,
+        names,
         || (Tracker::new(senders.clone(), u64::MAX), None),
         &counters,
         &stop_rx,
-        true,
     )
     .await?;
-    settle(&counters, Duration::from_millis(300), Duration::from_secs(5)).await;
+    settle(
+        &counters,
+        Duration::from_millis(300),
+        Duration::from_secs(5),
+    )
+    .await;
     (report.rss_steady_kib, _) = rss(probe.as_ref());
 
     let running = Arc::new(AtomicBool::new(true));
@@ -268,7 +326,11 @@ pub async fn run_soak(p: &SoakParams) -> anyhow::Result<SoakReport> {
                     task::sleep(w).await;
                 }
                 let len = 40 + (num as usize * 997 + i * 131) % (max - 40);
-                if writer.send(&client::message_line(i as u32, num, len)).await.is_err() {
+                if writer
+                    .send(&client::message_line(i as u32, num, len))
+                    .await
+                    .is_err()
+                {
                     break;
                 }
                 num += 1;
@@ -285,7 +347,8 @@ pub async fn run_soak(p: &SoakParams) -> anyhow::Result<SoakReport> {
     let mut side_tasks = Vec::new();
     let (churn_done_tx, churn_done_rx) = async_std::channel::bounded::<()>(1);
     for l in 0..p.churners {
-        let (addr, running, tally, limit) = (p.addr, running.clone(), tally.clone(), p.churn_cycles);
+        let (addr, running, tally, limit) =
+            (p.addr, running.clone(), tally.clone(), p.churn_cycles);
         let done = churn_done_tx.clone();
         side_tasks.push(task::spawn(async move {
             churn_loop(addr, l, &running, &tally, limit).await;
@@ -295,7 +358,9 @@ pub async fn run_soak(p: &SoakParams) -> anyhow::Result<SoakReport> {
     drop(churn_done_tx);
     if p.flood {
         let (addr, running, tally) = (p.addr, running.clone(), tally.clone());
-        side_tasks.push(task::spawn(async move { flood_loop(addr, &running, &tally).await }));
+        side_tasks.push(task::spawn(async move {
+            flood_loop(addr, &running, &tally).await
+        }));
     }
     let garbage_counters = Arc::new(Counters::default());
     let mut garbage_rx = Vec::new();
@@ -303,7 +368,9 @@ pub async fn run_soak(p: &SoakParams) -> anyhow::Result<SoakReport> {
         let conn = Conn::connect(p.addr, &format!("junk{g}"), wait).await?;
         let writer = conn.writer.clone();
         let (running, tally) = (running.clone(), tally.clone());
-        side_tasks.push(task::spawn(async move { garbage_loop(&writer, &running, &tally).await }));
+        side_tasks.push(task::spawn(async move {
+            garbage_loop(&writer, &running, &tally).await
+        }));
         let (c, s) = (garbage_counters.clone(), stop_rx.clone());
         garbage_rx.push(task::spawn(async move {
             client::receive(conn, Tracker::new(Senders::new(Vec::new()), 0), None, c, s).await
@@ -334,11 +401,8 @@ pub async fn run_soak(p: &SoakParams) -> anyhow::Result<SoakReport> {
     (report.rss_after_kib, report.hwm_kib) = rss(probe.as_ref());
     report.rss_max_sampled_kib = Some(max_rss.load(Ordering::Relaxed)).filter(|&k| k > 0);
 
-    for conn in slow {
-        if drained_to_eof(conn).await {
-            report.slow_dropped += 1;
-        }
-    }
+    let drained = futures::future::join_all(slow.into_iter().map(drained_to_eof)).await;
+    report.slow_dropped = drained.into_iter().filter(|&gone| gone).count();
     drop(stop_tx);
     let mut results = Vec::new();
     while results.len() < p.steady {
@@ -411,7 +475,13 @@ async fn drained_to_eof(conn: Conn) -> bool {
 }
 
 /// Clients that come and go, in five ways, until told to stop.
-async fn churn_loop(addr: SocketAddr, l: usize, running: &AtomicBool, tally: &Tally, limit: Option<u64>) {
+async fn churn_loop(
+    addr: SocketAddr,
+    l: usize,
+    running: &AtomicBool,
+    tally: &Tally,
+    limit: Option<u64>,
+) {
     let mut k = 0u64;
     while running.load(Ordering::Relaxed) {
         let cycle = tally.churn_cycles.fetch_add(1, Ordering::Relaxed);
@@ -435,8 +505,19 @@ async fn churn_loop(addr: SocketAddr, l: usize, running: &AtomicBool, tally: &Ta
                 Ok(conn) => {
                     let w = &conn.writer;
                     let _ = match kind {
-                        1 => w.send(&encode_frame(&ClientFrame::Quit { reason: Some("bye".into()) })).await,
-                        2 => w.send(&encode_frame(&ClientFrame::Message { text: "churning".into(), id: None })).await,
+                        1 => {
+                            w.send(&encode_frame(&ClientFrame::Quit {
+                                reason: Some("bye".into()),
+                            }))
+                            .await
+                        }
+                        2 => {
+                            w.send(&encode_frame(&ClientFrame::Message {
+                                text: "churning".into(),
+                                id: None,
+                            }))
+                            .await
+                        }
                         3 => {
                             tally.churn_mid_line.fetch_add(1, Ordering::Relaxed);
                             w.send(b"{\"type\":\"message\",\"text\":\"half").await
@@ -462,7 +543,8 @@ async fn flood_loop(addr: SocketAddr, running: &AtomicBool, tally: &Tally) {
     let mut k = 0;
     while running.load(Ordering::Relaxed) {
         k += 1;
-        let Ok(conn) = Conn::connect(addr, &format!("flood{k}"), Duration::from_secs(10)).await else {
+        let Ok(conn) = Conn::connect(addr, &format!("flood{k}"), Duration::from_secs(10)).await
+        else {
             task::sleep(Duration::from_millis(500)).await;
             continue;
         };
@@ -489,7 +571,9 @@ async fn flood_loop(addr: SocketAddr, running: &AtomicBool, tally: &Tally) {
         }
         drop(stop_tx);
         let (received, _) = reader.await;
-        tally.flood_refused.fetch_add(received.refused.len() as u64, Ordering::Relaxed);
+        tally
+            .flood_refused
+            .fetch_add(received.refused.len() as u64, Ordering::Relaxed);
         if matches!(received.end, End::Closed(_)) {
             tally.flood_disconnects.fetch_add(1, Ordering::Relaxed);
         }

@@ -178,7 +178,11 @@ mod tests {
         for v in 1..=100_000u64 {
             h.record(v * 1000);
         }
-        for (p, want) in [(50.0, 50_000_000.0), (90.0, 90_000_000.0), (99.0, 99_000_000.0)] {
+        for (p, want) in [
+            (50.0, 50_000_000.0),
+            (90.0, 90_000_000.0),
+            (99.0, 99_000_000.0),
+        ] {
             let got = h.percentile(p) as f64;
             assert!((got - want).abs() / want < 0.02, "p{p}: {got} vs {want}");
         }

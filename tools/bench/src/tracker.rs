@@ -196,15 +196,27 @@ mod tests {
     #[test]
     fn counts_every_kind_of_arrival() {
         let mut t = tracker();
-        assert_eq!(t.on_message("a", &text(0, 0, 10), 25), Outcome::Delivered(15));
-        assert_eq!(t.on_message("a", &text(0, 2, 10), 30), Outcome::Delivered(20));
-        assert_eq!(t.on_message("a", &text(0, 1, 10), 30), Outcome::OutOfOrder(20));
+        assert_eq!(
+            t.on_message("a", &text(0, 0, 10), 25),
+            Outcome::Delivered(15)
+        );
+        assert_eq!(
+            t.on_message("a", &text(0, 2, 10), 30),
+            Outcome::Delivered(20)
+        );
+        assert_eq!(
+            t.on_message("a", &text(0, 1, 10), 30),
+            Outcome::OutOfOrder(20)
+        );
         assert_eq!(t.on_message("a", &text(0, 2, 10), 30), Outcome::Duplicate);
         assert_eq!(t.on_message("b", &text(0, 3, 10), 30), Outcome::Corrupted);
         assert_eq!(t.on_message("b", "hello", 30), Outcome::Corrupted);
         assert_eq!(t.on_message("b", &text(1, 100, 10), 30), Outcome::Corrupted);
         assert_eq!(t.on_message("zed", "hi", 30), Outcome::Foreign);
-        assert_eq!(t.on_message("b", &text(1, 99, 40), 30), Outcome::Delivered(0));
+        assert_eq!(
+            t.on_message("b", &text(1, 99, 40), 30),
+            Outcome::Delivered(0)
+        );
         assert_eq!((t.delivered, t.out_of_order, t.duplicated), (4, 1, 1));
         assert_eq!((t.corrupted, t.foreign), (3, 1));
         assert_eq!((t.count(0), t.count(1)), (3, 1));

@@ -1,0 +1,112 @@
+//! The tool tested against the real server in-process: a small relay run and
+//! a short soak with every kind of misbehaviour must come out clean, and the
+//! baseline must carry the same load cleanly.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chat_bench::baseline::Baseline;
+use chat_bench::scenario::{run_relay, RelayParams};
+use chat_bench::soak::{run_soak, SoakParams};
+use chat_server::{Config, ServerHandle};
+
+async fn within<T>(secs: u64, fut: impl Future<Output = T>) -> T {
+    async_std::future::timeout(Duration::from_secs(secs), fut)
+        .await
+        .expect("the scenario finished in time")
+}
+
+#[async_std::test]
+async fn relay_run_against_the_real_server_is_clean() {
+    let server = ServerHandle::start(Config {
+        rate_limit: None,
+        status_interval: None,
+        ..Default::default()
+    })
+    .await
+    .expect("server starts");
+    let mut params = RelayParams::new(server.addr(), 5, 2, 50);
+    params.timeout = Duration::from_secs(10);
+    let report = within(15, run_relay(&params)).await.expect("run");
+    assert_eq!(report.expected, 5 * 2 * 50);
+    assert_eq!(report.delivered, report.expected, "{report:?}");
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(report.latency.count, report.delivered);
+
+    // Paced, with payload, through the same server.
+    params.rate = Some(200.0);
+    params.messages = 20;
+    params.payload = 500;
+    let paced = within(15, run_relay(&params)).await.expect("paced run");
+    assert!(paced.is_clean(), "{paced:?}");
+    within(10, server.shutdown()).await.expect("shutdown");
+}
+
+#[async_std::test]
+async fn relay_refuses_a_rate_limited_server_and_non_loopback() {
+    let server = ServerHandle::start(Config {
+        status_interval: None,
+        ..Default::default()
+    })
+    .await
+    .expect("server starts");
+    let params = RelayParams::new(server.addr(), 2, 1, 5);
+    let err = within(15, run_relay(&params)).await.expect_err("refused");
+    assert!(err.to_string().contains("--rate-limit off"), "{err:#}");
+    let far = RelayParams::new("192.0.2.1:8001".parse().expect("addr"), 2, 1, 5);
+    let err = within(5, run_relay(&far)).await.expect_err("refused");
+    assert!(err.to_string().contains("loopback"), "{err:#}");
+}
+
+#[async_std::test]
+async fn baseline_carries_the_same_load_cleanly() {
+    let baseline = Baseline::start().expect("baseline starts");
+    let mut params = RelayParams::new(baseline.addr(), 5, 2, 50);
+    params.timeout = Duration::from_secs(10);
+    params.probe = baseline.probe();
+    let report = within(15, run_relay(&params)).await.expect("run");
+    assert!(report.is_clean(), "{report:?}");
+    assert!(report.server.is_some(), "the baseline thread's CPU is read");
+}
+
+#[async_std::test]
+async fn short_soak_with_every_misbehaviour_is_clean() {
+    // The flooder needs the rate limit, so this server keeps its default one;
+    // the steady clients stay under it.
+    let server = ServerHandle::start(Config {
+        status_interval: None,
+        ..Default::default()
+    })
+    .await
+    .expect("server starts");
+    let mut params = SoakParams::soak(server.addr(), Duration::from_secs(6));
+    params.steady = 6;
+    params.steady_rate = 3.0;
+    params.churners = 3;
+    let report = within(40, run_soak(&params)).await.expect("soak");
+    assert!(report.is_clean(), "{}", report.table());
+    assert!(
+        report.sent > 0 && report.accepted == report.sent,
+        "{}",
+        report.table()
+    );
+    assert_eq!(report.expected, report.accepted * 6);
+    assert!(
+        report.churn_cycles > 10 && report.churn_mid_line > 0,
+        "{}",
+        report.table()
+    );
+    assert!(
+        report.flood_refused > 0,
+        "the flooder met the limit: {}",
+        report.table()
+    );
+    assert!(report.garbage_sent > 0, "{}", report.table());
+    assert_eq!(
+        report.garbage_errors,
+        report.garbage_sent,
+        "one error per bad line: {}",
+        report.table()
+    );
+    within(10, server.shutdown()).await.expect("shutdown");
+}
