@@ -106,7 +106,10 @@ mod tests {
             let s = stamp(3, 17);
             let text = encode(s, len);
             if len > 30 {
-                assert!(len - 1 <= text.len() && text.len() <= len, "{len}: {text:?}");
+                assert!(
+                    len - 1 <= text.len() && text.len() <= len,
+                    "{len}: {text:?}"
+                );
             }
             assert_eq!(parse(&text), Ok(s), "{text:?}");
         }

@@ -36,12 +36,14 @@ pub struct SoakParams {
     pub payload_max: usize,
     /// Clients that connect and then never read.
     pub slow_readers: usize,
-    /// Whether one client at a time floods (200 messages/s) and reconnects when dropped.
+    /// Whether one client at a time floods (about 1,000 messages/s) and reconnects when dropped.
     pub flood: bool,
     /// Churn loops running at once.
     pub churners: usize,
     /// Stop after this many churn cycles in all (the churn run).
     pub churn_cycles: Option<u64>,
+    /// Pause after each churn cycle, per churn loop.
+    pub churn_pause: Duration,
     /// Clients sending invalid UTF-8, oversized lines and malformed frames.
     pub garbage: usize,
 }
@@ -60,6 +62,7 @@ impl SoakParams {
             flood: true,
             churners: 8,
             churn_cycles: None,
+            churn_pause: Duration::from_millis(20),
             garbage: 2,
         }
     }
@@ -73,6 +76,8 @@ impl SoakParams {
             garbage: 0,
             churners: 10,
             churn_cycles: Some(cycles),
+            // 10 loops × 10 cycles/s: 1,000 cycles take 10 s of chatting.
+            churn_pause: Duration::from_millis(100),
             steady: 10,
             payload_max: 200,
             ..Self::soak(addr, Duration::ZERO)
@@ -349,9 +354,10 @@ pub async fn run_soak(p: &SoakParams) -> anyhow::Result<SoakReport> {
     for l in 0..p.churners {
         let (addr, running, tally, limit) =
             (p.addr, running.clone(), tally.clone(), p.churn_cycles);
+        let pause = p.churn_pause;
         let done = churn_done_tx.clone();
         side_tasks.push(task::spawn(async move {
-            churn_loop(addr, l, &running, &tally, limit).await;
+            churn_loop(addr, l, &running, &tally, limit, pause).await;
             drop(done);
         }));
     }
@@ -481,6 +487,7 @@ async fn churn_loop(
     running: &AtomicBool,
     tally: &Tally,
     limit: Option<u64>,
+    pause: Duration,
 ) {
     let mut k = 0u64;
     while running.load(Ordering::Relaxed) {
@@ -534,10 +541,11 @@ async fn churn_loop(
             tally.churn_failures.fetch_add(1, Ordering::Relaxed);
             task::sleep(Duration::from_millis(100)).await;
         }
+        task::sleep(pause).await;
     }
 }
 
-/// One flooder at a time: 200 messages/s until the server drops it, then
+/// One flooder at a time: about 1,000 messages/s until the server drops it, then
 /// another, until told to stop.
 async fn flood_loop(addr: SocketAddr, running: &AtomicBool, tally: &Tally) {
     let mut k = 0;
@@ -567,7 +575,9 @@ async fn flood_loop(addr: SocketAddr, running: &AtomicBool, tally: &Tally) {
                 break;
             }
             num += 1;
-            task::sleep(Duration::from_millis(5)).await;
+            // Fast enough that the 1-in-N accepted message cannot reset the
+            // "refused in a row" count before it reaches the disconnect limit.
+            task::sleep(Duration::from_millis(1)).await;
         }
         drop(stop_tx);
         let (received, _) = reader.await;
