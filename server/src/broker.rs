@@ -8,7 +8,7 @@
 //! next request, every client sees the same order.
 
 use std::cell::OnceCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -137,8 +137,9 @@ impl<'a> Shared<'a> {
 pub struct Broker {
     config: Arc<Config>,
     clients: HashMap<ClientId, Client>,
-    /// Name key → holder, for case-insensitive uniqueness.
-    names: HashMap<String, ClientId>,
+    /// Name key → holder, for uniqueness by case and look; kept in key
+    /// order so that user lists need no sorting.
+    names: BTreeMap<String, ClientId>,
     next_seq: u64,
     relayed: u64,
     /// Clients whose queues overflowed, dropped once the current event is out.
@@ -173,7 +174,7 @@ impl Broker {
         Self {
             config,
             clients: HashMap::new(),
-            names: HashMap::new(),
+            names: BTreeMap::new(),
             next_seq,
             relayed: 0,
             overflowed: Vec::new(),
@@ -307,14 +308,12 @@ impl Broker {
         }
     }
 
+    /// Everyone in the room, in name-key order.
     fn users(&self) -> Vec<String> {
-        let mut users: Vec<String> = self
-            .clients
+        self.names
             .values()
-            .filter_map(|c| c.name.clone())
-            .collect();
-        users.sort_by_key(|n| name_key(n));
-        users
+            .filter_map(|id| self.clients.get(id)?.name.clone())
+            .collect()
     }
 
     /// Checks a wanted name: valid, not banned, and free unless `id`

@@ -39,7 +39,8 @@ pub struct Config {
     pub max_send_queue: usize,
     /// Per-client message rate; `None` turns limiting off.
     pub rate_limit: Option<RateLimit>,
-    /// Messages refused in a row for flooding before the client is dropped.
+    /// Refused messages, beyond what drains at the rate, before a client is
+    /// dropped for flooding.
     pub flood_disconnect: u32,
     /// Connections at once, over all addresses.
     pub max_clients: usize,

@@ -24,7 +24,7 @@ use tracing::{debug, info, warn};
 use crate::broker::{ClientId, Request, ToBroker};
 use crate::config::Config;
 use crate::outbox::{Next, Outbox};
-use crate::rate::TokenBucket;
+use crate::rate::{TokenBucket, Verdict};
 use crate::wire::{self, Mode};
 
 /// The first byte of every TLS connection: never the start of a name.
@@ -47,6 +47,15 @@ pub async fn write_loop(
 ) {
     let mut batch = Vec::new();
     loop {
+        if outbox.is_empty() {
+            // About to wait, maybe for hours: an idle connection keeps no
+            // buffer, which is most of what 10,000 idle clients would cost.
+            batch = Vec::new();
+        }
+        outbox.wait().await;
+        // Woken by the first line while the broker is still fanning out
+        // more: let it queue them, so that one write carries many.
+        async_std::task::yield_now().await;
         match outbox.next_batch(&mut batch).await {
             Next::Write => {
                 let written = async {
@@ -58,10 +67,6 @@ pub async fn write_loop(
                     debug!(error = %e, "write failed");
                     outbox.abort();
                     break;
-                }
-                // A large burst must not pin its buffer for the idle hours after.
-                if batch.capacity() > 64 * 1024 {
-                    batch = Vec::new();
                 }
             }
             Next::Done => {
@@ -108,7 +113,6 @@ pub struct Reader {
     decoder: LineDecoder,
     phase: Phase,
     bucket: Option<TokenBucket>,
-    refused_in_a_row: u32,
 }
 
 impl Reader {
@@ -128,7 +132,6 @@ impl Reader {
             decoder: LineDecoder::new(config.max_line),
             phase: Phase::New,
             bucket: config.rate_limit.map(TokenBucket::new),
-            refused_in_a_row: 0,
             config,
         }
     }
@@ -506,20 +509,22 @@ impl Reader {
             self.refuse(code, e.to_string(), id).await;
             return Flow::Continue;
         }
-        if let Some(bucket) = &mut self.bucket {
-            if !bucket.take(Instant::now()) {
-                self.refused_in_a_row += 1;
-                if self.refused_in_a_row >= self.config.flood_disconnect {
-                    self.refuse(ErrorCode::RateLimited, "flooding: disconnected", id)
-                        .await;
-                    return Flow::Close("flooding".to_owned());
-                }
+        let verdict = match &mut self.bucket {
+            Some(bucket) => bucket.check(Instant::now(), self.config.flood_disconnect),
+            None => Verdict::Pass,
+        };
+        match verdict {
+            Verdict::Pass => self.forward(request).await,
+            Verdict::SlowDown => {
                 self.refuse(ErrorCode::RateLimited, "slow down", id).await;
-                return Flow::Continue;
+                Flow::Continue
+            }
+            Verdict::Flooding => {
+                self.refuse(ErrorCode::RateLimited, "flooding: disconnected", id)
+                    .await;
+                Flow::Close("flooding".to_owned())
             }
         }
-        self.refused_in_a_row = 0;
-        self.forward(request).await
     }
 
     async fn forward(&mut self, request: Request) -> Flow {

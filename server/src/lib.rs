@@ -30,10 +30,13 @@ mod access;
 mod broker;
 mod connection;
 pub mod history;
-mod outbox;
+// Public only for the micro-benchmarks in `benches/`.
+#[doc(hidden)]
+pub mod outbox;
 mod rate;
 pub mod tls;
-mod wire;
+#[doc(hidden)]
+pub mod wire;
 
 pub use access::Secret;
 pub use config::{Config, RateLimit};

@@ -4,11 +4,28 @@ use std::time::Instant;
 
 use crate::config::RateLimit;
 
+/// What the bucket says about one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Within the rate: relay it.
+    Pass,
+    /// Over the rate: refuse it.
+    SlowDown,
+    /// Over the rate for long enough to count as abuse: disconnect.
+    Flooding,
+}
+
 /// Holds up to `burst` tokens, refilled at `per_sec`; each message takes one.
+///
+/// Refused messages add strikes that drain at the same rate. A client that
+/// keeps sending well over the rate piles them up to the flood limit even if
+/// the odd message gets through; one that is only sometimes too fast never
+/// does.
 #[derive(Debug, Clone)]
 pub struct TokenBucket {
     limit: RateLimit,
     tokens: f64,
+    strikes: f64,
     last: Option<Instant>,
 }
 
@@ -18,7 +35,23 @@ impl TokenBucket {
         Self {
             limit,
             tokens: f64::from(limit.burst),
+            strikes: 0.0,
             last: None,
+        }
+    }
+
+    /// Judges a message at time `now`, with `flood_limit` strikes meaning abuse.
+    pub fn check(&mut self, now: Instant, flood_limit: u32) -> Verdict {
+        if self.take(now) {
+            return Verdict::Pass;
+        }
+        self.strikes += 1.0;
+        // "More than limit − 1" so that exactly `flood_limit` quick refusals
+        // count, whatever drained between them.
+        if self.strikes > f64::from(flood_limit) - 1.0 {
+            Verdict::Flooding
+        } else {
+            Verdict::SlowDown
         }
     }
 
@@ -27,6 +60,7 @@ impl TokenBucket {
         if let Some(last) = self.last {
             let refill = now.saturating_duration_since(last).as_secs_f64() * self.limit.per_sec;
             self.tokens = (self.tokens + refill).min(f64::from(self.limit.burst));
+            self.strikes = (self.strikes - refill).max(0.0);
         }
         self.last = Some(now);
         if self.tokens >= 1.0 {
@@ -42,6 +76,30 @@ impl TokenBucket {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn sustained_flooding_is_caught_even_when_some_messages_pass() {
+        let limit = RateLimit {
+            burst: 10,
+            per_sec: 5.0,
+        };
+        // 200 messages a second: a few pass as tokens refill, most do not.
+        let mut flood = TokenBucket::new(limit);
+        let t0 = Instant::now();
+        let verdicts: Vec<_> = (0..200)
+            .map(|i| flood.check(t0 + Duration::from_millis(5 * i), 50))
+            .collect();
+        let first = verdicts.iter().position(|v| *v == Verdict::Flooding);
+        assert!(first.is_some_and(|i| i < 100), "{first:?}");
+        assert!(verdicts.contains(&Verdict::Pass));
+
+        // Eight a second, for a minute: slowed now and then, never dropped.
+        let mut eager = TokenBucket::new(limit);
+        for i in 0..480 {
+            let verdict = eager.check(t0 + Duration::from_millis(125 * i), 50);
+            assert_ne!(verdict, Verdict::Flooding, "message {i}");
+        }
+    }
 
     #[test]
     fn burst_then_steady_rate() {
