@@ -180,7 +180,7 @@ impl Conn {
 /// Counters every receiver of a run adds to.
 #[derive(Debug, Default)]
 pub struct Counters {
-    /// Lines received, of any kind (to notice when traffic has settled).
+    /// Lines received, pings excepted (to notice when traffic has settled).
     pub lines: AtomicU64,
     /// Tracked messages received (first copies).
     pub deliveries: AtomicU64,
@@ -315,6 +315,10 @@ pub async fn receive(
                     None => received.errors += 1,
                 },
                 Ok(ServerFrame::Ping { token }) => {
+                    // The server pings clients silent for 30 s: in a big room
+                    // they trickle in for as long as the joins took, and must
+                    // not keep "traffic has settled" from ever being true.
+                    lines -= 1;
                     let pong = encode_frame(&ClientFrame::Pong { token });
                     if let Err(e) = conn.writer.send(&pong).await {
                         break 'read End::Closed(chat_core::error::describe_io(&e));

@@ -136,6 +136,11 @@ struct Spawn {
     /// More flags for the spawned server (repeat for each word).
     #[arg(long, value_name = "WORD", allow_hyphen_values = true)]
     server_arg: Vec<String>,
+    /// Store the spawned server's history in this SQLite file (removed
+    /// first, so each run starts empty) instead of keeping it in memory: for
+    /// measuring what storing costs the relay.
+    #[arg(long, value_name = "PATH")]
+    history_db: Option<PathBuf>,
 }
 
 impl Shape {
@@ -213,8 +218,21 @@ impl ServerProcess {
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null());
-        // History stays in memory so that runs start from a clean room.
-        cmd.arg("--no-history").args(&spawn.server_arg);
+        // History starts empty on every run, in memory unless asked to store it.
+        match &spawn.history_db {
+            Some(db) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut file = db.clone().into_os_string();
+                    file.push(suffix);
+                    let _ = std::fs::remove_file(file);
+                }
+                cmd.arg("--history-db").arg(db);
+            }
+            None => {
+                cmd.arg("--no-history");
+            }
+        }
+        cmd.args(&spawn.server_arg);
         if let Some(q) = spawn.max_send_queue {
             cmd.args(["--max-send-queue", &q.to_string()]);
         }
