@@ -52,10 +52,6 @@ pub async fn write_loop(
             // buffer, which is most of what 10,000 idle clients would cost.
             batch = Vec::new();
         }
-        outbox.wait().await;
-        // Woken by the first line while the broker is still fanning out
-        // more: let it queue them, so that one write carries many.
-        async_std::task::yield_now().await;
         match outbox.next_batch(&mut batch).await {
             Next::Write => {
                 let written = async {

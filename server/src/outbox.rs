@@ -125,20 +125,6 @@ impl Outbox {
         self.state().lines.is_empty()
     }
 
-    /// Waits until there is something to do: lines to write, or the end.
-    pub async fn wait(&self) {
-        futures::future::poll_fn(|cx| {
-            self.inner.waker.register(cx.waker());
-            let state = self.state();
-            if state.closed || !state.lines.is_empty() {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
-        .await;
-    }
-
     /// Waits for lines and moves all of them into `batch` (cleared first).
     pub async fn next_batch(&self, batch: &mut Vec<u8>) -> Next {
         batch.clear();
