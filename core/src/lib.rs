@@ -27,7 +27,7 @@
 //! - [`codec`]: bytes in, lines and frames out; no I/O.
 //! - [`names`]: the rules for names and message text.
 //! - [`input`]: what a person typed (`/nick`, `/me`, `/msg` …) as an [`Input`].
-//! - [`render`]: an [`Event`] as display text, sanitised for terminals.
+//! - [`render`](mod@render): an [`Event`] as display text, sanitised for terminals.
 //! - [`session`]: the [`ChatSession`] trait, [`Event`]s, [`SessionSender`] and
 //!   [`EventStream`] — runtime-free, only `futures` types.
 //! - [`tcp`]: [`TcpSession`], the implementation on async-std, with reconnection.
