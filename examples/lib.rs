@@ -3,14 +3,14 @@
 //! who could not join where. Each bot stays readable on its own; this file only
 //! holds what would otherwise be copied four times.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use chat_core::{ChatSession, SessionConfig, TcpSession, TlsOptions};
 
 /// The environment variable that may hold the room's password (a variable,
 /// not a flag: flags are visible to everyone in `ps`).
-pub const PASSWORD_ENV: &str = "CHAT_PASSWORD";
+pub use chat_core::credentials::PASSWORD_ENV;
 
 /// What `--insecure` prints on stderr before the bot connects.
 pub const INSECURE_WARNING: &str = "WARNING: --insecure: the server's certificate is NOT checked. \
@@ -78,24 +78,7 @@ impl Access {
     }
 }
 
-/// The password in `path`: its contents without the final line break (a
-/// password may contain spaces, so nothing else is trimmed).
-///
-/// # Errors
-/// When the file cannot be read, or holds nothing.
-pub fn read_password_file(path: &Path) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the password file {}", path.display()))?;
-    let password = text
-        .strip_suffix('\n')
-        .map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
-    anyhow::ensure!(
-        !password.is_empty(),
-        "the password file {} is empty",
-        path.display()
-    );
-    Ok(password.to_owned())
-}
+pub use chat_core::credentials::read_password_file;
 
 /// Connects and joins the room as `config.name`, or says why not
 /// ("echo cannot join 127.0.0.1:8001: cannot connect to …: connection refused").

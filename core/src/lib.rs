@@ -32,9 +32,11 @@
 //!   [`EventStream`] — runtime-free, only `futures` types.
 //! - [`tcp`]: [`TcpSession`], the implementation on async-std, with reconnection.
 //! - [`tls`]: [`TlsOptions`] and the rustls client configuration.
+//! - [`credentials`]: reading the room password from a file or `CHAT_PASSWORD`.
 //! - [`error`]: [`ChatError`], the typed errors.
 
 pub mod codec;
+pub mod credentials;
 pub mod error;
 pub mod input;
 pub mod names;

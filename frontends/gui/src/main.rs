@@ -63,17 +63,13 @@ fn initial_password(args: &Args) -> anyhow::Result<String> {
     let from_env = std::env::var(PASSWORD_ENV).ok();
     std::env::remove_var(PASSWORD_ENV);
     match &args.password_file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the password file {}", path.display()))?;
-            Ok(text.lines().next().unwrap_or_default().to_owned())
-        }
+        Some(path) => Ok(chat_core::credentials::read_password_file(path)?),
         None => Ok(from_env.unwrap_or_default()),
     }
 }
 
 /// Where a password can be handed over without showing in `ps`.
-const PASSWORD_ENV: &str = "CHAT_PASSWORD";
+use chat_core::credentials::PASSWORD_ENV;
 
 /// Carries the parsed flags across the re-exec that hides them from GTK.
 const ARGS_ENV: &str = "CHAT_GUI_ARGS";

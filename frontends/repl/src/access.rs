@@ -4,13 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use chat_core::protocol::ErrorCode;
 use chat_core::{ChatError, SessionConfig, TlsOptions};
 
 /// The environment variable that may hold the room's password. A variable,
 /// not a flag, because flags are visible to everyone in `ps`.
-pub const PASSWORD_ENV: &str = "CHAT_PASSWORD";
+pub use chat_core::credentials::PASSWORD_ENV;
 
 /// What `--insecure` prints on stderr at start-up.
 pub const INSECURE_WARNING: &str = "WARNING: --insecure: the server's certificate is NOT checked. \
@@ -123,24 +122,7 @@ pub fn is_bad_password(err: &ChatError) -> bool {
     )
 }
 
-/// The password in `path`: its contents without the final line break (a
-/// password may contain spaces, so nothing else is trimmed).
-///
-/// # Errors
-/// When the file cannot be read, or holds nothing.
-pub fn read_password_file(path: &Path) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the password file {}", path.display()))?;
-    let password = text
-        .strip_suffix('\n')
-        .map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
-    anyhow::ensure!(
-        !password.is_empty(),
-        "the password file {} is empty",
-        path.display()
-    );
-    Ok(password.to_owned())
-}
+pub use chat_core::credentials::read_password_file;
 
 /// Asks on the terminal, without echo; `None` when nothing was typed or
 /// there is no terminal to ask on.
