@@ -84,24 +84,16 @@ struct Args {
     operator_password_file: Option<PathBuf>,
 }
 
-/// A password from `--…-file` or else the environment variable; `None` if
-/// neither is set.
+/// A password from `--…-file` (read as the clients read theirs: all but the
+/// final line break) or else the environment variable; `None` if neither.
 fn read_secret(file: Option<&std::path::Path>, env: &str) -> anyhow::Result<Option<Secret>> {
-    let text = match file {
-        Some(path) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read password file {}", path.display()))?,
+    let password = match file {
+        Some(path) => chat_core::credentials::read_password_file(path)?,
         None => match std::env::var(env) {
-            Ok(value) => value,
-            Err(_) => return Ok(None),
+            Ok(value) if !value.is_empty() => value,
+            _ => return Ok(None),
         },
     };
-    let password = text.lines().next().unwrap_or("").to_owned();
-    if password.is_empty() {
-        bail!(
-            "the password in {} is empty",
-            file.map_or(env.to_owned(), |p| p.display().to_string())
-        );
-    }
     Ok(Some(Secret::new(password)))
 }
 
