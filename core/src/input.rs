@@ -124,10 +124,9 @@ pub fn parse_input(line: &str) -> Result<Input, InputError> {
             Ok(n) if n > 0 => Ok(Input::History(n)),
             _ => Err(InputError::Usage("/history [N]")),
         },
-        "oper" => match single_word(rest) {
-            Some(password) => Ok(Input::Oper(password.to_owned())),
-            None => Err(InputError::Usage("/oper PASSWORD")),
-        },
+        // A password may hold spaces: the rest of the line is the password.
+        "oper" if !rest.is_empty() => Ok(Input::Oper(rest.to_owned())),
+        "oper" => Err(InputError::Usage("/oper PASSWORD")),
         "kick" | "ban" => {
             let (name, reason) = match rest.split_once(char::is_whitespace) {
                 Some((name, reason)) => (name, Some(reason.trim().to_owned())),

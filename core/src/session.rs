@@ -229,7 +229,9 @@ pub(crate) enum Command {
 /// The sending half of a session: cheap to clone, usable from any thread.
 #[derive(Debug, Clone)]
 pub struct SessionSender {
-    commands: mpsc::Sender<Command>,
+    // One sender shared by every clone: each clone of an `mpsc::Sender` gets
+    // a slot of its own, which would make the queue's bound meaningless.
+    commands: Arc<futures::lock::Mutex<mpsc::Sender<Command>>>,
     shared: Arc<Shared>,
 }
 
@@ -254,7 +256,26 @@ impl Shared {
 
 impl SessionSender {
     pub(crate) fn new(commands: mpsc::Sender<Command>, shared: Arc<Shared>) -> Self {
-        Self { commands, shared }
+        Self {
+            commands: Arc::new(futures::lock::Mutex::new(commands)),
+            shared,
+        }
+    }
+
+    /// Whether the session has ended (a busy queue counts as open).
+    fn is_closed(&self) -> bool {
+        self.commands
+            .try_lock()
+            .is_some_and(|commands| commands.is_closed())
+    }
+
+    async fn enqueue(&self, command: Command) -> Result<(), ChatError> {
+        self.commands
+            .lock()
+            .await
+            .send(command)
+            .await
+            .map_err(|_| ChatError::Closed)
     }
 
     /// The name this session holds in the room now (it follows `/nick`).
@@ -275,7 +296,7 @@ impl SessionSender {
         if input == Input::Help {
             return Ok((Command::Help, None));
         }
-        if self.commands.is_closed() {
+        if self.is_closed() {
             return Err(ChatError::Closed);
         }
         // A quit ends a reconnecting session too, so it is always let through.
@@ -302,11 +323,7 @@ impl SessionSender {
     /// once the session has ended.
     pub async fn send(&self, input: Input) -> Result<Option<String>, ChatError> {
         let (command, id) = self.prepare(input)?;
-        self.commands
-            .clone()
-            .send(command)
-            .await
-            .map_err(|_| ChatError::Closed)?;
+        self.enqueue(command).await?;
         Ok(id)
     }
 
@@ -316,7 +333,11 @@ impl SessionSender {
     /// As `send`, plus [`ChatError::Busy`] when the queue is full.
     pub fn try_send(&self, input: Input) -> Result<Option<String>, ChatError> {
         let (command, id) = self.prepare(input)?;
-        self.commands.clone().try_send(command).map_err(|e| {
+        let Some(mut commands) = self.commands.try_lock() else {
+            // Another thread is waiting for room in the queue.
+            return Err(ChatError::Busy);
+        };
+        commands.try_send(command).map_err(|e| {
             if e.is_disconnected() {
                 ChatError::Closed
             } else {
@@ -357,17 +378,14 @@ impl SessionSender {
     /// # Errors
     /// As [`send`](Self::send).
     pub async fn history(&self, before: Option<u64>, limit: u32) -> Result<(), ChatError> {
-        if self.commands.is_closed() {
+        if self.is_closed() {
             return Err(ChatError::Closed);
         }
         if !self.is_connected() {
             return Err(ChatError::NotConnected);
         }
-        self.commands
-            .clone()
-            .send(Command::Frame(ClientFrame::History { before, limit }))
+        self.enqueue(Command::Frame(ClientFrame::History { before, limit }))
             .await
-            .map_err(|_| ChatError::Closed)
     }
 
     /// Leaves the room; the session ends once the quit is written.
@@ -458,6 +476,15 @@ mod tests {
         assert_eq!(
             sender.clone().try_send(Input::Me("b".into())).unwrap(),
             Some("2".into())
+        );
+        // The channel holds 4 plus one per sender: clones share one sender,
+        // so the bound holds however many clones a program makes.
+        let results: Vec<_> = (0..10)
+            .map(|_| sender.clone().try_send(Input::Who))
+            .collect();
+        assert!(
+            results.iter().any(|r| matches!(r, Err(ChatError::Busy))),
+            "{results:?}"
         );
         let first = rx.try_recv().unwrap();
         assert!(matches!(

@@ -345,6 +345,16 @@ impl Broker {
             self.send_to(id, line);
             return false;
         }
+        if self.bans.address_banned(client_ip(&self.clients, id)) {
+            let line = wire::error(
+                mode,
+                ErrorCode::Banned,
+                "you are banned from this server",
+                None,
+            );
+            self.send_to(id, line);
+            return false;
+        }
         if let Err((code, message)) = self.check_name(id, &name) {
             info!(client = id, name = %name, reason = %message, "name refused");
             self.error_to(id, code, message, None);
@@ -487,6 +497,22 @@ impl Broker {
         warn!(client = victim, %peer, name = %victim_name, by = %by, reason = ?reason, "{done}");
         self.send_to(victim, wire::notice(mode, format!("you were {why}")));
         self.remove(victim, &why, false);
+        if ban {
+            // Other connections from the banned address go too, named or not,
+            // so that one opened beforehand cannot come back under a new name.
+            let same_address: Vec<ClientId> = self
+                .clients
+                .iter()
+                .filter(|(&other, c)| other != id && c.peer.ip() == peer.ip())
+                .map(|(&other, _)| other)
+                .collect();
+            for other in same_address {
+                if let Some(mode) = self.clients.get(&other).map(|c| c.mode) {
+                    self.send_to(other, wire::notice(mode, format!("you were {why}")));
+                }
+                self.remove(other, &why, false);
+            }
+        }
     }
 
     /// Answers a history request: from the database on a blocking thread
@@ -709,6 +735,13 @@ fn merge_newest(stored: Vec<Replayed>, newest: Vec<Replayed>, limit: u32) -> (Ve
         more = true;
     }
     (by_seq.into_values().collect(), more)
+}
+
+/// The address a client connected from (unspecified when unknown).
+fn client_ip(clients: &HashMap<ClientId, Client>, id: ClientId) -> std::net::IpAddr {
+    clients
+        .get(&id)
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.peer.ip())
 }
 
 #[cfg(test)]

@@ -30,6 +30,9 @@ use crate::wire::{self, Mode};
 /// The first byte of every TLS connection: never the start of a name.
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
+/// Longest a single write may wait for a peer to read.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 4096;
 
@@ -59,10 +62,20 @@ pub async fn write_loop(
                     // TLS holds records until flushed; plain TCP ignores it.
                     stream.flush().await
                 };
-                if let Err(e) = written.await {
-                    debug!(error = %e, "write failed");
-                    outbox.abort();
-                    break;
+                // A peer that stops reading and half-closes is gone for the
+                // reader, but would hold this writer (and its socket) forever.
+                match async_std::future::timeout(WRITE_TIMEOUT, written).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        debug!(error = %e, "write failed");
+                        outbox.abort();
+                        break;
+                    }
+                    Err(_) => {
+                        debug!("write timed out");
+                        outbox.abort();
+                        break;
+                    }
                 }
             }
             Next::Done => {
@@ -299,21 +312,24 @@ impl Reader {
             };
         }
         match parse_input(line) {
-            Ok(Input::Help) => {
-                for text in help_lines() {
-                    self.push(wire::notice(Mode::Plain, text)).await;
+            Ok(Input::Help) => match self.admit(None).await {
+                Some(flow) => flow,
+                None => {
+                    for text in help_lines() {
+                        self.push(wire::notice(Mode::Plain, text)).await;
+                    }
+                    Flow::Continue
                 }
-                Flow::Continue
-            }
+            },
             Ok(Input::Quit(reason)) => Flow::Close(quit_reason(reason)),
             Ok(Input::Say(text)) => self.say(Request::Say { text, id: None }).await,
             Ok(Input::Me(text)) => self.say(Request::Action { text, id: None }).await,
             Ok(Input::Msg { to, text }) => self.say(Request::Private { to, text, id: None }).await,
-            Ok(Input::Nick(name)) => self.forward(Request::Nick(name)).await,
-            Ok(Input::Who) => self.forward(Request::Who).await,
+            Ok(Input::Nick(name)) => self.say(Request::Nick(name)).await,
+            Ok(Input::Who) => self.say(Request::Who).await,
             Ok(Input::History(limit)) => {
                 let before = None;
-                self.forward(Request::History { before, limit }).await
+                self.say(Request::History { before, limit }).await
             }
             Ok(Input::Oper(password)) => self.oper(&password).await,
             Ok(Input::Kick { name, reason }) => self.kick(name, reason, false).await,
@@ -394,10 +410,10 @@ impl Reader {
             ClientFrame::Private { to, text, id } => {
                 self.say(Request::Private { to, text, id }).await
             }
-            ClientFrame::Nick { name } => self.forward(Request::Nick(name)).await,
-            ClientFrame::Who => self.forward(Request::Who).await,
+            ClientFrame::Nick { name } => self.say(Request::Nick(name)).await,
+            ClientFrame::Who => self.say(Request::Who).await,
             ClientFrame::History { before, limit } => {
-                self.forward(Request::History { before, limit }).await
+                self.say(Request::History { before, limit }).await
             }
             ClientFrame::Oper { password } => self.oper(&password).await,
             ClientFrame::Kick { name, reason } => self.kick(name, reason, false).await,
@@ -486,18 +502,21 @@ impl Reader {
     }
 
     /// Checks a message's text and the sender's rate, then relays it.
+    /// Checks a request's text (for messages) and the sender's rate, then
+    /// relays it. Every request of a named client counts against the rate:
+    /// renames, user lists and history cost the room too.
     async fn say(&mut self, request: Request) -> Flow {
         let (text, id) = match &request {
             Request::Say { text, id }
             | Request::Action { text, id }
-            | Request::Private { text, id, .. } => (text, id.clone()),
+            | Request::Private { text, id, .. } => (Some(text), id.clone()),
             Request::Nick(_)
             | Request::Who
             | Request::History { .. }
             | Request::Oper
-            | Request::Kick { .. } => return self.forward(request).await,
+            | Request::Kick { .. } => (None, None),
         };
-        if let Err(e) = validate_text(text) {
+        if let Some(Err(e)) = text.map(|t| validate_text(t)) {
             let code = match e {
                 TextError::Empty => ErrorCode::EmptyMessage,
                 TextError::ControlCharacter { .. } => ErrorCode::ControlCharacters,
@@ -505,20 +524,29 @@ impl Reader {
             self.refuse(code, e.to_string(), id).await;
             return Flow::Continue;
         }
+        match self.admit(id).await {
+            Some(flow) => flow,
+            None => self.forward(request).await,
+        }
+    }
+
+    /// The rate limit: `None` when the request may go ahead, otherwise what
+    /// to do instead (the refusal is already sent).
+    async fn admit(&mut self, id: Option<String>) -> Option<Flow> {
         let verdict = match &mut self.bucket {
             Some(bucket) => bucket.check(Instant::now(), self.config.flood_disconnect),
             None => Verdict::Pass,
         };
         match verdict {
-            Verdict::Pass => self.forward(request).await,
+            Verdict::Pass => None,
             Verdict::SlowDown => {
                 self.refuse(ErrorCode::RateLimited, "slow down", id).await;
-                Flow::Continue
+                Some(Flow::Continue)
             }
             Verdict::Flooding => {
                 self.refuse(ErrorCode::RateLimited, "flooding: disconnected", id)
                     .await;
-                Flow::Close("flooding".to_owned())
+                Some(Flow::Close("flooding".to_owned()))
             }
         }
     }

@@ -136,7 +136,11 @@ impl Store {
             .optional()
             .map_err(corrupt)?
             .flatten();
-        let next_seq = last.map_or(1, |s| u64::try_from(s).unwrap_or(0) + 1);
+        // After the highest stored number, and never below the clock in
+        // microseconds: messages lost in a crash had numbers above what is
+        // stored, and clients that saw them must not see them reused.
+        let after_stored = last.map_or(1, |s| u64::try_from(s).unwrap_or(0) + 1);
+        let next_seq = after_stored.max(chat_core::protocol::now_millis().saturating_mul(1000));
         let recent = page(&conn, room, None, u32::try_from(recent).unwrap_or(MAX_PAGE))?;
 
         let (queue, pending) = mpsc::sync_channel(QUEUE);

@@ -212,8 +212,14 @@ impl Client {
         }
         let write_box = outbox.clone();
         let socket = stream.clone();
+        // The slot is given back when both halves are done, so a peer cannot
+        // free it by closing its sending side while the writer still holds
+        // the socket.
+        let slot = std::sync::Arc::new(slot);
+        let writer_slot = slot.clone();
         task::spawn(async move {
             write_loop(writer, socket, write_box).await;
+            drop(writer_slot);
             drop(writer_token);
         });
         let reason = Reader::new(id, peer, reader, broker.clone(), config)

@@ -140,11 +140,30 @@ async fn operators_kick_and_ban_and_nobody_else_can() {
     let _carol = Plain::join(addr, "carol").await;
     alice.next_is("* carol joined").await;
 
+    // A connection bob opened beforehand, not yet named.
+    let lurker = {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        socket
+            .bind(&"127.0.0.2:0".parse::<SocketAddr>().expect("addr").into())
+            .expect("bind");
+        socket.connect(&addr.into()).expect("connect");
+        Plain::over(async_std::net::TcpStream::from(std::net::TcpStream::from(
+            socket,
+        )))
+        .await
+    };
     // A ban: out, and neither the name nor the address gets back in.
     alice.send("/ban bob").await;
     bob.expect("* you were banned by alice").await;
     assert_eq!(bob.try_line().await, None);
     alice.next_is("* bob left (banned by alice)").await;
+    let mut lurker = lurker;
+    assert_eq!(
+        lurker.until_closed().await,
+        ["* you were banned by alice"],
+        "a connection from the banned address opened before the ban is closed too"
+    );
     let mut again = Plain::connect(addr).await;
     again.send("bob").await;
     again

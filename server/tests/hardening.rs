@@ -236,3 +236,30 @@ async fn the_structured_refusal_code_for_rate_limits() {
         "{refusal}"
     );
 }
+
+#[async_std::test]
+async fn renames_and_lookups_count_against_the_rate_limit() {
+    let server = server_with(Config {
+        rate_limit: Some(RateLimit {
+            burst: 2,
+            per_sec: 0.1,
+        }),
+        ..quiet()
+    })
+    .await;
+    let mut alice = Plain::join(server.addr(), "alice").await;
+    let mut flip = Plain::join(server.addr(), "flip").await;
+    alice.next_is("* flip joined").await;
+    flip.send("/nick flop").await;
+    flip.next_is("* flip is now known as flop").await;
+    flip.send("/who").await;
+    flip.next_is("* online (2): alice, flop").await;
+    flip.send("/nick flip").await;
+    flip.next_is("! slow down").await;
+    flip.send("/history 5").await;
+    flip.next_is("! slow down").await;
+    // The room saw one rename, not a flood of them.
+    alice.next_is("* flip is now known as flop").await;
+    flip.send("/quit").await;
+    alice.next_is("* flop left (quit)").await;
+}
