@@ -8,7 +8,7 @@
 use std::fmt;
 use std::time::Instant;
 
-use chat_core::protocol::Limits;
+use chat_core::rate::TokenBucket;
 use chat_core::{ChatSession, Event, Input, SessionConfig};
 use chrono::{DateTime, Utc};
 use clap::Parser;
@@ -51,7 +51,10 @@ async fn main() -> anyhow::Result<()> {
 pub async fn run(config: SessionConfig) -> anyhow::Result<()> {
     let session = chat_examples::join(config).await?;
     let me = session.welcome().name.clone();
-    let mut pace = Pace::new(session.welcome().limits, Instant::now());
+    // Paces replies to the server's rate limit, so a room full of `!roll`
+    // drops some answers instead of getting the bot refused, and in the end
+    // disconnected for flooding.
+    let mut pace = TokenBucket::for_limits(&session.welcome().limits);
     let mut rng = fastrand::Rng::new();
     let (sender, mut events) = session.split();
     while let Some(event) = events.next().await {
@@ -88,7 +91,7 @@ pub async fn run(config: SessionConfig) -> anyhow::Result<()> {
             _ => None,
         };
         let Some(text) = reply else { continue };
-        if !pace.allow(Instant::now()) {
+        if !allowed(&mut pace, Instant::now()) {
             eprintln!("busy: dropped the reply {text:?}");
             continue;
         }
@@ -258,49 +261,15 @@ pub fn who_answer(users: &[String]) -> String {
     text
 }
 
-/// Paces replies to the server's rate limit (a token bucket with the same
-/// burst and rate), so a room full of `!roll` drops some answers instead of
-/// getting the bot refused and, in the end, disconnected for flooding.
-#[derive(Debug)]
-pub struct Pace {
-    /// `None` when the server announces no limit.
-    limit: Option<(f64, f64)>,
-    tokens: f64,
-    last: Instant,
-}
-
-impl Pace {
-    /// A full bucket for the limits in the server's welcome.
-    pub fn new(limits: Limits, now: Instant) -> Self {
-        let limit = (limits.rate_per_sec > 0 && limits.burst > 0)
-            .then(|| (f64::from(limits.burst), f64::from(limits.rate_per_sec)));
-        Self {
-            limit,
-            tokens: limit.map_or(0.0, |(burst, _)| burst),
-            last: now,
-        }
-    }
-
-    /// Whether a reply may be sent at `now`; takes a token if so.
-    pub fn allow(&mut self, now: Instant) -> bool {
-        let Some((burst, per_sec)) = self.limit else {
-            return true;
-        };
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + elapsed * per_sec).min(burst);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
+/// Whether a reply may go at `now` (always, when the server has no limit).
+fn allowed(pace: &mut Option<TokenBucket>, now: Instant) -> bool {
+    pace.as_mut().is_none_or(|bucket| bucket.take(now))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chat_core::protocol::Limits;
     use proptest::prelude::*;
     use std::time::Duration;
 
@@ -413,18 +382,21 @@ mod tests {
             rate_per_sec: 5,
             burst: 2,
         };
-        let mut pace = Pace::new(limits, start);
-        assert!(pace.allow(start));
-        assert!(pace.allow(start));
-        assert!(!pace.allow(start), "burst spent");
-        assert!(pace.allow(start + Duration::from_millis(200)), "refilled");
+        let mut pace = TokenBucket::for_limits(&limits);
+        assert!(allowed(&mut pace, start));
+        assert!(allowed(&mut pace, start));
+        assert!(!allowed(&mut pace, start), "burst spent");
+        assert!(
+            allowed(&mut pace, start + Duration::from_millis(200)),
+            "refilled"
+        );
         let unlimited = Limits {
             rate_per_sec: 0,
             burst: 0,
             ..limits
         };
-        let mut free = Pace::new(unlimited, start);
-        assert!((0..1000).all(|_| free.allow(start)));
+        let mut free = TokenBucket::for_limits(&unlimited);
+        assert!((0..1000).all(|_| allowed(&mut free, start)));
     }
 
     proptest! {

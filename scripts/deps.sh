@@ -11,8 +11,9 @@ packages() {
     # druid builds against GTK 3.
     gui) echo "gcc libc6-dev pkg-config libgtk-3-dev" ;;
     # GUI tests run a real window under Xvfb, drive it with xdotool and
-    # capture it with ImageMagick; REPL tests drive a real terminal in tmux.
-    test) echo "gcc libc6-dev pkg-config libgtk-3-dev xvfb xauth xdotool imagemagick fonts-dejavu-core tmux" ;;
+    # capture it with ImageMagick; REPL tests drive a real terminal in tmux;
+    # server tests signal it with kill(1), which procps provides.
+    test) echo "gcc libc6-dev pkg-config libgtk-3-dev xvfb xauth xdotool imagemagick fonts-dejavu-core tmux procps" ;;
     *) echo "usage: scripts/deps.sh [--list] chat|gui|test" >&2; exit 2 ;;
   esac
 }

@@ -25,6 +25,7 @@
 //! # Layout
 //! - [`protocol`]: the frames of the structured protocol (JSON Lines).
 //! - [`codec`]: bytes in, lines and frames out; no I/O.
+//! - [`rate`]: a token bucket, to keep to a server's rate limit.
 //! - [`names`]: the rules for names and message text.
 //! - [`input`]: what a person typed (`/nick`, `/me`, `/msg` …) as an [`Input`].
 //! - [`render`](mod@render): an [`Event`] as display text, sanitised for terminals.
@@ -41,6 +42,7 @@ pub mod error;
 pub mod input;
 pub mod names;
 pub mod protocol;
+pub mod rate;
 pub mod render;
 pub mod session;
 pub mod tcp;

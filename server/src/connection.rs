@@ -24,7 +24,7 @@ use tracing::{debug, info, warn};
 use crate::broker::{ClientId, Request, ToBroker};
 use crate::config::Config;
 use crate::outbox::{Next, Outbox};
-use crate::rate::{TokenBucket, Verdict};
+use crate::rate::{FloodGuard, Verdict};
 use crate::wire::{self, Mode};
 
 /// The first byte of every TLS connection: never the start of a name.
@@ -121,7 +121,7 @@ pub struct Reader {
     config: Arc<Config>,
     decoder: LineDecoder,
     phase: Phase,
-    bucket: Option<TokenBucket>,
+    bucket: Option<FloodGuard>,
 }
 
 impl Reader {
@@ -140,7 +140,7 @@ impl Reader {
             broker,
             decoder: LineDecoder::new(config.max_line),
             phase: Phase::New,
-            bucket: config.rate_limit.map(TokenBucket::new),
+            bucket: config.rate_limit.map(FloodGuard::new),
             config,
         }
     }

@@ -7,7 +7,7 @@
 //! - `broker`: the one task that owns the room and its order.
 //! - `connection`: each client's reader (bytes → requests) and writer.
 //! - `outbox`: a client's bounded outgoing queue.
-//! - `rate`: the per-client token bucket.
+//! - `rate`: flood protection per client, on `chat-core`'s token bucket.
 //! - `wire`: serialising frames once per mode.
 
 use std::collections::HashMap;

@@ -1,10 +1,13 @@
-//! A token bucket per client: bursts are fine, a sustained flood is not.
+//! Flood protection per client: `chat-core`'s token bucket, plus strikes
+//! that tell a sustained flood from a burst.
 
 use std::time::Instant;
 
+use chat_core::rate::TokenBucket;
+
 use crate::config::RateLimit;
 
-/// What the bucket says about one message.
+/// What the guard says about one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// Within the rate: relay it.
@@ -15,26 +18,22 @@ pub enum Verdict {
     Flooding,
 }
 
-/// Holds up to `burst` tokens, refilled at `per_sec`; each message takes one.
-///
-/// Refused messages add strikes that drain at the same rate. A client that
-/// keeps sending well over the rate piles them up to the flood limit even if
-/// the odd message gets through; one that is only sometimes too fast never
-/// does.
+/// A token bucket whose refused messages add strikes that drain at the same
+/// rate. A client that keeps sending well over the rate piles them up to the
+/// flood limit even if the odd message gets through; one that is only
+/// sometimes too fast never does.
 #[derive(Debug, Clone)]
-pub struct TokenBucket {
-    limit: RateLimit,
-    tokens: f64,
+pub struct FloodGuard {
+    bucket: TokenBucket,
     strikes: f64,
     last: Option<Instant>,
 }
 
-impl TokenBucket {
-    /// A full bucket.
+impl FloodGuard {
+    /// A full bucket and no strikes.
     pub fn new(limit: RateLimit) -> Self {
         Self {
-            limit,
-            tokens: f64::from(limit.burst),
+            bucket: TokenBucket::new(limit.burst, limit.per_sec),
             strikes: 0.0,
             last: None,
         }
@@ -42,7 +41,12 @@ impl TokenBucket {
 
     /// Judges a message at time `now`, with `flood_limit` strikes meaning abuse.
     pub fn check(&mut self, now: Instant, flood_limit: u32) -> Verdict {
-        if self.take(now) {
+        if let Some(last) = self.last {
+            let drained = now.saturating_duration_since(last).as_secs_f64() * self.bucket.per_sec();
+            self.strikes = (self.strikes - drained).max(0.0);
+        }
+        self.last = Some(now);
+        if self.bucket.take(now) {
             return Verdict::Pass;
         }
         self.strikes += 1.0;
@@ -52,22 +56,6 @@ impl TokenBucket {
             Verdict::Flooding
         } else {
             Verdict::SlowDown
-        }
-    }
-
-    /// Takes a token at time `now`; `false` when the bucket is empty.
-    pub fn take(&mut self, now: Instant) -> bool {
-        if let Some(last) = self.last {
-            let refill = now.saturating_duration_since(last).as_secs_f64() * self.limit.per_sec;
-            self.tokens = (self.tokens + refill).min(f64::from(self.limit.burst));
-            self.strikes = (self.strikes - refill).max(0.0);
-        }
-        self.last = Some(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
         }
     }
 }
@@ -84,7 +72,7 @@ mod tests {
             per_sec: 5.0,
         };
         // 200 messages a second: a few pass as tokens refill, most do not.
-        let mut flood = TokenBucket::new(limit);
+        let mut flood = FloodGuard::new(limit);
         let t0 = Instant::now();
         let verdicts: Vec<_> = (0..200)
             .map(|i| flood.check(t0 + Duration::from_millis(5 * i), 50))
@@ -94,27 +82,10 @@ mod tests {
         assert!(verdicts.contains(&Verdict::Pass));
 
         // Eight a second, for a minute: slowed now and then, never dropped.
-        let mut eager = TokenBucket::new(limit);
+        let mut eager = FloodGuard::new(limit);
         for i in 0..480 {
             let verdict = eager.check(t0 + Duration::from_millis(125 * i), 50);
             assert_ne!(verdict, Verdict::Flooding, "message {i}");
         }
-    }
-
-    #[test]
-    fn burst_then_steady_rate() {
-        let mut bucket = TokenBucket::new(RateLimit {
-            burst: 3,
-            per_sec: 2.0,
-        });
-        let t0 = Instant::now();
-        assert!((0..3).all(|_| bucket.take(t0)));
-        assert!(!bucket.take(t0));
-        assert!(bucket.take(t0 + Duration::from_millis(500)));
-        assert!(!bucket.take(t0 + Duration::from_millis(600)));
-        // A long pause refills only up to the burst.
-        let later = t0 + Duration::from_secs(60);
-        assert!((0..3).all(|_| bucket.take(later)));
-        assert!(!bucket.take(later));
     }
 }
