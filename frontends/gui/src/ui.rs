@@ -208,7 +208,8 @@ fn user_row() -> impl Widget<String> {
         );
     })
     .fix_size(8.0, 8.0);
-    let label = Label::new(|name: &String, _: &Env| name.clone()).controller(NameColour);
+    let label = Label::new(|name: &String, _: &Env| name.clone())
+        .controller(TextColour::new(|name: &String| theme::name_color(name)));
     Flex::row()
         .with_child(dot)
         .with_spacer(8.0)
@@ -258,7 +259,7 @@ fn status_bar() -> impl Widget<AppState> {
     .fix_size(8.0, 8.0);
     let text = Label::new(|d: &AppState, _: &Env| d.status_line())
         .with_text_size(12.5)
-        .controller(StatusColour);
+        .controller(TextColour::new(status_colour));
     let lines = Label::new(|d: &AppState, _: &Env| {
         if d.log.is_empty() {
             String::new()
@@ -458,35 +459,59 @@ impl<W: Widget<AppState>> Controller<AppState, W> for EnterConnects {
     }
 }
 
-/// Colours a user's name like their messages.
-#[derive(Debug)]
-struct NameColour;
+/// Keeps a label's text colour in step with its data: a user's name in
+/// their colour, the status line red when something is wrong. The colour is
+/// recomputed on every update but set (and laid out) only when it changes.
+struct TextColour<T> {
+    colour: fn(&T) -> druid::Color,
+    current: Option<druid::Color>,
+}
 
-impl Controller<String, Label<String>> for NameColour {
+impl<T> TextColour<T> {
+    fn new(colour: fn(&T) -> druid::Color) -> Self {
+        Self {
+            colour,
+            current: None,
+        }
+    }
+
+    /// Sets the colour for `data`; whether it changed.
+    fn apply(&mut self, child: &mut Label<T>, data: &T) -> bool {
+        let colour = (self.colour)(data);
+        if self.current.as_ref() == Some(&colour) {
+            return false;
+        }
+        child.set_text_color(colour);
+        self.current = Some(colour);
+        true
+    }
+}
+
+impl<T> std::fmt::Debug for TextColour<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextColour")
+            .field("current", &self.current)
+            .finish()
+    }
+}
+
+impl<T: Data> Controller<T, Label<T>> for TextColour<T> {
     fn lifecycle(
         &mut self,
-        child: &mut Label<String>,
+        child: &mut Label<T>,
         ctx: &mut LifeCycleCtx,
         event: &LifeCycle,
-        data: &String,
+        data: &T,
         env: &Env,
     ) {
         if let LifeCycle::WidgetAdded = event {
-            child.set_text_color(theme::name_color(data));
+            self.apply(child, data);
         }
         child.lifecycle(ctx, event, data, env);
     }
 
-    fn update(
-        &mut self,
-        child: &mut Label<String>,
-        ctx: &mut UpdateCtx,
-        old: &String,
-        data: &String,
-        env: &Env,
-    ) {
-        if old != data {
-            child.set_text_color(theme::name_color(data));
+    fn update(&mut self, child: &mut Label<T>, ctx: &mut UpdateCtx, old: &T, data: &T, env: &Env) {
+        if self.apply(child, data) {
             ctx.request_layout();
         }
         child.update(ctx, old, data, env);
@@ -494,47 +519,11 @@ impl Controller<String, Label<String>> for NameColour {
 }
 
 /// Red status text when something is wrong.
-#[derive(Debug)]
-struct StatusColour;
-
-impl StatusColour {
-    fn colour(d: &AppState) -> druid::Color {
-        if d.conn.is_trouble() {
-            theme::ERROR
-        } else {
-            theme::TEXT
-        }
-    }
-}
-
-impl Controller<AppState, Label<AppState>> for StatusColour {
-    fn lifecycle(
-        &mut self,
-        child: &mut Label<AppState>,
-        ctx: &mut LifeCycleCtx,
-        event: &LifeCycle,
-        data: &AppState,
-        env: &Env,
-    ) {
-        if let LifeCycle::WidgetAdded = event {
-            child.set_text_color(Self::colour(data));
-        }
-        child.lifecycle(ctx, event, data, env);
-    }
-
-    fn update(
-        &mut self,
-        child: &mut Label<AppState>,
-        ctx: &mut UpdateCtx,
-        old: &AppState,
-        data: &AppState,
-        env: &Env,
-    ) {
-        if !old.conn.same(&data.conn) {
-            child.set_text_color(Self::colour(data));
-            ctx.request_layout();
-        }
-        child.update(ctx, old, data, env);
+fn status_colour(d: &AppState) -> druid::Color {
+    if d.conn.is_trouble() {
+        theme::ERROR
+    } else {
+        theme::TEXT
     }
 }
 
