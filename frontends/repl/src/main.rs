@@ -44,8 +44,8 @@ struct Args {
     /// can read the chat. For testing only.
     #[arg(long, conflicts_with = "ca")]
     insecure: bool,
-    /// Read the room's password from this file (its first line break and
-    /// what follows are not part of it). Otherwise $CHAT_PASSWORD is used,
+    /// Read the room's password from this file (all of it but a final line
+    /// break). Otherwise $CHAT_PASSWORD is used,
     /// and in a terminal the REPL asks when the room wants one.
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
