@@ -70,7 +70,7 @@ pub async fn run(config: SessionConfig) -> anyhow::Result<()> {
                 Some(Ok(Command::Time)) => Some(time_text(Utc::now())),
                 // The server knows who is here: ask, and answer when it replies.
                 Some(Ok(Command::Who)) => {
-                    if let Err(e) = sender.send(Input::Who).await {
+                    if let Err(e) = sender.send(Input::Who(None)).await {
                         eprintln!("cannot ask who is here: {e}");
                     }
                     None
@@ -377,6 +377,7 @@ mod tests {
     fn paces_to_the_servers_limit() {
         let start = Instant::now();
         let limits = Limits {
+            max_rooms: 0,
             max_line: 8192,
             max_name: 32,
             rate_per_sec: 5,

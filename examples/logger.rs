@@ -184,6 +184,7 @@ mod tests {
     #[test]
     fn lines_carry_the_events_time() {
         let message = Event::Message(ChatMessage {
+            room: None,
             seq: 1,
             time: 1_764_093_303_120,
             from: "alice".into(),
@@ -212,6 +213,7 @@ mod tests {
 
     fn said(seq: u64, text: &str) -> ChatMessage {
         ChatMessage {
+            room: None,
             seq,
             time: 0,
             from: "alice".into(),
@@ -247,11 +249,14 @@ mod tests {
     #[test]
     fn welcome_reads_as_a_log_line() {
         let welcome = Event::Welcome(Welcome {
+            rooms: Vec::new(),
+            topic: None,
             version: 1,
             name: "logger".into(),
             room: "lobby".into(),
             users: vec!["alice".into(), "logger".into()],
             limits: chat_core::protocol::Limits {
+                max_rooms: 0,
                 max_line: 8192,
                 max_name: 32,
                 rate_per_sec: 0,

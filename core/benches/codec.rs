@@ -15,6 +15,7 @@ const LINES: usize = 1000;
 
 fn message(i: usize) -> ServerFrame {
     ServerFrame::Message(ChatMessage {
+        room: None,
         seq: i as u64,
         time: 1_795_000_000_000,
         from: "alice".into(),

@@ -228,11 +228,14 @@ mod tests {
     fn sample_frames() -> Vec<ServerFrame> {
         vec![
             ServerFrame::Welcome(Welcome {
+                rooms: Vec::new(),
+                topic: None,
                 version: 1,
                 name: "alice".into(),
                 room: "lobby".into(),
                 users: vec!["alice".into(), "bob".into()],
                 limits: Limits {
+                    max_rooms: 0,
                     max_line: 8192,
                     max_name: 32,
                     rate_per_sec: 5,
@@ -240,6 +243,7 @@ mod tests {
                 },
             }),
             ServerFrame::Message(ChatMessage {
+                room: None,
                 seq: 7,
                 time: 1_700_000_000_000,
                 from: "bob".into(),
@@ -277,10 +281,12 @@ mod tests {
                 password: None,
             },
             ClientFrame::Message {
+                room: None,
                 text: "hi".into(),
                 id: Some("1".into()),
             },
             ClientFrame::Action {
+                room: None,
                 text: "waves".into(),
                 id: None,
             },
@@ -290,7 +296,7 @@ mod tests {
                 id: None,
             },
             ClientFrame::Nick { name: "rob".into() },
-            ClientFrame::Who,
+            ClientFrame::Who { room: None },
             ClientFrame::Ping {
                 token: Some("t".into()),
             },
@@ -308,7 +314,7 @@ mod tests {
 
     #[test]
     fn wire_spelling_is_documented_form() {
-        let line = String::from_utf8(encode_frame(&ClientFrame::Who)).unwrap();
+        let line = String::from_utf8(encode_frame(&ClientFrame::Who { room: None })).unwrap();
         assert_eq!(line, "{\"type\":\"who\"}\n");
         let hello: ClientFrame = decode_client_frame(r#"{"type":"hello","name":"al"}"#).unwrap();
         assert_eq!(

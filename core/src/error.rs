@@ -74,6 +74,9 @@ pub enum ChatError {
     /// The session is not connected right now (it may be reconnecting).
     #[error("not connected: nothing was sent")]
     NotConnected,
+    /// The session is not in the room named.
+    #[error("you are not in #{0}: /join it first")]
+    NotInRoom(String),
     /// The session has ended for good.
     #[error("the session has ended")]
     Closed,

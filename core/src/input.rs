@@ -21,8 +21,22 @@ pub enum Input {
     },
     /// `/nick NAME`: change name.
     Nick(String),
-    /// `/who`: list who is online.
-    Who,
+    /// `/who [ROOM]`: list who is in a room (the current one without ROOM).
+    Who(Option<String>),
+    /// `/join ROOM`: join a room (creating it when allowed) and make it the
+    /// current room.
+    Join(String),
+    /// `/part [ROOM] [REASON]`: leave a room (the current one without ROOM).
+    Part {
+        /// The room; the current one when absent.
+        room: Option<String>,
+        /// Why, shown to the room.
+        reason: Option<String>,
+    },
+    /// `/rooms`: list the rooms.
+    Rooms,
+    /// `/topic [TEXT]`: show (without TEXT) or set the current room's topic.
+    Topic(Option<String>),
     /// `/quit [REASON]`: leave.
     Quit(Option<String>),
     /// `/help`: list the commands.
@@ -65,7 +79,14 @@ pub enum InputError {
 /// Every command: its usage and what it does, for `/help` everywhere.
 pub const COMMANDS: &[(&str, &str)] = &[
     ("/nick NAME", "change your name"),
-    ("/who", "list who is online"),
+    ("/who [ROOM]", "list who is in the room"),
+    ("/join ROOM", "join ROOM (creating it) and talk there"),
+    (
+        "/part [ROOM] [REASON]",
+        "leave ROOM (default: the current room)",
+    ),
+    ("/rooms", "list the rooms"),
+    ("/topic [TEXT]", "show or set the room's topic"),
     ("/msg NAME TEXT", "send TEXT privately to NAME"),
     ("/me TEXT", "describe an action: * you TEXT"),
     ("/quit [REASON]", "leave the room"),
@@ -107,7 +128,27 @@ pub fn parse_input(line: &str) -> Result<Input, InputError> {
             Some(name) => Ok(Input::Nick(name.to_owned())),
             None => Err(InputError::Usage("/nick NAME")),
         },
-        "who" | "names" => Ok(Input::Who),
+        "who" | "names" => match rest.split_whitespace().collect::<Vec<_>>()[..] {
+            [] => Ok(Input::Who(None)),
+            [room] => Ok(Input::Who(Some(room.to_owned()))),
+            _ => Err(InputError::Usage("/who [ROOM]")),
+        },
+        "join" | "j" => match single_word(rest) {
+            Some(room) => Ok(Input::Join(room.to_owned())),
+            None => Err(InputError::Usage("/join ROOM")),
+        },
+        "part" | "leave" => {
+            let (room, reason) = match rest.split_once(char::is_whitespace) {
+                Some((room, reason)) => (room, Some(reason.trim().to_owned())),
+                None => (rest, None),
+            };
+            Ok(Input::Part {
+                room: (!room.is_empty()).then(|| room.to_owned()),
+                reason,
+            })
+        }
+        "rooms" | "list" => Ok(Input::Rooms),
+        "topic" => Ok(Input::Topic((!rest.is_empty()).then(|| rest.to_owned()))),
         "msg" | "tell" => match rest.split_once(char::is_whitespace) {
             Some((to, text)) if !text.trim().is_empty() => Ok(Input::Msg {
                 to: to.to_owned(),
@@ -165,14 +206,19 @@ impl Input {
     }
 
     /// The structured frame that carries this input, tagged with `id` where the
-    /// frame has one. `/help` is answered locally and has none.
-    pub fn to_frame(&self, id: Option<String>) -> Option<ClientFrame> {
+    /// frame has one and addressed to `room` where the input does not name
+    /// one (`None`: the server's idea of the current room). `/help` is
+    /// answered locally and has none.
+    pub fn to_frame(&self, id: Option<String>, room: Option<&str>) -> Option<ClientFrame> {
+        let room = room.map(str::to_owned);
         Some(match self {
             Input::Say(text) => ClientFrame::Message {
+                room,
                 text: text.clone(),
                 id,
             },
             Input::Me(text) => ClientFrame::Action {
+                room,
                 text: text.clone(),
                 id,
             },
@@ -182,11 +228,27 @@ impl Input {
                 id,
             },
             Input::Nick(name) => ClientFrame::Nick { name: name.clone() },
-            Input::Who => ClientFrame::Who,
+            Input::Who(who_room) => ClientFrame::Who {
+                room: who_room.clone().or(room),
+            },
+            Input::Join(room) => ClientFrame::Join { room: room.clone() },
+            Input::Part {
+                room: part_room,
+                reason,
+            } => ClientFrame::Part {
+                room: part_room.clone().or(room),
+                reason: reason.clone(),
+            },
+            Input::Rooms => ClientFrame::Rooms,
+            Input::Topic(text) => ClientFrame::Topic {
+                room,
+                text: text.clone(),
+            },
             Input::Quit(reason) => ClientFrame::Quit {
                 reason: reason.clone(),
             },
             Input::History(limit) => ClientFrame::History {
+                room,
                 before: None,
                 limit: *limit,
             },
@@ -210,7 +272,7 @@ impl Input {
 pub fn help_lines() -> impl Iterator<Item = String> {
     COMMANDS
         .iter()
-        .map(|(usage, what)| format!("{usage:<20} {what}"))
+        .map(|(usage, what)| format!("{usage:<22} {what}"))
 }
 
 #[cfg(test)]
@@ -232,7 +294,33 @@ mod tests {
         assert_eq!(parse_input("/me waves"), Ok(Input::Me("waves".into())));
         assert_eq!(parse_input("/nick rob"), Ok(Input::Nick("rob".into())));
         assert_eq!(parse_input("/NICK rob"), Ok(Input::Nick("rob".into())));
-        assert_eq!(parse_input("/who"), Ok(Input::Who));
+        assert_eq!(parse_input("/who"), Ok(Input::Who(None)));
+        assert_eq!(
+            parse_input("/who #rust"),
+            Ok(Input::Who(Some("#rust".into())))
+        );
+        assert_eq!(parse_input("/join #rust"), Ok(Input::Join("#rust".into())));
+        assert_eq!(parse_input("/join"), Err(InputError::Usage("/join ROOM")));
+        assert_eq!(
+            parse_input("/part"),
+            Ok(Input::Part {
+                room: None,
+                reason: None
+            })
+        );
+        assert_eq!(
+            parse_input("/part rust  off to bed"),
+            Ok(Input::Part {
+                room: Some("rust".into()),
+                reason: Some("off to bed".into())
+            })
+        );
+        assert_eq!(parse_input("/rooms"), Ok(Input::Rooms));
+        assert_eq!(parse_input("/topic"), Ok(Input::Topic(None)));
+        assert_eq!(
+            parse_input("/topic Rust 2027 plans"),
+            Ok(Input::Topic(Some("Rust 2027 plans".into())))
+        );
         assert_eq!(
             parse_input("/msg bob  hi there "),
             Ok(Input::Msg {
@@ -298,13 +386,14 @@ mod tests {
     #[test]
     fn frames_carry_the_id() {
         assert_eq!(
-            Input::Say("x".into()).to_frame(Some("7".into())),
+            Input::Say("x".into()).to_frame(Some("7".into()), Some("rust")),
             Some(ClientFrame::Message {
+                room: Some("rust".into()),
                 text: "x".into(),
                 id: Some("7".into())
             })
         );
-        assert_eq!(Input::Help.to_frame(None), None);
+        assert_eq!(Input::Help.to_frame(None, None), None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The rules for names and message text, shared by the server (which enforces
 //! them) and the clients (which can refuse early what the server would refuse).
 
-use crate::protocol::MAX_NAME_CHARS;
+use crate::protocol::{MAX_NAME_CHARS, MAX_ROOM_CHARS};
 
 /// Why a name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,6 +91,66 @@ pub fn validate_text(text: &str) -> Result<(), TextError> {
     Ok(())
 }
 
+/// Why a room name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoomError {
+    /// No characters at all (or only `#`).
+    #[error("a room name cannot be empty")]
+    Empty,
+    /// More than [`MAX_ROOM_CHARS`] characters.
+    #[error("the room name {name:?} is too long (at most {max} characters)")]
+    TooLong {
+        /// The refused name.
+        name: String,
+        /// The limit in characters.
+        max: usize,
+    },
+    /// A character that is not a letter, digit, `_` or `-`.
+    #[error("the room name {name:?} contains {found:?}: use letters, digits, _ and -")]
+    BadCharacter {
+        /// The refused name.
+        name: String,
+        /// The first character not allowed.
+        found: char,
+    },
+}
+
+/// Checks a room name, given with or without its leading `#`, and returns
+/// it without: 1 to 32 letters (any script), digits, `_` and `-`.
+///
+/// # Errors
+/// A [`RoomError`] that says what is wrong.
+pub fn parse_room(room: &str) -> Result<&str, RoomError> {
+    let name = room.strip_prefix('#').unwrap_or(room);
+    if name.is_empty() {
+        return Err(RoomError::Empty);
+    }
+    if let Some(found) = name
+        .chars()
+        .find(|&c| !(c.is_alphanumeric() || c == '_' || c == '-'))
+    {
+        return Err(RoomError::BadCharacter {
+            name: name.to_owned(),
+            found,
+        });
+    }
+    if name.chars().count() > MAX_ROOM_CHARS {
+        return Err(RoomError::TooLong {
+            name: name.to_owned(),
+            max: MAX_ROOM_CHARS,
+        });
+    }
+    Ok(name)
+}
+
+/// The key under which a room is one room: its name without `#`, case
+/// folded (`#Rust` is `#rust`). Look-alikes are not folded: rooms do not
+/// impersonate people.
+pub fn room_key(room: &str) -> String {
+    let name = room.strip_prefix('#').unwrap_or(room);
+    name.chars().flat_map(char::to_lowercase).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +201,25 @@ mod tests {
         assert_eq!(name_key("bi11"), name_key("bill"));
         assert_eq!(name_key("rnary"), name_key("mary"));
         assert_ne!(name_key("bob"), name_key("rob"));
+    }
+
+    #[test]
+    fn room_names() {
+        assert_eq!(parse_room("#rust"), Ok("rust"));
+        assert_eq!(parse_room("lobby"), Ok("lobby"));
+        assert_eq!(parse_room("#Кафе_2"), Ok("Кафе_2"));
+        assert_eq!(parse_room("#"), Err(RoomError::Empty));
+        assert_eq!(parse_room(""), Err(RoomError::Empty));
+        assert!(matches!(
+            parse_room(&"r".repeat(33)),
+            Err(RoomError::TooLong { max: 32, .. })
+        ));
+        assert_eq!(
+            parse_room("#a b").unwrap_err().to_string(),
+            "the room name \"a b\" contains ' ': use letters, digits, _ and -"
+        );
+        assert_eq!(room_key("#Rust"), room_key("rust"));
+        assert_ne!(room_key("rust"), room_key("rust2"));
     }
 
     #[test]

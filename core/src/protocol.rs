@@ -7,8 +7,15 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Version of the structured protocol spoken by this crate.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version of the structured protocol spoken by this crate: 2 added rooms.
+pub const PROTOCOL_VERSION: u32 = 2;
+
+/// The oldest version a server still serves: a version-1 client sees only
+/// its default room, in frames it already knows.
+pub const MIN_PROTOCOL_VERSION: u32 = 1;
+
+/// Longest room name, in characters.
+pub const MAX_ROOM_CHARS: usize = 32;
 
 /// The port a server listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 8001;
@@ -30,7 +37,7 @@ pub enum ClientFrame {
     Hello {
         /// The name the client wants.
         name: String,
-        /// The protocol version the client speaks.
+        /// The protocol version the client speaks (1 when absent).
         #[serde(default = "default_version")]
         version: u32,
         /// Free-form client identification, for the server's log.
@@ -40,16 +47,22 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         password: Option<String>,
     },
-    /// A message to the whole room.
+    /// A message to a room.
     Message {
+        /// The room (without `#`); the current room when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
         /// The text, one line.
         text: String,
         /// An id of the client's choosing, echoed back to the sender only.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
     },
-    /// An action (`/me waves`) to the whole room.
+    /// An action (`/me waves`) to a room.
     Action {
+        /// The room; the current room when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
         /// The text after the sender's name.
         text: String,
         /// An id of the client's choosing, echoed back to the sender only.
@@ -71,8 +84,41 @@ pub enum ClientFrame {
         /// The new name.
         name: String,
     },
-    /// Asks for the user list; answered with [`ServerFrame::Users`].
-    Who,
+    /// Asks for a room's user list; answered with [`ServerFrame::Users`].
+    Who {
+        /// The room; the current room when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+    },
+    /// Joins a room, creating it when the server allows, and makes it the
+    /// current room. Answered with [`ServerFrame::RoomJoined`], the room's
+    /// recent history as `replay` frames, then the joiner's own `join`.
+    Join {
+        /// The room, with or without a leading `#`.
+        room: String,
+    },
+    /// Leaves a room (the current one without `room`); answered by the
+    /// leaver's own `leave` in that room.
+    Part {
+        /// The room; the current room when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        /// Why, shown to the room.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Asks for the list of rooms; answered with [`ServerFrame::Rooms`].
+    Rooms,
+    /// Shows (without `text`) or sets a room's topic; answered (and, when
+    /// set, announced to the room) with [`ServerFrame::Topic`].
+    Topic {
+        /// The room; the current room when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        /// The new topic; empty clears it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+    },
     /// Liveness probe; answered with a `pong` carrying the same token.
     Ping {
         /// Opaque token echoed back.
@@ -89,6 +135,9 @@ pub enum ClientFrame {
     /// `before` (or the newest, without it). Answered with `replay` frames,
     /// oldest first, then one `history_end`.
     History {
+        /// The room; the current room when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
         /// Only messages with a lower sequence number.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         before: Option<u64>,
@@ -125,8 +174,9 @@ pub enum ClientFrame {
     },
 }
 
+/// A hello without a version is from before versions mattered: version 1.
 fn default_version() -> u32 {
-    PROTOCOL_VERSION
+    MIN_PROTOCOL_VERSION
 }
 
 fn default_history_limit() -> u32 {
@@ -156,8 +206,16 @@ pub enum ServerFrame {
     Leave(Departure),
     /// Someone changed their name.
     Rename(Rename),
-    /// Who is online, answering `who`.
+    /// Who is in a room, answering `who`.
     Users(UserList),
+    /// This client is now in a room (answering `join`): its topic and
+    /// members. The room's recent history follows as `replay` frames, then
+    /// the client's own `join`.
+    RoomJoined(RoomInfo),
+    /// The rooms on the server, answering `rooms`.
+    Rooms(RoomList),
+    /// A room's topic: answering `topic`, and to every member when it changes.
+    Topic(TopicInfo),
     /// A notice from the server itself (for example, shutdown).
     Notice(Notice),
     /// A request was refused; nothing was relayed.
@@ -183,10 +241,16 @@ pub struct Welcome {
     pub version: u32,
     /// The name granted to this client.
     pub name: String,
-    /// The room's name.
+    /// The default room, which the client is now in (and its current room).
     pub room: String,
-    /// Everyone online, this client included, sorted case-insensitively.
+    /// Everyone in that room, this client included, sorted case-insensitively.
     pub users: Vec<String>,
+    /// The default room's topic, when it has one (version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// The rooms the client is in (version 2): the default room.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rooms: Vec<String>,
     /// The server's limits, so a client can refuse early what would be refused.
     pub limits: Limits,
 }
@@ -194,6 +258,9 @@ pub struct Welcome {
 /// Limits a server enforces, announced in `welcome`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
+    /// Rooms one connection may be in at once (0: not announced).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max_rooms: usize,
     /// Longest accepted line in bytes, without the newline.
     pub max_line: usize,
     /// Longest name in characters.
@@ -209,6 +276,9 @@ pub struct Limits {
 /// A message or an action relayed to the room.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatMessage {
+    /// The room it belongs to; absent only from a version-1 server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
     /// Position in the room's order: strictly rising, the same for every client.
     pub seq: u64,
     /// When the server accepted it, in milliseconds since the Unix epoch.
@@ -245,6 +315,9 @@ pub struct Replayed {
 /// Closes an answer to `history`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEnd {
+    /// The room it belongs to; absent only from a version-1 server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
     /// How many `replay` frames the answer held.
     pub count: u32,
     /// Whether older messages remain.
@@ -270,6 +343,9 @@ pub struct PrivateMessage {
 /// Someone joined.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Presence {
+    /// The room it belongs to; absent only from a version-1 server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
     /// When, in milliseconds since the Unix epoch.
     pub time: u64,
     /// Their name.
@@ -279,6 +355,9 @@ pub struct Presence {
 /// Someone left.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Departure {
+    /// The room it belongs to; absent only from a version-1 server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
     /// When, in milliseconds since the Unix epoch.
     pub time: u64,
     /// Their name.
@@ -298,11 +377,60 @@ pub struct Rename {
     pub to: String,
 }
 
-/// Who is online.
+/// Who is in a room.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserList {
+    /// The room it belongs to; absent only from a version-1 server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
     /// Names, sorted case-insensitively.
     pub users: Vec<String>,
+}
+
+/// A room the client has just joined.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    /// The room's name, without `#`.
+    pub room: String,
+    /// Its topic, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// Its members, the joiner included, sorted case-insensitively.
+    pub users: Vec<String>,
+}
+
+/// The rooms on a server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomList {
+    /// Every room, sorted by name.
+    pub rooms: Vec<RoomSummary>,
+}
+
+/// One room in a [`RoomList`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSummary {
+    /// The room's name, without `#`.
+    pub room: String,
+    /// How many are in it.
+    pub members: usize,
+    /// Its topic, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+}
+
+/// A room's topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicInfo {
+    /// The room, without `#`.
+    pub room: String,
+    /// The topic; empty when there is none.
+    pub topic: String,
+    /// Who set it, when it was just set (absent in answers to a query).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// When it was set, in milliseconds since the Unix epoch (0: never).
+    #[serde(default)]
+    pub time: u64,
 }
 
 /// A notice from the server.
@@ -362,6 +490,12 @@ pub enum ErrorCode {
     Banned,
     /// The command needs operator rights.
     NotOperator,
+    /// The room name breaks the naming rules.
+    InvalidRoom,
+    /// The request names a room the client is not in (or that does not exist).
+    NotInRoom,
+    /// The server or the client has as many rooms as allowed.
+    TooManyRooms,
     /// Any other refusal.
     Other,
 }
@@ -387,6 +521,9 @@ impl ErrorCode {
             ErrorCode::BadPassword => "bad_password",
             ErrorCode::Banned => "banned",
             ErrorCode::NotOperator => "not_operator",
+            ErrorCode::InvalidRoom => "invalid_room",
+            ErrorCode::NotInRoom => "not_in_room",
+            ErrorCode::TooManyRooms => "too_many_rooms",
             ErrorCode::Other => "other",
         }
     }
@@ -396,6 +533,10 @@ impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Milliseconds since the Unix epoch, as used in every `time` field.

@@ -75,6 +75,7 @@ mod tests {
     #[test]
     fn no_announced_limit_means_no_bucket() {
         let limits = Limits {
+            max_rooms: 0,
             max_line: 8192,
             max_name: 32,
             rate_per_sec: 0,

@@ -8,8 +8,8 @@
 
 use std::fmt;
 
-use crate::names::name_key;
-use crate::protocol::MessageKind;
+use crate::names::{name_key, room_key};
+use crate::protocol::{MessageKind, RoomList};
 use crate::session::{Event, Status};
 
 /// What kind of line an event became, so front ends can style it.
@@ -42,6 +42,8 @@ pub struct Line {
     pub to: Option<String>,
     /// The body: the message text, or the whole notice.
     pub text: String,
+    /// The room it happened in, for room-scoped events (without `#`).
+    pub room: Option<String>,
 }
 
 impl Line {
@@ -71,6 +73,19 @@ impl Line {
     }
 }
 
+impl Line {
+    /// The plain-mode form prefixed with its room when that is not the
+    /// `current` one: `[#rust] <alice> hi`.
+    pub fn in_context(&self, current: Option<&str>) -> String {
+        match &self.room {
+            Some(room) if current.is_none_or(|c| room_key(c) != room_key(room)) => {
+                format!("[#{room}] {self}")
+            }
+            _ => self.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for Line {
     /// The plain-mode form, without time: `<alice> hello`, `* bob joined`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -96,6 +111,7 @@ pub fn render(event: &Event) -> Option<Line> {
         from: from.map(sanitize),
         to: to.map(sanitize),
         text: sanitize(text),
+        room: event.room().map(sanitize),
     };
     let notice = |time, text: String| line(LineKind::Notice, time, None, None, &text);
     Some(match event {
@@ -134,6 +150,12 @@ pub fn render(event: &Event) -> Option<Line> {
         Event::Left(d) => notice(Some(d.time), format!("{} left ({})", d.name, d.reason)),
         Event::Renamed(r) => notice(Some(r.time), format!("{} is now known as {}", r.from, r.to)),
         Event::Users(u) => notice(None, who_text(&u.users)),
+        Event::RoomJoined(r) => notice(
+            None,
+            format!("you joined #{} — {}", r.room, who_text(&r.users)),
+        ),
+        Event::Topic(t) => notice(Some(t.time).filter(|&t| t > 0), topic_text(t)),
+        Event::Rooms(list) => notice(None, rooms_text(list)),
         Event::Welcome(w) => notice(
             None,
             format!(
@@ -147,6 +169,47 @@ pub fn render(event: &Event) -> Option<Line> {
         Event::Error(e) => line(LineKind::Error, None, None, None, &e.message),
         Event::Status(status) => line(LineKind::Status, None, None, None, &status_text(status)),
     })
+}
+
+/// A topic as people read it: set (`alice set the topic: …`) or shown
+/// (`topic: …`).
+pub fn topic_text(t: &crate::protocol::TopicInfo) -> String {
+    match (&t.by, t.topic.is_empty()) {
+        (Some(by), false) => format!("{by} set the topic: {}", t.topic),
+        (Some(by), true) => format!("{by} cleared the topic"),
+        (None, false) => format!("topic: {}", t.topic),
+        (None, true) => "no topic is set".to_owned(),
+    }
+}
+
+/// `rooms (2): #lobby (3), #rust (1)` — the one-line form; see [`room_lines`].
+pub fn rooms_text(list: &RoomList) -> String {
+    let rooms: Vec<String> = list
+        .rooms
+        .iter()
+        .map(|r| format!("#{} ({})", sanitize(&r.room), r.members))
+        .collect();
+    format!("rooms ({}): {}", rooms.len(), rooms.join(", "))
+}
+
+/// One line per room, as plain mode shows `/rooms`:
+/// `#rust (2 members): all things Rust`.
+pub fn room_lines(list: &RoomList) -> Vec<String> {
+    list.rooms
+        .iter()
+        .map(|r| {
+            let members = match r.members {
+                1 => "1 member".to_owned(),
+                n => format!("{n} members"),
+            };
+            match &r.topic {
+                Some(topic) if !topic.is_empty() => {
+                    format!("#{} ({members}): {}", sanitize(&r.room), sanitize(topic))
+                }
+                _ => format!("#{} ({members})", sanitize(&r.room)),
+            }
+        })
+        .collect()
 }
 
 /// `online (2): alice, bob`
@@ -221,6 +284,7 @@ mod tests {
 
     fn msg(from: &str, text: &str) -> ChatMessage {
         ChatMessage {
+            room: None,
             seq: 1,
             time: 0,
             from: from.into(),
@@ -242,6 +306,7 @@ mod tests {
         assert_eq!(shown(Event::Action(msg("alice", "waves"))), "* alice waves");
         assert_eq!(
             shown(Event::Joined(Presence {
+                room: None,
                 time: 0,
                 name: "bob".into()
             })),
@@ -249,6 +314,7 @@ mod tests {
         );
         assert_eq!(
             shown(Event::Left(Departure {
+                room: None,
                 time: 0,
                 name: "bob".into(),
                 reason: "quit".into()
@@ -283,6 +349,7 @@ mod tests {
         );
         assert_eq!(
             shown(Event::Users(UserList {
+                room: None,
                 users: vec!["alice".into(), "bob".into()]
             })),
             "* online (2): alice, bob"

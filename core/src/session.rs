@@ -16,9 +16,11 @@ use futures::{SinkExt, Stream};
 
 use crate::error::ChatError;
 use crate::input::Input;
+use crate::names::room_key;
 use crate::protocol::{
     ChatMessage, ClientFrame, Departure, ErrorFrame, HistoryEnd, Notice, Presence, PrivateMessage,
-    Rename, Replayed, ServerFrame, UserList, Welcome, DEFAULT_MAX_LINE,
+    Rename, Replayed, RoomInfo, RoomList, ServerFrame, TopicInfo, UserList, Welcome,
+    DEFAULT_MAX_LINE,
 };
 use crate::tls::TlsOptions;
 
@@ -187,8 +189,15 @@ pub enum Event {
     Left(Departure),
     /// Someone changed name (perhaps this session).
     Renamed(Rename),
-    /// Who is online, answering `/who`.
+    /// Who is in a room, answering `/who`.
     Users(UserList),
+    /// This session is now in a room (answering `/join`); it is the current
+    /// room from now on.
+    RoomJoined(RoomInfo),
+    /// The rooms on the server, answering `/rooms`.
+    Rooms(RoomList),
+    /// A room's topic: answering `/topic`, or changed by someone.
+    Topic(TopicInfo),
     /// A notice from the server, or local help text.
     Notice(Notice),
     /// The server refused a request; nothing was relayed.
@@ -210,10 +219,35 @@ impl Event {
             ServerFrame::Leave(d) => Event::Left(d),
             ServerFrame::Rename(r) => Event::Renamed(r),
             ServerFrame::Users(u) => Event::Users(u),
+            ServerFrame::RoomJoined(r) => Event::RoomJoined(r),
+            ServerFrame::Rooms(r) => Event::Rooms(r),
+            ServerFrame::Topic(t) => Event::Topic(t),
             ServerFrame::Notice(n) => Event::Notice(n),
             ServerFrame::Error(e) => Event::Error(e),
             ServerFrame::Ping { .. } | ServerFrame::Pong { .. } => return None,
         })
+    }
+
+    /// The room the event belongs to, for room-scoped events (`None` for
+    /// private messages, renames, notices and the connection's state).
+    pub fn room(&self) -> Option<&str> {
+        match self {
+            Event::Welcome(w) => Some(&w.room),
+            Event::Message(m) | Event::Action(m) => m.room.as_deref(),
+            Event::Replay(r) => r.message.room.as_deref(),
+            Event::HistoryEnd(h) => h.room.as_deref(),
+            Event::Joined(p) => p.room.as_deref(),
+            Event::Left(d) => d.room.as_deref(),
+            Event::Users(u) => u.room.as_deref(),
+            Event::RoomJoined(r) => Some(&r.room),
+            Event::Topic(t) => Some(&t.room),
+            Event::Status(_)
+            | Event::Private(_)
+            | Event::Renamed(_)
+            | Event::Rooms(_)
+            | Event::Notice(_)
+            | Event::Error(_) => None,
+        }
     }
 }
 
@@ -242,6 +276,44 @@ pub(crate) struct Shared {
     next_id: AtomicU64,
     /// The name the server granted, kept current across renames.
     pub(crate) name: std::sync::Mutex<String>,
+    /// The rooms the session is in, in the order it joined them, and the
+    /// current one: where plain text goes.
+    pub(crate) rooms: std::sync::Mutex<Rooms>,
+}
+
+/// The rooms a session is in.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Rooms {
+    /// Joined rooms, oldest first.
+    pub joined: Vec<String>,
+    /// Where messages go; `None` after leaving every room.
+    pub current: Option<String>,
+}
+
+impl Rooms {
+    /// Whether `room` (with or without `#`, any case) is joined.
+    pub fn contains(&self, room: &str) -> bool {
+        let key = room_key(room);
+        self.joined.iter().any(|r| room_key(r) == key)
+    }
+
+    /// Records a join, which makes the room current.
+    pub fn joined(&mut self, room: &str) {
+        if !self.contains(room) {
+            self.joined.push(room.to_owned());
+        }
+        self.current = Some(room.to_owned());
+    }
+
+    /// Records leaving a room; when it was the current one, the most
+    /// recently joined of those left becomes current (the server does the same).
+    pub fn left(&mut self, room: &str) {
+        let key = room_key(room);
+        self.joined.retain(|r| room_key(r) != key);
+        if self.current.as_deref().is_some_and(|c| room_key(c) == key) {
+            self.current = self.joined.last().cloned();
+        }
+    }
 }
 
 impl Shared {
@@ -251,6 +323,12 @@ impl Shared {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         name.clone_into(&mut held);
+    }
+
+    pub(crate) fn rooms(&self) -> std::sync::MutexGuard<'_, Rooms> {
+        self.rooms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -287,12 +365,48 @@ impl SessionSender {
             .clone()
     }
 
+    /// The rooms the session is in and the current one.
+    pub fn rooms(&self) -> Rooms {
+        self.shared.rooms().clone()
+    }
+
+    /// The current room: where [`say`](Self::say) and plain input go.
+    pub fn current_room(&self) -> Option<String> {
+        self.shared.rooms().current.clone()
+    }
+
+    /// Makes a joined room current without asking the server (it is told
+    /// with every message, which names its room).
+    ///
+    /// # Errors
+    /// [`ChatError::NotInRoom`] when the session is not in `room`.
+    pub fn switch_room(&self, room: &str) -> Result<(), ChatError> {
+        let mut rooms = self.shared.rooms();
+        let key = room_key(room);
+        match rooms.joined.iter().find(|r| room_key(r) == key).cloned() {
+            Some(found) => {
+                rooms.current = Some(found);
+                Ok(())
+            }
+            None => Err(ChatError::NotInRoom(room.to_owned())),
+        }
+    }
+
     /// Whether the session is connected right now.
     pub fn is_connected(&self) -> bool {
         self.shared.connected.load(Ordering::Acquire)
     }
 
     fn prepare(&self, input: Input) -> Result<(Command, Option<String>), ChatError> {
+        let room = self.current_room();
+        self.prepare_in(input, room.as_deref())
+    }
+
+    fn prepare_in(
+        &self,
+        input: Input,
+        room: Option<&str>,
+    ) -> Result<(Command, Option<String>), ChatError> {
         if input == Input::Help {
             return Ok((Command::Help, None));
         }
@@ -307,7 +421,7 @@ impl SessionSender {
             let n = self.shared.next_id.fetch_add(1, Ordering::Relaxed) + 1;
             n.to_string()
         });
-        match input.to_frame(id.clone()) {
+        match input.to_frame(id.clone(), room) {
             Some(frame) => Ok((Command::Frame(frame), id)),
             None => Ok((Command::Help, None)),
         }
@@ -347,7 +461,38 @@ impl SessionSender {
         Ok(id)
     }
 
-    /// Says `text` to the room; returns the message's id.
+    /// Sends one input addressed to `room` rather than the current room.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub async fn send_in(&self, room: &str, input: Input) -> Result<Option<String>, ChatError> {
+        let (command, id) = self.prepare_in(input, Some(room))?;
+        self.enqueue(command).await?;
+        Ok(id)
+    }
+
+    /// Joins `room` (creating it when the server allows); it becomes the
+    /// current room when the server's [`Event::RoomJoined`] arrives.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub async fn join(&self, room: impl Into<String>) -> Result<(), ChatError> {
+        self.send(Input::Join(room.into())).await.map(drop)
+    }
+
+    /// Says `text` in `room`; returns the message's id.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub async fn say_in(
+        &self,
+        room: &str,
+        text: impl Into<String>,
+    ) -> Result<Option<String>, ChatError> {
+        self.send_in(room, Input::Say(text.into())).await
+    }
+
+    /// Says `text` to the current room; returns the message's id.
     ///
     /// # Errors
     /// As [`send`](Self::send).
@@ -378,14 +523,33 @@ impl SessionSender {
     /// # Errors
     /// As [`send`](Self::send).
     pub async fn history(&self, before: Option<u64>, limit: u32) -> Result<(), ChatError> {
+        let room = self.current_room();
+        self.history_in(room.as_deref(), before, limit).await
+    }
+
+    /// Like [`history`](Self::history), for a given room.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub async fn history_in(
+        &self,
+        room: Option<&str>,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<(), ChatError> {
         if self.is_closed() {
             return Err(ChatError::Closed);
         }
         if !self.is_connected() {
             return Err(ChatError::NotConnected);
         }
-        self.enqueue(Command::Frame(ClientFrame::History { before, limit }))
-            .await
+        let room = room.map(str::to_owned);
+        self.enqueue(Command::Frame(ClientFrame::History {
+            room,
+            before,
+            limit,
+        }))
+        .await
     }
 
     /// Leaves the room; the session ends once the quit is written.
@@ -459,6 +623,21 @@ mod tests {
     }
 
     #[test]
+    fn rooms_follow_joins_and_parts() {
+        let mut rooms = Rooms::default();
+        rooms.joined("lobby");
+        rooms.joined("Rust");
+        assert_eq!(rooms.current.as_deref(), Some("Rust"));
+        assert!(rooms.contains("#rust"));
+        rooms.joined("lobby");
+        assert_eq!(rooms.joined, ["lobby", "Rust"]);
+        rooms.left("#RUST");
+        assert_eq!(rooms.current.as_deref(), Some("lobby"));
+        rooms.left("lobby");
+        assert_eq!(rooms.current, None);
+    }
+
+    #[test]
     fn sender_refuses_while_disconnected_and_numbers_messages() {
         let (tx, mut rx) = mpsc::channel(4);
         let shared = Arc::new(Shared::default());
@@ -472,7 +651,7 @@ mod tests {
             sender.try_send(Input::Say("a".into())).unwrap(),
             Some("1".into())
         );
-        assert_eq!(sender.try_send(Input::Who).unwrap(), None);
+        assert_eq!(sender.try_send(Input::Who(None)).unwrap(), None);
         assert_eq!(
             sender.clone().try_send(Input::Me("b".into())).unwrap(),
             Some("2".into())
@@ -480,7 +659,7 @@ mod tests {
         // The channel holds 4 plus one per sender: clones share one sender,
         // so the bound holds however many clones a program makes.
         let results: Vec<_> = (0..10)
-            .map(|_| sender.clone().try_send(Input::Who))
+            .map(|_| sender.clone().try_send(Input::Who(None)))
             .collect();
         assert!(
             results.iter().any(|r| matches!(r, Err(ChatError::Busy))),

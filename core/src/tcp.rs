@@ -6,6 +6,7 @@
 //! the [`SessionSender`]s queue, answers pings, and when the server goes away
 //! reports it and (if configured) reconnects with backoff under the same name.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use futures::{FutureExt, SinkExt, StreamExt};
 use crate::codec::{decode_server_frame, encode_frame, LineDecoder};
 use crate::error::ChatError;
 use crate::input::help_lines;
-use crate::names::name_key;
+use crate::names::{name_key, room_key};
 use crate::protocol::{ClientFrame, ErrorCode, ErrorFrame, Notice, ServerFrame, Welcome};
 use crate::session::{
     ChatSession, Command, Event, EventStream, SessionConfig, SessionSender, Shared, Status,
@@ -47,6 +48,7 @@ impl ChatSession for TcpSession {
         let shared = Arc::new(Shared::default());
         shared.connected.store(true, Ordering::Release);
         shared.set_name(&welcome.name);
+        shared.rooms().joined(&welcome.room);
         // The channel is new and has room: these cannot fail.
         let _ = event_tx.try_send(Event::Status(Status::Connected {
             addr: config.addr.clone(),
@@ -55,8 +57,8 @@ impl ChatSession for TcpSession {
         let _ = event_tx.try_send(Event::Welcome(welcome.clone()));
         let task = Task {
             name: welcome.name.clone(),
-            last_seq: 0,
-            joining: true,
+            last_seq: HashMap::new(),
+            joining: HashSet::from([room_key(&welcome.room)]),
             config,
             commands: command_rx,
             commands_open: true,
@@ -238,11 +240,12 @@ struct Task {
     config: SessionConfig,
     /// The name currently held, claimed again after a reconnection.
     name: String,
-    /// The newest room message delivered, so the replay after a reconnection
-    /// does not deliver again what the consumer already has.
-    last_seq: u64,
-    /// Between a welcome and our own join notice: replays are the join replay.
-    joining: bool,
+    /// The newest message delivered per room (by room key), so the replay
+    /// after a reconnection does not deliver again what the consumer has.
+    last_seq: HashMap<String, u64>,
+    /// Rooms between our joining them and our own join notice: their
+    /// replays are the join replay.
+    joining: HashSet<String>,
     commands: mpsc::Receiver<Command>,
     /// False once every sender is gone; the session still reads events.
     commands_open: bool,
@@ -333,13 +336,30 @@ impl Task {
                 self.name = r.to.clone();
                 self.shared.set_name(&r.to);
             }
-            ServerFrame::Message(m) | ServerFrame::Action(m) => self.last_seq = m.seq,
-            ServerFrame::Replay(r) if self.joining && r.message.seq <= self.last_seq => {
-                return None
+            ServerFrame::Message(m) | ServerFrame::Action(m) => {
+                self.last_seq.insert(self.key_of(m.room.as_deref()), m.seq);
             }
-            ServerFrame::Replay(r) if self.joining => self.last_seq = r.message.seq,
+            ServerFrame::Replay(r) => {
+                let key = self.key_of(r.message.room.as_deref());
+                if self.joining.contains(&key) {
+                    let seen = self.last_seq.entry(key).or_insert(0);
+                    if r.message.seq <= *seen {
+                        return None;
+                    }
+                    *seen = r.message.seq;
+                }
+            }
             ServerFrame::Join(p) if name_key(&p.name) == name_key(&self.name) => {
-                self.joining = false
+                self.joining.remove(&self.key_of(p.room.as_deref()));
+            }
+            ServerFrame::RoomJoined(info) => {
+                self.joining.insert(room_key(&info.room));
+                self.shared.rooms().joined(&info.room);
+            }
+            ServerFrame::Leave(d) if name_key(&d.name) == name_key(&self.name) => {
+                if let Some(room) = &d.room {
+                    self.shared.rooms().left(room);
+                }
             }
             _ => {}
         }
@@ -348,6 +368,50 @@ impl Task {
             Ok(()) => None,
             Err(()) => Some(self.abandon(link).await),
         }
+    }
+
+    /// The key of a frame's room; a frame without one is about the current room.
+    fn key_of(&self, room: Option<&str>) -> String {
+        match room {
+            Some(room) => room_key(room),
+            None => self
+                .shared
+                .rooms()
+                .current
+                .as_deref()
+                .map(room_key)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// After a reconnection: joins again the rooms the session was in
+    /// besides the default one, the current one last so that it stays current.
+    async fn rejoin(&mut self, link: &mut Link, welcome: &Welcome) -> Result<(), ChatError> {
+        let before = std::mem::take(&mut *self.shared.rooms());
+        self.shared.rooms().joined(&welcome.room);
+        let mut order: Vec<&String> = before
+            .joined
+            .iter()
+            .filter(|r| before.current.as_ref() != Some(*r))
+            .chain(before.current.as_ref())
+            .collect();
+        order.retain(|r| room_key(r) != room_key(&welcome.room));
+        let current_is_default = before
+            .current
+            .as_deref()
+            .is_some_and(|c| room_key(c) == room_key(&welcome.room));
+        for room in order {
+            link.write(&ClientFrame::Join { room: room.clone() })
+                .await?;
+        }
+        if current_is_default && before.joined.len() > 1 {
+            // Joining an already-joined room only makes it current.
+            link.write(&ClientFrame::Join {
+                room: welcome.room.clone(),
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     /// Nobody reads the events any more: leave politely.
@@ -391,10 +455,14 @@ impl Task {
             .await
             .map_err(|()| "event stream dropped".to_owned())?;
             match Link::open(&self.config, &self.name).await {
-                Ok((link, welcome)) => {
+                Ok((mut link, welcome)) => {
                     self.name = welcome.name.clone();
                     self.shared.set_name(&welcome.name);
-                    self.joining = true;
+                    self.joining = HashSet::from([room_key(&welcome.room)]);
+                    if let Err(e) = self.rejoin(&mut link, &welcome).await {
+                        reason = e.to_string();
+                        continue;
+                    }
                     self.shared.connected.store(true, Ordering::Release);
                     let connected = Status::Connected {
                         addr: self.config.addr.clone(),

@@ -42,7 +42,7 @@ proptest! {
 
     #[test]
     fn any_text_round_trips_through_a_frame(text in any::<String>(), from in "[a-z]{1,8}", seq in any::<u64>()) {
-        let frame = ServerFrame::Message(ChatMessage { seq, time: 1, from, text, id: None });
+        let frame = ServerFrame::Message(ChatMessage { room: None, seq, time: 1, from, text, id: None });
         let bytes = encode_frame(&frame);
         prop_assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count(), 1);
         let mut decoder = FrameDecoder::<ServerFrame>::new(bytes.len());

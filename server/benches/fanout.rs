@@ -21,6 +21,7 @@ const MESSAGES: usize = 100;
 
 fn frame(i: usize) -> ServerFrame {
     ServerFrame::Message(ChatMessage {
+        room: None,
         seq: i as u64,
         time: 1_795_000_000_000,
         from: "alice".into(),

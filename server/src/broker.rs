@@ -370,11 +370,14 @@ impl Broker {
         };
         info!(client = id, %peer, name = %name, mode = ?mode, "named");
         let welcome = ServerFrame::Welcome(Welcome {
+            rooms: Vec::new(),
+            topic: None,
             version: PROTOCOL_VERSION,
             name: name.clone(),
             room: self.config.room.clone(),
             users: self.users(),
             limits: Limits {
+                max_rooms: 0,
                 max_line: self.config.max_line,
                 max_name: MAX_NAME_CHARS,
                 rate_per_sec: self
@@ -398,6 +401,7 @@ impl Broker {
             self.send_to(id, line);
         }
         self.broadcast(&ServerFrame::Join(Presence {
+            room: None,
             time: now_millis(),
             name,
         }));
@@ -422,6 +426,7 @@ impl Broker {
             Request::Nick(new) => self.rename(id, name, new),
             Request::Who => {
                 let users = ServerFrame::Users(UserList {
+                    room: None,
                     users: self.users(),
                 });
                 if let Some(line) = self
@@ -529,7 +534,11 @@ impl Broker {
                     let _ = outbox.push(line);
                 }
             }
-            let end = ServerFrame::HistoryEnd(HistoryEnd { count, more });
+            let end = ServerFrame::HistoryEnd(HistoryEnd {
+                room: None,
+                count,
+                more,
+            });
             if let Some(line) = wire::encode(mode, &end) {
                 let _ = outbox.push(line);
             }
@@ -576,6 +585,7 @@ impl Broker {
     ) {
         debug!(client = id, from = %from, text = %text, "relay");
         let message = ChatMessage {
+            room: None,
             seq: self.next_seq,
             time: now_millis(),
             from,
@@ -709,6 +719,7 @@ impl Broker {
                 self.names.remove(&name_key(name));
                 if !self.shutting_down {
                     self.broadcast(&ServerFrame::Leave(Departure {
+                        room: None,
                         time: now_millis(),
                         name: name.clone(),
                         reason: reason.to_owned(),
@@ -752,6 +763,7 @@ mod tests {
         Replayed {
             kind: MessageKind::Message,
             message: ChatMessage {
+                room: None,
                 seq,
                 time: 0,
                 from: "a".into(),

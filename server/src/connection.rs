@@ -326,7 +326,7 @@ impl Reader {
             Ok(Input::Me(text)) => self.say(Request::Action { text, id: None }).await,
             Ok(Input::Msg { to, text }) => self.say(Request::Private { to, text, id: None }).await,
             Ok(Input::Nick(name)) => self.say(Request::Nick(name)).await,
-            Ok(Input::Who) => self.say(Request::Who).await,
+            Ok(Input::Who(_)) => self.say(Request::Who).await,
             Ok(Input::History(limit)) => {
                 let before = None;
                 self.say(Request::History { before, limit }).await
@@ -334,6 +334,7 @@ impl Reader {
             Ok(Input::Oper(password)) => self.oper(&password).await,
             Ok(Input::Kick { name, reason }) => self.kick(name, reason, false).await,
             Ok(Input::Ban { name, reason }) => self.kick(name, reason, true).await,
+            Ok(_) => Flow::Continue,
             Err(InputError::Empty) => Flow::Continue,
             Err(e @ InputError::UnknownCommand(_)) => {
                 self.refuse(ErrorCode::UnknownCommand, e.to_string(), None)
@@ -405,19 +406,20 @@ impl Reader {
                     .await;
                 Flow::Continue
             }
-            ClientFrame::Message { text, id } => self.say(Request::Say { text, id }).await,
-            ClientFrame::Action { text, id } => self.say(Request::Action { text, id }).await,
+            ClientFrame::Message { text, id, .. } => self.say(Request::Say { text, id }).await,
+            ClientFrame::Action { text, id, .. } => self.say(Request::Action { text, id }).await,
             ClientFrame::Private { to, text, id } => {
                 self.say(Request::Private { to, text, id }).await
             }
             ClientFrame::Nick { name } => self.say(Request::Nick(name)).await,
-            ClientFrame::Who => self.say(Request::Who).await,
-            ClientFrame::History { before, limit } => {
+            ClientFrame::Who { .. } => self.say(Request::Who).await,
+            ClientFrame::History { before, limit, .. } => {
                 self.say(Request::History { before, limit }).await
             }
             ClientFrame::Oper { password } => self.oper(&password).await,
             ClientFrame::Kick { name, reason } => self.kick(name, reason, false).await,
             ClientFrame::Ban { name, reason } => self.kick(name, reason, true).await,
+            _ => Flow::Continue,
         }
     }
 

@@ -311,6 +311,7 @@ fn page(
                 MessageKind::Message
             },
             message: ChatMessage {
+                room: None,
                 seq: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
                 time: u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
                 from: row.get(3)?,

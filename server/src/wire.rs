@@ -77,6 +77,7 @@ mod tests {
     #[test]
     fn plain_and_json_forms() {
         let frame = ServerFrame::Message(ChatMessage {
+            room: None,
             seq: 1,
             time: 5,
             from: "alice".into(),

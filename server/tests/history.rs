@@ -141,6 +141,7 @@ async fn older_messages_can_be_asked_for_page_by_page() {
         raw.line().await;
         let ask = |before: Option<u64>| {
             String::from_utf8(chat_core::codec::encode_frame(&ClientFrame::History {
+                room: None,
                 before,
                 limit: 20,
             }))

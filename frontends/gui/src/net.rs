@@ -218,6 +218,7 @@ mod tests {
 
     fn message(n: usize) -> NetMsg {
         NetMsg::Event(Event::Message(ChatMessage {
+            room: None,
             seq: n as u64,
             time: 0,
             from: "bob".into(),

@@ -103,6 +103,7 @@ impl fmt::Display for ChatLine {
             Kind::Marker => return f.write_str(&self.text),
         };
         let line = chat_core::Line {
+            room: None,
             kind,
             time: None,
             from: self.from.as_deref().map(str::to_owned),
@@ -1110,6 +1111,7 @@ pub mod testing {
         Event::Replay(chat_core::protocol::Replayed {
             kind: chat_core::protocol::MessageKind::Message,
             message: chat_core::protocol::ChatMessage {
+                room: None,
                 seq,
                 time: 0,
                 from: from.into(),
@@ -1121,7 +1123,11 @@ pub mod testing {
 
     /// The end of a history answer.
     pub fn history_end(count: u32, more: bool) -> Event {
-        Event::HistoryEnd(chat_core::protocol::HistoryEnd { count, more })
+        Event::HistoryEnd(chat_core::protocol::HistoryEnd {
+            room: None,
+            count,
+            more,
+        })
     }
 
     /// What the network side reports when `me` has joined: Ready, Connected
@@ -1139,11 +1145,14 @@ pub mod testing {
                 name: me.into(),
             })),
             NetMsg::Event(Event::Welcome(chat_core::protocol::Welcome {
+                rooms: Vec::new(),
+                topic: None,
                 version: 1,
                 name: me.into(),
                 room: "lobby".into(),
                 users,
                 limits: chat_core::protocol::Limits {
+                    max_rooms: 0,
                     max_line: 8192,
                     max_name: 32,
                     rate_per_sec: 0,
@@ -1156,6 +1165,7 @@ pub mod testing {
     /// A message event.
     pub fn said(from: &str, text: &str) -> Event {
         Event::Message(chat_core::protocol::ChatMessage {
+            room: None,
             seq: 1,
             time: 0,
             from: from.into(),
@@ -1174,11 +1184,14 @@ mod tests {
 
     fn welcome(name: &str, users: &[&str]) -> Event {
         Event::Welcome(Welcome {
+            rooms: Vec::new(),
+            topic: None,
             version: 1,
             name: name.into(),
             room: "lobby".into(),
             users: users.iter().map(|u| (*u).to_owned()).collect(),
             limits: Limits {
+                max_rooms: 0,
                 max_line: 8192,
                 max_name: 32,
                 rate_per_sec: 0,
@@ -1189,6 +1202,7 @@ mod tests {
 
     fn message(from: &str, text: &str) -> Event {
         Event::Message(ChatMessage {
+            room: None,
             seq: 1,
             time: 0,
             from: from.into(),
@@ -1295,6 +1309,7 @@ mod tests {
     fn presence_events_keep_the_user_list_live() {
         let (mut state, _) = connected("alice");
         let presence = |name: &str| Presence {
+            room: None,
             time: 0,
             name: name.into(),
         };
@@ -1311,12 +1326,14 @@ mod tests {
         assert_eq!(last(&state).to_string(), "* bob is now known as rob");
         assert_eq!(last(&state).kind, Kind::Notice);
         state.on_event(&Event::Left(Departure {
+            room: None,
             time: 0,
             name: "CAROL".into(),
             reason: "quit".into(),
         }));
         assert_eq!(users(&state), ["alice", "rob"]);
         state.on_event(&Event::Users(UserList {
+            room: None,
             users: vec!["zed".into(), "alice".into()],
         }));
         assert_eq!(users(&state), ["alice", "zed"]);
@@ -1609,6 +1626,7 @@ mod tests {
 
     fn own_join() -> Event {
         Event::Joined(Presence {
+            room: None,
             time: 0,
             name: "alice".into(),
         })
@@ -1636,6 +1654,7 @@ mod tests {
         }
         state.on_event(&own_join());
         state.on_event(&Event::Message(ChatMessage {
+            room: None,
             seq: 4,
             time: 0,
             from: "bob".into(),
@@ -1814,6 +1833,7 @@ mod tests {
         // connecting, connected, welcome + 5 messages = 8 lines.
         for seq in 20..25 {
             state.on_event(&Event::Message(ChatMessage {
+                room: None,
                 seq,
                 time: 0,
                 from: "bob".into(),

@@ -231,6 +231,7 @@ impl Client {
     /// Shows a line of the REPL's own.
     pub fn local(&self, kind: LineKind, text: &str) {
         let line = Line {
+            room: None,
             kind,
             time: None,
             from: None,
@@ -284,7 +285,7 @@ impl Client {
             );
             return;
         };
-        let who = input == Input::Who;
+        let who = matches!(input, Input::Who(_));
         let history = matches!(input, Input::History(_));
         if who {
             self.pending().whos += 1;
@@ -327,7 +328,7 @@ impl Client {
             pending.barrier = Some(tx);
             pending.barrier_answered = false;
         }
-        if session.sender.send(Input::Who).await.is_ok() {
+        if session.sender.send(Input::Who(None)).await.is_ok() {
             let _ = timeout(LEAVE_TIMEOUT, rx).await;
         }
         self.pending().barrier = None;

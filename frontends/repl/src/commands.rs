@@ -146,7 +146,7 @@ mod tests {
             parse("/nick rob"),
             Ok(Command::Chat(Input::Nick("rob".into())))
         );
-        assert_eq!(parse("/who"), Ok(Command::Chat(Input::Who)));
+        assert_eq!(parse("/who"), Ok(Command::Chat(Input::Who(None))));
         assert_eq!(
             parse("/quit bye"),
             Ok(Command::Chat(Input::Quit(Some("bye".into()))))

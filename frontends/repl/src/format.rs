@@ -172,6 +172,7 @@ mod tests {
 
     fn msg(from: &str, text: &str, time: u64) -> Line {
         render(&Event::Message(ChatMessage {
+            room: None,
             seq: 1,
             time,
             from: from.into(),

@@ -116,11 +116,14 @@ mod tests {
             name: "al".into(),
         }));
         s.apply(&Event::Welcome(Welcome {
+            rooms: Vec::new(),
+            topic: None,
             version: 1,
             name: "al".into(),
             room: "lobby".into(),
             users: vec!["al".into(), "Bob".into()],
             limits: Limits {
+                max_rooms: 0,
                 max_line: 100,
                 max_name: 32,
                 rate_per_sec: 0,
@@ -130,10 +133,12 @@ mod tests {
         assert_eq!(s.conn, Conn::Connected);
         assert_eq!(names(&s), ["al", "Bob"]);
         s.apply(&Event::Joined(Presence {
+            room: None,
             time: 0,
             name: "carol".into(),
         }));
         s.apply(&Event::Left(Departure {
+            room: None,
             time: 0,
             name: "bob".into(),
             reason: "quit".into(),
@@ -147,6 +152,7 @@ mod tests {
         assert_eq!(s.me, "alan");
         assert_eq!(names(&s), ["alan", "carol"]);
         s.apply(&Event::Users(UserList {
+            room: None,
             users: vec!["zed".into()],
         }));
         assert_eq!(names(&s), ["zed"]);

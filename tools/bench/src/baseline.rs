@@ -165,11 +165,14 @@ async fn read_side(
             match (frame, &name) {
                 (ClientFrame::Hello { name: wanted, .. }, None) => {
                     let welcome = ServerFrame::Welcome(Welcome {
+                        rooms: Vec::new(),
+                        topic: None,
                         version: PROTOCOL_VERSION,
                         name: wanted.clone(),
                         room: "baseline".to_owned(),
                         users: Vec::new(),
                         limits: Limits {
+                            max_rooms: 0,
                             max_line: 8192,
                             max_name: 32,
                             rate_per_sec: 0,
@@ -186,6 +189,7 @@ async fn read_side(
                     let seq = room.next_seq.get();
                     room.next_seq.set(seq + 1);
                     let frame = ServerFrame::Message(ChatMessage {
+                        room: None,
                         seq,
                         time: chat_core::protocol::now_millis(),
                         from: from.clone(),

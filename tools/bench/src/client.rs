@@ -118,6 +118,7 @@ impl Conn {
             decoder: LineDecoder::new(16 << 20),
             buf: vec![0; READ_CHUNK],
             limits: Limits {
+                max_rooms: 0,
                 max_line: 0,
                 max_name: 0,
                 rate_per_sec: 0,
@@ -356,6 +357,7 @@ pub fn message_line(sender: u32, num: u64, payload: usize) -> Vec<u8> {
         payload,
     );
     encode_frame(&ClientFrame::Message {
+        room: None,
         text,
         id: Some(num.to_string()),
     })

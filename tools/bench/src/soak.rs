@@ -520,6 +520,7 @@ async fn churn_loop(
                         }
                         2 => {
                             w.send(&encode_frame(&ClientFrame::Message {
+                                room: None,
                                 text: "churning".into(),
                                 id: None,
                             }))
@@ -568,6 +569,7 @@ async fn flood_loop(addr: SocketAddr, running: &AtomicBool, tally: &Tally) {
         let mut num = 0u64;
         while running.load(Ordering::Relaxed) {
             let line = encode_frame(&ClientFrame::Message {
+                room: None,
                 text: format!("flood {num}"),
                 id: Some(num.to_string()),
             });
