@@ -5,11 +5,13 @@
 //! The REPL opens no socket itself; everything goes through `TcpSession`,
 //! with the TLS and password settings of [`Access`].
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_std::future::timeout;
 use async_std::task::{self, JoinHandle};
+use chat_core::names::{name_key, parse_room, room_key};
+use chat_core::protocol::ErrorCode;
 use chat_core::{
     render, sanitize, ChatError, ChatSession, Event, EventStream, Input, Line, LineKind,
     SessionConfig, SessionSender, Status, TcpSession,
@@ -19,21 +21,28 @@ use futures::StreamExt;
 
 use crate::access::{self, Access};
 use crate::commands::{help, Command};
+use crate::shown::{absorb, Shown};
 use crate::state::{lock, Conn, SharedState};
 
 /// How long leaving may take before the REPL gives up waiting for the
 /// session to confirm it (the process exits either way).
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a `/join` or `/part` waits for the server's answer before the
+/// next line is read anyway.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Where lines go: the terminal above the prompt, or stdout and stderr.
+/// `me` is the name held now; `current` the current room to show a line
+/// against (a line about another room is prefixed with its room).
 pub trait Output: Send + Sync + 'static {
-    /// A line from the session. `me` is the name held now.
-    fn event(&self, line: &Line, me: &str);
+    /// A line from the session.
+    fn event(&self, line: &Line, me: &str, current: Option<&str>);
     /// A line from the REPL itself: help, refused input, failed `/connect`.
     fn local(&self, line: &Line, me: &str);
-    /// A message from the room's history (on joining, or for `/history`),
+    /// A message from a room's history (on joining, or for `/history`),
     /// to be shown apart from live ones.
-    fn history(&self, line: &Line, me: &str);
+    fn history(&self, line: &Line, me: &str, current: Option<&str>);
 }
 
 /// Whether to keep reading input.
@@ -46,27 +55,96 @@ pub enum Flow {
 }
 
 /// Answers the event task must recognise: `/who` replies the user asked
-/// for, the one the REPL uses to know that the server has answered
-/// everything sent before it, and `/history` answers still to come (the
+/// for, the ones the REPL uses to know that the server has answered
+/// everything sent before them, `/history` answers still to come (the
 /// server reads those from its database on the side, so they may arrive
-/// after a later `who` answer).
+/// after a later `who` answer), and the answer to a `/join` or `/part`.
 #[derive(Debug, Default)]
 struct Pending {
-    whos: usize,
+    /// The rooms (by key) of the `/who` answers the user asked for.
+    whos: Vec<String>,
     histories: usize,
-    barrier: Option<oneshot::Sender<()>>,
-    /// The barrier's `who` was answered; it opens once `histories` is 0.
-    barrier_answered: bool,
+    barrier: Option<Barrier>,
+    room_change: Option<RoomChange>,
+}
+
+/// Waiting until the server has answered everything sent so far.
+#[derive(Debug)]
+struct Barrier {
+    /// The rooms (by key) whose barrier `who` is still unanswered.
+    rooms: Vec<String>,
+    done: oneshot::Sender<()>,
+}
+
+/// A `/join` or `/part` waiting for its answer: until it comes, the next
+/// line would go to (and the prompt would show) the room before it.
+#[derive(Debug)]
+struct RoomChange {
+    expect: Expect,
+    done: oneshot::Sender<()>,
+}
+
+/// The answer that ends a [`RoomChange`] (an error or a lost connection
+/// ends it too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expect {
+    /// The server's `room_joined` for this room key.
+    Joined(String),
+    /// Our own `leave` from this room key.
+    Left(String),
 }
 
 impl Pending {
     fn open_barrier_if_done(&mut self) {
-        if self.barrier_answered && self.histories == 0 {
+        if self.histories == 0 && self.barrier.as_ref().is_some_and(|b| b.rooms.is_empty()) {
             if let Some(barrier) = self.barrier.take() {
-                let _ = barrier.send(());
+                let _ = barrier.done.send(());
             }
         }
     }
+
+    /// Whether a `/who` answer for `room` belongs to the barrier (and is
+    /// not shown). The user's own questions are answered first.
+    fn take_who(&mut self, room: &str) -> bool {
+        if let Some(i) = self.whos.iter().position(|r| r == room) {
+            self.whos.remove(i);
+            return false;
+        }
+        let Some(barrier) = &mut self.barrier else {
+            return false;
+        };
+        let Some(i) = barrier.rooms.iter().position(|r| r == room) else {
+            return false;
+        };
+        barrier.rooms.remove(i);
+        self.open_barrier_if_done();
+        true
+    }
+
+    /// Ends a waiting `/join` or `/part` when `event` answers it.
+    fn answer_room_change(&mut self, event: &Event, me: &str) {
+        let answered = match (&event, self.room_change.as_ref().map(|c| &c.expect)) {
+            (_, None) => false,
+            (Event::Error(_) | Event::Status(Status::Disconnected { .. }), Some(_)) => true,
+            (Event::RoomJoined(info), Some(Expect::Joined(key))) => room_key(&info.room) == *key,
+            (Event::Left(d), Some(Expect::Left(key))) => {
+                name_key(&d.name) == name_key(me)
+                    && d.room.as_deref().is_none_or(|room| room_key(room) == *key)
+            }
+            _ => false,
+        };
+        if answered {
+            if let Some(change) = self.room_change.take() {
+                let _ = change.done.send(());
+            }
+        }
+    }
+}
+
+/// Locks the pending answers. A panic elsewhere while holding the lock
+/// leaves them no worse than stale, so poisoning is ignored.
+fn lock_pending(pending: &Mutex<Pending>) -> MutexGuard<'_, Pending> {
+    pending.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The live session.
@@ -111,6 +189,11 @@ impl Client {
             session: None,
             settle_before_quit: false,
         }
+    }
+
+    /// What the REPL knows, kept up to date from the session's events.
+    pub fn state(&self) -> &SharedState {
+        &self.state
     }
 
     /// Waits for the server's answers to everything sent before quitting.
@@ -173,7 +256,7 @@ impl Client {
             }
         };
         let (sender, events) = session.split();
-        *self.pending.lock().unwrap_or_else(PoisonError::into_inner) = Pending::default();
+        *self.pending() = Pending::default();
         let pump = task::spawn(pump(
             events,
             self.state.clone(),
@@ -285,22 +368,60 @@ impl Client {
             );
             return;
         };
-        let who = matches!(input, Input::Who(_));
+        let sender = session.sender.clone();
+        let expect = match check(&input, sender.current_room().as_deref()) {
+            Ok(expect) => expect,
+            Err(refusal) => {
+                self.local(LineKind::Error, &refusal);
+                return;
+            }
+        };
+        // Registered before sending, so the event task cannot miss the answer.
+        let who = match &input {
+            Input::Who(room) => Some(
+                room.as_deref()
+                    .or(sender.current_room().as_deref())
+                    .map(room_key)
+                    .unwrap_or_default(),
+            ),
+            _ => None,
+        };
         let history = matches!(input, Input::History(_));
-        if who {
-            self.pending().whos += 1;
+        if let Some(room) = &who {
+            self.pending().whos.push(room.clone());
         }
         if history {
             self.pending().histories += 1;
         }
-        let result = session.sender.send(input).await;
+        let answered = expect.map(|expect| {
+            if let Expect::Joined(key) = &expect {
+                lock(&self.state).rooms.asked_to_join(key);
+            }
+            let (done, answered) = oneshot::channel();
+            self.pending().room_change = Some(RoomChange { expect, done });
+            answered
+        });
+        let result = sender.send(input).await;
         if result.is_err() {
             let mut pending = self.pending();
-            pending.whos = pending.whos.saturating_sub(usize::from(who));
+            if let Some(room) = &who {
+                if let Some(i) = pending.whos.iter().rposition(|r| r == room) {
+                    pending.whos.remove(i);
+                }
+            }
             pending.histories = pending.histories.saturating_sub(usize::from(history));
+            pending.room_change = None;
         }
         match result {
-            Ok(_) => {}
+            Ok(_) => {
+                if let Some(answered) = answered {
+                    // The next line goes to the room this one leaves us in,
+                    // and the next prompt names it. A server that never
+                    // answers only delays the prompt.
+                    let _ = timeout(ANSWER_TIMEOUT, answered).await;
+                    self.pending().room_change = None;
+                }
+            }
             Err(ChatError::NotConnected) => self.local(
                 LineKind::Error,
                 "not connected: nothing was sent (reconnecting by itself; /connect tries now)",
@@ -313,22 +434,33 @@ impl Client {
         }
     }
 
-    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        lock_pending(&self.pending)
     }
 
     /// Waits until the server has answered everything sent so far: it
-    /// answers a `who` after all that came before it, so the reply to one
-    /// more (not shown) marks the point.
+    /// answers a `who` about a room after all that came before it in that
+    /// room, so the replies to one more per joined room (not shown) mark
+    /// the point.
     async fn settle(&mut self) {
         let Some(session) = &self.session else { return };
+        let sender = session.sender.clone();
+        let rooms = sender.rooms().joined;
         let (tx, rx) = oneshot::channel();
         {
             let mut pending = self.pending();
-            pending.barrier = Some(tx);
-            pending.barrier_answered = false;
+            pending.barrier = Some(Barrier {
+                rooms: rooms.iter().map(|r| room_key(r)).collect(),
+                done: tx,
+            });
+            // In no room there is nothing to ask, only histories to wait for.
+            pending.open_barrier_if_done();
         }
-        if session.sender.send(Input::Who(None)).await.is_ok() {
+        let mut sent = true;
+        for room in &rooms {
+            sent &= sender.send(Input::Who(Some(room.clone()))).await.is_ok();
+        }
+        if sent {
             let _ = timeout(LEAVE_TIMEOUT, rx).await;
         }
         self.pending().barrier = None;
@@ -373,38 +505,190 @@ async fn pump(
     while let Some(event) = events.next().await {
         if matches!(event, Event::Status(Status::Disconnected { .. })) {
             // Questions asked on a lost connection are never answered.
-            let mut pending = pending.lock().unwrap_or_else(PoisonError::into_inner);
-            pending.whos = 0;
-            pending.histories = 0;
-            pending.open_barrier_if_done();
+            let mut waiting = lock_pending(&pending);
+            waiting.whos.clear();
+            waiting.histories = 0;
+            if let Some(barrier) = &mut waiting.barrier {
+                barrier.rooms.clear();
+            }
+            waiting.open_barrier_if_done();
         }
-        if matches!(event, Event::Users(_)) {
-            let mut pending = pending.lock().unwrap_or_else(PoisonError::into_inner);
-            if pending.whos > 0 {
-                pending.whos -= 1;
-            } else if pending.barrier.is_some() && !pending.barrier_answered {
-                pending.barrier_answered = true;
-                pending.open_barrier_if_done();
+        if let Event::Error(e) = &event {
+            if matches!(e.code, ErrorCode::NotInRoom | ErrorCode::InvalidRoom) {
+                // A `/who` of a room we are not in may be refused rather
+                // than answered: those questions are over.
+                let state = lock(&state);
+                lock_pending(&pending)
+                    .whos
+                    .retain(|room| state.rooms.is_joined(room));
+            }
+        }
+        if let Event::Users(u) = &event {
+            let room = lock(&state).room_key_of(u.room.as_deref());
+            if lock_pending(&pending).take_who(&room) {
                 continue;
             }
         }
-        let me = {
+        let (me, shown) = {
             let mut state = lock(&state);
-            state.apply(&event);
-            state.me.clone()
+            let shown = absorb(&mut state, &event);
+            (state.me.clone(), shown)
         };
-        if let Some(line) = render(&event) {
-            if matches!(event, Event::Replay(_)) {
-                out.history(&line, &me);
+        for Shown {
+            line,
+            current,
+            history,
+        } in &shown
+        {
+            if *history {
+                out.history(line, &me, current.as_deref());
             } else {
-                out.event(&line, &me);
+                out.event(line, &me, current.as_deref());
             }
         }
+        let mut waiting = lock_pending(&pending);
+        // After the lines are out, so whoever waits sees them first.
+        waiting.answer_room_change(&event, &me);
         if matches!(event, Event::HistoryEnd(_)) {
-            // After its line is out, so a script's last /history is complete.
-            let mut pending = pending.lock().unwrap_or_else(PoisonError::into_inner);
-            pending.histories = pending.histories.saturating_sub(1);
-            pending.open_barrier_if_done();
+            // So a script's last /history is complete.
+            waiting.histories = waiting.histories.saturating_sub(1);
+            waiting.open_barrier_if_done();
         }
+    }
+}
+
+/// Refuses what cannot be sent as typed (a bad room name, `/part` in no
+/// room), and says which answer a `/join` or `/part` waits for. `current`
+/// is the room plain input goes to.
+fn check(input: &Input, current: Option<&str>) -> Result<Option<Expect>, String> {
+    let room = |room: &str| parse_room(room).map(room_key).map_err(|e| e.to_string());
+    match input {
+        Input::Join(name) => room(name).map(|key| Some(Expect::Joined(key))),
+        Input::Part {
+            room: Some(name), ..
+        } => room(name).map(|key| Some(Expect::Left(key))),
+        Input::Part { room: None, .. } => match current {
+            Some(current) => Ok(Some(Expect::Left(room_key(current)))),
+            None => Err("you are in no room: /join ROOM first".to_owned()),
+        },
+        Input::Who(Some(name)) => room(name).map(|_| None),
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chat_core::protocol::{Departure, ErrorFrame, RoomInfo};
+
+    #[test]
+    fn join_and_part_wait_for_their_answer_and_bad_rooms_are_refused() {
+        assert_eq!(
+            check(&Input::Join("#Rust".into()), Some("lobby")),
+            Ok(Some(Expect::Joined("rust".into())))
+        );
+        assert_eq!(
+            check(
+                &Input::Part {
+                    room: None,
+                    reason: Some("bye".into())
+                },
+                Some("Lobby")
+            ),
+            Ok(Some(Expect::Left("lobby".into())))
+        );
+        assert_eq!(
+            check(
+                &Input::Part {
+                    room: Some("#go".into()),
+                    reason: None
+                },
+                Some("lobby")
+            ),
+            Ok(Some(Expect::Left("go".into())))
+        );
+        assert_eq!(
+            check(
+                &Input::Part {
+                    room: None,
+                    reason: None
+                },
+                None
+            ),
+            Err("you are in no room: /join ROOM first".into())
+        );
+        let bad = check(&Input::Join("no/slashes".into()), None).expect_err("refused");
+        assert!(bad.contains("use letters, digits, _ and -"), "{bad}");
+        assert!(check(&Input::Who(Some("#".into())), None).is_err());
+        assert_eq!(check(&Input::Who(Some("#rust".into())), None), Ok(None));
+        assert_eq!(check(&Input::Say("hi".into()), None), Ok(None));
+    }
+
+    #[test]
+    fn a_room_change_ends_with_its_answer_or_any_error() {
+        let waiting = |expect: Expect| {
+            let (done, answered) = oneshot::channel();
+            let pending = Pending {
+                room_change: Some(RoomChange { expect, done }),
+                ..Pending::default()
+            };
+            (pending, answered)
+        };
+        let joined = |room: &str| {
+            Event::RoomJoined(RoomInfo {
+                room: room.into(),
+                topic: None,
+                users: Vec::new(),
+            })
+        };
+        let (mut pending, mut answered) = waiting(Expect::Joined("rust".into()));
+        pending.answer_room_change(&joined("lobby"), "al");
+        assert_eq!(answered.try_recv(), Ok(None), "another room's answer");
+        pending.answer_room_change(&joined("Rust"), "al");
+        assert_eq!(answered.try_recv(), Ok(Some(())));
+
+        let (mut pending, mut answered) = waiting(Expect::Left("rust".into()));
+        let left = |name: &str| {
+            Event::Left(Departure {
+                room: Some("rust".into()),
+                time: 0,
+                name: name.into(),
+                reason: "part".into(),
+            })
+        };
+        pending.answer_room_change(&left("bob"), "al");
+        assert_eq!(answered.try_recv(), Ok(None), "someone else leaving");
+        pending.answer_room_change(&left("AL"), "al");
+        assert_eq!(answered.try_recv(), Ok(Some(())));
+
+        let (mut pending, mut answered) = waiting(Expect::Joined("rust".into()));
+        pending.answer_room_change(
+            &Event::Error(ErrorFrame {
+                code: ErrorCode::TooManyRooms,
+                message: "too many rooms".into(),
+                id: None,
+            }),
+            "al",
+        );
+        assert_eq!(answered.try_recv(), Ok(Some(())));
+    }
+
+    #[test]
+    fn who_answers_go_to_the_user_first_then_to_the_barrier() {
+        let (done, mut opened) = oneshot::channel();
+        let mut pending = Pending {
+            whos: vec!["rust".into()],
+            barrier: Some(Barrier {
+                rooms: vec!["lobby".into(), "rust".into()],
+                done,
+            }),
+            ..Pending::default()
+        };
+        assert!(!pending.take_who("rust"), "the user's /who is shown");
+        assert!(pending.take_who("rust"), "then the barrier's is not");
+        assert!(!pending.take_who("go"), "nobody asked: shown");
+        assert_eq!(opened.try_recv(), Ok(None));
+        assert!(pending.take_who("lobby"));
+        assert_eq!(opened.try_recv(), Ok(Some(())));
     }
 }

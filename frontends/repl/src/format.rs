@@ -9,7 +9,7 @@
 
 use std::io::IsTerminal;
 
-use chat_core::names::name_key;
+use chat_core::names::{name_key, room_key};
 use chat_core::render::clock;
 use chat_core::{Line, LineKind};
 
@@ -69,11 +69,30 @@ pub fn name_color(name: &str) -> &'static str {
     NAME_COLORS[hash as usize % NAME_COLORS.len()]
 }
 
-/// One line for the terminal: `[HH:MM] <alice> hello`. `me` is the name this
-/// client holds now (for highlighting); `now_ms` stands in for the time of
-/// events that carry none (status, notices, errors).
-pub fn format_line(line: &Line, me: &str, now_ms: u64, style: Style) -> String {
+/// `[#rust] ` (in the room's own colour) when `line` is about a room other
+/// than `current`; nothing otherwise.
+fn room_tag(line: &Line, current: Option<&str>, style: Style) -> String {
+    match &line.room {
+        Some(room) if current.is_none_or(|c| room_key(c) != room_key(room)) => {
+            format!("{} ", style.paint(name_color(room), &format!("[#{room}]")))
+        }
+        _ => String::new(),
+    }
+}
+
+/// One line for the terminal: `[HH:MM] <alice> hello`, or `[HH:MM] [#rust]
+/// <alice> hello` when it is about a room other than `current`. `me` is the
+/// name this client holds now (for highlighting); `now_ms` stands in for the
+/// time of events that carry none (status, notices, errors).
+pub fn format_line(
+    line: &Line,
+    me: &str,
+    current: Option<&str>,
+    now_ms: u64,
+    style: Style,
+) -> String {
     let stamp = format!("[{}]", clock(line.time.unwrap_or(now_ms)));
+    let tag = room_tag(line, current, style);
     let name = |n: &Option<String>| {
         let n = n.as_deref().unwrap_or("?");
         style.paint(name_color(n), n)
@@ -106,22 +125,24 @@ pub fn format_line(line: &Line, me: &str, now_ms: u64, style: Style) -> String {
         }
     };
     if !style.color || outer.is_empty() {
-        return format!("{} {body}", style.paint(DIM, &stamp));
+        return format!("{} {tag}{body}", style.paint(DIM, &stamp));
     }
     let inner_reset = format!("\x1b[{RESET}m");
-    let body = body.replace(&inner_reset, &format!("{inner_reset}\x1b[{outer}m"));
+    let body = format!("{tag}{body}").replace(&inner_reset, &format!("{inner_reset}\x1b[{outer}m"));
     format!("\x1b[{outer}m{stamp} {body}\x1b[{RESET}m")
 }
 
 /// What sets a message from the room's history apart, after its time.
 pub const HISTORY_MARK: &str = "│";
 
-/// A message from the room's history: `[14:02] │ <bob> hi`, dim as a whole
+/// A message from a room's history: `[14:02] │ <bob> hi` (`[14:02] │
+/// [#rust] <bob> hi` when about a room other than `current`), dim as a whole
 /// (no name colours, no highlights: it is not news), with the date in the
 /// stamp when it is not from the same day as `now_ms`.
-pub fn format_history(line: &Line, now_ms: u64, style: Style) -> String {
+pub fn format_history(line: &Line, current: Option<&str>, now_ms: u64, style: Style) -> String {
     let stamp = history_stamp(line.time.unwrap_or(now_ms), now_ms);
-    style.paint(DIM, &format!("[{stamp}] {HISTORY_MARK} {line}"))
+    let tag = room_tag(line, current, Style { color: false });
+    style.paint(DIM, &format!("[{stamp}] {HISTORY_MARK} {tag}{line}"))
 }
 
 /// `14:02` today, `24 Nov 14:02` on another day (local time).
@@ -221,7 +242,7 @@ mod tests {
         let t = 1_700_000_000_000;
         let hm = clock(t);
         assert_eq!(
-            format_line(&msg("alice", "hello", t), "bob", 0, Style::PLAIN),
+            format_line(&msg("alice", "hello", t), "bob", None, 0, Style::PLAIN),
             format!("[{hm}] <alice> hello")
         );
         let pm = render(&Event::Private(PrivateMessage {
@@ -233,7 +254,7 @@ mod tests {
         }))
         .expect("renders");
         assert_eq!(
-            format_line(&pm, "bob", 0, Style::PLAIN),
+            format_line(&pm, "bob", None, 0, Style::PLAIN),
             format!("[{hm}] <alice -> bob> psst")
         );
         // Events without a time get the time they are shown.
@@ -243,7 +264,7 @@ mod tests {
         }))
         .expect("renders");
         assert_eq!(
-            format_line(&status, "bob", t, Style::PLAIN),
+            format_line(&status, "bob", None, t, Style::PLAIN),
             format!("[{hm}] * connected as bob to h:1")
         );
     }
@@ -251,9 +272,9 @@ mod tests {
     #[test]
     fn colour_is_off_without_asking_and_text_is_the_same_with_it() {
         let line = msg("alice", "hi bob", 0);
-        let plain = format_line(&line, "bob", 0, Style::PLAIN);
+        let plain = format_line(&line, "bob", None, 0, Style::PLAIN);
         assert!(!plain.contains('\x1b'));
-        let coloured = format_line(&line, "bob", 0, COLOR);
+        let coloured = format_line(&line, "bob", None, 0, COLOR);
         assert!(coloured.contains('\x1b'));
         assert_eq!(strip(&coloured), plain);
     }
@@ -267,26 +288,26 @@ mod tests {
             .map(|n| name_color(n))
             .collect();
         assert!(distinct.len() >= 3, "{distinct:?}");
-        let line = format_line(&msg("carol", "x", 0), "me", 0, COLOR);
+        let line = format_line(&msg("carol", "x", 0), "me", None, 0, COLOR);
         assert!(line.contains(&format!("\x1b[{}mcarol\x1b[0m", name_color("carol"))));
     }
 
     #[test]
     fn own_messages_mentions_and_notices_are_styled() {
-        let own = format_line(&msg("bob", "mine", 0), "bob", 0, COLOR);
+        let own = format_line(&msg("bob", "mine", 0), "bob", None, 0, COLOR);
         assert!(own.starts_with(&format!("\x1b[{OWN}m")), "{own:?}");
-        let mention = format_line(&msg("alice", "hey Bob!", 0), "bob", 0, COLOR);
+        let mention = format_line(&msg("alice", "hey Bob!", 0), "bob", None, 0, COLOR);
         assert!(
             mention.starts_with(&format!("\x1b[{MENTION}m")),
             "{mention:?}"
         );
-        let other = format_line(&msg("alice", "hey bobby", 0), "bob", 0, COLOR);
+        let other = format_line(&msg("alice", "hey bobby", 0), "bob", None, 0, COLOR);
         assert!(!other.starts_with(&format!("\x1b[{MENTION}m")), "{other:?}");
         let notice = render(&Event::Notice(Notice {
             text: "server restarting".into(),
         }))
         .expect("renders");
-        let notice = format_line(&notice, "bob", 0, COLOR);
+        let notice = format_line(&notice, "bob", None, 0, COLOR);
         assert!(notice.starts_with(&format!("\x1b[{DIM}m")), "{notice:?}");
         // The name's colour ends with a reset: the outer style comes back.
         assert!(
@@ -300,19 +321,22 @@ mod tests {
         let t = 1_700_000_000_000;
         let line = msg("alice", "hi bob", t);
         assert_eq!(
-            format_history(&line, t + 60_000, Style::PLAIN),
+            format_history(&line, None, t + 60_000, Style::PLAIN),
             format!("[{}] │ <alice> hi bob", clock(t))
         );
-        let coloured = format_history(&line, t, COLOR);
+        let coloured = format_history(&line, None, t, COLOR);
         assert!(
             coloured.starts_with(&format!("\x1b[{DIM}m")),
             "{coloured:?}"
         );
-        assert_eq!(strip(&coloured), format_history(&line, t, Style::PLAIN));
+        assert_eq!(
+            strip(&coloured),
+            format_history(&line, None, t, Style::PLAIN)
+        );
         // Not a mention, not bold: history is not news.
         assert_eq!(coloured.matches('\x1b').count(), 2, "{coloured:?}");
         let two_days_later = t + 2 * 86_400_000;
-        let old = format_history(&line, two_days_later, Style::PLAIN);
+        let old = format_history(&line, None, two_days_later, Style::PLAIN);
         let date = chrono::DateTime::from_timestamp_millis(1_700_000_000_000)
             .expect("a valid time")
             .with_timezone(&chrono::Local)
@@ -320,7 +344,7 @@ mod tests {
             .to_string();
         assert_eq!(old, format!("[{date}] │ <alice> hi bob"));
         let evil = msg("ev\x1bil", "\x1b[2Jboom", t);
-        assert!(only_our_escapes(&format_history(&evil, t, COLOR)));
+        assert!(only_our_escapes(&format_history(&evil, None, t, COLOR)));
     }
 
     #[test]
@@ -331,9 +355,71 @@ mod tests {
             0,
         );
         for style in [Style::PLAIN, COLOR] {
-            let out = format_line(&evil, "bob", 0, style);
+            let out = format_line(&evil, "bob", None, 0, style);
             assert!(only_our_escapes(&out), "{out:?}");
             assert!(!strip(&out).chars().any(char::is_control), "{out:?}");
         }
+    }
+
+    #[test]
+    fn lines_from_other_rooms_carry_the_room_after_the_time() {
+        let t = 1_700_000_000_000;
+        let hm = clock(t);
+        let mut line = msg("alice", "hi", t);
+        line.room = Some("rust".into());
+        assert_eq!(
+            format_line(&line, "bob", Some("lobby"), 0, Style::PLAIN),
+            format!("[{hm}] [#rust] <alice> hi")
+        );
+        assert_eq!(
+            format_line(&line, "bob", Some("#Rust"), 0, Style::PLAIN),
+            format!("[{hm}] <alice> hi")
+        );
+        assert_eq!(
+            format_line(&line, "bob", None, 0, Style::PLAIN),
+            format!("[{hm}] [#rust] <alice> hi")
+        );
+        assert_eq!(
+            format_history(&line, Some("lobby"), t, Style::PLAIN),
+            format!("[{hm}] │ [#rust] <alice> hi")
+        );
+        // In colour the tag has the room's colour and the text is the same.
+        let coloured = format_line(&line, "bob", Some("lobby"), 0, COLOR);
+        assert!(
+            coloured.contains(&format!("\x1b[{}m[#rust]\x1b[0m", name_color("rust"))),
+            "{coloured:?}"
+        );
+        assert_eq!(
+            strip(&coloured),
+            format_line(&line, "bob", Some("lobby"), 0, Style::PLAIN)
+        );
+        // A mention in another room keeps its whole-line highlight.
+        let mention = msg("alice", "hey bob", t);
+        let mention = Line {
+            room: Some("rust".into()),
+            ..mention
+        };
+        let out = format_line(&mention, "bob", Some("lobby"), 0, COLOR);
+        assert!(out.starts_with(&format!("\x1b[{MENTION}m")), "{out:?}");
+        let evil = Line {
+            room: Some("r\x1b[2J".into()),
+            ..msg("alice", "x", t)
+        };
+        let evil = chat_core::render(&Event::Message(ChatMessage {
+            room: evil.room.clone(),
+            seq: 1,
+            time: t,
+            from: "alice".into(),
+            text: "x".into(),
+            id: None,
+        }))
+        .expect("renders");
+        assert!(only_our_escapes(&format_line(
+            &evil,
+            "bob",
+            Some("lobby"),
+            0,
+            COLOR
+        )));
     }
 }

@@ -1,12 +1,15 @@
-//! The line editor's helper: Tab completes command words and the names of
-//! the people online, and the prompt's colour follows the connection state
-//! (repainted with every refresh, so it changes while the user types).
+//! The line editor's helper: Tab completes command words, the names of the
+//! people in the joined rooms and room names, and the prompt's colour
+//! follows the connection state (repainted with every refresh, so it
+//! changes while the user types).
 
 use std::borrow::Cow;
 
 use rustyline::completion::{Completer, Pair};
 use rustyline::highlight::Highlighter;
 use rustyline::{Context, Helper, Hinter, Validator};
+
+use chat_core::{parse_input, Input};
 
 use crate::commands::command_words;
 use crate::format::{prompt_sgr, Style};
@@ -43,15 +46,35 @@ impl Completer for ReplHelper {
         pos: usize,
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
-        let users: Vec<String> = lock(&self.state).users().map(str::to_owned).collect();
-        Ok(complete(line, pos, &command_words(), &users))
+        let (users, rooms) = {
+            let state = lock(&self.state);
+            (state.users(), state.rooms.known())
+        };
+        Ok(complete(line, pos, &command_words(), &users, &rooms))
     }
 }
 
+/// Whether the first word of a line is a command whose next word is a room:
+/// `/join`, `/part`, `/who` and their aliases, as chat-core parses them.
+fn takes_a_room(command: &str) -> bool {
+    matches!(
+        parse_input(&format!("{command} x")),
+        Ok(Input::Join(_) | Input::Part { room: Some(_), .. } | Input::Who(Some(_)))
+    )
+}
+
 /// Completions for the word before `pos`: command words when it is the first
-/// word and starts with `/`, otherwise names (case-insensitive prefix). A
-/// name that starts the line gets `: ` after it, as chat convention has it.
-pub fn complete(line: &str, pos: usize, commands: &[&str], users: &[String]) -> (usize, Vec<Pair>) {
+/// word and starts with `/`; room names (as `#room`) when it starts with `#`
+/// or follows `/join`, `/part` or `/who`; otherwise names (case-insensitive
+/// prefix). A name that starts the line gets `: ` after it, as chat
+/// convention has it.
+pub fn complete(
+    line: &str,
+    pos: usize,
+    commands: &[&str],
+    users: &[String],
+    rooms: &[String],
+) -> (usize, Vec<Pair>) {
     let before = line.get(..pos).unwrap_or(line);
     let start = before
         .char_indices()
@@ -59,17 +82,32 @@ pub fn complete(line: &str, pos: usize, commands: &[&str], users: &[String]) -> 
         .find(|(_, c)| c.is_whitespace())
         .map_or(0, |(i, c)| i + c.len_utf8());
     let word = &before[start..];
-    let first = before[..start].trim().is_empty();
+    let earlier: Vec<&str> = before[..start].split_whitespace().collect();
+    let first = earlier.is_empty();
     let pair = |display: &str, replacement: String| Pair {
         display: display.to_owned(),
         replacement,
     };
-    let matches = |candidate: &str| candidate.to_lowercase().starts_with(&word.to_lowercase());
+    let matches =
+        |candidate: &str, word: &str| candidate.to_lowercase().starts_with(&word.to_lowercase());
+    let room_word = match earlier[..] {
+        [command] if takes_a_room(command) => Some(word.strip_prefix('#').unwrap_or(word)),
+        _ => word.strip_prefix('#'),
+    };
     let candidates = if first && word.starts_with('/') {
         commands
             .iter()
-            .filter(|c| matches(c))
+            .filter(|c| matches(c, word))
             .map(|c| pair(c, format!("{c} ")))
+            .collect()
+    } else if let Some(prefix) = room_word {
+        rooms
+            .iter()
+            .filter(|r| matches(r, prefix))
+            .map(|r| {
+                let room = format!("#{r}");
+                pair(&room, format!("{room} "))
+            })
             .collect()
     } else if word.is_empty() {
         Vec::new()
@@ -77,7 +115,7 @@ pub fn complete(line: &str, pos: usize, commands: &[&str], users: &[String]) -> 
         let suffix = if first { ": " } else { " " };
         users
             .iter()
-            .filter(|u| matches(u))
+            .filter(|u| matches(u, word))
             .map(|u| pair(u, format!("{u}{suffix}")))
             .collect()
     };
@@ -104,7 +142,8 @@ mod tests {
 
     fn run(line: &str) -> (usize, Vec<String>) {
         let users = vec!["alice".to_owned(), "Albert".to_owned(), "bob".to_owned()];
-        let (start, pairs) = complete(line, line.len(), &command_words(), &users);
+        let rooms = vec!["lobby".to_owned(), "rust".to_owned(), "Ruby".to_owned()];
+        let (start, pairs) = complete(line, line.len(), &command_words(), &users, &rooms);
         (start, pairs.into_iter().map(|p| p.replacement).collect())
     }
 
@@ -136,8 +175,33 @@ mod tests {
         let users = vec!["zoë".to_owned()];
         let line = "héllo zo rest";
         let pos = line.find(" rest").expect("in the line");
-        let (start, pairs) = complete(line, pos, &[], &users);
+        let (start, pairs) = complete(line, pos, &[], &users, &[]);
         assert_eq!(&line[start..pos], "zo");
         assert_eq!(pairs[0].replacement, "zoë ");
+    }
+
+    #[test]
+    fn rooms_complete_after_room_commands_and_after_a_hash() {
+        assert_eq!(
+            run("/join ru"),
+            (6, vec!["#rust ".to_owned(), "#Ruby ".to_owned()])
+        );
+        assert_eq!(run("/JOIN #l"), (6, vec!["#lobby ".to_owned()]));
+        assert_eq!(run("/j ru").1, ["#rust ", "#Ruby "]);
+        assert_eq!(run("/part rus").1, ["#rust "]);
+        assert_eq!(run("/leave rus").1, ["#rust "]);
+        assert_eq!(run("/who l").1, ["#lobby "]);
+        // Every known room after the command, nothing typed yet.
+        assert_eq!(run("/join ").1, ["#lobby ", "#rust ", "#Ruby "]);
+        // Anywhere, a word starting with # is a room.
+        assert_eq!(
+            run("see #ru"),
+            (4, vec!["#rust ".to_owned(), "#Ruby ".to_owned()])
+        );
+        assert_eq!(run("#lo"), (0, vec!["#lobby ".to_owned()]));
+        // The part reason and /msg's name are not rooms.
+        assert_eq!(run("/part #rust bo").1, ["bob "]);
+        assert_eq!(run("/msg al").1, ["alice ", "Albert "]);
+        assert_eq!(run("/join zz"), (6, vec![]));
     }
 }

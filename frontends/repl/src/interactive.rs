@@ -22,7 +22,6 @@ use crate::format::{format_history, format_line, Style};
 use crate::helper::ReplHelper;
 use crate::state::{lock, SharedState, State};
 
-const PROMPT: &str = "> ";
 const HISTORY_SIZE: usize = 1000;
 
 /// Where history is kept: `$XDG_DATA_HOME/chat-repl/history.txt` on Linux
@@ -39,12 +38,6 @@ struct Term {
 }
 
 impl Term {
-    fn print(&self, line: &Line, me: &str) {
-        self.print_text(format_line(line, me, now_ms(), self.style));
-    }
-}
-
-impl Term {
     fn print_text(&self, text: String) {
         let mut printer = self.printer.lock().unwrap_or_else(PoisonError::into_inner);
         // If the terminal is gone there is nowhere to report it either.
@@ -53,16 +46,16 @@ impl Term {
 }
 
 impl Output for Term {
-    fn event(&self, line: &Line, me: &str) {
-        self.print(line, me);
+    fn event(&self, line: &Line, me: &str, current: Option<&str>) {
+        self.print_text(format_line(line, me, current, now_ms(), self.style));
     }
 
-    fn history(&self, line: &Line, _me: &str) {
-        self.print_text(format_history(line, now_ms(), self.style));
+    fn history(&self, line: &Line, _me: &str, current: Option<&str>) {
+        self.print_text(format_history(line, current, now_ms(), self.style));
     }
 
     fn local(&self, line: &Line, me: &str) {
-        self.print(line, me);
+        self.print_text(format_line(line, me, None, now_ms(), self.style));
     }
 }
 
@@ -138,7 +131,10 @@ pub fn run(
 
 fn read_loop(editor: &mut ReplEditor, client: &mut Client) -> anyhow::Result<()> {
     loop {
-        let line = match editor.readline(PROMPT) {
+        // The current room, as the last answer left it: /join and /part
+        // wait for theirs, so the prompt names the room the next line goes to.
+        let prompt = lock(client.state()).rooms.prompt();
+        let line = match editor.readline(&prompt) {
             Ok(line) => line,
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => {

@@ -16,6 +16,8 @@ mod format;
 mod helper;
 mod interactive;
 mod piped;
+mod rooms;
+mod shown;
 mod state;
 
 /// Chat in a room from the terminal. Without a terminal (stdin or stdout

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use async_std::io::{prelude::BufReadExt, BufReader};
+use chat_core::names::room_key;
 use chat_core::render::clock;
 use chat_core::{InputError, Line, LineKind};
 use futures::StreamExt;
@@ -24,14 +25,22 @@ use crate::state::{SharedState, State};
 struct Plain;
 
 impl Output for Plain {
-    fn event(&self, line: &Line, _me: &str) {
+    fn event(&self, line: &Line, _me: &str, current: Option<&str>) {
         // A closed stdout (the reader went away) is not worth dying for.
-        let _ = writeln!(std::io::stdout().lock(), "{line}");
+        let _ = writeln!(std::io::stdout().lock(), "{}", line.in_context(current));
     }
 
-    fn history(&self, line: &Line, _me: &str) {
+    fn history(&self, line: &Line, _me: &str, current: Option<&str>) {
         let stamp = line.time.map_or_else(|| "--:--".to_owned(), clock);
-        let _ = writeln!(std::io::stdout().lock(), "[{stamp}] {line}");
+        // The room goes first, as the server's plain mode puts it before
+        // every line about another room: `[#rust] [12:04] <alice> hi`.
+        let tag = match &line.room {
+            Some(room) if current.is_none_or(|c| room_key(c) != room_key(room)) => {
+                format!("[#{room}] ")
+            }
+            _ => String::new(),
+        };
+        let _ = writeln!(std::io::stdout().lock(), "{tag}[{stamp}] {line}");
     }
 
     fn local(&self, line: &Line, _me: &str) {

@@ -1,12 +1,16 @@
-//! What the REPL knows about the room, kept up to date from events: the name
-//! it holds, who is online (for Tab), and whether it is connected (for the
-//! prompt). Shared between the event task and the line editor.
+//! What the REPL knows about the server, kept up to date from events: the
+//! name it holds, who is in each joined room (for Tab), the rooms (for the
+//! prompt, prefixes and unread counts, see [`crate::rooms`]), and whether it
+//! is connected (for the prompt's colour). Shared between the event task and
+//! the line editor.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use chat_core::names::name_key;
+use chat_core::names::{name_key, room_key};
 use chat_core::{Event, Status};
+
+use crate::rooms::RoomView;
 
 /// The connection as the user should see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,15 +23,18 @@ pub enum Conn {
     Disconnected,
 }
 
-/// The room as this client sees it.
+/// The server as this client sees it.
 #[derive(Debug)]
 pub struct State {
     /// The name this client holds (or last held).
     pub me: String,
-    /// Everyone online, by case-folded name, as they spell it.
-    users: BTreeMap<String, String>,
+    /// Who is in each joined room: by room key, then by case-folded name,
+    /// as they spell it.
+    users: BTreeMap<String, BTreeMap<String, String>>,
     /// The connection.
     pub conn: Conn,
+    /// The joined rooms, the current one, unread counts.
+    pub rooms: RoomView,
 }
 
 /// [`State`] shared between tasks.
@@ -46,7 +53,16 @@ impl State {
             me: me.into(),
             users: BTreeMap::new(),
             conn: Conn::Disconnected,
+            rooms: RoomView::default(),
         }
+    }
+
+    /// The key of the room an event names; the current room when it names
+    /// none (a version-1 server).
+    pub fn room_key_of(&self, room: Option<&str>) -> String {
+        room.or(self.rooms.current())
+            .map(room_key)
+            .unwrap_or_default()
     }
 
     /// Learns from one event.
@@ -64,48 +80,74 @@ impl State {
             }
             Event::Welcome(w) => {
                 self.me.clone_from(&w.name);
-                self.set_users(&w.users);
+                self.users.clear();
+                self.set_users(&room_key(&w.room), &w.users);
             }
-            Event::Users(u) => self.set_users(&u.users),
-            Event::Joined(p) => self.add(&p.name),
+            Event::Users(u) => {
+                let key = self.room_key_of(u.room.as_deref());
+                self.set_users(&key, &u.users);
+            }
+            Event::RoomJoined(info) => self.set_users(&room_key(&info.room), &info.users),
+            Event::Joined(p) => {
+                let key = self.room_key_of(p.room.as_deref());
+                self.users
+                    .entry(key)
+                    .or_default()
+                    .insert(name_key(&p.name), p.name.clone());
+            }
             Event::Left(d) => {
-                self.users.remove(&name_key(&d.name));
+                let key = self.room_key_of(d.room.as_deref());
+                if name_key(&d.name) == name_key(&self.me) {
+                    self.users.remove(&key);
+                } else if let Some(users) = self.users.get_mut(&key) {
+                    users.remove(&name_key(&d.name));
+                }
             }
             Event::Renamed(r) => {
-                self.users.remove(&name_key(&r.from));
-                self.add(&r.to);
+                // Renames are server-wide: in every room that has the name.
+                for users in self.users.values_mut() {
+                    if users.remove(&name_key(&r.from)).is_some() {
+                        users.insert(name_key(&r.to), r.to.clone());
+                    }
+                }
                 if name_key(&r.from) == name_key(&self.me) {
                     self.me.clone_from(&r.to);
                 }
             }
             _ => {}
         }
+        // After the users: a room named by none is the current one before
+        // this event changes it.
+        self.rooms.apply(event, &self.me);
     }
 
-    fn set_users(&mut self, users: &[String]) {
-        self.users.clear();
-        for name in users {
-            self.add(name);
-        }
+    fn set_users(&mut self, room: &str, users: &[String]) {
+        let names = users
+            .iter()
+            .map(|name| (name_key(name), name.clone()))
+            .collect();
+        self.users.insert(room.to_owned(), names);
     }
 
-    fn add(&mut self, name: &str) {
-        self.users.insert(name_key(name), name.to_owned());
-    }
-
-    /// Everyone online, sorted.
-    pub fn users(&self) -> impl Iterator<Item = &str> {
-        self.users.values().map(String::as_str)
+    /// Everyone in any joined room, each once, sorted.
+    pub fn users(&self) -> Vec<String> {
+        let all: BTreeMap<&str, &str> = self
+            .users
+            .values()
+            .flatten()
+            .map(|(key, name)| (key.as_str(), name.as_str()))
+            .collect();
+        all.into_values().map(str::to_owned).collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chat_core::protocol::{Departure, Limits, Presence, Rename, UserList, Welcome};
+    use chat_core::protocol::{Departure, Limits, Presence, Rename, RoomInfo, UserList, Welcome};
 
-    fn names(s: &State) -> Vec<&str> {
-        s.users().collect()
+    fn names(s: &State) -> Vec<String> {
+        s.users()
     }
 
     #[test]
@@ -163,5 +205,72 @@ mod tests {
         assert_eq!(s.conn, Conn::Disconnected);
         assert!(names(&s).is_empty());
         assert_eq!(s.me, "alan");
+    }
+
+    #[test]
+    fn knows_who_is_in_each_joined_room() {
+        let mut s = State::new("al");
+        s.apply(&Event::Welcome(Welcome {
+            rooms: vec!["lobby".into()],
+            topic: None,
+            version: 2,
+            name: "al".into(),
+            room: "lobby".into(),
+            users: vec!["al".into(), "bob".into()],
+            limits: Limits {
+                max_rooms: 20,
+                max_line: 100,
+                max_name: 32,
+                rate_per_sec: 0,
+                burst: 0,
+            },
+        }));
+        s.apply(&Event::RoomJoined(RoomInfo {
+            room: "rust".into(),
+            topic: None,
+            users: vec!["al".into(), "Bob".into(), "carol".into()],
+        }));
+        assert_eq!(s.rooms.current(), Some("rust"));
+        // Everyone once, whatever rooms they share with us.
+        assert_eq!(names(&s).len(), 3);
+        assert!(names(&s).contains(&"carol".to_owned()));
+        s.apply(&Event::Joined(Presence {
+            room: Some("lobby".into()),
+            time: 0,
+            name: "dave".into(),
+        }));
+        s.apply(&Event::Left(Departure {
+            room: Some("rust".into()),
+            time: 0,
+            name: "carol".into(),
+            reason: "part".into(),
+        }));
+        assert!(!names(&s).contains(&"carol".to_owned()));
+        s.apply(&Event::Renamed(Rename {
+            time: 0,
+            from: "bob".into(),
+            to: "rob".into(),
+        }));
+        assert_eq!(names(&s), ["al", "dave", "rob"]);
+        // Our own part forgets that room's people.
+        s.apply(&Event::Joined(Presence {
+            room: Some("rust".into()),
+            time: 0,
+            name: "erin".into(),
+        }));
+        s.apply(&Event::Left(Departure {
+            room: Some("rust".into()),
+            time: 0,
+            name: "AL".into(),
+            reason: "part".into(),
+        }));
+        assert_eq!(s.rooms.current(), Some("lobby"));
+        assert_eq!(names(&s), ["al", "dave", "rob"]);
+        // A /who of one room changes only that room.
+        s.apply(&Event::Users(UserList {
+            room: Some("lobby".into()),
+            users: vec!["al".into(), "zed".into()],
+        }));
+        assert_eq!(names(&s), ["al", "zed"]);
     }
 }

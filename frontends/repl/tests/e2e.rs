@@ -201,8 +201,14 @@ fn repl_command(addr: &str, name: &str, data_home: Option<&std::path::Path>) -> 
     command
 }
 
+/// The prompt line in the default room: `#lobby> text`.
 fn prompt_is(screen: &str, text: &str) -> bool {
-    last_row(screen) == format!("> {text}").trim_end()
+    prompt_in(screen, "lobby", text)
+}
+
+/// The prompt line in `room`: `#room> text`.
+fn prompt_in(screen: &str, room: &str, text: &str) -> bool {
+    last_row(screen) == format!("#{room}> {text}").trim_end()
 }
 
 #[async_std::test]
@@ -227,7 +233,7 @@ async fn incoming_message_prints_above_a_half_typed_line() {
         let message = rows
             .iter()
             .position(|r| r.ends_with("<watcher> hello from watcher"));
-        let prompt = rows.iter().position(|r| *r == "> half typed");
+        let prompt = rows.iter().position(|r| *r == "#lobby> half typed");
         matches!((message, prompt), (Some(m), Some(p)) if m < p && p == rows.len() - 1)
     });
     assert!(
