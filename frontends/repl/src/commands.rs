@@ -86,8 +86,8 @@ pub fn help() -> Vec<String> {
         .chain(REPL_COMMANDS)
         .map(|(usage, what)| format!("{usage:<width$}  {what}"))
         .collect();
-    lines.push("keys: Tab completes commands and names, Up/Down recall history,".to_owned());
-    lines.push("      Ctrl-C clears the line, Ctrl-D leaves".to_owned());
+    lines.push("keys: Tab completes commands, names and #rooms, Up/Down recall".to_owned());
+    lines.push("      history, Ctrl-C clears the line, Ctrl-D leaves".to_owned());
     lines
 }
 
@@ -180,6 +180,10 @@ mod tests {
             "/oper",
             "/kick",
             "/ban",
+            "/join",
+            "/part",
+            "/rooms",
+            "/topic",
         ] {
             assert!(words.contains(&w), "{w} missing from {words:?}");
             assert!(help().iter().any(|l| l.starts_with(w)), "{w} not in help");
