@@ -152,7 +152,7 @@ pub fn render(event: &Event) -> Option<Line> {
         Event::Users(u) => notice(None, who_text(&u.users)),
         Event::RoomJoined(r) => notice(
             None,
-            format!("you joined #{} — {}", r.room, who_text(&r.users)),
+            format!("now talking in #{} — {}", r.room, who_text(&r.users)),
         ),
         Event::Topic(t) => notice(Some(t.time).filter(|&t| t > 0), topic_text(t)),
         Event::Rooms(list) => notice(None, rooms_text(list)),

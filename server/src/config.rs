@@ -8,6 +8,7 @@ use std::time::Duration;
 use chat_core::protocol::DEFAULT_MAX_LINE;
 
 use crate::access::Secret;
+use crate::history::Keep;
 
 /// A token bucket: `burst` messages at once, refilled at `per_sec` a second.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,8 +32,19 @@ impl Default for RateLimit {
 /// Everything `run` needs to know besides the listener.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The room's name, shown in the banner and the welcome.
-    pub room: String,
+    /// The room every connection joins when its name is accepted, shown in
+    /// the banner and the welcome.
+    pub default_room: String,
+    /// More rooms that always exist, even when empty.
+    pub rooms: Vec<String>,
+    /// Rooms at once on the server (configured ones included).
+    pub max_rooms: usize,
+    /// Rooms one connection may be in at once (the default room included).
+    pub max_rooms_per_client: usize,
+    /// Only operators may set topics.
+    pub topic_ops_only: bool,
+    /// How much history each room keeps in the database.
+    pub history_keep: Keep,
     /// Longest accepted line in bytes, without its newline.
     pub max_line: usize,
     /// Bytes queued for one client before it is dropped as a slow reader.
@@ -75,7 +87,12 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            room: "lobby".to_owned(),
+            default_room: "lobby".to_owned(),
+            rooms: Vec::new(),
+            max_rooms: 1000,
+            max_rooms_per_client: 20,
+            topic_ops_only: false,
+            history_keep: Keep::default(),
             max_line: DEFAULT_MAX_LINE,
             max_send_queue: 256 * 1024,
             rate_limit: Some(RateLimit::default()),

@@ -1,9 +1,10 @@
 //! One client's connection: a reader that turns its bytes into requests for
-//! the broker, and a writer that drains its outbox into the socket.
+//! the directory and its rooms, and a writer that drains its outbox into the
+//! socket.
 //!
 //! Everything a single client can get wrong — oversized lines, bad UTF-8,
 //! malformed frames, control characters, floods, silence — is answered here,
-//! to that client alone, before anything reaches the broker.
+//! to that client alone, before anything reaches a room.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,16 +16,20 @@ use async_std::net::TcpStream;
 use chat_core::codec::{decode_client_frame, is_structured_hello, DecodeError, LineDecoder};
 use chat_core::error::describe_io;
 use chat_core::input::{help_lines, parse_input, Input, InputError};
-use chat_core::names::{validate_text, TextError};
-use chat_core::protocol::{ClientFrame, ErrorCode, ServerFrame, PROTOCOL_VERSION};
+use chat_core::names::{parse_room, validate_text, TextError};
+use chat_core::protocol::{
+    ClientFrame, ErrorCode, ServerFrame, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION,
+};
 use futures::channel::oneshot;
 use futures::io::{AsyncRead, AsyncWrite};
 use tracing::{debug, info, warn};
 
-use crate::broker::{ClientId, Request, ToBroker};
 use crate::config::Config;
+use crate::directory::{ClientId, Request, ToDirectory};
+use crate::membership::Membership;
 use crate::outbox::{Next, Outbox};
 use crate::rate::{FloodGuard, Verdict};
+use crate::room::ToRoom;
 use crate::wire::{self, Mode};
 
 /// The first byte of every TLS connection: never the start of a name.
@@ -117,11 +122,14 @@ pub struct Reader {
     /// Whether the room's password was given (or none is needed).
     admitted: bool,
     stream: Box<dyn AsyncRead + Send + Sync + Unpin>,
-    broker: Sender<ToBroker>,
+    directory: Sender<ToDirectory>,
     config: Arc<Config>,
     decoder: LineDecoder,
     phase: Phase,
     bucket: Option<FloodGuard>,
+    /// The protocol version a structured client said it speaks.
+    version: u32,
+    rooms: Membership,
 }
 
 impl Reader {
@@ -129,15 +137,18 @@ impl Reader {
         id: ClientId,
         peer: SocketAddr,
         stream: Box<dyn AsyncRead + Send + Sync + Unpin>,
-        broker: Sender<ToBroker>,
+        directory: Sender<ToDirectory>,
         config: Arc<Config>,
+        rooms: Membership,
     ) -> Self {
         Self {
             id,
             peer,
             admitted: config.password.is_none(),
             stream,
-            broker,
+            directory,
+            version: PROTOCOL_VERSION,
+            rooms,
             decoder: LineDecoder::new(config.max_line),
             phase: Phase::New,
             bucket: config.rate_limit.map(FloodGuard::new),
@@ -239,13 +250,11 @@ impl Reader {
         }
     }
 
-    /// Sends a line to this client alone. It goes through the broker so that
-    /// it keeps its place among the room's lines: an error for a command
-    /// arrives after the messages sent before that command.
+    /// Sends a line to this client alone, through the directory.
     async fn push(&self, line: bytes::Bytes) {
         let _ = self
-            .broker
-            .send(ToBroker::Direct { id: self.id, line })
+            .directory
+            .send(ToDirectory::Direct { id: self.id, line })
             .await;
     }
 
@@ -303,7 +312,7 @@ impl Reader {
                     self.phase = Phase::Password(name.to_owned());
                     let prompt = format!(
                         "room \"{}\" needs a password: type it and press Enter",
-                        self.config.room
+                        self.config.default_room
                     );
                     self.push(wire::notice(Mode::Plain, prompt)).await;
                     Flow::Continue
@@ -322,19 +331,11 @@ impl Reader {
                 }
             },
             Ok(Input::Quit(reason)) => Flow::Close(quit_reason(reason)),
-            Ok(Input::Say(text)) => self.say(Request::Say { text, id: None }).await,
-            Ok(Input::Me(text)) => self.say(Request::Action { text, id: None }).await,
-            Ok(Input::Msg { to, text }) => self.say(Request::Private { to, text, id: None }).await,
-            Ok(Input::Nick(name)) => self.say(Request::Nick(name)).await,
-            Ok(Input::Who(_)) => self.say(Request::Who).await,
-            Ok(Input::History(limit)) => {
-                let before = None;
-                self.say(Request::History { before, limit }).await
-            }
             Ok(Input::Oper(password)) => self.oper(&password).await,
-            Ok(Input::Kick { name, reason }) => self.kick(name, reason, false).await,
-            Ok(Input::Ban { name, reason }) => self.kick(name, reason, true).await,
-            Ok(_) => Flow::Continue,
+            Ok(input) => match Want::from_input(input) {
+                Some(want) => self.want(want).await,
+                None => Flow::Continue,
+            },
             Err(InputError::Empty) => Flow::Continue,
             Err(e @ InputError::UnknownCommand(_)) => {
                 self.refuse(ErrorCode::UnknownCommand, e.to_string(), None)
@@ -371,9 +372,11 @@ impl Reader {
                 .await;
                 Flow::Continue
             }
-            ClientFrame::Hello { version, .. } if version != PROTOCOL_VERSION => {
+            ClientFrame::Hello { version, .. }
+                if !(MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&version) =>
+            {
                 let message = format!(
-                    "protocol version {version} is not supported; this server speaks {PROTOCOL_VERSION}"
+                    "protocol version {version} is not supported; this server speaks {MIN_PROTOCOL_VERSION} to {PROTOCOL_VERSION}"
                 );
                 self.refuse(ErrorCode::UnsupportedVersion, message, None)
                     .await;
@@ -383,15 +386,16 @@ impl Reader {
                 name,
                 client,
                 password,
-                ..
+                version,
             } => {
-                debug!(client = self.id, software = ?client, "hello");
+                debug!(client = self.id, software = ?client, version, "hello");
                 if !self.admitted {
                     match &password {
                         Some(given) if self.password_matches(given) => self.admitted = true,
                         _ => return self.wrong_password(password.is_none()).await,
                     }
                 }
+                self.version = version;
                 self.claim(name).await
             }
             ClientFrame::Ping { token } => {
@@ -406,20 +410,11 @@ impl Reader {
                     .await;
                 Flow::Continue
             }
-            ClientFrame::Message { text, id, .. } => self.say(Request::Say { text, id }).await,
-            ClientFrame::Action { text, id, .. } => self.say(Request::Action { text, id }).await,
-            ClientFrame::Private { to, text, id } => {
-                self.say(Request::Private { to, text, id }).await
-            }
-            ClientFrame::Nick { name } => self.say(Request::Nick(name)).await,
-            ClientFrame::Who { .. } => self.say(Request::Who).await,
-            ClientFrame::History { before, limit, .. } => {
-                self.say(Request::History { before, limit }).await
-            }
             ClientFrame::Oper { password } => self.oper(&password).await,
-            ClientFrame::Kick { name, reason } => self.kick(name, reason, false).await,
-            ClientFrame::Ban { name, reason } => self.kick(name, reason, true).await,
-            _ => Flow::Continue,
+            frame => match Want::from_frame(frame) {
+                Some(want) => self.want(want).await,
+                None => Flow::Continue,
+            },
         }
     }
 
@@ -462,7 +457,7 @@ impl Reader {
     }
 
     /// `/oper PASSWORD`: checked here, in constant time and after a delay
-    /// when wrong; the broker only records the result.
+    /// when wrong; the directory only records the result.
     async fn oper(&mut self, given: &str) -> Flow {
         let Some(password) = &self.config.operator_password else {
             self.refuse(ErrorCode::NotOperator, "this server has no operators", None)
@@ -479,46 +474,50 @@ impl Reader {
         Flow::Continue
     }
 
-    async fn kick(&mut self, name: String, reason: Option<String>, ban: bool) -> Flow {
-        let reason = reason.filter(|r| validate_text(r).is_ok());
-        self.forward(Request::Kick { name, reason, ban }).await
-    }
-
-    /// Asks the broker for a name and waits for its answer.
+    /// Asks the directory for a name and waits for its answer: the way
+    /// into the default room when the name is granted.
     async fn claim(&mut self, name: String) -> Flow {
         let (reply, granted) = oneshot::channel();
         let mode = self.mode();
-        let claim = ToBroker::Claim {
+        let claim = ToDirectory::Claim {
             id: self.id,
             name,
             mode,
+            version: if mode == Mode::Plain {
+                PROTOCOL_VERSION
+            } else {
+                self.version
+            },
             reply,
         };
-        if self.broker.send(claim).await.is_err() {
+        if self.directory.send(claim).await.is_err() {
             return Flow::Close("server stopped".to_owned());
         }
-        if granted.await.unwrap_or(false) {
+        if let Ok(Some(link)) = granted.await {
+            self.rooms.joined(link);
             self.phase = Phase::Named(mode);
         }
         Flow::Continue
     }
 
-    /// Checks a message's text and the sender's rate, then relays it.
-    /// Checks a request's text (for messages) and the sender's rate, then
-    /// relays it. Every request of a named client counts against the rate:
-    /// renames, user lists and history cost the room too.
-    async fn say(&mut self, request: Request) -> Flow {
-        let (text, id) = match &request {
-            Request::Say { text, id }
-            | Request::Action { text, id }
-            | Request::Private { text, id, .. } => (Some(text), id.clone()),
-            Request::Nick(_)
-            | Request::Who
-            | Request::History { .. }
-            | Request::Oper
-            | Request::Kick { .. } => (None, None),
+    /// Checks a request's text and the sender's rate, then carries it out.
+    /// Every request of a named client counts against the rate: renames,
+    /// user lists, joins and history cost the server too.
+    async fn want(&mut self, want: Want) -> Flow {
+        let (text, id) = match &want {
+            Want::Say { text, id, .. } | Want::Private { text, id, .. } => {
+                (Some(text.as_str()), id.clone())
+            }
+            Want::Topic {
+                text: Some(text), ..
+            } if !text.is_empty() => (Some(text.as_str()), None),
+            Want::Part {
+                reason: Some(reason),
+                ..
+            } => (Some(reason.as_str()), None),
+            _ => (None, None),
         };
-        if let Some(Err(e)) = text.map(|t| validate_text(t)) {
+        if let Some(Err(e)) = text.map(validate_text) {
             let code = match e {
                 TextError::Empty => ErrorCode::EmptyMessage,
                 TextError::ControlCharacter { .. } => ErrorCode::ControlCharacters,
@@ -526,10 +525,144 @@ impl Reader {
             self.refuse(code, e.to_string(), id).await;
             return Flow::Continue;
         }
-        match self.admit(id).await {
-            Some(flow) => flow,
-            None => self.forward(request).await,
+        if let Some(flow) = self.admit(id.clone()).await {
+            return flow;
         }
+        match want {
+            Want::Say {
+                room,
+                text,
+                id: req_id,
+                action,
+            } => {
+                let id = self.id;
+                self.send_to_room(
+                    room.as_deref(),
+                    req_id.clone(),
+                    ToRoom::Say {
+                        id,
+                        text,
+                        req_id,
+                        action,
+                    },
+                )
+                .await
+            }
+            Want::Who(room) => {
+                let id = self.id;
+                self.send_to_room(room.as_deref(), None, ToRoom::Who { id })
+                    .await
+            }
+            Want::History {
+                room,
+                before,
+                limit,
+            } => {
+                let id = self.id;
+                self.send_to_room(room.as_deref(), None, ToRoom::History { id, before, limit })
+                    .await
+            }
+            Want::Private { to, text, id } => self.forward(Request::Private { to, text, id }).await,
+            Want::Nick(name) => {
+                let (done, renamed) = oneshot::channel();
+                let flow = self.forward(Request::Nick { name, done }).await;
+                // What is said next must carry the new name.
+                let _ = renamed.await;
+                flow
+            }
+            Want::Kick { name, reason, ban } => {
+                let reason = reason.filter(|r| validate_text(r).is_ok());
+                self.forward(Request::Kick { name, reason, ban }).await
+            }
+            Want::Join(room) => self.join(room).await,
+            Want::Part { room, reason } => self.part(room.as_deref(), reason).await,
+            Want::Topic { room, text } => match self.rooms.target(room.as_deref()) {
+                Ok(link) => {
+                    let room = link.key.clone();
+                    self.forward(Request::Topic { room, text }).await
+                }
+                Err((code, message)) => {
+                    self.refuse(code, message, None).await;
+                    Flow::Continue
+                }
+            },
+            Want::Rooms => self.forward(Request::Rooms).await,
+        }
+    }
+
+    /// Sends a request to the room it is for (named, or the current one).
+    async fn send_to_room(
+        &mut self,
+        room: Option<&str>,
+        req_id: Option<String>,
+        request: ToRoom,
+    ) -> Flow {
+        let link = match self.rooms.target(room) {
+            Ok(link) => link.clone(),
+            Err((code, message)) => {
+                self.refuse(code, message, req_id).await;
+                return Flow::Continue;
+            }
+        };
+        if link.tx.send(request).await.is_err() {
+            // The room closed under us (the server is stopping).
+            self.rooms.lost(&link.key);
+            let message = format!("#{} is gone; nothing was sent", link.name);
+            self.refuse(ErrorCode::NotInRoom, message, req_id).await;
+        }
+        Flow::Continue
+    }
+
+    async fn join(&mut self, room: String) -> Flow {
+        if let Ok(name) = parse_room(&room) {
+            if let Some(link) = self.rooms.find(name).cloned() {
+                // Already in: it only becomes current, and says what it is like.
+                self.rooms.make_current(&link);
+                let id = self.id;
+                let _ = link.tx.send(ToRoom::Info { id }).await;
+                return Flow::Continue;
+            }
+        }
+        let (reply, answer) = oneshot::channel();
+        let flow = self.forward(Request::Join { room, reply }).await;
+        match answer.await {
+            Ok(Ok(link)) => self.rooms.joined(link),
+            Ok(Err((code, message))) => self.refuse(code, message, None).await,
+            Err(_) => {}
+        }
+        flow
+    }
+
+    async fn part(&mut self, room: Option<&str>, reason: Option<String>) -> Flow {
+        let link = match self.rooms.target(room) {
+            Ok(link) => link.clone(),
+            Err((code, message)) => {
+                self.refuse(code, message, None).await;
+                return Flow::Continue;
+            }
+        };
+        let next = self.rooms.after_leaving(&link.key).cloned();
+        // Plain users are told where their words go now; programs know.
+        let farewell = (self.mode() == Mode::Plain
+            && self.rooms.current().is_some_and(|c| c.key == link.key))
+        .then(|| {
+            let text = match &next {
+                Some(next) => format!("now talking in #{}", next.name),
+                None => "you are in no room now: /join ROOM".to_owned(),
+            };
+            wire::notice(Mode::Plain, text)
+        });
+        let (done, parted) = oneshot::channel();
+        let request = Request::Part {
+            room: link.key.clone(),
+            reason,
+            farewell,
+            done,
+        };
+        let flow = self.forward(request).await;
+        let _ = parted.await;
+        self.rooms.left(&link.key, next.map(|n| n.id));
+        flow
     }
 
     /// The rate limit: `None` when the request may go ahead, otherwise what
@@ -555,10 +688,143 @@ impl Reader {
 
     async fn forward(&mut self, request: Request) -> Flow {
         let id = self.id;
-        match self.broker.send(ToBroker::Request { id, request }).await {
+        match self
+            .directory
+            .send(ToDirectory::Request { id, request })
+            .await
+        {
             Ok(()) => Flow::Continue,
             Err(_) => Flow::Close("server stopped".to_owned()),
         }
+    }
+}
+
+/// What a named client asked for, from either mode.
+enum Want {
+    Say {
+        room: Option<String>,
+        text: String,
+        id: Option<String>,
+        action: bool,
+    },
+    Private {
+        to: String,
+        text: String,
+        id: Option<String>,
+    },
+    Nick(String),
+    Who(Option<String>),
+    History {
+        room: Option<String>,
+        before: Option<u64>,
+        limit: u32,
+    },
+    Join(String),
+    Part {
+        room: Option<String>,
+        reason: Option<String>,
+    },
+    Rooms,
+    Topic {
+        room: Option<String>,
+        text: Option<String>,
+    },
+    Kick {
+        name: String,
+        reason: Option<String>,
+        ban: bool,
+    },
+}
+
+impl Want {
+    /// A plain-mode command; `None` for those answered elsewhere.
+    fn from_input(input: Input) -> Option<Want> {
+        Some(match input {
+            Input::Say(text) => Want::Say {
+                room: None,
+                text,
+                id: None,
+                action: false,
+            },
+            Input::Me(text) => Want::Say {
+                room: None,
+                text,
+                id: None,
+                action: true,
+            },
+            Input::Msg { to, text } => Want::Private { to, text, id: None },
+            Input::Nick(name) => Want::Nick(name),
+            Input::Who(room) => Want::Who(room),
+            Input::History(limit) => Want::History {
+                room: None,
+                before: None,
+                limit,
+            },
+            Input::Join(room) => Want::Join(room),
+            Input::Part { room, reason } => Want::Part { room, reason },
+            Input::Rooms => Want::Rooms,
+            Input::Topic(text) => Want::Topic { room: None, text },
+            Input::Kick { name, reason } => Want::Kick {
+                name,
+                reason,
+                ban: false,
+            },
+            Input::Ban { name, reason } => Want::Kick {
+                name,
+                reason,
+                ban: true,
+            },
+            Input::Help | Input::Quit(_) | Input::Oper(_) => return None,
+        })
+    }
+
+    /// A structured request; `None` for those answered elsewhere.
+    fn from_frame(frame: ClientFrame) -> Option<Want> {
+        Some(match frame {
+            ClientFrame::Message { room, text, id } => Want::Say {
+                room,
+                text,
+                id,
+                action: false,
+            },
+            ClientFrame::Action { room, text, id } => Want::Say {
+                room,
+                text,
+                id,
+                action: true,
+            },
+            ClientFrame::Private { to, text, id } => Want::Private { to, text, id },
+            ClientFrame::Nick { name } => Want::Nick(name),
+            ClientFrame::Who { room } => Want::Who(room),
+            ClientFrame::History {
+                room,
+                before,
+                limit,
+            } => Want::History {
+                room,
+                before,
+                limit,
+            },
+            ClientFrame::Join { room } => Want::Join(room),
+            ClientFrame::Part { room, reason } => Want::Part { room, reason },
+            ClientFrame::Rooms => Want::Rooms,
+            ClientFrame::Topic { room, text } => Want::Topic { room, text },
+            ClientFrame::Kick { name, reason } => Want::Kick {
+                name,
+                reason,
+                ban: false,
+            },
+            ClientFrame::Ban { name, reason } => Want::Kick {
+                name,
+                reason,
+                ban: true,
+            },
+            ClientFrame::Hello { .. }
+            | ClientFrame::Ping { .. }
+            | ClientFrame::Pong { .. }
+            | ClientFrame::Oper { .. }
+            | ClientFrame::Quit { .. } => return None,
+        })
     }
 }
 
@@ -571,7 +837,7 @@ fn quit_reason(reason: Option<String>) -> String {
     }
 }
 
-/// Logs how a connection ended (the broker logs named clients itself).
+/// Logs how a connection ended (the directory logs named clients itself).
 pub fn log_refused(peer: SocketAddr, why: &str) {
     info!(%peer, reason = why, "refused connection");
 }

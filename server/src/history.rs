@@ -1,12 +1,14 @@
-//! The room's history in SQLite, written in batches by a dedicated thread so
-//! that storing never slows the relay.
+//! Every room's history in one SQLite file, written in batches by a dedicated
+//! thread so that storing never slows the relay.
 //!
-//! The broker hands each relayed message to [`Store::append`], which only
+//! Room brokers hand each relayed message to [`Store::append`], which only
 //! queues it; the writer thread commits whatever has queued in one
-//! transaction. The database runs in WAL mode with `synchronous=NORMAL`: a
+//! transaction, then trims the rooms it wrote to down to the retention limit
+//! ([`Keep`]). The database runs in WAL mode with `synchronous=NORMAL`: a
 //! committed batch survives `kill -9` (the loss window is what is still
 //! queued, normally one batch), and a clean shutdown drains the queue first.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
@@ -67,7 +69,59 @@ pub enum HistoryError {
     Query(#[from] rusqlite::Error),
 }
 
-/// What the store held when it was opened.
+/// How much history each room keeps: the database would otherwise grow for
+/// ever now that anyone can create rooms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// The newest N messages of each room.
+    Count(u64),
+    /// Messages younger than this.
+    Age(Duration),
+    /// Everything.
+    All,
+}
+
+impl Default for Keep {
+    /// The newest 10,000 messages of each room.
+    fn default() -> Self {
+        Keep::Count(10_000)
+    }
+}
+
+impl std::str::FromStr for Keep {
+    type Err = String;
+
+    /// `10000` (messages), `30d`, `12h`, `90m` (age) or `all`.
+    fn from_str(spec: &str) -> Result<Self, String> {
+        let spec = spec.trim();
+        if spec.eq_ignore_ascii_case("all") {
+            return Ok(Keep::All);
+        }
+        let bad =
+            || format!("expected a count (10000), an age (30d, 12h, 90m) or all, not {spec:?}");
+        let (number, unit) = spec.split_at(
+            spec.find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(spec.len()),
+        );
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        if n == 0 {
+            return Err(
+                "--history-keep must be above 0 (use --no-history to keep nothing)".to_owned(),
+            );
+        }
+        let secs = match unit {
+            "" => return Ok(Keep::Count(n)),
+            "d" => 86_400,
+            "h" => 3_600,
+            "m" => 60,
+            "s" => 1,
+            _ => return Err(bad()),
+        };
+        Ok(Keep::Age(Duration::from_secs(n.saturating_mul(secs))))
+    }
+}
+
+/// What the store holds for a room when the room starts.
 #[derive(Debug)]
 pub struct Loaded {
     /// The newest messages of the room, oldest first.
@@ -77,22 +131,37 @@ pub struct Loaded {
     pub next_seq: u64,
 }
 
+/// What the writer thread is asked to do.
+enum Job {
+    Append(String, Replayed),
+    /// Answer once everything queued before is committed.
+    Flush(SyncSender<()>),
+}
+
 /// The open history: a queue into the writer thread.
 #[derive(Debug)]
 pub struct Store {
     path: PathBuf,
-    room: String,
-    queue: Option<SyncSender<Replayed>>,
+    queue: Option<SyncSender<Job>>,
     writer: Option<JoinHandle<()>>,
 }
 
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Job::Append(room, item) => write!(f, "Append({room}, {})", item.message.seq),
+            Job::Flush(_) => f.write_str("Flush"),
+        }
+    }
+}
+
 impl Store {
-    /// Opens (or creates) the database at `path` for `room`, checks it, and
-    /// loads the newest `recent` messages.
+    /// Opens (or creates) the database at `path`, checks it, and moves a
+    /// version-1 (one room) history into the per-room table.
     ///
     /// # Errors
     /// A [`HistoryError`] that names the file and says what is wrong.
-    pub fn open(path: &Path, room: &str, recent: usize) -> Result<(Store, Loaded), HistoryError> {
+    pub fn open(path: &Path, keep: Keep) -> Result<Store, HistoryError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| HistoryError::Directory {
                 path: path.to_owned(),
@@ -113,28 +182,60 @@ impl Store {
                 detail: check,
             });
         }
+        // Each room numbers its own messages, so the key is (room, seq);
+        // `room` holds the room's key (case folded).
         conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS messages (
-                 seq    INTEGER PRIMARY KEY,
+            "CREATE TABLE IF NOT EXISTS room_messages (
                  room   TEXT    NOT NULL,
+                 seq    INTEGER NOT NULL,
                  time   INTEGER NOT NULL,
                  kind   TEXT    NOT NULL,
                  sender TEXT    NOT NULL,
-                 text   TEXT    NOT NULL
-             );
-             CREATE INDEX IF NOT EXISTS messages_room_seq ON messages (room, seq);",
+                 text   TEXT    NOT NULL,
+                 PRIMARY KEY (room, seq)
+             ) WITHOUT ROWID;
+             CREATE INDEX IF NOT EXISTS room_messages_time ON room_messages (time);",
         )
         .map_err(|source| classify(path, source))?;
+        migrate_one_room_table(&conn).map_err(|source| classify(path, source))?;
         // Find out now, not at the first message, if the file is read-only.
         conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")
             .map_err(|source| HistoryError::ReadOnly {
                 path: path.to_owned(),
                 source,
             })?;
+        let (queue, pending) = mpsc::sync_channel(QUEUE);
+        let writer = std::thread::Builder::new()
+            .name("history-writer".into())
+            .spawn(move || write_batches(conn, keep, pending))
+            .map_err(|e| HistoryError::Corrupt {
+                path: path.to_owned(),
+                detail: format!("cannot start the writer thread: {e}"),
+            })?;
+        Ok(Store {
+            path: path.to_owned(),
+            queue: Some(queue),
+            writer: Some(writer),
+        })
+    }
+
+    /// What the database holds for the room with key `room`: its newest
+    /// `recent` messages and the number its next message gets. Waits until
+    /// everything queued is stored first, so a room that closed and opens
+    /// again continues where it stopped. Blocks: call from a blocking thread.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub fn load(&self, room: &str, recent: usize) -> Result<Loaded, HistoryError> {
+        self.flush();
+        let conn = connect(&self.path, true)?;
         let last: Option<i64> = conn
-            .query_row("SELECT MAX(seq) FROM messages", [], |row| row.get(0))
-            .optional()
-            .map_err(corrupt)?
+            .query_row(
+                "SELECT MAX(seq) FROM room_messages WHERE room = ?1",
+                [room],
+                |row| row.get(0),
+            )
+            .optional()?
             .flatten();
         // After the highest stored number, and never below the clock in
         // microseconds: messages lost in a crash had numbers above what is
@@ -142,41 +243,30 @@ impl Store {
         let after_stored = last.map_or(1, |s| u64::try_from(s).unwrap_or(0) + 1);
         let next_seq = after_stored.max(chat_core::protocol::now_millis().saturating_mul(1000));
         let recent = page(&conn, room, None, u32::try_from(recent).unwrap_or(MAX_PAGE))?;
-
-        let (queue, pending) = mpsc::sync_channel(QUEUE);
-        let writer_room = room.to_owned();
-        let writer = std::thread::Builder::new()
-            .name("history-writer".into())
-            .spawn(move || write_batches(conn, writer_room, pending))
-            .map_err(|e| HistoryError::Corrupt {
-                path: path.to_owned(),
-                detail: format!("cannot start the writer thread: {e}"),
-            })?;
-        let store = Store {
-            path: path.to_owned(),
-            room: room.to_owned(),
-            queue: Some(queue),
-            writer: Some(writer),
-        };
-        Ok((store, Loaded { recent, next_seq }))
+        Ok(Loaded { recent, next_seq })
     }
 
-    /// Queues a relayed message for the writer; never blocks.
-    pub fn append(&self, message: Replayed) {
-        let Some(queue) = &self.queue else { return };
-        match queue.try_send(message) {
-            Ok(()) => {}
-            Err(TrySendError::Full(m)) => {
-                warn!(
-                    seq = m.message.seq,
-                    "history writer is behind; message not stored"
-                );
+    /// Waits until everything queued so far is committed. Blocks.
+    pub fn flush(&self) {
+        if let Some(queue) = &self.queue {
+            let (done, flushed) = mpsc::sync_channel(1);
+            if queue.send(Job::Flush(done)).is_ok() {
+                let _ = flushed.recv();
             }
-            Err(TrySendError::Disconnected(m)) => {
-                error!(
-                    seq = m.message.seq,
-                    "history writer has stopped; message not stored"
-                );
+        }
+    }
+
+    /// Queues a relayed message of the room with key `room` for the
+    /// writer; never blocks.
+    pub fn append(&self, room: &str, message: Replayed) {
+        let Some(queue) = &self.queue else { return };
+        match queue.try_send(Job::Append(room.to_owned(), message)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(job)) => {
+                warn!(?job, "history writer is behind; message not stored");
+            }
+            Err(TrySendError::Disconnected(job)) => {
+                error!(?job, "history writer has stopped; message not stored");
             }
         }
     }
@@ -186,11 +276,12 @@ impl Store {
         &self.path
     }
 
-    /// A reader for history requests, usable from a blocking thread.
-    pub fn reader(&self) -> Reader {
+    /// A reader for the history requests of the room with key `room`,
+    /// usable from a blocking thread.
+    pub fn reader(&self, room: &str) -> Reader {
         Reader {
             path: self.path.clone(),
-            room: self.room.clone(),
+            room: room.to_owned(),
         }
     }
 
@@ -299,7 +390,7 @@ fn page(
 ) -> Result<Vec<Replayed>, HistoryError> {
     let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
     let mut statement = conn.prepare_cached(
-        "SELECT seq, time, kind, sender, text FROM messages
+        "SELECT seq, time, kind, sender, text FROM room_messages
          WHERE room = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
     )?;
     let rows = statement.query_map(params![room, before, limit], |row| {
@@ -325,39 +416,105 @@ fn page(
     Ok(items)
 }
 
-fn write_batches(mut conn: Connection, room: String, pending: Receiver<Replayed>) {
+/// Moves the messages of a version-1 database (one room, numbered by a
+/// single key) into `room_messages`, once.
+fn migrate_one_room_table(conn: &Connection) -> rusqlite::Result<()> {
+    let old: Option<String> = conn
+        .query_row(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'messages'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if old.is_some() {
+        conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             INSERT OR IGNORE INTO room_messages (room, seq, time, kind, sender, text)
+                 SELECT lower(room), seq, time, kind, sender, text FROM messages;
+             DROP TABLE messages;
+             COMMIT;",
+        )?;
+    }
+    Ok(())
+}
+
+fn write_batches(mut conn: Connection, keep: Keep, pending: Receiver<Job>) {
     let mut batch = Vec::with_capacity(BATCH);
+    let mut waiting = Vec::new();
     while let Ok(first) = pending.recv() {
-        batch.push(first);
-        while batch.len() < BATCH {
-            match pending.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Append(room, item) => batch.push((room, item)),
+                Job::Flush(done) => waiting.push(done),
+            }
+            if batch.len() < BATCH {
+                next = pending.try_recv().ok();
             }
         }
-        if let Err(e) = insert(&mut conn, &room, &batch) {
-            error!(error = %e, lost = batch.len(), "cannot store history batch");
+        if !batch.is_empty() {
+            if let Err(e) = insert(&mut conn, &batch) {
+                error!(error = %e, lost = batch.len(), "cannot store history batch");
+            }
+            let rooms: HashSet<&str> = batch.iter().map(|(room, _)| room.as_str()).collect();
+            if let Err(e) = trim(&conn, keep, rooms) {
+                warn!(error = %e, "cannot trim history to --history-keep");
+            }
+            batch.clear();
         }
-        batch.clear();
+        for done in waiting.drain(..) {
+            let _ = done.send(());
+        }
     }
 }
 
-fn insert(conn: &mut Connection, room: &str, batch: &[Replayed]) -> rusqlite::Result<()> {
+/// Deletes what is beyond the retention limit in the rooms just written to.
+fn trim<'a>(
+    conn: &Connection,
+    keep: Keep,
+    rooms: impl IntoIterator<Item = &'a str>,
+) -> rusqlite::Result<()> {
+    match keep {
+        Keep::All => {}
+        Keep::Count(n) => {
+            let mut statement = conn.prepare_cached(
+                "DELETE FROM room_messages WHERE room = ?1 AND seq <= (
+                     SELECT seq FROM room_messages WHERE room = ?1
+                     ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
+            )?;
+            for room in rooms {
+                statement.execute(params![room, i64::try_from(n).unwrap_or(i64::MAX)])?;
+            }
+        }
+        Keep::Age(age) => {
+            let cutoff = chat_core::protocol::now_millis()
+                .saturating_sub(u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
+            let mut statement =
+                conn.prepare_cached("DELETE FROM room_messages WHERE room = ?1 AND time < ?2")?;
+            for room in rooms {
+                statement.execute(params![room, i64::try_from(cutoff).unwrap_or(i64::MAX)])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn insert(conn: &mut Connection, batch: &[(String, Replayed)]) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     {
         let mut statement = tx.prepare_cached(
-            "INSERT OR REPLACE INTO messages (seq, room, time, kind, sender, text)
+            "INSERT OR REPLACE INTO room_messages (room, seq, time, kind, sender, text)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
-        for item in batch {
+        for (room, item) in batch {
             let m = &item.message;
             let kind = match item.kind {
                 MessageKind::Message => "message",
                 MessageKind::Action => "action",
             };
             statement.execute(params![
-                i64::try_from(m.seq).unwrap_or(i64::MAX),
                 room,
+                i64::try_from(m.seq).unwrap_or(i64::MAX),
                 i64::try_from(m.time).unwrap_or(i64::MAX),
                 kind,
                 m.from,

@@ -1,11 +1,15 @@
-//! `chat-server`: the relay. [`run`] serves one room on a bound listener
+//! `chat-server`: the relay. [`run`] serves its rooms on a bound listener
 //! until its shutdown future completes; `main` only parses flags, sets up
 //! logging and binds, so tests run the very same server on port 0.
 //!
 //! # Layout
 //! - [`config`]: settings and limits.
-//! - `broker`: the one task that owns the room and its order.
-//! - `connection`: each client's reader (bytes → requests) and writer.
+//! - `directory`: the one task that owns names and the registry of rooms.
+//! - `room`: one broker task per room, owning its members and its order.
+//! - `log`: where a room's messages live ([`log::RoomLog`]); [`history`]
+//!   keeps them in SQLite.
+//! - `connection`: each client's reader (bytes → requests) and writer;
+//!   `membership`: the rooms a connection is in.
 //! - `outbox`: a client's bounded outgoing queue.
 //! - `rate`: flood protection per client, on `chat-core`'s token bucket.
 //! - `wire`: serialising frames once per mode.
@@ -27,9 +31,12 @@ use tracing::{info, warn};
 pub mod config;
 
 mod access;
-mod broker;
 mod connection;
+mod directory;
 pub mod history;
+pub mod log;
+mod membership;
+mod room;
 // Public only for the micro-benchmarks in `benches/`.
 #[doc(hidden)]
 pub mod outbox;
@@ -41,8 +48,9 @@ pub mod wire;
 pub use access::Secret;
 pub use config::{Config, RateLimit};
 
-use broker::{Broker, ClientId, ToBroker};
 use connection::{banner, write_loop, Reader};
+use directory::{ClientId, Directory, ToDirectory};
+use membership::{Membership, NO_ROOM};
 use outbox::Outbox;
 
 /// Why the server could not run.
@@ -56,7 +64,7 @@ pub enum ServerError {
     History(#[from] history::HistoryError),
 }
 
-/// Serves the room on `listener` until `shutdown` completes, then tells every
+/// Serves the rooms on `listener` until `shutdown` completes, then tells every
 /// client, flushes what is queued (for up to `config.shutdown_grace`) and
 /// returns.
 ///
@@ -69,21 +77,22 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     let config = Arc::new(config);
     let addr = listener.local_addr()?;
-    let history = match config.history_db.clone() {
+    let store = match config.history_db.clone() {
         Some(path) => {
-            let (room, replay) = (config.room.clone(), config.replay);
-            let opened =
-                task::spawn_blocking(move || history::Store::open(&path, &room, replay)).await?;
-            info!(db = %opened.0.path().display(), stored_up_to = opened.1.next_seq - 1, "history opened");
-            Some(opened)
+            let keep = config.history_keep;
+            let opened = task::spawn_blocking(move || history::Store::open(&path, keep)).await?;
+            info!(db = %opened.path().display(), keep = ?keep, "history opened");
+            Some(Arc::new(opened))
         }
         None => None,
     };
-    info!(%addr, room = %config.room, "server started");
+    info!(%addr, default_room = %config.default_room, rooms = ?config.rooms, "server started");
 
     let (broker_tx, broker_rx) = async_std::channel::bounded(1024);
+    let (internal_tx, internal_rx) = async_std::channel::unbounded();
     let bans = access::Bans::default();
-    task::spawn(Broker::new(config.clone(), history, bans.clone()).run(broker_rx));
+    let directory = Directory::new(config.clone(), store, bans.clone(), internal_tx);
+    task::spawn(directory.run(broker_rx, internal_rx));
     // Every writer holds a clone; when all are dropped, everything is flushed.
     let (writers_done, mut all_written) = mpsc::channel::<()>(1);
     let status = config.status_interval.map(|every| {
@@ -91,7 +100,7 @@ pub async fn run(
         task::spawn(async move {
             loop {
                 task::sleep(every).await;
-                if broker.send(ToBroker::Status).await.is_err() {
+                if broker.send(ToDirectory::Status).await.is_err() {
                     break;
                 }
             }
@@ -154,7 +163,7 @@ pub async fn run(
         status.cancel().await;
     }
     let (done, queued) = oneshot::channel();
-    if broker_tx.send(ToBroker::Shutdown { done }).await.is_ok() {
+    if broker_tx.send(ToDirectory::Shutdown { done }).await.is_ok() {
         let _ = queued.await;
     }
     drop(writers_done);
@@ -171,7 +180,7 @@ struct Client {
     id: ClientId,
     peer: SocketAddr,
     stream: TcpStream,
-    broker: Sender<ToBroker>,
+    broker: Sender<ToDirectory>,
     config: Arc<Config>,
     writer_token: mpsc::Sender<()>,
 }
@@ -200,12 +209,14 @@ impl Client {
             },
         };
         let outbox = Outbox::new(config.max_send_queue);
-        let _ = outbox.push(wire::plain_line(&banner(&config.room)));
-        let connected = ToBroker::Connected {
+        let _ = outbox.push(wire::plain_line(&banner(&config.default_room)));
+        let current = Arc::new(std::sync::atomic::AtomicU64::new(NO_ROOM));
+        let connected = ToDirectory::Connected {
             id,
             peer,
             outbox: outbox.clone(),
             closer: stream.clone(),
+            current: current.clone(),
         };
         if broker.send(connected).await.is_err() {
             return;
@@ -222,10 +233,11 @@ impl Client {
             drop(writer_slot);
             drop(writer_token);
         });
-        let reason = Reader::new(id, peer, reader, broker.clone(), config)
+        let rooms = Membership::new(current);
+        let reason = Reader::new(id, peer, reader, broker.clone(), config, rooms)
             .run()
             .await;
-        let _ = broker.send(ToBroker::Gone { id, reason }).await;
+        let _ = broker.send(ToDirectory::Gone { id, reason }).await;
         drop(slot);
     }
 }

@@ -28,9 +28,27 @@ struct Args {
     /// Address to listen on; 0.0.0.0:8001 serves the LAN.
     #[arg(long, default_value = chat_core::DEFAULT_ADDR)]
     listen: String,
-    /// The room's name.
-    #[arg(long, default_value = "lobby")]
-    room: String,
+    /// The room everyone joins on connecting (nc users, version-1 clients
+    /// and bots included).
+    #[arg(long, value_name = "NAME", default_value = "lobby")]
+    default_room: String,
+    /// A room that always exists, even when empty (repeatable). Others are
+    /// created by /join and removed when their last member leaves.
+    #[arg(long = "room", value_name = "NAME")]
+    rooms: Vec<String>,
+    /// Rooms at once on the server, configured ones included.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    max_rooms: usize,
+    /// Rooms one connection may be in at once, the default room included.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    max_rooms_per_client: usize,
+    /// Only operators may set a room's topic (anyone in the room otherwise).
+    #[arg(long)]
+    topic_ops_only: bool,
+    /// History each room keeps in the database: a count of messages
+    /// (10000), an age (30d, 12h, 90m) or "all".
+    #[arg(long, value_name = "N|AGE|all", default_value = "10000")]
+    history_keep: chat_server::history::Keep,
     /// Longest accepted line in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 8192)]
     max_line: usize,
@@ -166,10 +184,26 @@ fn parse_rate(spec: &str) -> anyhow::Result<Option<RateLimit>> {
     Ok(Some(RateLimit { burst, per_sec }))
 }
 
+/// A room name from a flag, with or without `#`.
+fn parse_room_flag(flag: &str, room: &str) -> anyhow::Result<String> {
+    chat_core::names::parse_room(room)
+        .map(str::to_owned)
+        .with_context(|| format!("{flag} {room}"))
+}
+
 impl Args {
     fn config(&self) -> anyhow::Result<Config> {
         Ok(Config {
-            room: self.room.clone(),
+            default_room: parse_room_flag("--default-room", &self.default_room)?,
+            rooms: self
+                .rooms
+                .iter()
+                .map(|room| parse_room_flag("--room", room))
+                .collect::<anyhow::Result<_>>()?,
+            max_rooms: self.max_rooms.max(1 + self.rooms.len()),
+            max_rooms_per_client: self.max_rooms_per_client.max(1),
+            topic_ops_only: self.topic_ops_only,
+            history_keep: self.history_keep,
             max_line: self.max_line,
             max_send_queue: self.max_send_queue,
             rate_limit: parse_rate(&self.rate_limit)?,

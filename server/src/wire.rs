@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use chat_core::codec::encode_frame;
 use chat_core::protocol::{ErrorCode, ErrorFrame, Notice, ServerFrame};
-use chat_core::render::{clock, render};
+use chat_core::render::{clock, render, room_lines};
 use chat_core::Event;
 
 /// How a client speaks: decided by its first line.
@@ -33,21 +33,36 @@ pub fn json_line(frame: &ServerFrame) -> Bytes {
 }
 
 /// A frame as the plain line a person reads; `None` for frames plain clients
-/// never see (pings).
-pub fn plain_frame(frame: &ServerFrame) -> Option<Bytes> {
+/// never see (pings). With `prefixed`, a line about a room starts with
+/// `[#room] `: it is about a room other than the reader's current one.
+pub fn plain_frame(frame: &ServerFrame, prefixed: bool) -> Option<Bytes> {
+    if let ServerFrame::Rooms(list) = frame {
+        // One line per room, as `/rooms` promises.
+        let lines: String = room_lines(list)
+            .iter()
+            .map(|line| format!("* {line}\n"))
+            .collect();
+        return Some(Bytes::from(lines));
+    }
     let line = render(&Event::from_frame(frame.clone())?)?;
+    // Joining makes a room current, so its answer is never prefixed.
+    let text = if prefixed && !matches!(frame, ServerFrame::RoomJoined(_)) {
+        line.in_context(None)
+    } else {
+        line.to_string()
+    };
     Some(match frame {
         // History carries its time, so people can tell it from live talk.
-        ServerFrame::Replay(r) => plain_line(&format!("[{}] {line}", clock(r.message.time))),
-        _ => plain_line(&line.to_string()),
+        ServerFrame::Replay(r) => plain_line(&format!("[{}] {text}", clock(r.message.time))),
+        _ => plain_line(&text),
     })
 }
 
-/// A frame in the given mode.
+/// A frame in the given mode, as for the reader's current room.
 pub fn encode(mode: Mode, frame: &ServerFrame) -> Option<Bytes> {
     match mode {
         Mode::Structured => Some(json_line(frame)),
-        Mode::Plain => plain_frame(frame),
+        Mode::Plain => plain_frame(frame, false),
     }
 }
 
@@ -64,7 +79,7 @@ pub fn error(mode: Mode, code: ErrorCode, message: impl Into<String>, id: Option
 pub fn notice(mode: Mode, text: impl Into<String>) -> Bytes {
     let frame = ServerFrame::Notice(Notice { text: text.into() });
     match mode {
-        Mode::Plain => plain_frame(&frame).unwrap_or_default(),
+        Mode::Plain => plain_frame(&frame, false).unwrap_or_default(),
         Mode::Structured => json_line(&frame),
     }
 }

@@ -167,12 +167,12 @@ async fn operators_kick_and_ban_and_nobody_else_can() {
     let mut again = Plain::connect(addr).await;
     again.send("bob").await;
     again
-        .next_is("! the name \"bob\" is banned from this room")
+        .next_is("! the name \"bob\" is banned from this server")
         .await;
     // A look-alike of the banned name (Cyrillic о) is the same name.
     again.send("b\u{43e}b").await;
     again
-        .next_is("! the name \"b\u{43e}b\" is banned from this room")
+        .next_is("! the name \"b\u{43e}b\" is banned from this server")
         .await;
     let socket =
         socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");

@@ -295,10 +295,10 @@ async fn kill_9_during_traffic_leaves_a_readable_database() {
         .expect("integrity check runs");
     assert_eq!(check, "ok");
     let stored: i64 = conn
-        .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
+        .query_row("SELECT COUNT(*) FROM room_messages", [], |r| r.get(0))
         .expect("count");
     let (low, high): (i64, i64) = conn
-        .query_row("SELECT MIN(seq), MAX(seq) FROM messages", [], |r| {
+        .query_row("SELECT MIN(seq), MAX(seq) FROM room_messages", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
         .expect("range");
@@ -377,7 +377,7 @@ async fn a_clean_shutdown_stores_everything_accepted() {
     within("shutdown", server.shutdown()).await.expect("stop");
     let conn = rusqlite::Connection::open(&db).expect("open");
     let stored: i64 = conn
-        .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
+        .query_row("SELECT COUNT(*) FROM room_messages", [], |r| r.get(0))
         .expect("count");
     assert_eq!(stored, 500);
 }

@@ -261,7 +261,7 @@ async fn bad_input_gets_a_specific_error_and_is_not_relayed() {
     bob.send("/help").await;
     let help = bob.line().await;
     assert!(help.starts_with("* /nick NAME"), "{help}");
-    bob.expect(&format!("* {:<20} show this list", "/help"))
+    bob.expect(&format!("* {:<22} show this list", "/help"))
         .await;
     // The connection still works, and alice saw none of it.
     bob.send("ok now").await;

@@ -135,6 +135,16 @@ impl Plain {
         }
     }
 
+    /// Skips lines until one that starts with `prefix`; returns it.
+    pub async fn expect_prefix(&mut self, prefix: &str) -> String {
+        loop {
+            let line = self.line().await;
+            if line.starts_with(prefix) {
+                return line;
+            }
+        }
+    }
+
     /// Asserts the very next line is `want`.
     pub async fn next_is(&mut self, want: &str) {
         let line = self.line().await;

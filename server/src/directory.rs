@@ -1,0 +1,951 @@
+//! The directory: one task that owns who is connected, under which name,
+//! and which rooms exist with whom in them.
+//!
+//! Names are unique server-wide, so claiming, renaming and private messages
+//! come here; so do joins, parts, topics and the room list, because they
+//! change or read the registry of rooms. What is said in a room does not:
+//! connections send it straight to the room's broker ([`crate::room`]), so
+//! the directory is never on the path of a room's messages. It opens a
+//! room's broker when the room is created and closes it when the last
+//! member of a room nobody configured leaves.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_std::channel::{Receiver, Sender};
+use async_std::net::TcpStream;
+use bytes::Bytes;
+use chat_core::names::{name_key, parse_room, room_key, validate_name};
+use chat_core::protocol::{
+    now_millis, ErrorCode, Limits, Notice, PrivateMessage, Rename, RoomList, RoomSummary,
+    ServerFrame, TopicInfo, Welcome, MAX_NAME_CHARS, PROTOCOL_VERSION,
+};
+use futures::channel::oneshot;
+use futures::StreamExt;
+use tracing::{debug, info, warn};
+
+use crate::access::Bans;
+use crate::config::Config;
+use crate::history::Store;
+use crate::log::{LocalLog, RoomLog};
+use crate::outbox::Outbox;
+use crate::room::{Intro, Member, Room, RoomId, ToRoom};
+use crate::wire::{self, Mode};
+
+/// Identifies a connection in logs, in the directory and in rooms.
+pub type ClientId = u64;
+
+/// Requests queued for one room's broker before its members wait.
+const ROOM_QUEUE: usize = 1024;
+
+/// Longest topic, in characters.
+pub const MAX_TOPIC_CHARS: usize = 300;
+
+/// A connection's way into a room it is in.
+#[derive(Debug, Clone)]
+pub struct RoomLink {
+    pub id: RoomId,
+    /// The room's key (case folded, no `#`).
+    pub key: String,
+    /// The room's name as people see it.
+    pub name: String,
+    pub tx: Sender<ToRoom>,
+}
+
+/// A refusal for the client: its code and the sentence people read.
+pub type Refusal = (ErrorCode, String);
+
+/// A named client's request that the directory answers.
+#[derive(Debug)]
+pub enum Request {
+    /// A private message.
+    Private {
+        to: String,
+        text: String,
+        id: Option<String>,
+    },
+    /// A change of name; `done` fires once every room knows it.
+    Nick {
+        name: String,
+        done: oneshot::Sender<()>,
+    },
+    /// Join (or create) a room.
+    Join {
+        room: String,
+        reply: oneshot::Sender<Result<RoomLink, Refusal>>,
+    },
+    /// Leave the room with key `room`; `farewell` is a last line for the
+    /// leaver from that room; `done` fires once the room has said goodbye.
+    Part {
+        room: String,
+        reason: Option<String>,
+        farewell: Option<Bytes>,
+        done: oneshot::Sender<()>,
+    },
+    /// Show (`text: None`) or set the topic of the room with key `room`.
+    Topic { room: String, text: Option<String> },
+    /// List the rooms.
+    Rooms,
+    /// The operator password was given (and checked by the connection).
+    Oper,
+    /// Operators: put `name` out of the server, and with `ban` keep them out.
+    Kick {
+        name: String,
+        reason: Option<String>,
+        ban: bool,
+    },
+}
+
+/// What connections tell the directory.
+#[derive(Debug)]
+pub enum ToDirectory {
+    /// A connection was accepted; `closer` lets the directory cut it off;
+    /// `current` is the connection's current room, shared with its reader
+    /// and with the rooms it joins.
+    Connected {
+        id: ClientId,
+        peer: SocketAddr,
+        outbox: Outbox,
+        closer: TcpStream,
+        current: Arc<AtomicU64>,
+    },
+    /// The connection asks for a name; the reply is its way into the
+    /// default room when it got the name.
+    Claim {
+        id: ClientId,
+        name: String,
+        mode: Mode,
+        version: u32,
+        reply: oneshot::Sender<Option<RoomLink>>,
+    },
+    /// A named client's request.
+    Request { id: ClientId, request: Request },
+    /// The connection ended, for the reason given.
+    Gone { id: ClientId, reason: String },
+    /// A line for one client alone (errors, help, pongs).
+    Direct { id: ClientId, line: Bytes },
+    /// Log the one-line status.
+    Status,
+    /// Tell everyone the server is going away and close every queue; `done`
+    /// fires once that is queued and the history is stored.
+    Shutdown { done: oneshot::Sender<()> },
+}
+
+/// What rooms tell the directory (never waiting for it).
+pub enum Internal {
+    /// The client's queue overflowed: it is too slow and must go.
+    Overflowed { id: ClientId },
+    /// A room closed: its log, for when the room is created again.
+    Retired { key: String, log: Box<dyn RoomLog> },
+}
+
+impl std::fmt::Debug for Internal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Internal::Overflowed { id } => write!(f, "Overflowed({id})"),
+            Internal::Retired { key, .. } => write!(f, "Retired({key})"),
+        }
+    }
+}
+
+struct Client {
+    peer: SocketAddr,
+    outbox: Outbox,
+    closer: TcpStream,
+    mode: Mode,
+    version: u32,
+    name: Option<String>,
+    operator: bool,
+    /// Keys of the rooms it is in, oldest first.
+    rooms: Vec<String>,
+    current: Arc<AtomicU64>,
+}
+
+struct RoomEntry {
+    link: RoomLink,
+    members: HashSet<ClientId>,
+    /// Configured rooms stay when empty; created ones go.
+    permanent: bool,
+    topic: Option<TopicInfo>,
+}
+
+pub struct Directory {
+    config: Arc<Config>,
+    clients: HashMap<ClientId, Client>,
+    /// Name key → holder, for uniqueness by case and look.
+    names: HashMap<String, ClientId>,
+    /// Room key → room, in key order for the room list.
+    rooms: BTreeMap<String, RoomEntry>,
+    default_room: String,
+    next_room: RoomId,
+    store: Option<Arc<Store>>,
+    /// Without a database, the logs of rooms that closed, newest last, so
+    /// that a room created again continues its numbers and history. At
+    /// most `max_rooms` are kept.
+    retired: Vec<(String, Box<dyn RoomLog>)>,
+    bans: Bans,
+    internal: Sender<Internal>,
+    relayed: Arc<AtomicU64>,
+    shutting_down: bool,
+}
+
+impl Directory {
+    /// A directory with the configured rooms open.
+    pub fn new(
+        config: Arc<Config>,
+        store: Option<Arc<Store>>,
+        bans: Bans,
+        internal: Sender<Internal>,
+    ) -> Self {
+        let mut directory = Self {
+            default_room: room_key(&config.default_room),
+            config: config.clone(),
+            clients: HashMap::new(),
+            names: HashMap::new(),
+            rooms: BTreeMap::new(),
+            next_room: 1,
+            store,
+            retired: Vec::new(),
+            bans,
+            internal,
+            relayed: Arc::new(AtomicU64::new(0)),
+            shutting_down: false,
+        };
+        for name in std::iter::once(&config.default_room).chain(&config.rooms) {
+            if !directory.rooms.contains_key(&room_key(name)) {
+                directory.open_room(name, true);
+            }
+        }
+        directory
+    }
+
+    pub async fn run(mut self, requests: Receiver<ToDirectory>, internal: Receiver<Internal>) {
+        enum Next {
+            Request(ToDirectory),
+            Internal(Internal),
+        }
+        let mut next =
+            futures::stream::select(requests.map(Next::Request), internal.map(Next::Internal));
+        while let Some(event) = next.next().await {
+            match event {
+                Next::Request(request) => self.handle(request).await,
+                Next::Internal(Internal::Overflowed { id }) => {
+                    self.remove(id, "send queue exceeded", true).await;
+                }
+                // With a database the room's history is there; keep nothing.
+                Next::Internal(Internal::Retired { .. }) if self.store.is_some() => {}
+                Next::Internal(Internal::Retired { key, log }) => {
+                    if self.retired.len() >= self.config.max_rooms {
+                        self.retired.remove(0);
+                    }
+                    self.retired.push((key, log));
+                }
+            }
+        }
+    }
+
+    /// Starts the broker of room `name`, with its log loaded on a blocking
+    /// thread while the first requests queue.
+    fn open_room(&mut self, name: &str, permanent: bool) -> &mut RoomEntry {
+        let key = room_key(name);
+        let id = self.next_room;
+        self.next_room += 1;
+        let (tx, rx) = async_std::channel::bounded(ROOM_QUEUE);
+        let (store, replay) = (self.store.clone(), self.config.replay);
+        let (log_key, log_name) = (key.clone(), name.to_owned());
+        let room_name = name.to_owned();
+        let internal = self.internal.clone();
+        let relayed = self.relayed.clone();
+        let retired = self
+            .retired
+            .iter()
+            .position(|(k, _)| *k == key)
+            .map(|at| self.retired.remove(at).1);
+        async_std::task::spawn(async move {
+            let log: Box<dyn RoomLog> = match retired {
+                Some(log) => log,
+                None => {
+                    let opened = async_std::task::spawn_blocking(move || {
+                        LocalLog::open(store, &log_key, &log_name, replay).or_else(|e| {
+                            warn!(room = %log_name, error = %e, "cannot read the room's history; keeping it in memory");
+                            LocalLog::open(None, &log_key, &log_name, replay)
+                        })
+                    })
+                    .await;
+                    match opened {
+                        Ok(log) => Box::new(log),
+                        // A memory log cannot fail to open.
+                        Err(_) => return,
+                    }
+                }
+            };
+            let room = Room::new(id, room_name, replay, log, internal.clone(), relayed);
+            let (key, log) = room.run(rx).await;
+            let _ = internal.try_send(Internal::Retired { key, log });
+        });
+        info!(room = %name, permanent, "room opened");
+        self.rooms.entry(room_key(name)).or_insert(RoomEntry {
+            link: RoomLink {
+                id,
+                key: room_key(name),
+                name: name.to_owned(),
+                tx,
+            },
+            members: HashSet::new(),
+            permanent,
+            topic: None,
+        })
+    }
+
+    async fn handle(&mut self, event: ToDirectory) {
+        match event {
+            ToDirectory::Connected {
+                id,
+                peer,
+                outbox,
+                closer,
+                current,
+            } => {
+                if self.shutting_down {
+                    outbox.close();
+                }
+                self.clients.insert(
+                    id,
+                    Client {
+                        peer,
+                        outbox,
+                        closer,
+                        mode: Mode::Plain,
+                        version: PROTOCOL_VERSION,
+                        name: None,
+                        operator: false,
+                        rooms: Vec::new(),
+                        current,
+                    },
+                );
+            }
+            ToDirectory::Claim {
+                id,
+                name,
+                mode,
+                version,
+                reply,
+            } => {
+                let granted = self.claim(id, name, mode, version).await;
+                // The connection may have vanished meanwhile; nothing to do.
+                let _ = reply.send(granted);
+            }
+            ToDirectory::Request { id, request } => self.request(id, request).await,
+            ToDirectory::Gone { id, reason } => self.remove(id, &reason, false).await,
+            ToDirectory::Direct { id, line } => self.send_to(id, line),
+            ToDirectory::Status => info!(
+                online = self.names.len(),
+                connections = self.clients.len(),
+                rooms = self.rooms.len(),
+                relayed = self.relayed.load(Ordering::Relaxed),
+                "status"
+            ),
+            ToDirectory::Shutdown { done } => self.shutdown(done).await,
+        }
+    }
+
+    async fn shutdown(&mut self, done: oneshot::Sender<()>) {
+        self.shutting_down = true;
+        for client in self.clients.values() {
+            let _ = client
+                .outbox
+                .push(wire::notice(client.mode, "server is shutting down"));
+            client.outbox.close();
+        }
+        for room in self.rooms.values() {
+            let _ = room.link.tx.send(ToRoom::Close).await;
+        }
+        match self.store.take() {
+            // Everything accepted is stored before shutdown completes.
+            Some(store) => {
+                async_std::task::spawn_blocking(move || {
+                    store.flush();
+                    let _ = done.send(());
+                });
+            }
+            None => {
+                let _ = done.send(());
+            }
+        }
+    }
+
+    fn send_to(&mut self, id: ClientId, line: Bytes) {
+        if let Some(client) = self.clients.get(&id) {
+            if client.outbox.push(line).is_err() {
+                let _ = self.internal.try_send(Internal::Overflowed { id });
+            }
+        }
+    }
+
+    fn frame_to(&mut self, id: ClientId, frame: &ServerFrame) {
+        if let Some(line) = self
+            .clients
+            .get(&id)
+            .and_then(|c| wire::encode(c.mode, frame))
+        {
+            self.send_to(id, line);
+        }
+    }
+
+    fn error_to(&mut self, id: ClientId, code: ErrorCode, message: String, req_id: Option<String>) {
+        if let Some(mode) = self.clients.get(&id).map(|c| c.mode) {
+            self.send_to(id, wire::error(mode, code, message, req_id));
+        }
+    }
+
+    /// Sends a frame once to `id` and to everyone who shares a room with it.
+    fn tell_neighbours(&mut self, id: ClientId, frame: &ServerFrame) {
+        let mut told: HashSet<ClientId> = HashSet::from([id]);
+        if let Some(client) = self.clients.get(&id) {
+            for key in &client.rooms {
+                if let Some(room) = self.rooms.get(key) {
+                    told.extend(&room.members);
+                }
+            }
+        }
+        let (mut json, mut plain) = (None, None);
+        for other in told {
+            let Some(client) = self.clients.get(&other) else {
+                continue;
+            };
+            let line = match client.mode {
+                Mode::Structured => json.get_or_insert_with(|| wire::json_line(frame)).clone(),
+                Mode::Plain => match plain
+                    .get_or_insert_with(|| wire::plain_frame(frame, false))
+                    .clone()
+                {
+                    Some(line) => line,
+                    None => continue,
+                },
+            };
+            if client.outbox.push(line).is_err() {
+                let _ = self.internal.try_send(Internal::Overflowed { id: other });
+            }
+        }
+    }
+
+    /// Checks a wanted name: valid, not banned, and free unless `id`
+    /// already holds it (or a name that looks the same).
+    fn check_name(&self, id: ClientId, name: &str) -> Result<(), Refusal> {
+        validate_name(name).map_err(|e| (ErrorCode::InvalidName, e.to_string()))?;
+        if self.bans.name_banned(&name_key(name)) {
+            return Err((
+                ErrorCode::Banned,
+                format!("the name \"{name}\" is banned from this server"),
+            ));
+        }
+        match self.names.get(&name_key(name)) {
+            Some(&holder) if holder != id => Err((
+                ErrorCode::NameTaken,
+                format!("the name \"{name}\" is taken"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn member(&self, id: ClientId) -> Option<Member> {
+        let client = self.clients.get(&id)?;
+        Some(Member {
+            name: client.name.clone()?,
+            outbox: client.outbox.clone(),
+            mode: client.mode,
+            version: client.version,
+            current: client.current.clone(),
+        })
+    }
+
+    async fn claim(
+        &mut self,
+        id: ClientId,
+        name: String,
+        mode: Mode,
+        version: u32,
+    ) -> Option<RoomLink> {
+        let client = self.clients.get_mut(&id)?;
+        client.mode = mode;
+        client.version = version;
+        let peer = client.peer;
+        if self.shutting_down {
+            let line = wire::error(mode, ErrorCode::Other, "server is shutting down", None);
+            self.send_to(id, line);
+            return None;
+        }
+        if self.bans.address_banned(peer.ip()) {
+            let line = wire::error(
+                mode,
+                ErrorCode::Banned,
+                "you are banned from this server",
+                None,
+            );
+            self.send_to(id, line);
+            return None;
+        }
+        if let Err((code, message)) = self.check_name(id, &name) {
+            info!(client = id, name = %name, reason = %message, "name refused");
+            self.error_to(id, code, message, None);
+            return None;
+        }
+        self.names.insert(name_key(&name), id);
+        if let Some(client) = self.clients.get_mut(&id) {
+            client.name = Some(name.clone());
+        }
+        info!(client = id, %peer, name = %name, mode = ?mode, version, "named");
+        let default = self.default_room.clone();
+        let welcome = Welcome {
+            version: version.min(PROTOCOL_VERSION),
+            name,
+            room: self
+                .rooms
+                .get(&default)
+                .map_or_else(|| default.clone(), |r| r.link.name.clone()),
+            users: Vec::new(),
+            topic: None,
+            rooms: Vec::new(),
+            limits: Limits {
+                max_rooms: if version >= 2 {
+                    self.config.max_rooms_per_client
+                } else {
+                    0
+                },
+                max_line: self.config.max_line,
+                max_name: MAX_NAME_CHARS,
+                rate_per_sec: self
+                    .config
+                    .rate_limit
+                    .map_or(0, |r| r.per_sec.ceil() as u32),
+                burst: self.config.rate_limit.map_or(0, |r| r.burst),
+            },
+        };
+        self.enter(id, &default, Intro::Welcome(welcome)).await
+    }
+
+    /// Puts a named client into the room with key `key` (open), makes it
+    /// the client's current room, and has the room greet it.
+    async fn enter(&mut self, id: ClientId, key: &str, intro: Intro) -> Option<RoomLink> {
+        let member = self.member(id)?;
+        let room = self.rooms.get_mut(key)?;
+        room.members.insert(id);
+        let link = room.link.clone();
+        let topic = room.topic.as_ref().map(|t| t.topic.clone());
+        let intro = match intro {
+            Intro::Welcome(mut welcome) => {
+                if welcome.version >= 2 {
+                    welcome.rooms = vec![link.name.clone()];
+                }
+                Intro::Welcome(welcome)
+            }
+            other => other,
+        };
+        member.current.store(link.id, Ordering::Relaxed);
+        if let Some(client) = self.clients.get_mut(&id) {
+            client.rooms.push(key.to_owned());
+        }
+        let add = ToRoom::Add {
+            id,
+            member,
+            intro,
+            topic,
+        };
+        // A room's queue drains on its own: waiting here is brief.
+        let _ = link.tx.send(add).await;
+        Some(link)
+    }
+
+    async fn request(&mut self, id: ClientId, request: Request) {
+        if self.shutting_down {
+            return;
+        }
+        let Some(name) = self.clients.get(&id).and_then(|c| c.name.clone()) else {
+            return;
+        };
+        match request {
+            Request::Private {
+                to,
+                text,
+                id: req_id,
+            } => self.private(id, name, to, text, req_id),
+            Request::Nick { name: new, done } => {
+                self.rename(id, name, new).await;
+                let _ = done.send(());
+            }
+            Request::Join { room, reply } => {
+                let answer = self.join(id, &name, &room).await;
+                let _ = reply.send(answer);
+            }
+            Request::Part {
+                room,
+                reason,
+                farewell,
+                done,
+            } => self.part(id, &name, &room, reason, farewell, done).await,
+            Request::Topic { room, text } => self.topic(id, name, &room, text).await,
+            Request::Rooms => self.list_rooms(id),
+            Request::Oper => {
+                if let Some(client) = self.clients.get_mut(&id) {
+                    client.operator = true;
+                    info!(client = id, peer = %client.peer, name = %name, "operator");
+                }
+                self.tell_neighbours(
+                    id,
+                    &ServerFrame::Notice(Notice {
+                        text: format!("{name} is now an operator"),
+                    }),
+                );
+            }
+            Request::Kick {
+                name: target,
+                reason,
+                ban,
+            } => self.kick(id, name, target, reason, ban).await,
+        }
+    }
+
+    async fn join(&mut self, id: ClientId, name: &str, room: &str) -> Result<RoomLink, Refusal> {
+        let Some(client) = self.clients.get(&id) else {
+            return Err((ErrorCode::Other, "not connected".to_owned()));
+        };
+        if client.version < 2 {
+            return Err((
+                ErrorCode::UnsupportedVersion,
+                "rooms need protocol version 2: say so in hello".to_owned(),
+            ));
+        }
+        let room = parse_room(room).map_err(|e| (ErrorCode::InvalidRoom, e.to_string()))?;
+        let key = room_key(room);
+        if client.rooms.contains(&key) {
+            // Already in: only make it current, and say what it is like.
+            let link = self.rooms.get(&key).map(|r| r.link.clone());
+            if let Some(link) = &link {
+                client.current.store(link.id, Ordering::Relaxed);
+                let _ = link.tx.send(ToRoom::Info { id }).await;
+            }
+            return link.ok_or((ErrorCode::NotInRoom, format!("#{room} is gone")));
+        }
+        let most = self.config.max_rooms_per_client;
+        if client.rooms.len() >= most {
+            return Err((
+                ErrorCode::TooManyRooms,
+                format!("you are in {most} rooms, the most allowed: /part one first"),
+            ));
+        }
+        if !self.rooms.contains_key(&key) {
+            let most = self.config.max_rooms;
+            if self.rooms.len() >= most {
+                return Err((
+                    ErrorCode::TooManyRooms,
+                    format!("this server has {most} rooms, the most it allows: join one of them (/rooms)"),
+                ));
+            }
+            self.open_room(room, false);
+            info!(client = id, name = %name, room = %room, "room created");
+        }
+        let link = self
+            .enter(id, &key, Intro::Joined)
+            .await
+            .ok_or((ErrorCode::Other, "cannot join now".to_owned()))?;
+        info!(client = id, name = %name, room = %link.name, "joined");
+        Ok(link)
+    }
+
+    /// Takes a client out of one room; a created room that is left empty
+    /// closes (its history stays).
+    async fn leave_room(
+        &mut self,
+        id: ClientId,
+        key: &str,
+        reason: String,
+        farewell: Option<Bytes>,
+        done: Option<oneshot::Sender<()>>,
+    ) {
+        if let Some(client) = self.clients.get_mut(&id) {
+            client.rooms.retain(|r| r != key);
+        }
+        let Some(room) = self.rooms.get_mut(key) else {
+            return;
+        };
+        room.members.remove(&id);
+        // A part is told to the leaver too; a disconnected client is gone.
+        let remove = ToRoom::Remove {
+            id,
+            reason,
+            tell_leaver: done.is_some(),
+            farewell,
+            done,
+        };
+        let _ = room.link.tx.send(remove).await;
+        if room.members.is_empty() && !room.permanent {
+            if let Some(room) = self.rooms.remove(key) {
+                info!(room = %room.link.name, "room removed (empty)");
+                let _ = room.link.tx.send(ToRoom::Close).await;
+            }
+        }
+    }
+
+    async fn part(
+        &mut self,
+        id: ClientId,
+        name: &str,
+        key: &str,
+        reason: Option<String>,
+        farewell: Option<Bytes>,
+        done: oneshot::Sender<()>,
+    ) {
+        let member = self
+            .clients
+            .get(&id)
+            .is_some_and(|c| c.rooms.iter().any(|r| r == key));
+        if !member {
+            let _ = done.send(());
+            return;
+        }
+        let room_name = self
+            .rooms
+            .get(key)
+            .map_or_else(|| key.to_owned(), |r| r.link.name.clone());
+        info!(client = id, name = %name, room = %room_name, reason = reason.as_deref().unwrap_or(""), "parted");
+        let reason = match reason {
+            Some(reason) if !reason.is_empty() => format!("part: {reason}"),
+            _ => "part".to_owned(),
+        };
+        self.leave_room(id, key, reason, farewell, Some(done)).await;
+    }
+
+    async fn topic(&mut self, id: ClientId, name: String, key: &str, text: Option<String>) {
+        let (member, operator) = self.clients.get(&id).map_or((false, false), |c| {
+            (c.rooms.iter().any(|r| r == key), c.operator)
+        });
+        let Some(room) = self.rooms.get_mut(key).filter(|_| member) else {
+            let message = format!("you are not in #{key}: /join it first");
+            self.error_to(id, ErrorCode::NotInRoom, message, None);
+            return;
+        };
+        let Some(text) = text else {
+            let shown = room.topic.clone().map_or_else(
+                || TopicInfo {
+                    room: room.link.name.clone(),
+                    topic: String::new(),
+                    by: None,
+                    time: 0,
+                },
+                |t| TopicInfo { by: None, ..t },
+            );
+            self.frame_to(id, &ServerFrame::Topic(shown));
+            return;
+        };
+        if self.config.topic_ops_only && !operator {
+            let message = format!("only operators may set the topic of #{}", room.link.name);
+            self.error_to(id, ErrorCode::NotOperator, message, None);
+            return;
+        }
+        if text.chars().count() > MAX_TOPIC_CHARS {
+            let message = format!("a topic is at most {MAX_TOPIC_CHARS} characters");
+            self.error_to(id, ErrorCode::BadCommand, message, None);
+            return;
+        }
+        let topic = TopicInfo {
+            room: room.link.name.clone(),
+            topic: text,
+            by: Some(name.clone()),
+            time: now_millis(),
+        };
+        info!(client = id, name = %name, room = %topic.room, topic = %topic.topic, "topic set");
+        room.topic = Some(topic.clone());
+        let _ = room.link.tx.send(ToRoom::Topic(topic)).await;
+    }
+
+    fn list_rooms(&mut self, id: ClientId) {
+        let list = ServerFrame::Rooms(RoomList {
+            rooms: self
+                .rooms
+                .values()
+                .map(|r| RoomSummary {
+                    room: r.link.name.clone(),
+                    members: r.members.len(),
+                    topic: r
+                        .topic
+                        .as_ref()
+                        .map(|t| t.topic.clone())
+                        .filter(|t| !t.is_empty()),
+                })
+                .collect(),
+        });
+        self.frame_to(id, &list);
+    }
+
+    /// An operator puts `target` out (and with `ban`, keeps them out).
+    async fn kick(
+        &mut self,
+        id: ClientId,
+        by: String,
+        target: String,
+        reason: Option<String>,
+        ban: bool,
+    ) {
+        let verb = if ban { "ban" } else { "kick" };
+        if !self.clients.get(&id).is_some_and(|c| c.operator) {
+            let message = format!("only operators may {verb}: /oper PASSWORD first");
+            self.error_to(id, ErrorCode::NotOperator, message, None);
+            return;
+        }
+        let Some(&victim) = self.names.get(&name_key(&target)) else {
+            let message = format!("nobody called \"{target}\" is online");
+            self.error_to(id, ErrorCode::UnknownUser, message, None);
+            return;
+        };
+        if victim == id {
+            let message = format!("you cannot {verb} yourself");
+            self.error_to(id, ErrorCode::BadCommand, message, None);
+            return;
+        }
+        let Some((victim_name, peer, mode)) = self
+            .clients
+            .get(&victim)
+            .and_then(|c| Some((c.name.clone()?, c.peer, c.mode)))
+        else {
+            return;
+        };
+        let done = if ban { "banned" } else { "kicked" };
+        let why = match &reason {
+            Some(reason) => format!("{done} by {by}: {reason}"),
+            None => format!("{done} by {by}"),
+        };
+        if ban {
+            self.bans.ban(name_key(&victim_name), peer.ip());
+        }
+        warn!(client = victim, %peer, name = %victim_name, by = %by, reason = reason.as_deref().unwrap_or(""), "{done}");
+        self.send_to(victim, wire::notice(mode, format!("you were {why}")));
+        self.remove(victim, &why, false).await;
+        if ban {
+            // Other connections from the banned address go too, named or not,
+            // so that one opened beforehand cannot come back under a new name.
+            let same_address: Vec<ClientId> = self
+                .clients
+                .iter()
+                .filter(|(&other, c)| other != id && c.peer.ip() == peer.ip())
+                .map(|(&other, _)| other)
+                .collect();
+            for other in same_address {
+                if let Some(mode) = self.clients.get(&other).map(|c| c.mode) {
+                    self.send_to(other, wire::notice(mode, format!("you were {why}")));
+                }
+                self.remove(other, &why, false).await;
+            }
+        }
+    }
+
+    fn private(
+        &mut self,
+        id: ClientId,
+        from: String,
+        to: String,
+        text: String,
+        req_id: Option<String>,
+    ) {
+        let Some(&target) = self.names.get(&name_key(&to)) else {
+            let message = format!("nobody called \"{to}\" is online");
+            self.error_to(id, ErrorCode::UnknownUser, message, req_id);
+            return;
+        };
+        let to = self
+            .clients
+            .get(&target)
+            .and_then(|c| c.name.clone())
+            .unwrap_or(to);
+        debug!(client = id, from = %from, to = %to, text = %text, "private");
+        let message = PrivateMessage {
+            time: now_millis(),
+            from,
+            to,
+            text,
+            id: None,
+        };
+        if target != id {
+            self.frame_to(target, &ServerFrame::Private(message.clone()));
+        }
+        let echo = ServerFrame::Private(PrivateMessage {
+            id: req_id,
+            ..message
+        });
+        self.frame_to(id, &echo);
+    }
+
+    async fn rename(&mut self, id: ClientId, old: String, new: String) {
+        if old == new {
+            return;
+        }
+        if let Err((code, message)) = self.check_name(id, &new) {
+            self.error_to(id, code, message, None);
+            return;
+        }
+        self.names.remove(&name_key(&old));
+        self.names.insert(name_key(&new), id);
+        let rooms = match self.clients.get_mut(&id) {
+            Some(client) => {
+                client.name = Some(new.clone());
+                client.rooms.clone()
+            }
+            None => return,
+        };
+        info!(client = id, from = %old, to = %new, "renamed");
+        for key in rooms {
+            if let Some(room) = self.rooms.get(&key) {
+                let rename = ToRoom::Rename {
+                    id,
+                    name: new.clone(),
+                };
+                let _ = room.link.tx.send(rename).await;
+            }
+        }
+        self.tell_neighbours(
+            id,
+            &ServerFrame::Rename(Rename {
+                time: now_millis(),
+                from: old,
+                to: new,
+            }),
+        );
+    }
+
+    /// Forgets a client and tells its rooms it left. `abort` drops what was
+    /// still queued for it (it is too slow to take it) and cuts the socket.
+    async fn remove(&mut self, id: ClientId, reason: &str, abort: bool) {
+        let Some(client) = self.clients.get(&id) else {
+            return;
+        };
+        let rooms = client.rooms.clone();
+        if !self.shutting_down {
+            for key in &rooms {
+                self.leave_room(id, key, reason.to_owned(), None, None)
+                    .await;
+            }
+        }
+        let Some(client) = self.clients.remove(&id) else {
+            return;
+        };
+        if abort {
+            client.outbox.abort();
+            // Unblocks a writer stuck on a full socket and the reader too.
+            let _ = client.closer.shutdown(std::net::Shutdown::Both);
+        } else {
+            client.outbox.close();
+        }
+        match &client.name {
+            Some(name) => {
+                if abort {
+                    warn!(client = id, peer = %client.peer, name = %name, reason, "disconnected");
+                } else {
+                    info!(client = id, peer = %client.peer, name = %name, reason, "disconnected");
+                }
+                self.names.remove(&name_key(name));
+            }
+            None => info!(client = id, peer = %client.peer, reason, "disconnected before naming"),
+        }
+    }
+}

@@ -1,0 +1,449 @@
+//! A room's broker: one task per room that owns its members and its order.
+//!
+//! Members' connections send it what they say ([`ToRoom::Say`]) directly;
+//! the directory tells it who joins, leaves and renames. It numbers each
+//! message through the room's [`RoomLog`] and pushes it, serialised once per
+//! form, into every member's [`Outbox`] before taking the next request, so
+//! everyone in the room sees one order. Rooms run side by side on the
+//! runtime's threads: a busy room never waits for another.
+
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_std::channel::{Receiver, Sender};
+use bytes::Bytes;
+use chat_core::names::{name_key, room_key};
+use chat_core::protocol::{
+    now_millis, ChatMessage, Departure, HistoryEnd, MessageKind, Presence, Replayed, RoomInfo,
+    ServerFrame, TopicInfo, UserList, Welcome,
+};
+use futures::channel::oneshot;
+use tracing::debug;
+
+use crate::directory::{ClientId, Internal};
+use crate::log::RoomLog;
+use crate::outbox::Outbox;
+use crate::wire::{self, Mode};
+
+/// Identifies a room for as long as it is open (a room created again after
+/// it closed gets a new one).
+pub type RoomId = u64;
+
+/// How a connection is heard in a room.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub name: String,
+    pub outbox: Outbox,
+    pub mode: Mode,
+    /// Version-1 clients know only their default room and its frames.
+    pub version: u32,
+    /// The connection's current room: plain lines about any other room are
+    /// prefixed with `[#room] `.
+    pub current: Arc<AtomicU64>,
+}
+
+/// What a newcomer is told first.
+#[derive(Debug)]
+pub enum Intro {
+    /// The connection was just named: its welcome (users filled in here).
+    Welcome(Welcome),
+    /// It joined this room.
+    Joined,
+}
+
+/// What a room's broker is asked to do.
+#[derive(Debug)]
+pub enum ToRoom {
+    /// A member says something (or acts it, with `action`).
+    Say {
+        id: ClientId,
+        text: String,
+        req_id: Option<String>,
+        action: bool,
+    },
+    /// A member asks for older messages.
+    History {
+        id: ClientId,
+        before: Option<u64>,
+        limit: u32,
+    },
+    /// A member asks who is here.
+    Who { id: ClientId },
+    /// A member joined again a room it is in: tell it the room's state.
+    Info { id: ClientId },
+    /// Someone joins: greet them, replay the newest, announce them.
+    Add {
+        id: ClientId,
+        member: Member,
+        intro: Intro,
+        topic: Option<String>,
+    },
+    /// Someone leaves, for `reason`; the room is told (the leaver too with
+    /// `tell_leaver`). `farewell` is one last line for the leaver; `done`
+    /// fires once all of it is queued.
+    Remove {
+        id: ClientId,
+        reason: String,
+        tell_leaver: bool,
+        farewell: Option<Bytes>,
+        done: Option<oneshot::Sender<()>>,
+    },
+    /// A member's new name (the directory announces it).
+    Rename { id: ClientId, name: String },
+    /// The topic changed: tell everyone.
+    Topic(TopicInfo),
+    /// The room is empty and forgotten, or the server is stopping: end.
+    Close,
+}
+
+/// A room event serialised at most once per form, however many receive it.
+struct Shared<'a> {
+    frame: &'a ServerFrame,
+    json: OnceCell<Bytes>,
+    plain: OnceCell<Option<Bytes>>,
+    prefixed: OnceCell<Option<Bytes>>,
+}
+
+impl<'a> Shared<'a> {
+    fn new(frame: &'a ServerFrame) -> Self {
+        Self {
+            frame,
+            json: OnceCell::new(),
+            plain: OnceCell::new(),
+            prefixed: OnceCell::new(),
+        }
+    }
+
+    fn get(&self, member: &Member, room: RoomId) -> Option<Bytes> {
+        match member.mode {
+            Mode::Structured => Some(
+                self.json
+                    .get_or_init(|| wire::json_line(self.frame))
+                    .clone(),
+            ),
+            Mode::Plain if member.current.load(Ordering::Relaxed) == room => self
+                .plain
+                .get_or_init(|| wire::plain_frame(self.frame, false))
+                .clone(),
+            Mode::Plain => self
+                .prefixed
+                .get_or_init(|| wire::plain_frame(self.frame, true))
+                .clone(),
+        }
+    }
+}
+
+/// The broker of one room.
+pub struct Room {
+    id: RoomId,
+    name: String,
+    replay: usize,
+    log: Box<dyn RoomLog>,
+    members: HashMap<ClientId, Member>,
+    /// Name key → member, so that user lists come out sorted.
+    names: BTreeMap<String, ClientId>,
+    /// Members whose queue overflowed: the directory drops them.
+    overflowed: HashSet<ClientId>,
+    directory: Sender<Internal>,
+    relayed: Arc<AtomicU64>,
+}
+
+impl Room {
+    pub fn new(
+        id: RoomId,
+        name: String,
+        replay: usize,
+        log: Box<dyn RoomLog>,
+        directory: Sender<Internal>,
+        relayed: Arc<AtomicU64>,
+    ) -> Self {
+        Self {
+            id,
+            name,
+            replay,
+            log,
+            members: HashMap::new(),
+            names: BTreeMap::new(),
+            overflowed: HashSet::new(),
+            directory,
+            relayed,
+        }
+    }
+
+    /// Serves the room until it is closed; gives back its key and log.
+    pub async fn run(mut self, requests: Receiver<ToRoom>) -> (String, Box<dyn RoomLog>) {
+        while let Ok(request) = requests.recv().await {
+            if let ToRoom::Close = request {
+                break;
+            }
+            self.handle(request);
+        }
+        debug!(room = %self.name, "room broker stopped");
+        (room_key(&self.name), self.log)
+    }
+
+    fn handle(&mut self, request: ToRoom) {
+        match request {
+            ToRoom::Say {
+                id,
+                text,
+                req_id,
+                action,
+            } => self.relay(id, text, req_id, action),
+            ToRoom::History { id, before, limit } => self.history(id, before, limit),
+            ToRoom::Who { id } => {
+                let users = ServerFrame::Users(UserList {
+                    room: Some(self.name.clone()),
+                    users: self.users(),
+                });
+                self.send_frame(id, &users);
+            }
+            ToRoom::Info { id } => {
+                let info = ServerFrame::RoomJoined(self.info(None));
+                self.send_frame(id, &info);
+            }
+            ToRoom::Add {
+                id,
+                member,
+                intro,
+                topic,
+            } => self.add(id, member, intro, topic),
+            ToRoom::Remove {
+                id,
+                reason,
+                tell_leaver,
+                farewell,
+                done,
+            } => {
+                self.remove(id, reason, tell_leaver, farewell);
+                if let Some(done) = done {
+                    let _ = done.send(());
+                }
+            }
+            ToRoom::Rename { id, name } => {
+                if let Some(member) = self.members.get_mut(&id) {
+                    self.names.remove(&name_key(&member.name));
+                    self.names.insert(name_key(&name), id);
+                    member.name = name;
+                }
+            }
+            ToRoom::Topic(topic) => self.broadcast(&ServerFrame::Topic(topic), None),
+            ToRoom::Close => {}
+        }
+    }
+
+    fn info(&self, topic: Option<String>) -> RoomInfo {
+        RoomInfo {
+            room: self.name.clone(),
+            topic,
+            users: self.users(),
+        }
+    }
+
+    /// Everyone in the room, in name-key order.
+    fn users(&self) -> Vec<String> {
+        self.names
+            .values()
+            .filter_map(|id| Some(self.members.get(id)?.name.clone()))
+            .collect()
+    }
+
+    /// Whether a member can read this frame: version-1 clients get only
+    /// the frames they know.
+    fn understands(member: &Member, frame: &ServerFrame) -> bool {
+        member.version >= 2
+            || !matches!(
+                frame,
+                ServerFrame::Topic(_) | ServerFrame::RoomJoined(_) | ServerFrame::Rooms(_)
+            )
+    }
+
+    fn push(&mut self, id: ClientId, line: Bytes) {
+        let Some(member) = self.members.get(&id) else {
+            return;
+        };
+        if member.outbox.push(line).is_err() && self.overflowed.insert(id) {
+            // The directory drops it everywhere; until then, skip it.
+            let _ = self.directory.try_send(Internal::Overflowed { id });
+        }
+    }
+
+    fn send_frame(&mut self, id: ClientId, frame: &ServerFrame) {
+        let Some(member) = self.members.get(&id) else {
+            return;
+        };
+        if !Self::understands(member, frame) {
+            return;
+        }
+        let line = Shared::new(frame).get(member, self.id);
+        if let Some(line) = line {
+            self.push(id, line);
+        }
+    }
+
+    /// Sends a room event to every member; `echo` is the sender's own copy
+    /// (carrying the id it gave).
+    fn broadcast(&mut self, frame: &ServerFrame, echo: Option<(ClientId, &ServerFrame)>) {
+        let shared = Shared::new(frame);
+        let echo = echo.map(|(id, frame)| (id, Shared::new(frame)));
+        let mut failed = Vec::new();
+        for (&id, member) in &self.members {
+            if !Self::understands(member, frame) {
+                continue;
+            }
+            let copy = match &echo {
+                Some((sender, own)) if *sender == id => own,
+                _ => &shared,
+            };
+            if let Some(line) = copy.get(member, self.id) {
+                if member.outbox.push(line).is_err() {
+                    failed.push(id);
+                }
+            }
+        }
+        for id in failed {
+            if self.overflowed.insert(id) {
+                let _ = self.directory.try_send(Internal::Overflowed { id });
+            }
+        }
+    }
+
+    fn add(&mut self, id: ClientId, member: Member, intro: Intro, topic: Option<String>) {
+        let mode = member.mode;
+        let name = member.name.clone();
+        self.names.insert(name_key(&name), id);
+        self.members.insert(id, member);
+        let first = match intro {
+            Intro::Welcome(mut welcome) => {
+                welcome.users = self.users();
+                if welcome.version >= 2 {
+                    welcome.topic.clone_from(&topic);
+                }
+                ServerFrame::Welcome(welcome)
+            }
+            Intro::Joined => ServerFrame::RoomJoined(self.info(topic.clone())),
+        };
+        self.send_frame(id, &first);
+        // Structured clients have the topic in the frame above.
+        if let (Mode::Plain, Some(topic)) = (mode, topic.filter(|t| !t.is_empty())) {
+            let shown = ServerFrame::Topic(TopicInfo {
+                room: self.name.clone(),
+                topic,
+                by: None,
+                time: 0,
+            });
+            self.send_frame(id, &shown);
+        }
+        for item in self.log.recent(self.replay) {
+            self.send_frame(id, &ServerFrame::Replay(item));
+        }
+        self.broadcast(
+            &ServerFrame::Join(Presence {
+                room: Some(self.name.clone()),
+                time: now_millis(),
+                name,
+            }),
+            None,
+        );
+    }
+
+    fn remove(&mut self, id: ClientId, reason: String, tell_leaver: bool, farewell: Option<Bytes>) {
+        let Some(member) = self.members.get(&id) else {
+            return;
+        };
+        let name = member.name.clone();
+        let leave = ServerFrame::Leave(Departure {
+            room: Some(self.name.clone()),
+            time: now_millis(),
+            name: name.clone(),
+            reason,
+        });
+        let leaver = if tell_leaver {
+            None
+        } else {
+            self.members.remove(&id)
+        };
+        self.broadcast(&leave, None);
+        if let Some(line) = farewell {
+            self.push(id, line);
+        }
+        drop(leaver);
+        self.members.remove(&id);
+        self.names.remove(&name_key(&name));
+        self.overflowed.remove(&id);
+    }
+
+    fn relay(&mut self, id: ClientId, text: String, req_id: Option<String>, action: bool) {
+        let Some(from) = self.members.get(&id).map(|m| m.name.clone()) else {
+            // It left (or was never let in) before this arrived.
+            debug!(client = id, room = %self.name, "message from a non-member dropped");
+            return;
+        };
+        debug!(client = id, room = %self.name, from = %from, text = %text, "relay");
+        let kind = if action {
+            MessageKind::Action
+        } else {
+            MessageKind::Message
+        };
+        let accepted = self.log.append(Replayed {
+            kind,
+            message: ChatMessage {
+                room: None,
+                seq: 0,
+                time: now_millis(),
+                from,
+                text,
+                id: None,
+            },
+        });
+        self.relayed.fetch_add(1, Ordering::Relaxed);
+        let wrap = if action {
+            ServerFrame::Action
+        } else {
+            ServerFrame::Message
+        };
+        let message = accepted.message;
+        match req_id {
+            Some(req_id) => {
+                let echo = wrap(ChatMessage {
+                    id: Some(req_id),
+                    ..message.clone()
+                });
+                self.broadcast(&wrap(message), Some((id, &echo)));
+            }
+            None => self.broadcast(&wrap(message), None),
+        }
+    }
+
+    /// Answers a history request through the log, which may look on disk
+    /// on another thread (the room does not wait for it).
+    fn history(&mut self, id: ClientId, before: Option<u64>, limit: u32) {
+        let Some(member) = self.members.get(&id) else {
+            return;
+        };
+        let (mode, outbox) = (member.mode, member.outbox.clone());
+        let room = self.name.clone();
+        self.log.page(
+            before,
+            limit,
+            Box::new(move |items, more| {
+                let count = u32::try_from(items.len()).unwrap_or(u32::MAX);
+                for item in items {
+                    if let Some(line) = wire::encode(mode, &ServerFrame::Replay(item)) {
+                        let _ = outbox.push(line);
+                    }
+                }
+                let end = ServerFrame::HistoryEnd(HistoryEnd {
+                    room: Some(room),
+                    count,
+                    more,
+                });
+                if let Some(line) = wire::encode(mode, &end) {
+                    let _ = outbox.push(line);
+                }
+            }),
+        );
+    }
+}
