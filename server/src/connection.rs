@@ -11,8 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_std::channel::Sender;
-use async_std::io::{ReadExt, WriteExt};
-use async_std::net::TcpStream;
+use async_std::io::ReadExt;
 use chat_core::codec::{decode_client_frame, is_structured_hello, DecodeError, LineDecoder};
 use chat_core::error::describe_io;
 use chat_core::input::{help_lines, parse_input, Input, InputError};
@@ -21,22 +20,19 @@ use chat_core::protocol::{
     ClientFrame, ErrorCode, ServerFrame, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION,
 };
 use futures::channel::oneshot;
-use futures::io::{AsyncRead, AsyncWrite};
+use futures::io::AsyncRead;
 use tracing::{debug, info, warn};
 
 use crate::config::Config;
 use crate::directory::{ClientId, Request, ToDirectory};
 use crate::membership::Membership;
-use crate::outbox::{Next, Outbox};
 use crate::rate::{FloodGuard, Verdict};
 use crate::room::ToRoom;
+use crate::want::Want;
 use crate::wire::{self, Mode};
 
 /// The first byte of every TLS connection: never the start of a name.
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
-
-/// Longest a single write may wait for a peer to read.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 4096;
@@ -44,56 +40,6 @@ const READ_CHUNK: usize = 4096;
 /// The banner: the first line every client gets.
 pub fn banner(room: &str) -> String {
     format!("* welcome to room \"{room}\" — type your name and press Enter")
-}
-
-/// Drains `outbox` into `stream`, one write per wake-up, until the queue is
-/// closed (then flushes and closes the socket) or aborted.
-pub async fn write_loop(
-    mut stream: Box<dyn AsyncWrite + Send + Unpin>,
-    socket: TcpStream,
-    outbox: Outbox,
-) {
-    let mut batch = Vec::new();
-    loop {
-        if outbox.is_empty() {
-            // About to wait, maybe for hours: an idle connection keeps no
-            // buffer, which is most of what 10,000 idle clients would cost.
-            batch = Vec::new();
-        }
-        match outbox.next_batch(&mut batch).await {
-            Next::Write => {
-                let written = async {
-                    stream.write_all(&batch).await?;
-                    // TLS holds records until flushed; plain TCP ignores it.
-                    stream.flush().await
-                };
-                // A peer that stops reading and half-closes is gone for the
-                // reader, but would hold this writer (and its socket) forever.
-                match async_std::future::timeout(WRITE_TIMEOUT, written).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => {
-                        debug!(error = %e, "write failed");
-                        outbox.abort();
-                        break;
-                    }
-                    Err(_) => {
-                        debug!("write timed out");
-                        outbox.abort();
-                        break;
-                    }
-                }
-            }
-            Next::Done => {
-                // Ends TLS with a close_notify; a no-op for plain TCP.
-                let closing = futures::io::AsyncWriteExt::close(&mut stream);
-                let _ = async_std::future::timeout(Duration::from_secs(1), closing).await;
-                break;
-            }
-            Next::Abort => break,
-        }
-    }
-    // Ends the reader too, whatever it was waiting for.
-    let _ = socket.shutdown(std::net::Shutdown::Both);
 }
 
 /// Where the connection is in its life.
@@ -696,135 +642,6 @@ impl Reader {
             Ok(()) => Flow::Continue,
             Err(_) => Flow::Close("server stopped".to_owned()),
         }
-    }
-}
-
-/// What a named client asked for, from either mode.
-enum Want {
-    Say {
-        room: Option<String>,
-        text: String,
-        id: Option<String>,
-        action: bool,
-    },
-    Private {
-        to: String,
-        text: String,
-        id: Option<String>,
-    },
-    Nick(String),
-    Who(Option<String>),
-    History {
-        room: Option<String>,
-        before: Option<u64>,
-        limit: u32,
-    },
-    Join(String),
-    Part {
-        room: Option<String>,
-        reason: Option<String>,
-    },
-    Rooms,
-    Topic {
-        room: Option<String>,
-        text: Option<String>,
-    },
-    Kick {
-        name: String,
-        reason: Option<String>,
-        ban: bool,
-    },
-}
-
-impl Want {
-    /// A plain-mode command; `None` for those answered elsewhere.
-    fn from_input(input: Input) -> Option<Want> {
-        Some(match input {
-            Input::Say(text) => Want::Say {
-                room: None,
-                text,
-                id: None,
-                action: false,
-            },
-            Input::Me(text) => Want::Say {
-                room: None,
-                text,
-                id: None,
-                action: true,
-            },
-            Input::Msg { to, text } => Want::Private { to, text, id: None },
-            Input::Nick(name) => Want::Nick(name),
-            Input::Who(room) => Want::Who(room),
-            Input::History(limit) => Want::History {
-                room: None,
-                before: None,
-                limit,
-            },
-            Input::Join(room) => Want::Join(room),
-            Input::Part { room, reason } => Want::Part { room, reason },
-            Input::Rooms => Want::Rooms,
-            Input::Topic(text) => Want::Topic { room: None, text },
-            Input::Kick { name, reason } => Want::Kick {
-                name,
-                reason,
-                ban: false,
-            },
-            Input::Ban { name, reason } => Want::Kick {
-                name,
-                reason,
-                ban: true,
-            },
-            Input::Help | Input::Quit(_) | Input::Oper(_) => return None,
-        })
-    }
-
-    /// A structured request; `None` for those answered elsewhere.
-    fn from_frame(frame: ClientFrame) -> Option<Want> {
-        Some(match frame {
-            ClientFrame::Message { room, text, id } => Want::Say {
-                room,
-                text,
-                id,
-                action: false,
-            },
-            ClientFrame::Action { room, text, id } => Want::Say {
-                room,
-                text,
-                id,
-                action: true,
-            },
-            ClientFrame::Private { to, text, id } => Want::Private { to, text, id },
-            ClientFrame::Nick { name } => Want::Nick(name),
-            ClientFrame::Who { room } => Want::Who(room),
-            ClientFrame::History {
-                room,
-                before,
-                limit,
-            } => Want::History {
-                room,
-                before,
-                limit,
-            },
-            ClientFrame::Join { room } => Want::Join(room),
-            ClientFrame::Part { room, reason } => Want::Part { room, reason },
-            ClientFrame::Rooms => Want::Rooms,
-            ClientFrame::Topic { room, text } => Want::Topic { room, text },
-            ClientFrame::Kick { name, reason } => Want::Kick {
-                name,
-                reason,
-                ban: false,
-            },
-            ClientFrame::Ban { name, reason } => Want::Kick {
-                name,
-                reason,
-                ban: true,
-            },
-            ClientFrame::Hello { .. }
-            | ClientFrame::Ping { .. }
-            | ClientFrame::Pong { .. }
-            | ClientFrame::Oper { .. }
-            | ClientFrame::Quit { .. } => return None,
-        })
     }
 }
 

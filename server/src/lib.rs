@@ -8,8 +8,9 @@
 //! - `room`: one broker task per room, owning its members and its order.
 //! - `log`: where a room's messages live ([`log::RoomLog`]); [`history`]
 //!   keeps them in SQLite.
-//! - `connection`: each client's reader (bytes → requests) and writer;
-//!   `membership`: the rooms a connection is in.
+//! - `connection`: each client's reader (bytes → requests); `want`: what
+//!   a client asks for, in either mode; `membership`: the rooms it is in;
+//!   `writer`: drains its outbox into the socket.
 //! - `outbox`: a client's bounded outgoing queue.
 //! - `rate`: flood protection per client, on `chat-core`'s token bucket.
 //! - `wire`: serialising frames once per mode.
@@ -37,6 +38,8 @@ pub mod history;
 pub mod log;
 mod membership;
 mod room;
+mod want;
+mod writer;
 // Public only for the micro-benchmarks in `benches/`.
 #[doc(hidden)]
 pub mod outbox;
@@ -48,10 +51,11 @@ pub mod wire;
 pub use access::Secret;
 pub use config::{Config, RateLimit};
 
-use connection::{banner, write_loop, Reader};
+use connection::{banner, Reader};
 use directory::{ClientId, Directory, ToDirectory};
 use membership::{Membership, NO_ROOM};
 use outbox::Outbox;
+use writer::write_loop;
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
