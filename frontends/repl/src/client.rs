@@ -255,6 +255,16 @@ impl Client {
                 }
             }
         };
+        {
+            // The first prompt is drawn before the event task gets to the
+            // welcome, and keeps its text until Enter: it must already name
+            // the room. The welcome event then finds the same room.
+            let mut state = lock(&self.state);
+            let me = session.welcome().name.clone();
+            state
+                .rooms
+                .apply(&Event::Welcome(session.welcome().clone()), &me);
+        }
         let (sender, events) = session.split();
         *self.pending() = Pending::default();
         let pump = task::spawn(pump(
