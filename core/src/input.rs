@@ -93,7 +93,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/history [N]", "show the last N messages (default 20)"),
     ("/help", "show this list"),
     ("/oper PASSWORD", "become an operator"),
-    ("/kick NAME [REASON]", "operators: put NAME out of the room"),
+    ("/kick NAME [REASON]", "operators: disconnect NAME from the server"),
     (
         "/ban NAME [REASON]",
         "operators: kick NAME and refuse them from now on",
