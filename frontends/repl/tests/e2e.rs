@@ -11,8 +11,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use async_std::future::timeout;
+use chat_core::protocol::RoomInfo;
 use chat_core::{
-    render, ChatSession, Event, EventStream, SessionConfig, SessionSender, TcpSession,
+    render, ChatSession, Event, EventStream, Input, SessionConfig, SessionSender, TcpSession,
 };
 use chat_server::{Config, ServerHandle};
 use futures::StreamExt;
@@ -324,34 +325,34 @@ async fn typed_commands_reach_others_and_keys_work() {
     tmux.wait_for("exit code 0", |s| s.contains("exit=0"));
 }
 
+/// A server we can stop (by dropping the sender) and start again on the
+/// same port.
+async fn serve(
+    addr: &str,
+) -> (
+    futures::channel::oneshot::Sender<()>,
+    async_std::task::JoinHandle<()>,
+) {
+    let listener = async_std::net::TcpListener::bind(addr)
+        .await
+        .expect("binds");
+    let (stop, stopped) = futures::channel::oneshot::channel::<()>();
+    let config = Config {
+        rate_limit: None,
+        ..Default::default()
+    };
+    let task = async_std::task::spawn(async move {
+        let _ = chat_server::run(listener, config, async move {
+            let _ = stopped.await;
+        })
+        .await;
+    });
+    (stop, task)
+}
+
 #[async_std::test]
 async fn connection_state_is_shown_and_input_refused_while_disconnected() {
-    // A server we can stop and start again on the same port.
-    async fn serve(
-        addr: &str,
-    ) -> (
-        futures::channel::oneshot::Sender<()>,
-        async_std::task::JoinHandle<()>,
-    ) {
-        let listener = async_std::net::TcpListener::bind(addr)
-            .await
-            .expect("binds");
-        let (stop, stopped) = futures::channel::oneshot::channel::<()>();
-        let config = Config {
-            rate_limit: None,
-            ..Default::default()
-        };
-        let task = async_std::task::spawn(async move {
-            let _ = chat_server::run(listener, config, async move {
-                let _ = stopped.await;
-            })
-            .await;
-        });
-        (stop, task)
-    }
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
-    let addr = probe.local_addr().expect("has an address").to_string();
-    drop(probe);
+    let addr = refused_addr();
     let (stop, task) = serve(&addr).await;
     let tmux = Tmux::start(&repl_command(&addr, "alice", None));
     tmux.wait_for("connected status", |s| s.contains("connected as alice to"));
@@ -408,7 +409,7 @@ async fn connection_state_is_shown_and_input_refused_while_disconnected() {
     // /clear empties the screen, so what follows is all there is.
     tmux.type_text("/clear");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("a clear screen", |s| rows(s) == [">"]);
+    tmux.wait_for("a clear screen", |s| rows(s) == ["#lobby>"]);
 
     // Ctrl-D while the server is away still leaves at once, with exit code 0.
     drop(stop);
@@ -495,6 +496,29 @@ fn expect_line(lines: &mpsc::Receiver<String>, want: &str, seen: &mut Vec<String
         }
     }
     panic!("no line {want:?} within {WAIT:?}; saw {seen:?}");
+}
+
+/// Waits for every line of `wants`, in any order: answers that different
+/// parts of the server give (a room's, the directory's) keep no order
+/// between them.
+fn expect_lines(lines: &mpsc::Receiver<String>, wants: &[&str], seen: &mut Vec<String>) {
+    let mut missing: Vec<&str> = wants.to_vec();
+    let deadline = Instant::now() + WAIT;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok(line) => match missing.iter().position(|want| *want == line) {
+                Some(i) => {
+                    missing.remove(i);
+                    if missing.is_empty() {
+                        return;
+                    }
+                }
+                None => seen.push(line),
+            },
+            Err(_) => break,
+        }
+    }
+    panic!("no lines {missing:?} within {WAIT:?}; saw {seen:?}");
 }
 
 #[async_std::test]
@@ -1021,4 +1045,333 @@ async fn the_password_is_asked_for_without_echo_in_a_terminal() {
     );
     tmux.keys(&["C-d"]);
     tmux.wait_for("exit code 0", |s| s.contains("exit=0"));
+}
+
+/// Another person who joins `room` (and sets its topic, if given) before
+/// the REPL arrives.
+async fn join_room(
+    addr: SocketAddr,
+    name: &str,
+    room: &str,
+    topic: Option<&str>,
+) -> (SessionSender, EventStream) {
+    let (sender, mut events) = join(addr, name).await;
+    sender.join(room).await.expect("sent");
+    expect_event(
+        &mut events,
+        "the room joined",
+        |e| matches!(e, Event::RoomJoined(r) if r.room == room),
+    )
+    .await;
+    if let Some(topic) = topic {
+        sender
+            .send(Input::Topic(Some(topic.to_owned())))
+            .await
+            .expect("sent");
+        expect_event(
+            &mut events,
+            "the topic set",
+            |e| matches!(e, Event::Topic(t) if t.topic == topic),
+        )
+        .await;
+    }
+    (sender, events)
+}
+
+/// Whether some row reads `[HH:MM] rest`.
+fn has_row(screen: &str, rest: &str) -> bool {
+    rows(screen).iter().any(|r| is_stamped(r, rest))
+}
+
+/// Types a line and presses Enter.
+fn enter(tmux: &Tmux, line: &str) {
+    tmux.type_text(line);
+    tmux.keys(&["Enter"]);
+}
+
+#[async_std::test]
+async fn rooms_in_a_terminal_prompt_tab_prefixes_and_unread_counts() {
+    let server = start_server().await;
+    let addr = server.addr();
+    // The watcher stays in #lobby; bob is in #lobby and #rust, whose topic he set.
+    let (watcher, _watcher_events) = join(addr, "watcher").await;
+    let (bob, mut bob_events) = join_room(addr, "bob", "rust", Some("all things Rust")).await;
+    let tmux = Tmux::start(&repl_command(&addr.to_string(), "alice", None));
+    tmux.wait_for("the prompt in #lobby", |s| {
+        s.contains("connected as alice to") && prompt_is(s, "")
+    });
+
+    enter(&tmux, "/rooms");
+    tmux.wait_for("the room list", |s| {
+        has_row(s, "* #lobby (3 members, current)")
+            && has_row(s, "* #rust (1 member): all things Rust")
+    });
+
+    // Tab completes the room; /join switches, shows the topic and the prompt follows.
+    tmux.type_text("/join ru");
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("#rust completed", |s| prompt_is(s, "/join #rust"));
+    tmux.keys(&["Enter"]);
+    let joined = render(&Event::RoomJoined(RoomInfo {
+        room: "rust".into(),
+        topic: None,
+        users: vec!["alice".into(), "bob".into()],
+    }))
+    .expect("renders")
+    .to_string();
+    tmux.wait_for("the prompt in #rust", |s| {
+        has_row(s, &joined) && has_row(s, "* topic: all things Rust") && prompt_in(s, "rust", "")
+    });
+    expect_event(
+        &mut bob_events,
+        "alice joining #rust",
+        |e| matches!(e, Event::Joined(p) if p.name == "alice" && p.room.as_deref() == Some("rust")),
+    )
+    .await;
+
+    // What she types goes to #rust.
+    enter(&tmux, "hello rust");
+    let said = expect_event(
+        &mut bob_events,
+        "alice's line",
+        |e| matches!(e, Event::Message(m) if m.from == "alice"),
+    )
+    .await;
+    assert!(
+        matches!(&said, Event::Message(m) if m.room.as_deref() == Some("rust") && m.text == "hello rust"),
+        "{said:?}"
+    );
+
+    // Lines from #lobby carry their room, and count as unread there.
+    watcher.say("lobby news 1").await.expect("sent");
+    watcher.say("lobby news 2").await.expect("sent");
+    tmux.wait_for("prefixed lobby lines", |s| {
+        has_row(s, "[#lobby] <watcher> lobby news 1")
+            && has_row(s, "[#lobby] <watcher> lobby news 2")
+            && prompt_in(s, "rust", "")
+    });
+    enter(&tmux, "/clear");
+    enter(&tmux, "/rooms");
+    tmux.wait_for("unread counts", |s| {
+        has_row(s, "* #lobby (3 members, joined, 2 unread)")
+            && has_row(s, "* #rust (2 members, current): all things Rust")
+    });
+    enter(&tmux, "/who lobby");
+    tmux.wait_for("the lobby's members", |s| {
+        has_row(s, "[#lobby] * online (3): alice, bob, watcher")
+    });
+    enter(&tmux, "/topic");
+    tmux.wait_for("the topic", |s| {
+        rows(s)
+            .iter()
+            .filter(|r| is_stamped(r, "* topic: all things Rust"))
+            .count()
+            == 1
+    });
+
+    // Back to #lobby: it is current, its count starts over.
+    tmux.type_text("/join #l");
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("#lobby completed", |s| prompt_in(s, "rust", "/join #lobby"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the prompt in #lobby", |s| prompt_is(s, ""));
+    enter(&tmux, "/clear");
+    enter(&tmux, "/rooms");
+    tmux.wait_for("no unread", |s| {
+        has_row(s, "* #lobby (3 members, current)")
+            && has_row(s, "* #rust (2 members, joined): all things Rust")
+    });
+
+    // Parting the current room lands in the one joined last; parting that
+    // one leaves her in no room, still connected.
+    enter(&tmux, "/part");
+    tmux.wait_for("back in #rust", |s| {
+        has_row(s, "* alice left (part)")
+            && has_row(s, "* now talking in #rust")
+            && prompt_in(s, "rust", "")
+    });
+    bob.say("still here").await.expect("sent");
+    tmux.wait_for("#rust unprefixed", |s| has_row(s, "<bob> still here"));
+    enter(&tmux, "/part rust bedtime");
+    tmux.wait_for("in no room", |s| {
+        has_row(s, "* alice left (part: bedtime)")
+            && has_row(s, "* you are in no room now: /join ROOM")
+            && last_row(s) == ">"
+    });
+    tmux.keys(&["C-d"]);
+    tmux.wait_for("exit code 0", |s| s.contains("exit=0"));
+}
+
+#[async_std::test]
+async fn rooms_line_by_line() {
+    let server = start_server().await;
+    let addr = server.addr();
+    let (watcher, mut watcher_events) = join(addr, "watcher").await;
+    let (_bob, mut bob_events) = join_room(addr, "bob", "rust", None).await;
+    let child = Command::new(BIN)
+        .args(["--server", &addr.to_string(), "--name", "bot"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("chat-repl runs");
+    let mut child = Running(child);
+    let out = lines_of(child.0.stdout.take().expect("piped"));
+    let err = lines_of(child.0.stderr.take().expect("piped"));
+    let mut stdin = child.0.stdin.take().expect("piped");
+    let mut seen = Vec::new();
+    expect_line(
+        &out,
+        "* you are bot in lobby — online (3): bob, bot, watcher; /help lists commands",
+        &mut seen,
+    );
+    expect_line(&out, "* bot joined", &mut seen);
+
+    // The line after /join goes to the new room: the REPL waited for the answer.
+    writeln!(stdin, "/join #rust\nhello rust").expect("writes");
+    let joined = render(&Event::RoomJoined(RoomInfo {
+        room: "rust".into(),
+        topic: None,
+        users: vec!["bob".into(), "bot".into()],
+    }))
+    .expect("renders")
+    .to_string();
+    expect_line(&out, &joined, &mut seen);
+    expect_line(&out, "* bot joined", &mut seen);
+    expect_line(&out, "<bot> hello rust", &mut seen);
+    let said = expect_event(
+        &mut bob_events,
+        "bot's line",
+        |e| matches!(e, Event::Message(m) if m.from == "bot"),
+    )
+    .await;
+    assert!(
+        matches!(&said, Event::Message(m) if m.room.as_deref() == Some("rust")),
+        "{said:?}"
+    );
+
+    watcher.say("lobby news").await.expect("sent");
+    expect_line(&out, "[#lobby] <watcher> lobby news", &mut seen);
+    writeln!(stdin, "/rooms").expect("writes");
+    expect_line(&out, "* #lobby (3 members, joined, 1 unread)", &mut seen);
+    expect_line(&out, "* #rust (2 members, current)", &mut seen);
+    writeln!(stdin, "/topic Rust things\n/who\n/who lobby").expect("writes");
+    expect_lines(
+        &out,
+        &[
+            "* bot set the topic: Rust things",
+            "* online (2): bob, bot",
+            "[#lobby] * online (3): bob, bot, watcher",
+        ],
+        &mut seen,
+    );
+
+    // A room name the server would refuse is refused before sending.
+    writeln!(stdin, "/join no/slash").expect("writes");
+    let mut errors = Vec::new();
+    expect_line(
+        &err,
+        "! the room name \"no/slash\" contains '/': use letters, digits, _ and -",
+        &mut errors,
+    );
+
+    writeln!(stdin, "/part\nhello lobby").expect("writes");
+    expect_line(&out, "* bot left (part)", &mut seen);
+    expect_line(&out, "* now talking in #lobby", &mut seen);
+    expect_line(&out, "<bot> hello lobby", &mut seen);
+    // The lobby heard only what was said in the lobby.
+    let first = expect_event(
+        &mut watcher_events,
+        "bot's first lobby line",
+        |e| matches!(e, Event::Message(m) if m.from == "bot"),
+    )
+    .await;
+    assert_eq!(shown(&first), "<bot> hello lobby");
+
+    // In no room, leaving has nothing to wait for.
+    writeln!(stdin, "/part").expect("writes");
+    expect_line(&out, "* you are in no room now: /join ROOM", &mut seen);
+    let asked = Instant::now();
+    writeln!(stdin, "/quit").expect("writes");
+    assert!(child.wait().success(), "non-zero exit");
+    assert!(
+        asked.elapsed() < Duration::from_secs(4),
+        "leaving took {:?}",
+        asked.elapsed()
+    );
+    expect_line(&out, "* disconnected: you left", &mut seen);
+    assert!(
+        !seen.iter().any(|l| l.contains('\x1b')),
+        "colour in piped output: {seen:?}"
+    );
+}
+
+#[async_std::test]
+async fn rooms_are_joined_again_after_a_reconnection() {
+    let addr = refused_addr();
+    let (stop, task) = serve(&addr).await;
+    let tmux = Tmux::start(&repl_command(&addr, "alice", None));
+    tmux.wait_for("the prompt in #lobby", |s| prompt_is(s, ""));
+    enter(&tmux, "/join rust");
+    tmux.wait_for("the prompt in #rust", |s| prompt_in(s, "rust", ""));
+    enter(&tmux, "/join go");
+    tmux.wait_for("the prompt in #go", |s| prompt_in(s, "go", ""));
+    enter(&tmux, "/join rust");
+    tmux.wait_for("the prompt in #rust again", |s| prompt_in(s, "rust", ""));
+
+    drop(stop);
+    timeout(WAIT, task).await.expect("server stops");
+    tmux.wait_for("the disconnection", |s| s.contains("reconnecting in"));
+    let (stop, task) = serve(&addr).await;
+    // chat-core joins the rooms again, the current one last: after the
+    // second welcome, #go's answer, then #rust's.
+    let joined = |room: &str| {
+        render(&Event::RoomJoined(RoomInfo {
+            room: room.into(),
+            topic: None,
+            users: vec!["alice".into()],
+        }))
+        .expect("renders")
+        .to_string()
+    };
+    let (go, rust) = (joined("go"), joined("rust"));
+    tmux.wait_for("the rooms joined again", |s| {
+        let rows = rows(s);
+        let Some(back) = rows
+            .iter()
+            .rposition(|r| r.contains("* connected as alice to"))
+            .filter(|_| s.matches("* connected as alice to").count() == 2)
+        else {
+            return false;
+        };
+        let after = |text: &str| rows.iter().skip(back).position(|r| is_stamped(r, text));
+        matches!((after(&go), after(&rust)), (Some(g), Some(r)) if g < r)
+            && prompt_in(s, "rust", "")
+    });
+
+    let addr: SocketAddr = addr.parse().expect("an address");
+    let (_watcher, mut events) = join_room(addr, "watcher", "rust", None).await;
+    enter(&tmux, "back in rust");
+    tmux.wait_for("her own line", |s| has_row(s, "<alice> back in rust"));
+    let said = expect_event(
+        &mut events,
+        "alice's line",
+        |e| matches!(e, Event::Message(m) if m.from == "alice"),
+    )
+    .await;
+    assert!(
+        matches!(&said, Event::Message(m) if m.room.as_deref() == Some("rust")),
+        "{said:?}"
+    );
+    enter(&tmux, "/clear");
+    enter(&tmux, "/rooms");
+    tmux.wait_for("every room back", |s| {
+        has_row(s, "* #go (1 member, joined)")
+            && has_row(s, "* #lobby (2 members, joined)")
+            && has_row(s, "* #rust (2 members, current)")
+    });
+    tmux.keys(&["C-d"]);
+    tmux.wait_for("exit code 0", |s| s.contains("exit=0"));
+    drop(stop);
+    timeout(WAIT, task).await.expect("server stops");
 }
