@@ -1,16 +1,16 @@
 //! Line-by-line mode, for when stdin or stdout is not a terminal: each stdin
 //! line is typed input, each event one plain line on stdout (`<alice> hi`,
 //! exactly as `chat_core::render` writes it), and the REPL's own messages go
-//! to stderr. End of input leaves like `/quit`. Messages from the room's
-//! history start with their time, `[12:04] <alice> hi`, as the server's own
-//! plain mode writes them.
+//! to stderr. End of input leaves like `/quit`. Messages from a room's
+//! history start with their time, `[12:04] <alice> hi`, and lines about a
+//! room other than the current one with that room, `[#rust] <alice> hi`, as
+//! the server's own plain mode writes them.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use async_std::io::{prelude::BufReadExt, BufReader};
-use chat_core::names::room_key;
 use chat_core::render::clock;
 use chat_core::{InputError, Line, LineKind};
 use futures::StreamExt;
@@ -32,15 +32,10 @@ impl Output for Plain {
 
     fn history(&self, line: &Line, _me: &str, current: Option<&str>) {
         let stamp = line.time.map_or_else(|| "--:--".to_owned(), clock);
-        // The room goes first, as the server's plain mode puts it before
-        // every line about another room: `[#rust] [12:04] <alice> hi`.
-        let tag = match &line.room {
-            Some(room) if current.is_none_or(|c| room_key(c) != room_key(room)) => {
-                format!("[#{room}] ")
-            }
-            _ => String::new(),
-        };
-        let _ = writeln!(std::io::stdout().lock(), "{tag}[{stamp}] {line}");
+        // The time first, then the line as any other, as the server's plain
+        // mode writes history: `[12:04] [#rust] <alice> hi`.
+        let text = line.in_context(current);
+        let _ = writeln!(std::io::stdout().lock(), "[{stamp}] {text}");
     }
 
     fn local(&self, line: &Line, _me: &str) {
