@@ -93,7 +93,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/history [N]", "show the last N messages (default 20)"),
     ("/help", "show this list"),
     ("/oper PASSWORD", "become an operator"),
-    ("/kick NAME [REASON]", "operators: disconnect NAME from the server"),
+    (
+        "/kick NAME [REASON]",
+        "operators: disconnect NAME from the server",
+    ),
     (
         "/ban NAME [REASON]",
         "operators: kick NAME and refuse them from now on",

@@ -288,6 +288,10 @@ pub struct Rooms {
     pub joined: Vec<String>,
     /// Where messages go; `None` after leaving every room.
     pub current: Option<String>,
+    /// The room most recently asked to join, not answered yet: rooms answer
+    /// independently, so when several joins are in flight, the one asked
+    /// last becomes current, as on the server, whatever order answers take.
+    pub wanted: Option<String>,
 }
 
 impl Rooms {
@@ -297,12 +301,19 @@ impl Rooms {
         self.joined.iter().any(|r| room_key(r) == key)
     }
 
-    /// Records a join, which makes the room current.
+    /// Records a join, which makes the room current unless a later join
+    /// is still waiting for its answer.
     pub fn joined(&mut self, room: &str) {
         if !self.contains(room) {
             self.joined.push(room.to_owned());
         }
-        self.current = Some(room.to_owned());
+        match &self.wanted {
+            Some(wanted) if room_key(wanted) != room_key(room) => {}
+            _ => {
+                self.wanted = None;
+                self.current = Some(room.to_owned());
+            }
+        }
     }
 
     /// Records leaving a room; when it was the current one, the most
@@ -416,6 +427,9 @@ impl SessionSender {
         // A quit ends a reconnecting session too, so it is always let through.
         if !self.is_connected() && !matches!(input, Input::Quit(_)) {
             return Err(ChatError::NotConnected);
+        }
+        if let Input::Join(room) = &input {
+            self.shared.rooms().wanted = Some(room.clone());
         }
         let id = input.carries_id().then(|| {
             let n = self.shared.next_id.fetch_add(1, Ordering::Relaxed) + 1;
@@ -635,6 +649,12 @@ mod tests {
         assert_eq!(rooms.current.as_deref(), Some("lobby"));
         rooms.left("lobby");
         assert_eq!(rooms.current, None);
+        // Two joins in flight: the one asked last is current, whichever
+        // answer comes first.
+        rooms.wanted = Some("#b".into());
+        rooms.joined("b");
+        rooms.joined("a");
+        assert_eq!(rooms.current.as_deref(), Some("b"));
     }
 
     #[test]

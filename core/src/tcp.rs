@@ -389,27 +389,25 @@ impl Task {
     async fn rejoin(&mut self, link: &mut Link, welcome: &Welcome) -> Result<(), ChatError> {
         let before = std::mem::take(&mut *self.shared.rooms());
         self.shared.rooms().joined(&welcome.room);
+        let default = room_key(&welcome.room);
+        let current = before.current.as_deref().map(room_key);
+        // The current room is asked for last, so that it is current on the
+        // server too; the answers may come in any order.
         let mut order: Vec<&String> = before
             .joined
             .iter()
-            .filter(|r| before.current.as_ref() != Some(*r))
-            .chain(before.current.as_ref())
+            .filter(|r| Some(room_key(r)) != current && room_key(r) != default)
             .collect();
-        order.retain(|r| room_key(r) != room_key(&welcome.room));
-        let current_is_default = before
-            .current
-            .as_deref()
-            .is_some_and(|c| room_key(c) == room_key(&welcome.room));
+        if let Some(room) = &before.current {
+            if room_key(room) != default || before.joined.len() > 1 {
+                // Joining the default room again only makes it current.
+                order.push(room);
+            }
+        }
+        self.shared.rooms().wanted = before.current.clone();
         for room in order {
             link.write(&ClientFrame::Join { room: room.clone() })
                 .await?;
-        }
-        if current_is_default && before.joined.len() > 1 {
-            // Joining an already-joined room only makes it current.
-            link.write(&ClientFrame::Join {
-                room: welcome.room.clone(),
-            })
-            .await?;
         }
         Ok(())
     }

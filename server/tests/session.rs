@@ -169,3 +169,68 @@ async fn help_is_answered_locally_in_the_event_stream() {
         "{first:?}"
     );
 }
+
+#[async_std::test]
+async fn after_a_reconnection_the_session_is_back_in_its_rooms_with_the_same_current_one() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, first) = serve(listener);
+    let config = SessionConfig::new(addr.to_string(), "roamer").with_backoff(Backoff {
+        initial: Duration::from_millis(50),
+        max: Duration::from_millis(200),
+        jitter: 0.1,
+    });
+    let session = within("connect", TcpSession::connect(config))
+        .await
+        .expect("connect");
+    let (sender, events) = session.split();
+    let mut client = Structured { sender, events };
+    for room in ["rust", "ops"] {
+        within("join", client.sender.join(room))
+            .await
+            .expect("join");
+        client
+            .next_matching(|e| matches!(e, Event::Joined(p) if p.room.as_deref() == Some(room)))
+            .await;
+    }
+    client.sender.switch_room("rust").expect("in #rust");
+
+    drop(stop);
+    within("first server stops", first).await;
+    let listener = TcpListener::bind(addr).await.expect("rebind the same port");
+    let (_stop, _second) = serve(listener);
+    // Back in both rooms, #rust current again (it was joined last).
+    // Back in both rooms (each room answers on its own, in any order).
+    let mut back = std::collections::HashSet::new();
+    while back.len() < 2 {
+        if let Event::Joined(p) = client
+            .next_matching(|e| matches!(e, Event::Joined(p) if p.name == "roamer" && p.room.as_deref() != Some("lobby")))
+            .await
+        {
+            back.insert(p.room.unwrap_or_default());
+        }
+    }
+    let rooms = client.sender.rooms();
+    assert_eq!(rooms.joined.len(), 3, "{rooms:?}");
+    assert_eq!(
+        rooms.current.as_deref(),
+        Some("rust"),
+        "#rust is current again"
+    );
+    let mut witness = Plain::join(addr, "witness").await;
+    witness.send("/join rust").await;
+    witness.expect("* witness joined").await;
+    client.sender.say("still here").await.expect("say");
+    witness.expect("<roamer> still here").await;
+    // The server agrees: plain text (no room named) goes to #rust.
+    client
+        .sender
+        .send_in("ops", Input::Who(None))
+        .await
+        .expect("who");
+    let who = client.next_matching(|e| matches!(e, Event::Users(_))).await;
+    assert!(
+        matches!(&who, Event::Users(u) if u.room.as_deref() == Some("ops")),
+        "{who:?}"
+    );
+}
