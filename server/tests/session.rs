@@ -222,7 +222,7 @@ async fn after_a_reconnection_the_session_is_back_in_its_rooms_with_the_same_cur
     witness.expect("* witness joined").await;
     client.sender.say("still here").await.expect("say");
     witness.expect("<roamer> still here").await;
-    // The server agrees: plain text (no room named) goes to #rust.
+    // The other room works too.
     client
         .sender
         .send_in("ops", Input::Who(None))
