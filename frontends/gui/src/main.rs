@@ -3,8 +3,13 @@
 //! (see `net`).
 
 mod config;
+mod conversation;
+mod log;
 mod mask;
 mod net;
+mod roomlist;
+mod rooms;
+mod route;
 mod state;
 mod theme;
 mod ui;
@@ -18,7 +23,8 @@ use clap::Parser;
 use druid::{AppDelegate, AppLauncher, DelegateCtx, Env, WindowDesc, WindowId};
 use serde::{Deserialize, Serialize};
 
-use crate::state::{AppState, Transcript};
+use crate::log::Transcript;
+use crate::state::AppState;
 
 /// The chat room's desktop client.
 #[derive(Debug, Clone, Parser, Serialize, Deserialize)]
@@ -33,8 +39,8 @@ struct Args {
     /// Connect as soon as the window opens.
     #[arg(long)]
     connect: bool,
-    /// How many lines the conversation keeps.
-    #[arg(long, value_name = "LINES", default_value_t = state::SCROLLBACK)]
+    /// How many lines each room's conversation keeps.
+    #[arg(long, value_name = "LINES", default_value_t = log::SCROLLBACK)]
     scrollback: usize,
     /// Append every line the conversation shows to this file (for tests and
     /// logs; also CHAT_GUI_TRANSCRIPT).

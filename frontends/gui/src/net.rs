@@ -170,11 +170,13 @@ async fn run<Q: UiQueue>(bridge: Bridge<Q>, spec: ConnectSpec) {
     };
     let (sender, mut events) = session.split();
     let asker = sender.clone();
+    let switcher = sender.clone();
     let reporter = bridge.clone();
     let outbox = Outbox::new(move |input: Input| {
         sender.try_send(input).map(drop).map_err(|e| e.to_string())
     })
-    .with_history(move |before, limit| {
+    .with_switch(move |room| switcher.switch_room(room).map_err(|e| e.to_string()))
+    .with_history(move |room, before, limit| {
         // chat-core has no non-blocking history call; checking here keeps
         // the common refusal synchronous, and the rare late failure comes
         // back as a report.
@@ -183,8 +185,9 @@ async fn run<Q: UiQueue>(bridge: Bridge<Q>, spec: ConnectSpec) {
         }
         let asker = asker.clone();
         let reporter = reporter.clone();
+        let room = room.to_owned();
         async_std::task::spawn(async move {
-            if let Err(e) = asker.history(before, limit).await {
+            if let Err(e) = asker.history_in(Some(&room), before, limit).await {
                 reporter.push(NetMsg::HistoryFailed(format!(
                     "cannot ask for older messages: {e}"
                 )));
@@ -240,7 +243,7 @@ mod tests {
             while let Ok(work) = rx.recv_timeout(Duration::from_secs(10)) {
                 work(&mut state);
                 callbacks += 1;
-                if state.log.len() == N + 1 {
+                if state.log().len() == N + 1 {
                     break;
                 }
                 if callbacks % 7 == 0 {
@@ -262,7 +265,7 @@ mod tests {
             .expect("the UI thread saw every message");
         ui.join().unwrap();
         let texts: Vec<&str> = state
-            .log
+            .log()
             .lines()
             .iter()
             .skip(1)
@@ -286,7 +289,7 @@ mod tests {
         rx.recv_timeout(Duration::from_secs(5)).unwrap()(&mut state);
         bridge.push(message(2));
         rx.recv_timeout(Duration::from_secs(5)).unwrap()(&mut state);
-        assert_eq!(state.log.lines().last().unwrap().text.as_ref(), "m2");
+        assert_eq!(state.log().lines().last().unwrap().text.as_ref(), "m2");
         assert!(rx.try_recv().is_err(), "nothing left over");
     }
 }

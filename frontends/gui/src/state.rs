@@ -1,229 +1,20 @@
-//! The window's data ([`AppState`]) and everything that changes it: session
-//! events, the compose box, connect and disconnect. Pure logic with no
-//! widgets, so every transition is unit-tested without a display.
+//! The window's data ([`AppState`]) and what changes it: connect and
+//! disconnect, the connection's state, the compose box. How each session
+//! event reaches its room is in `route`. Pure logic with no widgets, so
+//! every transition is unit-tested without a display.
 
 use std::fmt;
-use std::fs::File;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chat_core::names::name_key;
 use chat_core::render::status_text;
-use chat_core::{parse_input, render, Event, Input, InputError, LineKind, Status, TlsOptions};
+use chat_core::{parse_input, Event, Input, InputError, Status, TlsOptions};
 use druid::im::Vector;
 use druid::{Data, Lens};
 
+use crate::log::{local, Kind, Log, Transcript};
 use crate::mask::Masked;
-
-/// How many lines the conversation keeps; older ones are dropped so memory
-/// stays flat in a busy room.
-pub const SCROLLBACK: usize = 5_000;
-
-/// How many older messages one scroll to the top asks for.
-pub const HISTORY_PAGE: u32 = 50;
-
-/// Above replayed messages.
-pub const EARLIER: &str = "— earlier messages —";
-/// Above messages replayed after a reconnection (what was missed).
-pub const MISSED: &str = "— missed while away —";
-/// Above the oldest message the server has.
-pub const BEGINNING: &str = "— beginning of the room's history —";
-
-/// How a line is drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Data)]
-pub enum Kind {
-    /// `<alice> hello`
-    Message,
-    /// `* alice waves`
-    Action,
-    /// `<alice -> bob> psst`
-    Private,
-    /// Joins, leaves, renames, user lists, help: muted.
-    Notice,
-    /// Refusals and local errors: red.
-    Error,
-    /// The connection's own state: muted.
-    Status,
-    /// A separator such as "— earlier messages —": centred, muted.
-    Marker,
-}
-
-impl From<LineKind> for Kind {
-    fn from(kind: LineKind) -> Self {
-        match kind {
-            LineKind::Message => Kind::Message,
-            LineKind::Action => Kind::Action,
-            LineKind::Private => Kind::Private,
-            LineKind::Notice => Kind::Notice,
-            LineKind::Error => Kind::Error,
-            LineKind::Status => Kind::Status,
-        }
-    }
-}
-
-/// One line of the conversation, ready to draw. All text is sanitised by
-/// `chat_core::render`.
-#[derive(Debug, Clone, PartialEq, Data)]
-pub struct ChatLine {
-    /// Rises by one per line for the whole run: views key their caches on it.
-    pub id: u64,
-    /// How to style it.
-    pub kind: Kind,
-    /// Local `HH:MM`.
-    pub time: Arc<str>,
-    /// The sender of a message, action or private message.
-    pub from: Option<Arc<str>>,
-    /// The recipient of a private message.
-    pub to: Option<Arc<str>>,
-    /// The text (for notices, the whole notice).
-    pub text: Arc<str>,
-    /// Sent by this client.
-    pub own: bool,
-    /// Mentions this client's name.
-    pub mention: bool,
-    /// The room's sequence number of a message or action.
-    pub seq: Option<u64>,
-    /// From the room's history (replayed), not live: drawn muted.
-    pub history: bool,
-}
-
-impl fmt::Display for ChatLine {
-    /// The plain-protocol form, like `nc` and the REPL show it:
-    /// `<alice> hello`, `* bob joined`, `! refused` — written by
-    /// `chat_core`'s own `Line`, so the forms cannot drift apart.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.kind {
-            Kind::Message => LineKind::Message,
-            Kind::Action => LineKind::Action,
-            Kind::Private => LineKind::Private,
-            Kind::Notice => LineKind::Notice,
-            Kind::Error => LineKind::Error,
-            Kind::Status => LineKind::Status,
-            Kind::Marker => return f.write_str(&self.text),
-        };
-        let line = chat_core::Line {
-            room: None,
-            kind,
-            time: None,
-            from: self.from.as_deref().map(str::to_owned),
-            to: self.to.as_deref().map(str::to_owned),
-            text: self.text.to_string(),
-        };
-        line.fmt(f)
-    }
-}
-
-impl ChatLine {
-    /// The line as copied to the clipboard: `[12:03] <alice> hello`.
-    pub fn copy_text(&self) -> String {
-        format!("[{}] {self}", self.time)
-    }
-}
-
-/// The conversation: the last [`SCROLLBACK`] lines. `im::Vector` makes the
-/// copies druid keeps for change detection cheap.
-#[derive(Debug, Clone, Data)]
-pub struct Log {
-    lines: Vector<ChatLine>,
-    next_id: u64,
-    /// Rises on every change other than appending at the end and dropping
-    /// from the front (inserting older history, dropping from the end,
-    /// replacing a line): the view then re-syncs by id instead of by
-    /// position.
-    edits: u64,
-    #[data(ignore)]
-    cap: usize,
-}
-
-impl Default for Log {
-    fn default() -> Self {
-        Self::with_capacity(SCROLLBACK)
-    }
-}
-
-impl Log {
-    /// An empty log keeping at most `cap` lines.
-    pub fn with_capacity(cap: usize) -> Self {
-        Self {
-            lines: Vector::new(),
-            next_id: 1,
-            edits: 0,
-            cap: cap.max(1),
-        }
-    }
-
-    /// Counts the changes that are not appends or front trims.
-    pub fn edits(&self) -> u64 {
-        self.edits
-    }
-
-    /// The most lines kept.
-    pub fn cap(&self) -> usize {
-        self.cap
-    }
-
-    /// Inserts `lines` before position `at` (ids are assigned here). The
-    /// cap is kept by dropping lines from the *end*: older history is
-    /// inserted while the reader is at the top, and the end is the part
-    /// farthest from the view. Returns how many were dropped.
-    pub fn insert(&mut self, at: usize, lines: Vec<ChatLine>) -> usize {
-        let at = at.min(self.lines.len());
-        for (i, mut line) in lines.into_iter().enumerate() {
-            line.id = self.next_id;
-            self.next_id += 1;
-            self.lines.insert(at + i, line);
-        }
-        let mut dropped = 0;
-        while self.lines.len() > self.cap {
-            self.lines.pop_back();
-            dropped += 1;
-        }
-        self.edits += 1;
-        dropped
-    }
-
-    /// Removes the line at `at`.
-    pub fn remove(&mut self, at: usize) -> Option<ChatLine> {
-        (at < self.lines.len()).then(|| {
-            self.edits += 1;
-            self.lines.remove(at)
-        })
-    }
-
-    /// The lines, oldest first.
-    pub fn lines(&self) -> &Vector<ChatLine> {
-        &self.lines
-    }
-
-    /// The id the next line will get.
-    #[cfg(test)]
-    pub fn next_id(&self) -> u64 {
-        self.next_id
-    }
-
-    /// Appends a line (its id is assigned here), dropping the oldest beyond
-    /// the cap. Returns the stored line.
-    pub fn push(&mut self, mut line: ChatLine) -> &ChatLine {
-        line.id = self.next_id;
-        self.next_id += 1;
-        self.lines.push_back(line);
-        while self.lines.len() > self.cap {
-            self.lines.pop_front();
-        }
-        &self.lines[self.lines.len() - 1]
-    }
-
-    /// How many lines are kept.
-    pub fn len(&self) -> usize {
-        self.lines.len()
-    }
-
-    /// Whether there are no lines.
-    pub fn is_empty(&self) -> bool {
-        self.lines.is_empty()
-    }
-}
+use crate::rooms::Rooms;
 
 /// The state of the connection, as the status bar shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Data)]
@@ -296,29 +87,44 @@ impl Conn {
 }
 
 type SendFn = Arc<dyn Fn(Input) -> Result<(), String> + Send + Sync>;
-type HistoryFn = Arc<dyn Fn(Option<u64>, u32) -> Result<(), String> + Send + Sync>;
+type SwitchFn = Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+type HistoryFn = Arc<dyn Fn(&str, Option<u64>, u32) -> Result<(), String> + Send + Sync>;
 
 /// Where typed input goes: the session's sender in the app, a recorder in tests.
 #[derive(Clone)]
 pub struct Outbox {
     send: SendFn,
+    switch: SwitchFn,
     history: HistoryFn,
 }
 
 impl Outbox {
-    /// Wraps a send function (history requests are refused).
+    /// Wraps a send function (switching rooms always works; history
+    /// requests are refused).
     pub fn new(send: impl Fn(Input) -> Result<(), String> + Send + Sync + 'static) -> Self {
         Self {
             send: Arc::new(send),
-            history: Arc::new(|_, _| Err("history is not available".to_owned())),
+            switch: Arc::new(|_| Ok(())),
+            history: Arc::new(|_, _, _| Err("history is not available".to_owned())),
         }
     }
 
-    /// Also asks for history with `history(before, limit)`.
+    /// Makes a room current with `switch(room)` (chat-core's
+    /// `SessionSender::switch_room`), so plain input goes there.
+    #[must_use]
+    pub fn with_switch(
+        mut self,
+        switch: impl Fn(&str) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.switch = Arc::new(switch);
+        self
+    }
+
+    /// Also asks for history with `history(room, before, limit)`.
     #[must_use]
     pub fn with_history(
         mut self,
-        history: impl Fn(Option<u64>, u32) -> Result<(), String> + Send + Sync + 'static,
+        history: impl Fn(&str, Option<u64>, u32) -> Result<(), String> + Send + Sync + 'static,
     ) -> Self {
         self.history = Arc::new(history);
         self
@@ -329,9 +135,14 @@ impl Outbox {
         (self.send)(input)
     }
 
-    /// Asks for up to `limit` messages older than `before`.
-    pub fn history(&self, before: Option<u64>, limit: u32) -> Result<(), String> {
-        (self.history)(before, limit)
+    /// Makes `room` the session's current room.
+    pub fn switch(&self, room: &str) -> Result<(), String> {
+        (self.switch)(room)
+    }
+
+    /// Asks for up to `limit` messages of `room` older than `before`.
+    pub fn history(&self, room: &str, before: Option<u64>, limit: u32) -> Result<(), String> {
+        (self.history)(room, before, limit)
     }
 }
 
@@ -380,29 +191,6 @@ pub enum NetMsg {
     Event(Event),
 }
 
-/// An opt-in file that receives every line the conversation shows (the
-/// end-to-end test reads it: `CHAT_GUI_TRANSCRIPT=path`).
-#[derive(Debug, Clone)]
-pub struct Transcript(Arc<Mutex<File>>);
-
-impl Transcript {
-    /// Appends to `file`.
-    pub fn new(file: File) -> Self {
-        Self(Arc::new(Mutex::new(file)))
-    }
-
-    /// Writes a line as `<alice> hi`, or `(history) <alice> hi` for a
-    /// replayed one (lines inserted above others are written when they
-    /// arrive, so the file is in arrival order).
-    fn write(&self, line: &ChatLine) {
-        let mut file = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let tag = if line.history { "(history) " } else { "" };
-        // A transcript is a testing aid: failing to write it must not
-        // disturb the chat.
-        let _ = writeln!(file, "{tag}{line}").and_then(|()| file.flush());
-    }
-}
-
 /// Everything the window shows.
 #[derive(Clone, Data, Lens)]
 pub struct AppState {
@@ -414,18 +202,16 @@ pub struct AppState {
     pub password: Masked,
     /// The TLS box (remembered).
     pub tls: bool,
-    /// A request for older messages is under way.
-    pub loading_older: bool,
     /// The compose box.
     pub compose: String,
+    /// The field under the room list: a room to join.
+    pub join_field: String,
     /// The connection.
     pub conn: Conn,
     /// The name the server granted ("" when not in a room): for highlights.
     pub me: String,
-    /// Who is online, sorted case-insensitively.
-    pub users: Vector<String>,
-    /// The conversation.
-    pub log: Log,
+    /// One conversation per room, and which one is shown.
+    pub rooms: Rooms,
     /// Rises with every connect and disconnect, so events of an abandoned
     /// session are recognised and dropped.
     pub generation: u64,
@@ -438,32 +224,26 @@ pub struct AppState {
     #[data(ignore)]
     #[lens(ignore)]
     pub tls_options: TlsOptions,
-    /// Older messages received for the request under way, oldest first.
+    /// This session was welcomed already: a later welcome is a
+    /// reconnection, after which chat-core joins the other rooms again.
     #[data(ignore)]
     #[lens(ignore)]
-    older: Vec<ChatLine>,
-    /// The newest sequence number shown, and the server it came from: a
-    /// replay never shows a message twice, even after a new connection.
+    pub(crate) welcomed: bool,
+    /// The room (key) the user asked to join: shown once the server says
+    /// it is joined. Other joins (chat-core rejoining after a reconnection)
+    /// leave the shown room alone.
     #[data(ignore)]
     #[lens(ignore)]
-    newest_seq: Option<(String, u64)>,
-    /// The last line pushed was replayed: the next replayed one needs no
-    /// separator of its own.
+    pub(crate) pending_join: Option<String>,
     #[data(ignore)]
     #[lens(ignore)]
-    replay_run: bool,
-    #[data(ignore)]
-    #[lens(ignore)]
-    outbox: Option<Outbox>,
+    pub(crate) outbox: Option<Outbox>,
     #[data(ignore)]
     #[lens(ignore)]
     cancel: Option<Arc<Mutex<Box<dyn Cancel>>>>,
     #[data(ignore)]
     #[lens(ignore)]
     connector: Option<Arc<dyn Connector>>,
-    #[data(ignore)]
-    #[lens(ignore)]
-    transcript: Option<Transcript>,
     #[data(ignore)]
     #[lens(ignore)]
     config_path: Option<PathBuf>,
@@ -478,8 +258,7 @@ impl fmt::Debug for AppState {
             .field("tls", &self.tls)
             .field("conn", &self.conn)
             .field("me", &self.me)
-            .field("users", &self.users)
-            .field("lines", &self.log.len())
+            .field("rooms", &self.rooms)
             .finish_non_exhaustive()
     }
 }
@@ -492,23 +271,20 @@ impl AppState {
             name: name.into(),
             password: Masked::default(),
             tls: false,
-            loading_older: false,
             compose: String::new(),
+            join_field: String::new(),
             conn: Conn::Disconnected { reason: None },
             me: String::new(),
-            users: Vector::new(),
-            log: Log::default(),
+            rooms: Rooms::default(),
             generation: 0,
             focus_compose: 0,
             focus_password: 0,
             tls_options: TlsOptions::default(),
-            older: Vec::new(),
-            newest_seq: None,
-            replay_run: false,
+            welcomed: false,
+            pending_join: None,
             outbox: None,
             cancel: None,
             connector: None,
-            transcript: None,
             config_path: None,
         }
     }
@@ -530,20 +306,57 @@ impl AppState {
     /// Copies every shown line to `transcript`.
     #[must_use]
     pub fn with_transcript(mut self, transcript: Transcript) -> Self {
-        self.transcript = Some(transcript);
+        self.rooms.set_transcript(transcript);
         self
     }
 
-    /// Keeps at most `cap` lines (tests use small caps).
+    /// Keeps at most `cap` lines per room (tests use small caps). Called
+    /// before anything is shown: it starts the rooms afresh.
     #[must_use]
     pub fn with_scrollback(mut self, cap: usize) -> Self {
-        self.log = Log::with_capacity(cap);
+        self.rooms = Rooms::new(cap);
         self
+    }
+
+    /// The shown room's conversation.
+    pub fn log(&self) -> &Log {
+        &self.rooms.shown().log
+    }
+
+    /// Who is in the shown room.
+    pub fn users(&self) -> &Vector<String> {
+        &self.rooms.shown().users
+    }
+
+    /// Whether older messages of the shown room are being fetched.
+    pub fn loading_older(&self) -> bool {
+        self.rooms.shown().loading_older
+    }
+
+    /// The oldest sequence number shown in the shown room.
+    #[cfg(test)]
+    pub fn oldest_seq(&self) -> Option<u64> {
+        self.rooms.shown().oldest_seq()
+    }
+
+    /// Whether the shown conversation starts with its room's first message.
+    pub fn at_beginning(&self) -> bool {
+        self.rooms.shown().at_beginning()
+    }
+
+    /// Whether connected (and so in at least the default room).
+    pub fn is_connected(&self) -> bool {
+        matches!(self.conn, Conn::Connected { .. })
     }
 
     /// Whether Send is enabled: connected and something typed.
     pub fn can_send(&self) -> bool {
-        matches!(self.conn, Conn::Connected { .. }) && !self.compose.trim().is_empty()
+        self.is_connected() && !self.compose.trim().is_empty()
+    }
+
+    /// Whether Join is enabled: connected and a room typed.
+    pub fn can_join(&self) -> bool {
+        self.is_connected() && !self.join_field.trim().is_empty()
     }
 
     /// Whether the server and name fields may be edited.
@@ -595,6 +408,8 @@ impl AppState {
             }
         }
         self.generation += 1;
+        self.welcomed = false;
+        self.pending_join = None;
         self.conn = Conn::Connecting {
             addr: addr.clone(),
             attempt: 1,
@@ -632,7 +447,7 @@ impl AppState {
         (self.tls && self.tls_options.insecure).then_some(INSECURE_WARNING)
     }
 
-    /// Leaves the room (politely when connected) and stops reconnecting.
+    /// Leaves every room (politely when connected) and stops reconnecting.
     pub fn disconnect(&mut self) {
         if !self.conn.is_active() {
             return;
@@ -651,10 +466,13 @@ impl AppState {
         }
         self.generation += 1;
         self.conn = Conn::Disconnected { reason: None };
-        self.users.clear();
+        // Every room's conversation records the end, as each records the
+        // connection's other changes.
+        self.rooms.broadcast(local(Kind::Status, "disconnected"));
+        self.rooms.leave_all();
         self.me.clear();
-        self.drop_history_request();
-        self.push_local(Kind::Status, "disconnected");
+        self.welcomed = false;
+        self.pending_join = None;
     }
 
     /// Applies what the network side reported for `generation`; reports of
@@ -678,7 +496,9 @@ impl AppState {
                     };
                 }
                 NetMsg::HistoryFailed(reason) => {
-                    self.drop_history_request();
+                    for i in 0..self.rooms.len() {
+                        self.rooms.get_mut(i).drop_history_request();
+                    }
                     self.push_local(Kind::Error, &reason);
                 }
                 NetMsg::Event(event) => self.on_event(&event),
@@ -686,215 +506,16 @@ impl AppState {
         }
     }
 
-    /// Applies one session event.
-    pub fn on_event(&mut self, event: &Event) {
-        match event {
-            Event::Replay(r) => return self.on_replay(r),
-            Event::HistoryEnd(end) => return self.on_history_end(end.more),
-            Event::Message(m) | Event::Action(m) => self.saw_seq(m.seq),
-            Event::Status(status) => self.on_status(status),
-            Event::Welcome(w) => {
-                self.me = w.name.clone();
-                self.set_users(w.users.iter().cloned());
-            }
-            Event::Joined(p) if !self.users.iter().any(|u| name_key(u) == name_key(&p.name)) => {
-                let users: Vec<String> = self.users.iter().cloned().collect();
-                self.set_users(users.into_iter().chain([p.name.clone()]));
-            }
-            Event::Left(d) => {
-                let key = name_key(&d.name);
-                self.users.retain(|u| name_key(u) != key);
-            }
-            Event::Renamed(r) => {
-                let key = name_key(&r.from);
-                let users: Vec<String> = self
-                    .users
-                    .iter()
-                    .filter(|u| name_key(u) != key)
-                    .cloned()
-                    .chain([r.to.clone()])
-                    .collect();
-                self.set_users(users);
-                if name_key(&self.me) == key {
-                    self.me = r.to.clone();
-                    if let Conn::Connected { name, .. } = &mut self.conn {
-                        name.clone_from(&r.to);
-                    }
-                }
-            }
-            Event::Users(u) => self.set_users(u.users.iter().cloned()),
-            _ => {}
-        }
-        // The status bar carries the connection state; the conversation
-        // still records it, like the REPL does.
-        if let Some(line) = self.chat_line(event) {
-            self.push(line);
-        }
-    }
-
-    /// The line for `event`, marked with its sequence number.
-    fn chat_line(&self, event: &Event) -> Option<ChatLine> {
-        let line = render(event)?;
-        let seq = match event {
-            Event::Message(m) | Event::Action(m) => Some(m.seq),
-            Event::Replay(r) => Some(r.message.seq),
-            _ => None,
-        };
-        Some(ChatLine {
-            id: 0,
-            kind: line.kind.into(),
-            time: clock(line.time).into(),
-            own: !self.me.is_empty() && line.is_from(&self.me),
-            mention: line.mentions(&self.me),
-            from: line.from.map(Into::into),
-            to: line.to.map(Into::into),
-            text: line.text.into(),
-            seq,
-            history: matches!(event, Event::Replay(_)),
-        })
-    }
-
-    /// Remembers the newest sequence number shown from this server.
-    fn saw_seq(&mut self, seq: u64) {
-        let server = self.server_key();
-        match &mut self.newest_seq {
-            Some((s, newest)) if *s == server => *newest = (*newest).max(seq),
-            _ => self.newest_seq = Some((server, seq)),
-        }
-    }
-
-    /// The newest sequence number shown from the current server.
-    fn newest_seq(&self) -> Option<u64> {
-        let server = self.server_key();
-        self.newest_seq
-            .as_ref()
-            .filter(|(s, _)| *s == server)
-            .map(|(_, n)| *n)
-    }
-
-    fn server_key(&self) -> String {
+    /// The server field as a key for "what this server numbered".
+    pub(crate) fn server_key(&self) -> String {
         self.server.trim().to_owned()
     }
 
-    /// A replayed message: an answer to our request for older ones (kept
-    /// until its `HistoryEnd`), or the replay after joining, shown below a
-    /// separator unless it was shown already.
-    fn on_replay(&mut self, replayed: &chat_core::protocol::Replayed) {
-        let Some(line) = self.chat_line(&Event::Replay(replayed.clone())) else {
-            return;
-        };
-        if self.loading_older {
-            self.older.push(line);
-            return;
-        }
-        let seq = replayed.message.seq;
-        let newest = self.newest_seq();
-        if newest.is_some_and(|n| seq <= n) {
-            return;
-        }
-        if !self.replay_run {
-            let text = if newest.is_some() { MISSED } else { EARLIER };
-            self.push(marker(text));
-        }
-        self.saw_seq(seq);
-        self.push(line);
-        self.replay_run = true;
-    }
-
-    /// Puts the older messages received above the oldest one shown.
-    fn on_history_end(&mut self, more: bool) {
-        if !self.loading_older {
-            return;
-        }
-        self.loading_older = false;
-        let oldest = self.oldest_seq();
-        let mut batch: Vec<ChatLine> = std::mem::take(&mut self.older)
-            .into_iter()
-            .filter(|l| matches!((l.seq, oldest), (Some(s), Some(o)) if s < o) || oldest.is_none())
-            .collect();
-        let lines = self.log.lines();
-        let at = lines
-            .iter()
-            .position(|l| l.seq.is_some())
-            .unwrap_or(lines.len());
-        let marker_above = at > 0 && lines[at - 1].kind == Kind::Marker;
-        if !more {
-            if marker_above {
-                self.log.remove(at - 1);
-                batch.insert(0, marker(BEGINNING));
-            } else {
-                batch.insert(0, marker(BEGINNING));
-            }
-        } else if !marker_above && !batch.is_empty() {
-            batch.insert(0, marker(EARLIER));
-        }
-        let at = if !more && marker_above { at - 1 } else { at };
-        if let Some(transcript) = &self.transcript {
-            for line in &batch {
-                transcript.write(line);
-            }
-        }
-        let dropped = self.log.insert(at, batch);
-        if dropped > 0 {
-            // Say so where the lines went missing: at the end. One more
-            // line makes room for the note, so the front is not trimmed.
-            self.log.remove(self.log.len() - 1);
-            let text = format!(
-                "— {} newer lines were dropped to keep {} lines; they are not shown —",
-                dropped + 1,
-                self.log.cap()
-            );
-            self.push(marker(&text));
-        }
-    }
-
-    /// The oldest sequence number shown.
-    pub fn oldest_seq(&self) -> Option<u64> {
-        self.log.lines().iter().filter_map(|l| l.seq).min()
-    }
-
-    /// Whether the conversation starts with the room's first message.
-    pub fn at_beginning(&self) -> bool {
-        self.log
-            .lines()
-            .iter()
-            .take_while(|l| l.seq.is_none())
-            .any(|l| l.kind == Kind::Marker && l.text.as_ref() == BEGINNING)
-    }
-
-    /// Asks for up to `limit` messages older than the oldest shown (the
-    /// view calls it when the reader scrolls to the top). Returns whether a
-    /// request was sent.
-    pub fn load_older(&mut self, limit: u32) -> bool {
-        if self.loading_older || self.at_beginning() || !matches!(self.conn, Conn::Connected { .. })
-        {
-            return false;
-        }
-        let Some(outbox) = &self.outbox else {
-            return false;
-        };
-        match outbox.history(self.oldest_seq(), limit) {
-            Ok(()) => {
-                self.loading_older = true;
-                self.older.clear();
-                true
-            }
-            Err(why) => {
-                self.push_local(Kind::Error, &why);
-                false
-            }
-        }
-    }
-
-    /// Forgets a request whose answer will never come (the connection went).
-    fn drop_history_request(&mut self) {
-        self.loading_older = false;
-        self.older.clear();
-    }
-
-    fn on_status(&mut self, status: &Status) {
+    pub(crate) fn on_status(&mut self, status: &Status) {
         // An answer to a history request does not survive the connection.
-        self.drop_history_request();
+        for i in 0..self.rooms.len() {
+            self.rooms.get_mut(i).drop_history_request();
+        }
         match status {
             Status::Connecting { addr, attempt } => {
                 self.conn = Conn::Connecting {
@@ -921,7 +542,11 @@ impl AppState {
                     secs: seconds_left(delay_ms),
                     at_ms: now.saturating_add(delay_ms),
                 };
-                self.users.clear();
+                // The rooms stay joined: chat-core joins them again. Who is
+                // in them is unknown until then.
+                for i in 0..self.rooms.len() {
+                    self.rooms.get_mut(i).users.clear();
+                }
             }
             Status::Disconnected {
                 reason,
@@ -932,8 +557,10 @@ impl AppState {
                 };
                 self.outbox = None;
                 self.cancel = None;
-                self.users.clear();
+                self.rooms.leave_all();
                 self.me.clear();
+                self.welcomed = false;
+                self.pending_join = None;
             }
         }
     }
@@ -951,15 +578,9 @@ impl AppState {
         }
     }
 
-    fn set_users(&mut self, users: impl IntoIterator<Item = String>) {
-        let mut users: Vec<String> = users.into_iter().collect();
-        users.sort_by_key(|u| name_key(u));
-        users.dedup_by_key(|u| name_key(u));
-        self.users = users.into_iter().collect();
-    }
-
     /// Enter in the compose box: parses the line with `chat_core`, answers
-    /// `/help` locally, sends the rest. The box is cleared when the line was
+    /// `/help` locally, joins with `/join`, sends the rest (what belongs to
+    /// a room goes to the shown one). The box is cleared when the line was
     /// handled and kept (so it can be fixed) when it was refused.
     pub fn submit(&mut self) {
         let input = match parse_input(&self.compose) {
@@ -978,11 +599,13 @@ impl AppState {
                     Kind::Notice,
                     "the conversation starts at the beginning of the room's history",
                 );
-            } else if self.loading_older || self.load_older(limit) {
+            } else if self.loading_older() || self.load_older(limit) {
                 // Asked (or already asking): the answer appears above.
                 self.compose.clear();
-            } else if !matches!(self.conn, Conn::Connected { .. }) {
+            } else if !self.is_connected() {
                 self.push_local(Kind::Error, &chat_core::ChatError::NotConnected.to_string());
+            } else if let Err(why) = self.shown_room_joined() {
+                self.push_local(Kind::Error, &why);
             }
             self.focus_compose += 1;
             return;
@@ -993,13 +616,38 @@ impl AppState {
             }
             self.push_local(
                 Kind::Notice,
-                "click a line to select it, shift-click to extend, Ctrl+C copies",
+                "click a line to select it, shift-click to extend, Ctrl+C copies; \
+                 Alt+↑/↓ shows the room above/below",
             );
             self.compose.clear();
             return;
         }
+        if let Input::Join(room) = &input {
+            if self.join_room(room) {
+                self.compose.clear();
+            }
+            self.focus_compose += 1;
+            return;
+        }
+        // What is said (or asked) about "the room" is about the shown one,
+        // whatever chat-core last made current (a rejoin after a
+        // reconnection moves it).
+        let in_shown_room = matches!(
+            input,
+            Input::Say(_)
+                | Input::Me(_)
+                | Input::Topic(_)
+                | Input::Who(None)
+                | Input::Part { room: None, .. }
+        );
         let sent = match &self.outbox {
-            Some(outbox) if matches!(self.conn, Conn::Connected { .. }) => outbox.send(input),
+            Some(outbox) if self.is_connected() => {
+                if in_shown_room {
+                    self.make_shown_current().and_then(|()| outbox.send(input))
+                } else {
+                    outbox.send(input)
+                }
+            }
             _ => Err(chat_core::ChatError::NotConnected.to_string()),
         };
         match sent {
@@ -1009,44 +657,9 @@ impl AppState {
         self.focus_compose += 1;
     }
 
-    /// Adds a line that did not come from the server.
+    /// Adds a line that did not come from the server, to the shown room.
     pub fn push_local(&mut self, kind: Kind, text: &str) {
-        self.push(ChatLine {
-            id: 0,
-            kind,
-            time: clock(None).into(),
-            from: None,
-            to: None,
-            text: chat_core::sanitize(text).into(),
-            own: false,
-            mention: false,
-            seq: None,
-            history: false,
-        });
-    }
-
-    fn push(&mut self, line: ChatLine) {
-        self.replay_run = false;
-        let line = self.log.push(line);
-        if let Some(transcript) = &self.transcript {
-            transcript.write(line);
-        }
-    }
-}
-
-/// A separator line.
-fn marker(text: &str) -> ChatLine {
-    ChatLine {
-        id: 0,
-        kind: Kind::Marker,
-        time: "".into(),
-        from: None,
-        to: None,
-        text: text.into(),
-        own: false,
-        mention: false,
-        seq: None,
-        history: false,
+        self.rooms.shown_mut().push_local(kind, text);
     }
 }
 
@@ -1062,14 +675,6 @@ pub const BAD_PASSWORD_HINT: &str = "wrong room password";
 /// while waiting.
 fn seconds_left(ms: u64) -> u64 {
     ms.saturating_add(500).div_euclid(1000).max(1)
-}
-
-/// `HH:MM` for a server time, or for now.
-fn clock(millis: Option<u64>) -> String {
-    match millis {
-        Some(ms) => chat_core::render::clock(ms),
-        None => chrono::Local::now().format("%H:%M").to_string(),
-    }
 }
 
 /// Helpers for tests in other modules.
@@ -1099,7 +704,7 @@ pub mod testing {
         let (outbox, sent) = recording_outbox();
         let asked = Asked::default();
         let record = asked.clone();
-        let outbox = outbox.with_history(move |before, limit| {
+        let outbox = outbox.with_history(move |_room, before, limit| {
             record.lock().expect("recorder lock").push((before, limit));
             Ok(())
         });
@@ -1178,7 +783,10 @@ pub mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conversation::{BEGINNING, EARLIER, HISTORY_PAGE, MISSED};
+    use crate::log::ChatLine;
     use chat_core::protocol::*;
+    use std::fs::File;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
@@ -1212,11 +820,11 @@ mod tests {
     }
 
     fn users(state: &AppState) -> Vec<&str> {
-        state.users.iter().map(String::as_str).collect()
+        state.users().iter().map(String::as_str).collect()
     }
 
     fn last(state: &AppState) -> &ChatLine {
-        state.log.lines().last().expect("a line")
+        state.log().lines().last().expect("a line")
     }
 
     /// A state connected as `me`, with a recording outbox.
@@ -1272,7 +880,7 @@ mod tests {
         assert!(!state.can_send(), "blanks are nothing");
         state.compose = "hello".into();
         assert!(state.can_send());
-        let shown: Vec<String> = state.log.lines().iter().map(|l| l.to_string()).collect();
+        let shown: Vec<String> = state.log().lines().iter().map(|l| l.to_string()).collect();
         assert_eq!(
             shown,
             [
@@ -1407,13 +1015,13 @@ mod tests {
     #[test]
     fn help_is_local_and_bad_commands_stay_in_the_box() {
         let (mut state, sent) = connected("alice");
-        let before = state.log.len();
+        let before = state.log().len();
         state.compose = "/help".into();
         state.submit();
         assert_eq!(state.compose, "");
-        assert!(state.log.len() > before + 5);
+        assert!(state.log().len() > before + 5);
         assert!(state
-            .log
+            .log()
             .lines()
             .iter()
             .any(|l| l.text.starts_with("/msg NAME TEXT")));
@@ -1468,7 +1076,7 @@ mod tests {
             "disconnected: server closed the connection; reconnecting in 2 s"
         );
         assert!(state.conn.is_trouble() && state.conn.is_active());
-        assert!(state.users.is_empty());
+        assert!(state.users().is_empty());
         state.compose = "hi".into();
         assert!(!state.can_send());
         let Conn::Reconnecting { at_ms, .. } = state.conn else {
@@ -1510,7 +1118,7 @@ mod tests {
             retry_in: None,
         }));
         assert_eq!(state.conn, Conn::Disconnected { reason: None });
-        assert!(state.outbox.is_none() && state.users.is_empty());
+        assert!(state.outbox.is_none() && state.users().is_empty());
         state.compose = "hi".into();
         state.submit();
         assert_eq!(last(&state).kind, Kind::Error);
@@ -1568,10 +1176,10 @@ mod tests {
         assert_eq!(*sent.lock().unwrap(), [Input::Quit(None)]);
         assert_eq!(connector.cancelled.load(Ordering::SeqCst), 1);
         assert_eq!(state.conn, Conn::Disconnected { reason: None });
-        let lines = state.log.len();
+        let lines = state.log().len();
         state.apply(old, [NetMsg::Event(message("bob", "late"))]);
         assert_eq!(
-            state.log.len(),
+            state.log().len(),
             lines,
             "events of the old session are dropped"
         );
@@ -1586,12 +1194,17 @@ mod tests {
         for i in 0..10 {
             state.on_event(&message("bob", &format!("m{i}")));
         }
-        assert_eq!(state.log.len(), 3);
-        let texts: Vec<&str> = state.log.lines().iter().map(|l| l.text.as_ref()).collect();
+        assert_eq!(state.log().len(), 3);
+        let texts: Vec<&str> = state
+            .log()
+            .lines()
+            .iter()
+            .map(|l| l.text.as_ref())
+            .collect();
         assert_eq!(texts, ["m7", "m8", "m9"]);
-        let ids: Vec<u64> = state.log.lines().iter().map(|l| l.id).collect();
+        let ids: Vec<u64> = state.log().lines().iter().map(|l| l.id).collect();
         assert_eq!(ids, [8, 9, 10]);
-        assert_eq!(state.log.next_id(), 11);
+        assert_eq!(state.log().next_id(), 11);
     }
 
     #[test]
@@ -1635,7 +1248,7 @@ mod tests {
     /// The log as text, history lines tagged.
     fn shown(state: &AppState) -> Vec<String> {
         state
-            .log
+            .log()
             .lines()
             .iter()
             .filter(|l| l.kind != Kind::Status)
@@ -1704,11 +1317,11 @@ mod tests {
         state.connect();
         let (outbox, _, _) = recording_outbox_with_history();
         state.apply(state.generation, testing::joined(outbox, "alice", &["bob"]));
-        let before = state.log.len();
+        let before = state.log().len();
         for seq in 1..=5 {
             state.on_event(&replayed(seq, "bob", &format!("old {seq}")));
         }
-        assert_eq!(state.log.len(), before);
+        assert_eq!(state.log().len(), before);
         // Another server has its own numbering: its replay is shown.
         state.disconnect();
         state.server = "127.0.0.1:9999".into();
@@ -1727,18 +1340,18 @@ mod tests {
         }
         state.on_event(&own_join());
         assert!(state.load_older(HISTORY_PAGE));
-        assert!(state.loading_older);
+        assert!(state.loading_older());
         assert!(!state.load_older(HISTORY_PAGE), "one request at a time");
         assert_eq!(*asked.lock().unwrap(), [(Some(10), HISTORY_PAGE)]);
         // The answer: oldest first, then its end. Nothing shows until the end.
-        let edits = state.log.edits();
+        let edits = state.log().edits();
         for seq in 7..=9 {
             state.on_event(&replayed(seq, "carol", &format!("m{seq}")));
         }
-        assert_eq!(state.log.edits(), edits);
+        assert_eq!(state.log().edits(), edits);
         state.on_event(&history_end(3, true));
-        assert!(!state.loading_older);
-        assert!(state.log.edits() > edits, "the view must re-sync");
+        assert!(!state.loading_older());
+        assert!(state.log().edits() > edits, "the view must re-sync");
         let lines = shown(&state);
         assert_eq!(
             lines[1..],
@@ -1803,11 +1416,11 @@ mod tests {
             reason: "gone".into(),
             retry_in: Some(Duration::from_secs(1)),
         }));
-        assert!(!state.loading_older);
+        assert!(!state.loading_older());
         assert!(!state.load_older(HISTORY_PAGE), "not while disconnected");
-        let lines = state.log.len();
+        let lines = state.log().len();
         state.on_event(&history_end(1, true));
-        assert_eq!(state.log.len(), lines, "a stray end changes nothing");
+        assert_eq!(state.log().len(), lines, "a stray end changes nothing");
         assert_eq!(asked.lock().unwrap().len(), 1);
         // A refused request says why.
         let (mut state, _) = connected("alice");
@@ -1820,7 +1433,7 @@ mod tests {
             state.generation,
             [NetMsg::HistoryFailed("cannot ask".into())],
         );
-        assert!(!state.loading_older);
+        assert!(!state.loading_older());
         assert_eq!(last(&state).to_string(), "! cannot ask");
     }
 
@@ -1841,14 +1454,14 @@ mod tests {
                 id: None,
             }));
         }
-        assert_eq!(state.log.len(), 8);
+        assert_eq!(state.log().len(), 8);
         assert!(state.load_older(HISTORY_PAGE));
         for seq in 17..20 {
             state.on_event(&replayed(seq, "bob", &format!("m{seq}")));
         }
         state.on_event(&history_end(3, true));
-        assert_eq!(state.log.len(), 8, "the cap holds");
-        let texts: Vec<String> = state.log.lines().iter().map(|l| l.to_string()).collect();
+        assert_eq!(state.log().len(), 8, "the cap holds");
+        let texts: Vec<String> = state.log().lines().iter().map(|l| l.to_string()).collect();
         // The oldest lines (where the reader is) are kept; the newest went,
         // and a note at the end says so.
         assert_eq!(
@@ -1861,7 +1474,7 @@ mod tests {
         );
         // Live lines go on dropping from the front, as before.
         state.on_event(&message("bob", "new"));
-        assert_eq!(state.log.len(), 8);
+        assert_eq!(state.log().len(), 8);
         assert_eq!(last(&state).text.as_ref(), "new");
     }
 
@@ -1915,7 +1528,7 @@ mod tests {
         assert_eq!(state.insecure_warning(), Some(INSECURE_WARNING));
         state.connect();
         assert!(state
-            .log
+            .log()
             .lines()
             .iter()
             .any(|l| l.kind == Kind::Error && l.text.as_ref() == INSECURE_WARNING));

@@ -40,6 +40,12 @@ pub const SELECTION_UNFOCUSED: Color = Color::rgba8(0x8c, 0x96, 0xaa, 0x38);
 pub const SCROLL_TRACK: Color = Color::rgba8(0xff, 0xff, 0xff, 0x10);
 /// Scrollbar thumb.
 pub const SCROLL_THUMB: Color = Color::rgba8(0xff, 0xff, 0xff, 0x40);
+/// Behind the shown room in the room list.
+pub const ROOM_SHOWN: Color = Color::rgba8(0x7a, 0x9c, 0xff, 0x30);
+/// Behind a room under the mouse.
+pub const ROOM_HOT: Color = Color::rgba8(0xff, 0xff, 0xff, 0x0c);
+/// A room with nothing unread: quieter than one with news.
+pub const ROOM_READ: Color = Color::rgb8(0xb4, 0xb8, 0xc2);
 /// Separators between areas.
 pub const BORDER: Color = Color::rgb8(0x33, 0x36, 0x3d);
 

@@ -1,6 +1,7 @@
-//! The widget tree: connection bar on top, conversation and who-is-online in
-//! the middle, compose box and status bar at the bottom; plus the
-//! controllers that turn keys and clicks into [`AppState`] calls.
+//! The widget tree: connection bar on top; in the middle the room list, the
+//! shown room's topic and conversation, and who is in it; compose box and
+//! status bar at the bottom; plus the controllers that turn keys and clicks
+//! into [`AppState`] calls.
 
 use druid::kurbo::Circle;
 use druid::widget::prelude::*;
@@ -8,9 +9,12 @@ use druid::widget::{
     Button, Checkbox, Container, Controller, CrossAxisAlignment, Either, Flex, Label, List,
     Painter, Scroll, SizedBox, TextBox,
 };
-use druid::{Insets, KbKey, Selector, WidgetExt, WidgetId};
+use druid::{Insets, KbKey, LensExt, Selector, WidgetExt, WidgetId};
 
-use crate::state::{AppState, Conn, HISTORY_PAGE};
+use crate::conversation::{Conversation, HISTORY_PAGE};
+use crate::roomlist::{self, SHOW_ROOM};
+use crate::rooms::Shown;
+use crate::state::{AppState, Conn};
 use crate::theme;
 use crate::view::{ConversationView, LOAD_OLDER};
 
@@ -34,6 +38,18 @@ pub struct Ids {
     pub conversation: WidgetId,
     /// The password field.
     pub password: WidgetId,
+    /// The row holding the room list, the conversation and the users.
+    pub middle: WidgetId,
+    /// The room list's panel.
+    pub room_panel: WidgetId,
+    /// The scrolling list of rooms inside it.
+    pub room_list: WidgetId,
+    /// The row under the room list holding the join field and button.
+    pub join_row: WidgetId,
+    /// The join field.
+    pub join_field: WidgetId,
+    /// The Join button.
+    pub join_button: WidgetId,
 }
 
 impl Ids {
@@ -46,6 +62,12 @@ impl Ids {
             compose_row: WidgetId::next(),
             conversation: WidgetId::next(),
             password: WidgetId::next(),
+            middle: WidgetId::next(),
+            room_panel: WidgetId::next(),
+            room_list: WidgetId::next(),
+            join_row: WidgetId::next(),
+            join_field: WidgetId::next(),
+            join_button: WidgetId::next(),
         }
     }
 }
@@ -60,16 +82,24 @@ const BAR_INSETS: Insets = Insets::uniform_xy(12.0, 10.0);
 
 /// The whole window.
 pub fn build(ids: Ids) -> impl Widget<AppState> {
-    let middle = Flex::row()
+    let centre = Flex::column()
         .cross_axis_alignment(CrossAxisAlignment::Fill)
+        .with_child(roomlist::topic_bar())
+        .with_child(separator())
         .with_flex_child(
             ConversationView::new()
                 .with_id(ids.conversation)
-                .lens(AppState::log),
+                .lens(AppState::rooms.then(Shown)),
             1.0,
-        )
+        );
+    let middle = Flex::row()
+        .cross_axis_alignment(CrossAxisAlignment::Fill)
+        .with_child(roomlist::panel(ids))
         .with_child(separator_vertical())
-        .with_child(users_panel());
+        .with_flex_child(centre, 1.0)
+        .with_child(separator_vertical())
+        .with_child(users_panel())
+        .with_id(ids.middle);
     Flex::column()
         .cross_axis_alignment(CrossAxisAlignment::Fill)
         .with_child(connection_bar(ids))
@@ -79,14 +109,17 @@ pub fn build(ids: Ids) -> impl Widget<AppState> {
         .with_child(compose_bar(ids))
         .with_child(status_bar())
         .background(theme::WINDOW_BG)
-        .controller(LoadOlder)
+        .controller(WindowCommands)
 }
 
-/// The conversation asked for older messages (the reader scrolled to the top).
+/// What concerns the whole window: the conversation asked for older
+/// messages (the reader scrolled to the top), a room row was clicked, or
+/// Alt+↑ / Alt+↓ asks for the room above or below — wherever the focus is,
+/// so this sits at the top and sees keys before the focused widget.
 #[derive(Debug)]
-pub struct LoadOlder;
+pub struct WindowCommands;
 
-impl<W: Widget<AppState>> Controller<AppState, W> for LoadOlder {
+impl<W: Widget<AppState>> Controller<AppState, W> for WindowCommands {
     fn event(
         &mut self,
         child: &mut W,
@@ -95,12 +128,32 @@ impl<W: Widget<AppState>> Controller<AppState, W> for LoadOlder {
         data: &mut AppState,
         env: &Env,
     ) {
-        if let Event::Command(cmd) = event {
-            if cmd.is(LOAD_OLDER) {
+        match event {
+            Event::Command(cmd) if cmd.is(LOAD_OLDER) => {
                 data.load_older(HISTORY_PAGE);
                 ctx.set_handled();
                 return;
             }
+            Event::Command(cmd) => {
+                if let Some(id) = cmd.get(SHOW_ROOM) {
+                    data.show_room_id(*id);
+                    ctx.set_handled();
+                    return;
+                }
+            }
+            Event::KeyDown(key) if key.mods.alt() && !key.mods.ctrl() => {
+                let step = match key.key {
+                    KbKey::ArrowUp => -1,
+                    KbKey::ArrowDown => 1,
+                    _ => 0,
+                };
+                if step != 0 {
+                    data.show_neighbour(step);
+                    ctx.set_handled();
+                    return;
+                }
+            }
+            _ => {}
         }
         child.event(ctx, event, data, env);
     }
@@ -183,18 +236,18 @@ fn connection_bar(ids: Ids) -> impl Widget<AppState> {
 }
 
 fn users_panel() -> impl Widget<AppState> {
-    let header = Label::new(|d: &AppState, _: &Env| format!("ONLINE — {}", d.users.len()))
+    let header = Label::new(|d: &AppState, _: &Env| format!("ONLINE — {}", d.users().len()))
         .with_text_color(theme::MUTED)
         .with_text_size(12.0)
         .padding(Insets::new(14.0, 12.0, 14.0, 6.0));
     let list = Scroll::new(List::new(user_row))
         .vertical()
-        .lens(AppState::users);
+        .lens(AppState::rooms.then(Shown).then(Conversation::users));
     Flex::column()
         .cross_axis_alignment(CrossAxisAlignment::Fill)
         .with_child(header)
         .with_flex_child(list, 1.0)
-        .fix_width(180.0)
+        .fix_width(170.0)
         .background(theme::PANEL_BG)
 }
 
@@ -261,10 +314,10 @@ fn status_bar() -> impl Widget<AppState> {
         .with_text_size(12.5)
         .controller(TextColour::new(status_colour));
     let lines = Label::new(|d: &AppState, _: &Env| {
-        if d.log.is_empty() {
+        if d.log().is_empty() {
             String::new()
         } else {
-            format!("{} lines", d.log.len())
+            format!("{} lines", d.log().len())
         }
     })
     .with_text_size(12.0)
@@ -279,7 +332,7 @@ fn status_bar() -> impl Widget<AppState> {
         SizedBox::empty(),
     );
     let loading = Label::new(|d: &AppState, _: &Env| {
-        if d.loading_older {
+        if d.loading_older() {
             "loading older messages…  ".to_owned()
         } else {
             String::new()
@@ -775,7 +828,7 @@ mod tests {
             h.just_layout();
             h.paint();
             assert_eq!(view_state(h, ids, "rows"), "50");
-            assert_eq!(h.data().log.len(), 50);
+            assert_eq!(h.data().log().len(), 50);
         });
     }
 
@@ -840,7 +893,7 @@ mod tests {
             wheel(h, -100_000.0);
             assert_eq!(view_state(h, ids, "offset"), "0");
             assert_eq!(*asked.lock().unwrap(), [(Some(100), HISTORY_PAGE)]);
-            assert!(h.data().loading_older);
+            assert!(h.data().loading_older());
             // Scrolling on at the top while it loads asks nothing more.
             wheel(h, -100.0);
             assert_eq!(asked.lock().unwrap().len(), 1);
@@ -871,7 +924,7 @@ mod tests {
             h.just_layout();
             wheel(h, -100_000.0);
             assert_eq!(asked.lock().unwrap().len(), 2, "the beginning was reached");
-            assert_eq!(view_state(h, ids, "rows"), h.data().log.len().to_string());
+            assert_eq!(view_state(h, ids, "rows"), h.data().log().len().to_string());
         });
     }
 }

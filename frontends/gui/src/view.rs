@@ -24,7 +24,9 @@ use druid::{
     Application, Color, Cursor, KbKey, Menu, MenuItem, MouseButton, Point, Rect, Selector, Vec2,
 };
 
-use crate::state::{AppState, ChatLine, Kind, Log};
+use crate::conversation::Conversation;
+use crate::log::{ChatLine, Kind, Log};
+use crate::state::AppState;
 use crate::theme;
 
 /// Copies the selected lines.
@@ -137,9 +139,29 @@ struct Row {
     body: Option<PietTextLayout>,
 }
 
-/// The conversation widget, over the app's [`Log`].
+/// What the view keeps for a conversation that is not shown: its laid-out
+/// lines and where the reader was, so showing it again puts the reader back
+/// where they were without laying anything out again.
+#[derive(Default)]
+struct Pane {
+    rows: VecDeque<Row>,
+    base: f64,
+    end: f64,
+    text_width: f64,
+    edits: u64,
+    view: Viewport,
+    selection: Option<(u64, u64)>,
+}
+
+/// The conversation widget, over the shown room's [`Conversation`]. The
+/// fields below describe the shown conversation; the others wait in
+/// `panes`.
 #[derive(Default)]
 pub struct ConversationView {
+    /// The id of the conversation the fields describe.
+    shown: Option<u64>,
+    /// The other conversations', by id.
+    panes: HashMap<u64, Pane>,
     rows: VecDeque<Row>,
     /// Absolute top of the first row.
     base: f64,
@@ -187,6 +209,41 @@ impl ConversationView {
 
     fn content(&self) -> f64 {
         self.end - self.base
+    }
+
+    /// Puts the shown conversation's rows and viewport aside and takes out
+    /// those of conversation `id` (fresh ones the first time: they are laid
+    /// out and start at the bottom).
+    fn show(&mut self, id: u64) {
+        if self.shown == Some(id) {
+            return;
+        }
+        let height = self.view.height;
+        let current = Pane {
+            rows: std::mem::take(&mut self.rows),
+            base: self.base,
+            end: self.end,
+            text_width: self.text_width,
+            edits: self.edits,
+            view: std::mem::take(&mut self.view),
+            selection: self.selection.take(),
+        };
+        if let Some(old) = self.shown.replace(id) {
+            self.panes.insert(old, current);
+        }
+        let next = self.panes.remove(&id).unwrap_or_default();
+        self.rows = next.rows;
+        self.base = next.base;
+        self.end = next.end;
+        self.text_width = next.text_width;
+        self.edits = next.edits;
+        self.view = next.view;
+        // The window may have been resized meanwhile; layout corrects the
+        // rest.
+        self.view.height = height;
+        self.selection = next.selection;
+        self.drag = Drag::None;
+        self.pill = None;
     }
 
     fn layout_row(text: &mut druid::piet::PietText, line: &ChatLine, width: f64) -> Row {
@@ -505,8 +562,8 @@ fn body_spans(line: &ChatLine) -> (String, Vec<(std::ops::Range<usize>, String)>
     }
 }
 
-impl Widget<Log> for ConversationView {
-    fn event(&mut self, ctx: &mut EventCtx, event: &Event, _data: &mut Log, _env: &Env) {
+impl Widget<Conversation> for ConversationView {
+    fn event(&mut self, ctx: &mut EventCtx, event: &Event, _data: &mut Conversation, _env: &Env) {
         let content = self.content();
         match event {
             Event::Wheel(mouse) => {
@@ -647,19 +704,37 @@ impl Widget<Log> for ConversationView {
         }
     }
 
-    fn lifecycle(&mut self, ctx: &mut LifeCycleCtx, event: &LifeCycle, _data: &Log, _env: &Env) {
-        if let LifeCycle::FocusChanged(_) = event {
-            ctx.request_paint();
+    fn lifecycle(
+        &mut self,
+        ctx: &mut LifeCycleCtx,
+        event: &LifeCycle,
+        data: &Conversation,
+        _env: &Env,
+    ) {
+        match event {
+            LifeCycle::WidgetAdded => self.show(data.id),
+            LifeCycle::FocusChanged(_) => ctx.request_paint(),
+            _ => {}
         }
     }
 
-    fn update(&mut self, ctx: &mut UpdateCtx, old: &Log, data: &Log, _env: &Env) {
-        if !old.same(data) {
+    fn update(&mut self, ctx: &mut UpdateCtx, old: &Conversation, data: &Conversation, _env: &Env) {
+        if old.id != data.id {
+            self.show(data.id);
+            ctx.request_layout();
+        } else if !old.log.same(&data.log) {
             ctx.request_layout();
         }
     }
 
-    fn layout(&mut self, ctx: &mut LayoutCtx, bc: &BoxConstraints, data: &Log, _env: &Env) -> Size {
+    fn layout(
+        &mut self,
+        ctx: &mut LayoutCtx,
+        bc: &BoxConstraints,
+        data: &Conversation,
+        _env: &Env,
+    ) -> Size {
+        self.show(data.id);
         let max = bc.max();
         let size = Size::new(
             if max.width.is_finite() {
@@ -675,13 +750,13 @@ impl Widget<Log> for ConversationView {
         );
         self.size = size;
         let width = size.width - 2.0 * PAD_X - TIME_COL - SCROLLBAR;
-        self.sync(ctx.text(), data, width);
+        self.sync(ctx.text(), &data.log, width);
         let content = self.content();
         self.view.resized(size.height, content);
         size
     }
 
-    fn paint(&mut self, ctx: &mut PaintCtx, _data: &Log, _env: &Env) {
+    fn paint(&mut self, ctx: &mut PaintCtx, _data: &Conversation, _env: &Env) {
         let size = self.size;
         let bounds = size.to_rect();
         ctx.fill(bounds, &theme::LOG_BG);
@@ -761,8 +836,12 @@ impl Widget<Log> for ConversationView {
         });
     }
 
-    fn debug_state(&self, _data: &Log) -> druid::debug_state::DebugState {
+    fn debug_state(&self, _data: &Conversation) -> druid::debug_state::DebugState {
         let mut other = std::collections::HashMap::new();
+        other.insert(
+            "conversation".to_owned(),
+            self.shown.map(|id| id.to_string()).unwrap_or_default(),
+        );
         other.insert("follow".to_owned(), self.view.follow.to_string());
         other.insert("unseen".to_owned(), self.view.unseen.to_string());
         other.insert("offset".to_owned(), format!("{:.0}", self.view.offset));

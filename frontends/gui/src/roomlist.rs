@@ -1,0 +1,308 @@
+//! The room side of the window: the room list (unread counts, mention
+//! marks, the shown room highlighted, rooms left drawn muted) with the join
+//! field under it, and the topic bar above the conversation.
+//!
+//! Rows are one small custom widget rather than a stack of labels: a row
+//! is redrawn whenever a count changes, and painting two text layouts is
+//! cheaper than re-laying out a flex of labels, pills and spacers.
+
+use druid::kurbo::{Circle, RoundedRect};
+use druid::piet::{FontFamily, FontStyle, FontWeight, Text, TextLayout, TextLayoutBuilder};
+use druid::widget::prelude::*;
+use druid::widget::{
+    Button, Controller, CrossAxisAlignment, Flex, Label, LineBreaking, List, Scroll, SizedBox,
+    TextBox,
+};
+use druid::{lens, Color, Cursor, Insets, KbKey, LensExt, Point, Rect, Selector, WidgetExt};
+
+use crate::conversation::Conversation;
+use crate::rooms::{RoomItem, Rooms, Shown};
+use crate::state::AppState;
+use crate::theme;
+use crate::ui::Ids;
+
+/// Shows the conversation with this id (a click on its row).
+pub const SHOW_ROOM: Selector<u64> = Selector::new("chat-gui.rooms.show");
+
+/// The height of one row of the room list.
+pub const ROW_HEIGHT: f64 = 30.0;
+/// The height of the list's header ("ROOMS").
+pub const HEADER_HEIGHT: f64 = 36.0;
+/// The room list's width.
+pub const PANEL_WIDTH: f64 = 176.0;
+
+/// The room list, its header and the join field.
+pub fn panel(ids: Ids) -> impl Widget<AppState> {
+    let header = Label::new("ROOMS")
+        .with_text_color(theme::MUTED)
+        .with_text_size(12.0)
+        .padding(Insets::new(14.0, 12.0, 14.0, 6.0))
+        .fix_height(HEADER_HEIGHT);
+    let list = Scroll::new(List::new(RoomRow::default))
+        .vertical()
+        .lens(AppState::rooms.then(lens::Map::new(
+            Rooms::items,
+            // The rows only read: a click is a command, handled at the top.
+            |_: &mut Rooms, _| {},
+        )))
+        .with_id(ids.room_list);
+    let field = TextBox::new()
+        .with_placeholder("#room")
+        .lens(AppState::join_field)
+        .controller(EnterJoins)
+        .with_id(ids.join_field)
+        .expand_width();
+    let button = Button::new("Join")
+        .on_click(|_, d: &mut AppState, _| d.submit_join())
+        .disabled_if(|d: &AppState, _| !d.can_join())
+        .with_id(ids.join_button);
+    let join = Flex::row()
+        .with_flex_child(field, 1.0)
+        .with_spacer(6.0)
+        .with_child(button)
+        .padding(Insets::uniform_xy(10.0, 10.0))
+        .with_id(ids.join_row);
+    Flex::column()
+        .cross_axis_alignment(CrossAxisAlignment::Fill)
+        .with_child(header)
+        .with_flex_child(list, 1.0)
+        .with_child(
+            SizedBox::empty()
+                .expand_width()
+                .height(1.0)
+                .background(theme::BORDER),
+        )
+        .with_child(join)
+        .fix_width(PANEL_WIDTH)
+        .background(theme::PANEL_BG)
+        .with_id(ids.room_panel)
+}
+
+/// The shown room's name and topic, above its conversation.
+pub fn topic_bar() -> impl Widget<AppState> {
+    let name = Label::new(|c: &Conversation, _: &Env| c.title())
+        .with_text_size(15.0)
+        .with_font(
+            druid::FontDescriptor::new(FontFamily::SYSTEM_UI)
+                .with_weight(FontWeight::SEMI_BOLD)
+                .with_size(15.0),
+        );
+    let topic = Label::new(|c: &Conversation, _: &Env| topic_text(c))
+        .with_text_size(13.0)
+        .with_text_color(theme::MUTED)
+        .with_line_break_mode(LineBreaking::Clip);
+    Flex::row()
+        .with_child(name)
+        .with_spacer(12.0)
+        .with_flex_child(topic.expand_width(), 1.0)
+        .padding(Insets::uniform_xy(14.0, 8.0))
+        .fix_height(38.0)
+        .lens(AppState::rooms.then(Shown))
+        .background(theme::LOG_BG)
+}
+
+/// What the topic bar says beside the room's name.
+pub fn topic_text(c: &Conversation) -> String {
+    match (&c.room, c.joined, &c.topic) {
+        (None, _, _) => "not in a room: connect to join the server's room".to_owned(),
+        (Some(room), false, _) => {
+            format!("you are not in this room: /join {room} (or Join at the left) to come back")
+        }
+        (Some(_), true, Some(topic)) => topic.to_string(),
+        (Some(_), true, None) => "no topic — /topic TEXT sets one".to_owned(),
+    }
+}
+
+/// Enter in the join field joins.
+#[derive(Debug)]
+struct EnterJoins;
+
+impl<W: Widget<AppState>> Controller<AppState, W> for EnterJoins {
+    fn event(
+        &mut self,
+        child: &mut W,
+        ctx: &mut EventCtx,
+        event: &Event,
+        data: &mut AppState,
+        env: &Env,
+    ) {
+        if let Event::KeyDown(key) = event {
+            if key.key == KbKey::Enter {
+                data.submit_join();
+                ctx.set_handled();
+                return;
+            }
+        }
+        child.event(ctx, event, data, env);
+    }
+}
+
+/// One row of the room list: `# name`, the unread count in a pill, and an
+/// amber `@` when a message there mentions this client.
+#[derive(Debug, Default)]
+pub struct RoomRow {
+    /// Pressed and not yet released: a click needs both on the row.
+    pressed: bool,
+}
+
+impl Widget<RoomItem> for RoomRow {
+    fn event(&mut self, ctx: &mut EventCtx, event: &Event, data: &mut RoomItem, _env: &Env) {
+        match event {
+            Event::MouseDown(_) => {
+                self.pressed = true;
+                ctx.set_active(true);
+                ctx.set_handled();
+            }
+            Event::MouseUp(mouse) if self.pressed => {
+                self.pressed = false;
+                ctx.set_active(false);
+                if ctx.size().to_rect().contains(mouse.pos) {
+                    ctx.submit_command(SHOW_ROOM.with(data.id));
+                }
+                ctx.set_handled();
+            }
+            Event::MouseMove(_) => ctx.set_cursor(&Cursor::Pointer),
+            _ => {}
+        }
+    }
+
+    fn lifecycle(
+        &mut self,
+        ctx: &mut LifeCycleCtx,
+        event: &LifeCycle,
+        _data: &RoomItem,
+        _env: &Env,
+    ) {
+        if let LifeCycle::HotChanged(_) = event {
+            ctx.request_paint();
+        }
+    }
+
+    fn update(&mut self, ctx: &mut UpdateCtx, old: &RoomItem, data: &RoomItem, _env: &Env) {
+        if old != data {
+            ctx.request_paint();
+        }
+    }
+
+    fn layout(
+        &mut self,
+        _ctx: &mut LayoutCtx,
+        bc: &BoxConstraints,
+        _data: &RoomItem,
+        _env: &Env,
+    ) -> Size {
+        let width = if bc.max().width.is_finite() {
+            bc.max().width
+        } else {
+            PANEL_WIDTH
+        };
+        bc.constrain(Size::new(width, ROW_HEIGHT))
+    }
+
+    fn paint(&mut self, ctx: &mut PaintCtx, data: &RoomItem, _env: &Env) {
+        let size = ctx.size();
+        let inset = Rect::new(6.0, 2.0, size.width - 6.0, size.height - 2.0);
+        if data.shown {
+            ctx.fill(RoundedRect::from_rect(inset, 6.0), &theme::ROOM_SHOWN);
+        } else if ctx.is_hot() {
+            ctx.fill(RoundedRect::from_rect(inset, 6.0), &theme::ROOM_HOT);
+        }
+        let mut right = size.width - 14.0;
+        let mid = size.height / 2.0;
+        if data.unread > 0 {
+            let count = if data.unread > 99 {
+                "99+".to_owned()
+            } else {
+                data.unread.to_string()
+            };
+            if let Ok(text) = ctx
+                .text()
+                .new_text_layout(count)
+                .font(FontFamily::SYSTEM_UI, 11.5)
+                .text_color(Color::WHITE)
+                .default_attribute(FontWeight::BOLD)
+                .build()
+            {
+                let ts = text.size();
+                let w = (ts.width + 12.0).max(20.0);
+                let pill = Rect::new(right - w, mid - 9.0, right, mid + 9.0);
+                ctx.fill(RoundedRect::from_rect(pill, 9.0), &theme::ACCENT);
+                ctx.draw_text(
+                    &text,
+                    Point::new(pill.x0 + (w - ts.width) / 2.0, mid - ts.height / 2.0),
+                );
+                right = pill.x0 - 5.0;
+            }
+        }
+        if data.mentions > 0 {
+            let centre = Point::new(right - 9.0, mid);
+            ctx.fill(Circle::new(centre, 9.0), &theme::MENTION_BAR);
+            if let Ok(text) = ctx
+                .text()
+                .new_text_layout("@")
+                .font(FontFamily::SYSTEM_UI, 12.0)
+                .text_color(theme::LOG_BG)
+                .default_attribute(FontWeight::BOLD)
+                .build()
+            {
+                let ts = text.size();
+                ctx.draw_text(
+                    &text,
+                    Point::new(centre.x - ts.width / 2.0, mid - ts.height / 2.0),
+                );
+            }
+            right -= 23.0;
+        }
+        let colour = match (data.joined, data.unread > 0 || data.shown) {
+            (false, _) => theme::MUTED,
+            (true, true) => theme::TEXT,
+            (true, false) => theme::ROOM_READ,
+        };
+        let weight = if data.unread > 0 {
+            FontWeight::BOLD
+        } else {
+            FontWeight::NORMAL
+        };
+        let mut builder = ctx
+            .text()
+            .new_text_layout(format!("# {}", data.name))
+            .font(FontFamily::SYSTEM_UI, 14.0)
+            .text_color(colour)
+            .default_attribute(weight)
+            .max_width((right - 18.0).max(20.0))
+            .range_attribute(0..1, druid::piet::TextAttribute::TextColor(theme::MUTED));
+        if !data.joined {
+            builder = builder.default_attribute(FontStyle::Italic);
+        }
+        if let Ok(text) = builder.build() {
+            let ts = text.size();
+            ctx.with_save(|ctx| {
+                ctx.clip(Rect::new(0.0, 0.0, right - 4.0, size.height));
+                ctx.draw_text(&text, Point::new(18.0, mid - ts.height / 2.0));
+            });
+        }
+    }
+
+    fn debug_state(&self, data: &RoomItem) -> druid::debug_state::DebugState {
+        let mut marks = Vec::new();
+        if data.unread > 0 {
+            marks.push(format!("{} unread", data.unread));
+        }
+        if data.mentions > 0 {
+            marks.push("@".to_owned());
+        }
+        if data.shown {
+            marks.push("shown".to_owned());
+        }
+        if !data.joined {
+            marks.push("left".to_owned());
+        }
+        druid::debug_state::DebugState {
+            display_name: "RoomRow".to_owned(),
+            main_value: format!("#{} {}", data.name, marks.join(", "))
+                .trim_end()
+                .to_owned(),
+            ..Default::default()
+        }
+    }
+}
