@@ -54,23 +54,29 @@ pub enum Flow {
     Quit,
 }
 
-/// Answers the event task must recognise: `/who` replies the user asked
-/// for, the ones the REPL uses to know that the server has answered
-/// everything sent before them, `/history` answers still to come (the
-/// server reads those from its database on the side, so they may arrive
-/// after a later `who` answer), and the answer to a `/join` or `/part`.
+/// Answers the event task must recognise: `/who` and `/rooms` replies the
+/// user asked for, the ones the REPL uses to know that the server has
+/// answered everything sent before them, `/history` answers still to come
+/// (the server reads those from its database on the side, so they may
+/// arrive after a later `who` answer), and the answer to a `/join` or
+/// `/part`.
 #[derive(Debug, Default)]
 struct Pending {
     /// The rooms (by key) of the `/who` answers the user asked for.
     whos: Vec<String>,
+    /// `/rooms` answers the user asked for.
+    room_lists: usize,
     histories: usize,
     barrier: Option<Barrier>,
     room_change: Option<RoomChange>,
 }
 
-/// Waiting until the server has answered everything sent so far.
+/// Waiting for hidden answers: until the server has answered everything
+/// sent so far.
 #[derive(Debug)]
 struct Barrier {
+    /// The barrier's `rooms` request is unanswered.
+    directory: bool,
     /// The rooms (by key) whose barrier `who` is still unanswered.
     rooms: Vec<String>,
     done: oneshot::Sender<()>,
@@ -96,7 +102,12 @@ enum Expect {
 
 impl Pending {
     fn open_barrier_if_done(&mut self) {
-        if self.histories == 0 && self.barrier.as_ref().is_some_and(|b| b.rooms.is_empty()) {
+        if self.histories == 0
+            && self
+                .barrier
+                .as_ref()
+                .is_some_and(|b| !b.directory && b.rooms.is_empty())
+        {
             if let Some(barrier) = self.barrier.take() {
                 let _ = barrier.done.send(());
             }
@@ -119,6 +130,23 @@ impl Pending {
         barrier.rooms.remove(i);
         self.open_barrier_if_done();
         true
+    }
+
+    /// Whether a `/rooms` answer belongs to the barrier (and is not shown).
+    /// The server as a whole answers in order: the user's come first.
+    fn take_room_list(&mut self) -> bool {
+        if self.room_lists > 0 {
+            self.room_lists -= 1;
+            return false;
+        }
+        match &mut self.barrier {
+            Some(barrier) if barrier.directory => {
+                barrier.directory = false;
+                self.open_barrier_if_done();
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Ends a waiting `/join` or `/part` when `event` answers it.
@@ -397,8 +425,12 @@ impl Client {
             _ => None,
         };
         let history = matches!(input, Input::History(_));
+        let room_list = input == Input::Rooms;
         if let Some(room) = &who {
             self.pending().whos.push(room.clone());
+        }
+        if room_list {
+            self.pending().room_lists += 1;
         }
         if history {
             self.pending().histories += 1;
@@ -420,6 +452,7 @@ impl Client {
                 }
             }
             pending.histories = pending.histories.saturating_sub(usize::from(history));
+            pending.room_lists = pending.room_lists.saturating_sub(usize::from(room_list));
             pending.room_change = None;
         }
         match result {
@@ -448,22 +481,37 @@ impl Client {
         lock_pending(&self.pending)
     }
 
-    /// Waits until the server has answered everything sent so far: it
-    /// answers a `who` about a room after all that came before it in that
-    /// room, so the replies to one more per joined room (not shown) mark
-    /// the point.
+    /// Waits until the server has answered everything sent so far. Each
+    /// part of the server answers in order: the server as a whole (names,
+    /// private messages, topics, the room list), which hands a room what is
+    /// for it before it answers the next request, and each room. So first one
+    /// more `rooms` (not shown), and once it is answered, one more `who` per
+    /// joined room (not shown either): when those are answered too, so is
+    /// everything before them.
     async fn settle(&mut self) {
         let Some(session) = &self.session else { return };
         let sender = session.sender.clone();
+        let (tx, rx) = oneshot::channel();
+        self.pending().barrier = Some(Barrier {
+            directory: true,
+            rooms: Vec::new(),
+            done: tx,
+        });
+        if sender.send(Input::Rooms).await.is_err() || timeout(LEAVE_TIMEOUT, rx).await.is_err() {
+            self.pending().barrier = None;
+            return;
+        }
         let rooms = sender.rooms().joined;
         let (tx, rx) = oneshot::channel();
         {
             let mut pending = self.pending();
             pending.barrier = Some(Barrier {
+                directory: false,
                 rooms: rooms.iter().map(|r| room_key(r)).collect(),
                 done: tx,
             });
-            // In no room there is nothing to ask, only histories to wait for.
+            // In no room there is nothing more to ask, only histories to
+            // wait for.
             pending.open_barrier_if_done();
         }
         let mut sent = true;
@@ -517,8 +565,10 @@ async fn pump(
             // Questions asked on a lost connection are never answered.
             let mut waiting = lock_pending(&pending);
             waiting.whos.clear();
+            waiting.room_lists = 0;
             waiting.histories = 0;
             if let Some(barrier) = &mut waiting.barrier {
+                barrier.directory = false;
                 barrier.rooms.clear();
             }
             waiting.open_barrier_if_done();
@@ -532,6 +582,9 @@ async fn pump(
                     .whos
                     .retain(|room| state.rooms.is_joined(room));
             }
+        }
+        if matches!(event, Event::Rooms(_)) && lock_pending(&pending).take_room_list() {
+            continue;
         }
         if let Event::Users(u) = &event {
             let room = lock(&state).room_key_of(u.room.as_deref());
@@ -689,6 +742,7 @@ mod tests {
         let mut pending = Pending {
             whos: vec!["rust".into()],
             barrier: Some(Barrier {
+                directory: false,
                 rooms: vec!["lobby".into(), "rust".into()],
                 done,
             }),
@@ -700,5 +754,27 @@ mod tests {
         assert_eq!(opened.try_recv(), Ok(None));
         assert!(pending.take_who("lobby"));
         assert_eq!(opened.try_recv(), Ok(Some(())));
+    }
+
+    #[test]
+    fn the_barrier_takes_the_room_list_after_the_user_s() {
+        let (done, mut opened) = oneshot::channel();
+        let mut pending = Pending {
+            room_lists: 1,
+            histories: 1,
+            barrier: Some(Barrier {
+                directory: true,
+                rooms: Vec::new(),
+                done,
+            }),
+            ..Pending::default()
+        };
+        assert!(!pending.take_room_list(), "the user's /rooms is shown");
+        assert!(pending.take_room_list(), "then the barrier's is not");
+        assert_eq!(opened.try_recv(), Ok(None), "a /history still to come");
+        pending.histories = 0;
+        pending.open_barrier_if_done();
+        assert_eq!(opened.try_recv(), Ok(Some(())));
+        assert!(!pending.take_room_list(), "nobody waits: shown");
     }
 }

@@ -1083,6 +1083,14 @@ fn has_row(screen: &str, rest: &str) -> bool {
     rows(screen).iter().any(|r| is_stamped(r, rest))
 }
 
+/// `/clear`, waiting until the screen is empty but for the prompt in
+/// `room`: what is typed meanwhile may be lost with the old screen.
+fn clear(tmux: &Tmux, room: &str) {
+    enter(tmux, "/clear");
+    let prompt = format!("#{room}>");
+    tmux.wait_for("a clear screen", |s| rows(s) == [prompt.as_str()]);
+}
+
 /// Types a line and presses Enter.
 fn enter(tmux: &Tmux, line: &str) {
     tmux.type_text(line);
@@ -1150,7 +1158,7 @@ async fn rooms_in_a_terminal_prompt_tab_prefixes_and_unread_counts() {
             && has_row(s, "[#lobby] <watcher> lobby news 2")
             && prompt_in(s, "rust", "")
     });
-    enter(&tmux, "/clear");
+    clear(&tmux, "rust");
     enter(&tmux, "/rooms");
     tmux.wait_for("unread counts", |s| {
         has_row(s, "* #lobby (3 members, joined, 2 unread)")
@@ -1175,7 +1183,7 @@ async fn rooms_in_a_terminal_prompt_tab_prefixes_and_unread_counts() {
     tmux.wait_for("#lobby completed", |s| prompt_in(s, "rust", "/join #lobby"));
     tmux.keys(&["Enter"]);
     tmux.wait_for("the prompt in #lobby", |s| prompt_is(s, ""));
-    enter(&tmux, "/clear");
+    clear(&tmux, "lobby");
     enter(&tmux, "/rooms");
     tmux.wait_for("no unread", |s| {
         has_row(s, "* #lobby (3 members, current)")
@@ -1363,7 +1371,7 @@ async fn rooms_are_joined_again_after_a_reconnection() {
         matches!(&said, Event::Message(m) if m.room.as_deref() == Some("rust")),
         "{said:?}"
     );
-    enter(&tmux, "/clear");
+    clear(&tmux, "rust");
     enter(&tmux, "/rooms");
     tmux.wait_for("every room back", |s| {
         has_row(s, "* #go (1 member, joined)")
