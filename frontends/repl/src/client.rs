@@ -407,7 +407,12 @@ impl Client {
             return;
         };
         let sender = session.sender.clone();
-        let expect = match check(&input, sender.current_room().as_deref()) {
+        // Lines go to the current room as the REPL shows it (the prompt),
+        // not as chat-core last heard of it: the two differ while answers
+        // are on their way, and while chat-core joins rooms again after a
+        // reconnection.
+        let current = lock(&self.state).rooms.current().map(str::to_owned);
+        let expect = match check(&input, current.as_deref()) {
             Ok(expect) => expect,
             Err(refusal) => {
                 self.local(LineKind::Error, &refusal);
@@ -418,7 +423,7 @@ impl Client {
         let who = match &input {
             Input::Who(room) => Some(
                 room.as_deref()
-                    .or(sender.current_room().as_deref())
+                    .or(current.as_deref())
                     .map(room_key)
                     .unwrap_or_default(),
             ),
@@ -436,14 +441,24 @@ impl Client {
             self.pending().histories += 1;
         }
         let answered = expect.map(|expect| {
-            if let Expect::Joined(key) = &expect {
-                lock(&self.state).rooms.asked_to_join(key);
+            if let Input::Join(room) = &input {
+                lock(&self.state).rooms.asked_to_join(room);
             }
             let (done, answered) = oneshot::channel();
             self.pending().room_change = Some(RoomChange { expect, done });
             answered
         });
-        let result = sender.send(input).await;
+        let joining = match &input {
+            Input::Join(room) => Some(room.clone()),
+            _ => None,
+        };
+        let result = match &current {
+            Some(room) => sender.send_in(room, input).await,
+            None => sender.send(input).await,
+        };
+        if let (Err(_), Some(room)) = (&result, &joining) {
+            lock(&self.state).rooms.join_not_sent(room);
+        }
         if result.is_err() {
             let mut pending = self.pending();
             if let Some(room) = &who {

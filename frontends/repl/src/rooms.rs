@@ -3,7 +3,8 @@
 //! messages each joined room got since the user last made it current, and
 //! the rooms the last `/rooms` answer named (for Tab). Kept from events in
 //! the order they are shown, so a line and the room it is shown against
-//! never disagree.
+//! never disagree; and what the user types goes to the current room as kept
+//! here, so the prompt always names the room a line goes to.
 
 use std::collections::HashMap;
 
@@ -23,14 +24,17 @@ pub struct RoomView {
     /// session, but updates it when a frame arrives, possibly before the
     /// lines that came earlier have been shown.
     rooms: Rooms,
+    /// After a reconnection: the room that was current, current again when
+    /// its answer comes, whatever order chat-core's joins are answered in.
+    restore: Option<String>,
     /// Messages per joined room (by key) since the user last made it current.
     unread: HashMap<String, usize>,
     /// The rooms named by the last `/rooms` answer.
     listed: Vec<String>,
     /// Rooms (by key) the user asked to join and whose answer has not come:
     /// when it does, the user made the room current and its count starts
-    /// over. Joins chat-core sends itself after a reconnection leave counts
-    /// alone.
+    /// over. Joins chat-core sends itself after a reconnection neither make
+    /// their room current (but the one that was) nor touch counts.
     asked: Vec<String>,
 }
 
@@ -63,13 +67,20 @@ impl RoomView {
         self.unread.get(&room_key(room)).copied().unwrap_or(0)
     }
 
-    /// Notes that the user asked to join `room`: its answer makes the room
-    /// current by the user's doing.
+    /// Notes that the user is asking to join `room`: its answer makes the
+    /// room current by the user's doing.
     pub fn asked_to_join(&mut self, room: &str) {
         let key = room_key(room);
         if !self.asked.contains(&key) {
             self.asked.push(key);
         }
+    }
+
+    /// Forgets [`asked_to_join`](Self::asked_to_join) when the join could
+    /// not be sent.
+    pub fn join_not_sent(&mut self, room: &str) {
+        let key = room_key(room);
+        self.asked.retain(|k| *k != key);
     }
 
     /// The prompt: `#lobby> `, or `> ` in no room.
@@ -101,17 +112,30 @@ impl RoomView {
     pub fn apply(&mut self, event: &Event, me: &str) {
         match event {
             Event::Welcome(w) => {
-                // A (re)connection starts in the default room; chat-core
-                // joins the others again after it, and their answers follow.
-                self.rooms = Rooms::default();
+                // A (re)connection starts in the default room. After a
+                // reconnection chat-core joins the others again; the room
+                // that was current (or was to be, if the last reconnection
+                // did not get that far) becomes current with its answer.
+                let before = std::mem::take(&mut self.rooms);
                 self.rooms.joined(&w.room);
+                let restore = self.restore.take().or(before.current);
+                self.restore = restore.filter(|r| room_key(r) != room_key(&w.room));
             }
             Event::RoomJoined(info) => {
                 let key = room_key(&info.room);
-                self.rooms.joined(&info.room);
+                if !self.rooms.contains(&info.room) {
+                    self.rooms.joined.push(info.room.clone());
+                }
+                let restored = self.restore.as_deref().is_some_and(|r| room_key(r) == key);
                 if let Some(i) = self.asked.iter().position(|k| *k == key) {
+                    // The user's join wins over any room still to restore.
                     self.asked.remove(i);
                     self.unread.remove(&key);
+                    self.restore = None;
+                    self.rooms.current = Some(info.room.clone());
+                } else if restored || self.rooms.current.is_none() {
+                    self.restore = None;
+                    self.rooms.current = Some(info.room.clone());
                 }
             }
             Event::Left(d) if name_key(&d.name) == name_key(me) => {
@@ -149,6 +173,7 @@ impl RoomView {
                 if retry_in.is_none() {
                     // The session ended: a new one starts in the default room.
                     self.rooms = Rooms::default();
+                    self.restore = None;
                     self.unread.clear();
                 }
             }
@@ -270,6 +295,7 @@ mod tests {
         assert_eq!(v.prompt(), "> ");
         v.apply(&welcome("lobby"), "me");
         assert_eq!(v.prompt(), "#lobby> ");
+        v.asked_to_join("rust");
         v.apply(&joined("rust"), "me");
         assert_eq!(v.prompt(), "#rust> ");
         v.apply(&left("rust", "me"), "me");
@@ -332,8 +358,8 @@ mod tests {
             "me",
         );
         assert_eq!(v.prompt(), "#rust> ", "still the room it will rejoin");
-        // chat-core rejoins: welcome to the default room, then the others,
-        // the current one last. The user asked for none of it.
+        // chat-core rejoins: welcome to the default room, then the others.
+        // The user asked for none of it.
         v.apply(&welcome("lobby"), "me");
         v.apply(&joined("rust"), "me");
         assert_eq!(v.current(), Some("rust"));
@@ -387,5 +413,63 @@ mod tests {
         // A newer answer replaces the older one.
         v.apply(&list(&[("go", 1, None)]), "me");
         assert_eq!(v.known(), ["lobby", "rust", "go"]);
+    }
+
+    #[test]
+    fn after_a_reconnection_the_current_room_comes_back_whatever_the_order() {
+        let mut v = in_lobby_and_rust();
+        v.asked_to_join("go");
+        v.apply(&joined("go"), "me");
+        v.asked_to_join("rust");
+        v.apply(&joined("rust"), "me");
+        v.apply(
+            &Event::Status(Status::Disconnected {
+                reason: "lost".into(),
+                retry_in: Some(Duration::from_secs(1)),
+            }),
+            "me",
+        );
+        v.apply(&welcome("lobby"), "me");
+        assert_eq!(v.current(), Some("lobby"));
+        // #rust answers before #go: #go's answer does not take over.
+        v.apply(&joined("rust"), "me");
+        v.apply(&joined("go"), "me");
+        assert_eq!(v.current(), Some("rust"));
+        assert_eq!(v.known(), ["lobby", "rust", "go"]);
+        // And the other way round; a connection lost again before #rust
+        // came back still restores #rust.
+        for lost_again in [false, true] {
+            v.apply(&welcome("lobby"), "me");
+            if lost_again {
+                v.apply(&joined("go"), "me");
+                v.apply(&welcome("lobby"), "me");
+            }
+            v.apply(&joined("go"), "me");
+            assert_eq!(v.current(), Some("lobby"));
+            v.apply(&joined("rust"), "me");
+            assert_eq!(v.current(), Some("rust"));
+        }
+        // The user's own join wins over a room still to restore.
+        v.apply(&welcome("lobby"), "me");
+        v.asked_to_join("go");
+        v.apply(&joined("go"), "me");
+        v.apply(&joined("rust"), "me");
+        assert_eq!(v.current(), Some("go"));
+        // A first welcome (or the same one twice) restores nothing.
+        let mut fresh = RoomView::default();
+        fresh.apply(&welcome("lobby"), "me");
+        fresh.apply(&welcome("lobby"), "me");
+        assert_eq!(fresh.restore, None);
+    }
+
+    #[test]
+    fn a_join_that_was_not_sent_is_forgotten() {
+        let mut v = in_lobby_and_rust();
+        v.asked_to_join("#Go");
+        v.join_not_sent("go");
+        // An answer nobody asked for is not made current.
+        v.apply(&joined("go"), "me");
+        assert_eq!(v.current(), Some("rust"));
+        assert!(v.is_joined("go"));
     }
 }

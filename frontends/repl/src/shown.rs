@@ -2,11 +2,12 @@
 //! `chat_core::render`, the room it is shown against (a line about another
 //! room gets a `[#room] ` prefix), and the lines the REPL adds — a room's
 //! topic on joining, where you are after leaving the current room, and the
-//! `/rooms` answer with unread counts.
+//! `/rooms` answer with unread counts; a room joined again after a
+//! reconnection that is not the current one reads `[#go] * rejoined — …`.
 
 use chat_core::names::{name_key, room_key};
 use chat_core::protocol::TopicInfo;
-use chat_core::render::topic_text;
+use chat_core::render::{topic_text, who_text};
 use chat_core::{render, sanitize, Event, Line, LineKind};
 
 use crate::state::State;
@@ -54,7 +55,17 @@ pub fn absorb(state: &mut State, event: &Event) -> Vec<Shown> {
         for text in state.rooms.list_lines(list) {
             shown.push(notice(text, None));
         }
-    } else if let Some(line) = render(event) {
+    } else if let Some(mut line) = render(event) {
+        if let Event::RoomJoined(info) = event {
+            if after
+                .as_deref()
+                .is_none_or(|now| room_key(now) != room_key(&info.room))
+            {
+                // chat-core joining a room again after a reconnection: the
+                // room is back, but it is not where the user talks.
+                line.text = sanitize(&format!("rejoined — {}", who_text(&info.users)));
+            }
+        }
         shown.push(Shown {
             current: against(line.room.as_deref()),
             history: matches!(event, Event::Replay(_)),
@@ -157,6 +168,7 @@ mod tests {
     fn in_rust() -> State {
         let mut state = State::new("al");
         absorb(&mut state, &welcome(None));
+        state.rooms.asked_to_join("rust");
         absorb(
             &mut state,
             &Event::RoomJoined(RoomInfo {
@@ -184,6 +196,7 @@ mod tests {
             users: vec!["al".into(), "carol".into()],
         });
         // chat-core words the join itself; the REPL adds the topic.
+        state.rooms.asked_to_join("#rust");
         let first = render(&joined).expect("renders").to_string();
         assert_eq!(
             texts(&absorb(&mut state, &joined)),
@@ -298,6 +311,48 @@ mod tests {
                 "* #lobby (2 members, joined, 1 unread)",
                 "* #rust (2 members, current): all things Rust"
             ]
+        );
+    }
+
+    #[test]
+    fn rooms_joined_again_after_a_reconnection_say_so_unless_current() {
+        let mut state = in_rust();
+        absorb(
+            &mut state,
+            &Event::Status(chat_core::Status::Disconnected {
+                reason: "lost".into(),
+                retry_in: Some(std::time::Duration::from_secs(1)),
+            }),
+        );
+        absorb(&mut state, &welcome(None));
+        let again = |room: &str| {
+            Event::RoomJoined(RoomInfo {
+                room: room.into(),
+                topic: None,
+                users: vec!["al".into()],
+            })
+        };
+        state.rooms.asked_to_join("go");
+        absorb(&mut state, &again("go"));
+        let rust = again("rust");
+        assert_eq!(
+            texts(&absorb(&mut state, &rust)),
+            ["[#rust] * rejoined — online (1): al"]
+        );
+        assert_eq!(state.rooms.current(), Some("go"));
+        // The room that was current comes back as current, in core's words.
+        let mut state = in_rust();
+        absorb(
+            &mut state,
+            &Event::Status(chat_core::Status::Disconnected {
+                reason: "lost".into(),
+                retry_in: Some(std::time::Duration::from_secs(1)),
+            }),
+        );
+        absorb(&mut state, &welcome(None));
+        assert_eq!(
+            texts(&absorb(&mut state, &rust)),
+            [render(&rust).expect("renders").to_string()]
         );
     }
 }

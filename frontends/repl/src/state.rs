@@ -225,6 +225,7 @@ mod tests {
                 burst: 0,
             },
         }));
+        s.rooms.asked_to_join("rust");
         s.apply(&Event::RoomJoined(RoomInfo {
             room: "rust".into(),
             topic: None,
