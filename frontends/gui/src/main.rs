@@ -4,6 +4,7 @@
 
 mod config;
 mod conversation;
+mod label;
 mod log;
 mod mask;
 mod net;

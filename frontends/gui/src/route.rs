@@ -152,6 +152,12 @@ impl AppState {
         let first = !std::mem::replace(&mut self.welcomed, true);
         self.rooms.set_default(&welcome.room);
         let i = self.rooms.open(&welcome.room);
+        // A welcome puts the session in the default room only; chat-core
+        // joins the others again after a reconnection, each answered by
+        // its own `RoomJoined`.
+        for j in (0..self.rooms.len()).filter(|&j| j != i) {
+            self.rooms.get_mut(j).leave();
+        }
         self.rooms.mark_joined(i);
         let c = self.rooms.get_mut(i);
         c.set_users(welcome.users.iter().cloned());
@@ -170,19 +176,24 @@ impl AppState {
 
     fn on_room_joined(&mut self, info: &RoomInfo, event: &Event) {
         let i = self.rooms.open(&info.room);
+        let was_joined = self.rooms.get(i).joined;
         self.rooms.mark_joined(i);
         let c = self.rooms.get_mut(i);
         c.set_users(info.users.iter().cloned());
-        c.topic = info
-            .topic
-            .as_deref()
-            .filter(|t| !t.is_empty())
-            .map(|t| chat_core::sanitize(t).into());
+        // Joining a room again only makes it current, and the server's
+        // answer then has no topic: keep the one known.
+        if info.topic.is_some() || !was_joined {
+            c.topic = info
+                .topic
+                .as_deref()
+                .filter(|t| !t.is_empty())
+                .map(|t| chat_core::sanitize(t).into());
+        }
         let asked = self.pending_join.as_deref() == Some(room_key(&info.room).as_str());
         if asked {
             self.pending_join = None;
         }
-        if asked || !self.rooms.shown().joined {
+        if asked {
             self.show_room(i);
         }
         self.push_event(i, event);
@@ -333,5 +344,394 @@ impl AppState {
                 false
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chat_core::protocol::{
+        Departure, ErrorCode, ErrorFrame, Presence, PrivateMessage, Rename, RoomList, RoomSummary,
+        TopicInfo, UserList,
+    };
+    use chat_core::Status;
+
+    use super::*;
+    use crate::rooms::RoomItem;
+    use crate::state::testing::{
+        joined_v2, recording_outbox_with_rooms, replayed, room_joined, said_in, Recorded,
+    };
+
+    /// Connected as alice to a version-2 server, in #lobby (with bob),
+    /// then in #rust (with bob and carol), which is shown.
+    fn in_two_rooms() -> (AppState, Recorded) {
+        let mut state = AppState::new("127.0.0.1:8001", "alice");
+        state.connect();
+        let (outbox, record) = recording_outbox_with_rooms();
+        state.apply(
+            state.generation,
+            joined_v2(outbox, "alice", &["bob"], Some("general chat")),
+        );
+        state.compose = "/join #rust".into();
+        state.submit();
+        assert_eq!(state.compose, "");
+        assert_eq!(record.lock().unwrap().sent, [Input::Join("rust".into())]);
+        state.on_event(&room_joined(
+            "rust",
+            &["alice", "bob", "carol"],
+            Some("all things Rust"),
+        ));
+        (state, record)
+    }
+
+    fn rows(state: &AppState) -> Vec<String> {
+        state
+            .rooms
+            .items()
+            .iter()
+            .map(|i: &RoomItem| {
+                let mut row = format!("#{}", i.name);
+                if i.unread > 0 {
+                    row += &format!(" {}", i.unread);
+                }
+                if i.mentions > 0 {
+                    row += " @";
+                }
+                if i.shown {
+                    row += " shown";
+                }
+                if !i.joined {
+                    row += " left";
+                }
+                row
+            })
+            .collect()
+    }
+
+    fn texts(state: &AppState) -> Vec<String> {
+        state.log().lines().iter().map(|l| l.to_string()).collect()
+    }
+
+    fn last(state: &AppState) -> String {
+        texts(state).last().cloned().unwrap_or_default()
+    }
+
+    fn show(state: &mut AppState, room: &str) {
+        let i = state.rooms.find(room).expect("a room");
+        state.show_room(i);
+    }
+
+    #[test]
+    fn a_joined_room_is_shown_with_its_topic_and_members() {
+        let (state, record) = in_two_rooms();
+        assert_eq!(rows(&state), ["#lobby", "#rust shown"]);
+        assert_eq!(state.rooms.shown().title(), "#rust");
+        assert_eq!(
+            state.rooms.shown().topic.as_deref(),
+            Some("all things Rust")
+        );
+        let users: Vec<&String> = state.users().iter().collect();
+        assert_eq!(users, ["alice", "bob", "carol"]);
+        // The wording is chat-core's.
+        assert!(
+            last(&state).ends_with("#rust — online (3): alice, bob, carol"),
+            "{}",
+            last(&state)
+        );
+        assert_eq!(record.lock().unwrap().switched, ["rust"]);
+        // The lobby kept its own conversation, topic and members.
+        let lobby = state.rooms.get(state.rooms.find("lobby").unwrap());
+        assert_eq!(lobby.topic.as_deref(), Some("general chat"));
+        assert_eq!(lobby.users.len(), 2);
+        assert!(lobby
+            .log
+            .lines()
+            .iter()
+            .any(|l| l.text.contains("you are alice in lobby")));
+    }
+
+    #[test]
+    fn messages_go_to_their_room_and_count_as_unread_elsewhere() {
+        let (mut state, _) = in_two_rooms();
+        state.on_event(&said_in("lobby", 7, "bob", "hello lobby"));
+        state.on_event(&said_in("lobby", 8, "bob", "alice, look"));
+        state.on_event(&said_in("rust", 3, "carol", "borrowck!"));
+        state.on_event(&Event::Joined(Presence {
+            room: Some("lobby".into()),
+            time: 0,
+            name: "dave".into(),
+        }));
+        assert_eq!(rows(&state), ["#lobby 2 @", "#rust shown"]);
+        assert_eq!(last(&state), "<carol> borrowck!");
+        show(&mut state, "lobby");
+        assert_eq!(rows(&state), ["#lobby shown", "#rust"]);
+        assert_eq!(
+            texts(&state)[texts(&state).len() - 3..],
+            ["<bob> hello lobby", "<bob> alice, look", "* dave joined"]
+        );
+        assert!(state.users().iter().any(|u| u == "dave"));
+        assert!(state.log().lines().iter().any(|l| l.mention));
+        // Alt+↓ / Alt+↑ walk the list, wrapping.
+        state.show_neighbour(1);
+        assert_eq!(state.rooms.shown().title(), "#rust");
+        state.show_neighbour(1);
+        assert_eq!(state.rooms.shown().title(), "#lobby");
+    }
+
+    #[test]
+    fn the_compose_box_talks_in_the_shown_room() {
+        let (mut state, record) = in_two_rooms();
+        show(&mut state, "lobby");
+        state.compose = "hi lobby".into();
+        state.submit();
+        show(&mut state, "rust");
+        state.compose = "/me waves".into();
+        state.submit();
+        state.compose = "/topic borrowing".into();
+        state.submit();
+        {
+            let record = record.lock().unwrap();
+            assert_eq!(
+                record.sent[1..],
+                [
+                    Input::Say("hi lobby".into()),
+                    Input::Me("waves".into()),
+                    Input::Topic(Some("borrowing".into())),
+                ]
+            );
+            // Made current on showing, and again before each line.
+            assert_eq!(
+                record.switched,
+                ["rust", "lobby", "lobby", "rust", "rust", "rust"]
+            );
+        }
+        // Someone else's topic change updates the bar.
+        state.on_event(&Event::Topic(TopicInfo {
+            room: "rust".into(),
+            topic: "borrowing".into(),
+            by: Some("carol".into()),
+            time: 1,
+        }));
+        assert_eq!(state.rooms.shown().topic.as_deref(), Some("borrowing"));
+        assert_eq!(last(&state), "* carol set the topic: borrowing");
+    }
+
+    #[test]
+    fn leaving_the_shown_room_shows_the_latest_joined_one() {
+        let (mut state, record) = in_two_rooms();
+        state.compose = "/part".into();
+        state.submit();
+        assert_eq!(
+            record.lock().unwrap().sent.last(),
+            Some(&Input::Part {
+                room: None,
+                reason: None
+            })
+        );
+        state.on_event(&Event::Left(Departure {
+            room: Some("rust".into()),
+            time: 0,
+            name: "alice".into(),
+            reason: "part".into(),
+        }));
+        assert_eq!(rows(&state), ["#lobby shown", "#rust left"]);
+        // The room left keeps its conversation, which says how to return.
+        show(&mut state, "rust");
+        assert!(state.users().is_empty());
+        assert!(texts(&state).iter().any(|l| l == "* alice left (part)"));
+        state.compose = "still here?".into();
+        state.submit();
+        assert_eq!(state.compose, "still here?", "kept to be sent elsewhere");
+        assert_eq!(
+            last(&state),
+            "! you are not in #rust: /join rust to talk here again"
+        );
+        // Private messages are not about a room: they still go.
+        state.compose = "/msg bob psst".into();
+        state.submit();
+        assert_eq!(state.compose, "");
+        // Joining it again asks the server, which answers.
+        state.compose = "/join rust".into();
+        state.submit();
+        state.on_event(&room_joined("rust", &["alice", "bob"], None));
+        assert_eq!(rows(&state), ["#lobby", "#rust shown"]);
+        assert_eq!(state.rooms.shown().topic, None);
+    }
+
+    #[test]
+    fn joining_is_checked_and_a_room_already_joined_is_only_shown() {
+        let (mut state, record) = in_two_rooms();
+        let sent = record.lock().unwrap().sent.len();
+        state.compose = "/join LOBBY".into();
+        state.submit();
+        assert_eq!(state.rooms.shown().title(), "#lobby");
+        assert_eq!(record.lock().unwrap().sent.len(), sent, "nothing asked");
+        state.join_field = "no spaces".into();
+        state.submit_join();
+        assert_eq!(state.join_field, "no spaces", "kept to be fixed");
+        assert!(last(&state).starts_with("! the room name \"no spaces\" contains"));
+        state.join_field = "#go".into();
+        assert!(state.can_join());
+        state.submit_join();
+        assert_eq!(state.join_field, "");
+        assert_eq!(
+            record.lock().unwrap().sent.last(),
+            Some(&Input::Join("go".into()))
+        );
+        // The server refuses: nothing changes but the line saying why.
+        state.on_event(&Event::Error(ErrorFrame {
+            code: ErrorCode::TooManyRooms,
+            message: "you are in too many rooms".into(),
+            id: None,
+        }));
+        assert_eq!(rows(&state), ["#lobby shown", "#rust"]);
+        assert_eq!(last(&state), "! you are in too many rooms");
+        state.disconnect();
+        state.join_field = "go".into();
+        assert!(!state.can_join());
+        state.submit_join();
+        assert_eq!(last(&state), format!("! {}", ChatError::NotConnected));
+    }
+
+    #[test]
+    fn a_reconnection_keeps_the_shown_room_and_its_topic() {
+        let (mut state, record) = in_two_rooms();
+        state.on_event(&Event::Status(Status::Disconnected {
+            reason: "server closed the connection".into(),
+            retry_in: Some(Duration::from_secs(1)),
+        }));
+        // Both conversations record the gap; nobody is listed meanwhile.
+        for i in 0..2 {
+            let c = state.rooms.get(i);
+            assert!(c.users.is_empty());
+            assert!(c
+                .log
+                .lines()
+                .last()
+                .unwrap()
+                .text
+                .starts_with("disconnected"));
+        }
+        let (outbox, _) = recording_outbox_with_rooms();
+        state.apply(
+            state.generation,
+            joined_v2(outbox, "alice", &["bob"], Some("general chat")),
+        );
+        // chat-core joins #rust again, then makes the lobby current again
+        // by joining it (an answer without a topic).
+        state.on_event(&room_joined(
+            "rust",
+            &["alice", "carol"],
+            Some("all things Rust"),
+        ));
+        state.on_event(&room_joined("lobby", &["alice", "bob"], None));
+        assert_eq!(rows(&state), ["#lobby", "#rust shown"]);
+        let lobby = state.rooms.get(0);
+        assert_eq!(lobby.topic.as_deref(), Some("general chat"));
+        assert_eq!(state.users().len(), 2);
+        let _ = record;
+    }
+
+    #[test]
+    fn renames_who_answers_and_room_lists_go_where_they_belong() {
+        let (mut state, _) = in_two_rooms();
+        state.on_event(&Event::Renamed(Rename {
+            time: 0,
+            from: "bob".into(),
+            to: "rob".into(),
+        }));
+        for i in 0..2 {
+            let c = state.rooms.get(i);
+            assert!(c.has_user("rob") && !c.has_user("bob"));
+            assert_eq!(
+                c.log.lines().last().unwrap().to_string(),
+                "* bob is now known as rob"
+            );
+        }
+        state.on_event(&Event::Renamed(Rename {
+            time: 0,
+            from: "carol".into(),
+            to: "caz".into(),
+        }));
+        assert!(state
+            .rooms
+            .get(0)
+            .log
+            .lines()
+            .iter()
+            .all(|l| !l.text.contains("caz")));
+        // /who about the other room is answered here, naming it.
+        state.on_event(&Event::Users(UserList {
+            room: Some("lobby".into()),
+            users: vec!["alice".into(), "rob".into(), "zed".into()],
+        }));
+        assert_eq!(last(&state), "* #lobby: online (3): alice, rob, zed");
+        assert_eq!(state.rooms.get(0).users.len(), 3);
+        state.on_event(&Event::Private(PrivateMessage {
+            time: 0,
+            from: "zed".into(),
+            to: "alice".into(),
+            text: "psst".into(),
+            id: None,
+        }));
+        assert_eq!(last(&state), "<zed -> alice> psst");
+        state.on_event(&Event::Rooms(RoomList {
+            rooms: vec![
+                RoomSummary {
+                    room: "lobby".into(),
+                    members: 3,
+                    topic: Some("general chat".into()),
+                },
+                RoomSummary {
+                    room: "rust".into(),
+                    members: 1,
+                    topic: None,
+                },
+            ],
+        }));
+        assert_eq!(
+            texts(&state)[texts(&state).len() - 3..],
+            [
+                "* rooms (2):",
+                "*   #lobby (3 members): general chat",
+                "*   #rust (1 member)"
+            ]
+        );
+        assert_eq!(rows(&state), ["#lobby", "#rust shown"], "nothing unread");
+    }
+
+    #[test]
+    fn history_is_asked_for_and_deduplicated_per_room() {
+        let (mut state, record) = in_two_rooms();
+        // Each room numbers its own messages: 5 in the lobby does not hide
+        // 3 in #rust.
+        let replay = |room: &str, seq: u64, text: &str| {
+            let mut event = replayed(seq, "bob", text);
+            if let Event::Replay(r) = &mut event {
+                r.message.room = Some(room.into());
+            }
+            event
+        };
+        state.on_event(&replay("lobby", 5, "old lobby"));
+        state.on_event(&replay("rust", 3, "old rust"));
+        state.on_event(&replay("rust", 3, "old rust"));
+        assert_eq!(
+            texts(&state)[texts(&state).len() - 2..],
+            ["— earlier messages —", "<bob> old rust"]
+        );
+        assert!(state.load_older(50));
+        assert_eq!(
+            record.lock().unwrap().asked,
+            [("rust".to_owned(), Some(3), 50)]
+        );
+        // Only #rust is loading: the lobby can ask too.
+        show(&mut state, "lobby");
+        assert!(!state.loading_older());
+        assert!(state.load_older(50));
+        assert_eq!(
+            record.lock().unwrap().asked.last(),
+            Some(&("lobby".to_owned(), Some(5), 50))
+        );
     }
 }

@@ -778,6 +778,87 @@ pub mod testing {
             id: None,
         })
     }
+
+    /// What a session with rooms records: inputs sent, rooms made current,
+    /// and history asked for as `(room, before, limit)`.
+    #[derive(Debug, Default)]
+    pub struct Record {
+        /// Inputs sent.
+        pub sent: Vec<Input>,
+        /// Rooms made current, in order.
+        pub switched: Vec<String>,
+        /// History requests.
+        pub asked: Vec<(String, Option<u64>, u32)>,
+    }
+
+    /// A shared [`Record`].
+    pub type Recorded = Arc<Mutex<Record>>;
+
+    /// An outbox that records everything into a [`Record`].
+    pub fn recording_outbox_with_rooms() -> (Outbox, Recorded) {
+        let record = Recorded::default();
+        let (sent, switched, asked) = (record.clone(), record.clone(), record.clone());
+        let outbox = Outbox::new(move |input| {
+            sent.lock().expect("recorder lock").sent.push(input);
+            Ok(())
+        })
+        .with_switch(move |room| {
+            switched
+                .lock()
+                .expect("recorder lock")
+                .switched
+                .push(room.to_owned());
+            Ok(())
+        })
+        .with_history(move |room, before, limit| {
+            asked
+                .lock()
+                .expect("recorder lock")
+                .asked
+                .push((room.to_owned(), before, limit));
+            Ok(())
+        });
+        (outbox, record)
+    }
+
+    /// What the network side reports when `me` has joined a version-2
+    /// server: Ready, Connected and a Welcome to `lobby` (with `topic`)
+    /// listing `others` and `me`.
+    pub fn joined_v2(
+        outbox: Outbox,
+        me: &str,
+        others: &[&str],
+        topic: Option<&str>,
+    ) -> Vec<NetMsg> {
+        let mut msgs = joined(outbox, me, others);
+        if let Some(NetMsg::Event(Event::Welcome(w))) = msgs.last_mut() {
+            w.version = 2;
+            w.topic = topic.map(str::to_owned);
+            w.rooms = vec!["lobby".to_owned()];
+        }
+        msgs
+    }
+
+    /// The server's answer to joining `room`.
+    pub fn room_joined(room: &str, users: &[&str], topic: Option<&str>) -> Event {
+        Event::RoomJoined(chat_core::protocol::RoomInfo {
+            room: room.into(),
+            topic: topic.map(str::to_owned),
+            users: users.iter().map(|u| (*u).to_owned()).collect(),
+        })
+    }
+
+    /// A message to `room`, numbered `seq` there.
+    pub fn said_in(room: &str, seq: u64, from: &str, text: &str) -> Event {
+        Event::Message(chat_core::protocol::ChatMessage {
+            room: Some(room.into()),
+            seq,
+            time: 0,
+            from: from.into(),
+            text: text.into(),
+            id: None,
+        })
+    }
 }
 
 #[cfg(test)]

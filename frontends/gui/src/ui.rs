@@ -12,6 +12,7 @@ use druid::widget::{
 use druid::{Insets, KbKey, LensExt, Selector, WidgetExt, WidgetId};
 
 use crate::conversation::{Conversation, HISTORY_PAGE};
+use crate::label::TextLine;
 use crate::roomlist::{self, SHOW_ROOM};
 use crate::rooms::Shown;
 use crate::state::{AppState, Conn};
@@ -50,6 +51,10 @@ pub struct Ids {
     pub join_field: WidgetId,
     /// The Join button.
     pub join_button: WidgetId,
+    /// The topic bar.
+    pub topic: WidgetId,
+    /// Who is in the shown room.
+    pub users: WidgetId,
 }
 
 impl Ids {
@@ -68,6 +73,8 @@ impl Ids {
             join_row: WidgetId::next(),
             join_field: WidgetId::next(),
             join_button: WidgetId::next(),
+            topic: WidgetId::next(),
+            users: WidgetId::next(),
         }
     }
 }
@@ -84,7 +91,7 @@ const BAR_INSETS: Insets = Insets::uniform_xy(12.0, 10.0);
 pub fn build(ids: Ids) -> impl Widget<AppState> {
     let centre = Flex::column()
         .cross_axis_alignment(CrossAxisAlignment::Fill)
-        .with_child(roomlist::topic_bar())
+        .with_child(roomlist::topic_bar(ids))
         .with_child(separator())
         .with_flex_child(
             ConversationView::new()
@@ -98,7 +105,7 @@ pub fn build(ids: Ids) -> impl Widget<AppState> {
         .with_child(separator_vertical())
         .with_flex_child(centre, 1.0)
         .with_child(separator_vertical())
-        .with_child(users_panel())
+        .with_child(users_panel().with_id(ids.users))
         .with_id(ids.middle);
     Flex::column()
         .cross_axis_alignment(CrossAxisAlignment::Fill)
@@ -236,7 +243,7 @@ fn connection_bar(ids: Ids) -> impl Widget<AppState> {
 }
 
 fn users_panel() -> impl Widget<AppState> {
-    let header = Label::new(|d: &AppState, _: &Env| format!("ONLINE — {}", d.users().len()))
+    let header = TextLine::new(|d: &AppState| format!("ONLINE — {}", d.users().len()))
         .with_text_color(theme::MUTED)
         .with_text_size(12.0)
         .padding(Insets::new(14.0, 12.0, 14.0, 6.0));
@@ -580,14 +587,13 @@ fn status_colour(d: &AppState) -> druid::Color {
     }
 }
 
+/// What the widget tests of this module and of `roomlist` share: a
+/// harness over the whole window, and ways to change the data, press keys
+/// and click as a user would.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use super::*;
-    use crate::state::testing::{
-        history_end, joined, recording_outbox, recording_outbox_with_history, replayed, said, Sent,
-    };
-    use crate::view::{COPY, JUMP_TO_BOTTOM, SELECT_ALL};
-    use chat_core::Input;
+    use crate::state::testing::{joined, recording_outbox, Sent};
     use druid::debug_state::DebugState;
     use druid::tests::harness::Harness;
     use druid::{
@@ -595,12 +601,12 @@ mod tests {
         Size, Target, Vec2,
     };
 
-    type Change = Box<dyn FnOnce(&mut AppState)>;
+    pub(crate) type Change = Box<dyn FnOnce(&mut AppState)>;
 
     /// Changes the data from a test, as the network side would.
-    const APPLY: Selector<SingleUse<Change>> = Selector::new("chat-gui.test.apply");
+    pub(crate) const APPLY: Selector<SingleUse<Change>> = Selector::new("chat-gui.test.apply");
 
-    struct Apply;
+    pub(crate) struct Apply;
 
     impl<W: Widget<AppState>> Controller<AppState, W> for Apply {
         fn event(
@@ -622,12 +628,15 @@ mod tests {
         }
     }
 
-    fn apply(harness: &mut Harness<AppState>, change: impl FnOnce(&mut AppState) + 'static) {
+    pub(crate) fn apply(
+        harness: &mut Harness<AppState>,
+        change: impl FnOnce(&mut AppState) + 'static,
+    ) {
         let change: Change = Box::new(change);
         harness.submit_command(Command::new(APPLY, SingleUse::new(change), Target::Global));
     }
 
-    fn connect(harness: &mut Harness<AppState>, me: &str) -> Sent {
+    pub(crate) fn connect(harness: &mut Harness<AppState>, me: &str) -> Sent {
         let (outbox, sent) = recording_outbox();
         let me = me.to_owned();
         apply(harness, move |d| {
@@ -638,11 +647,11 @@ mod tests {
         sent
     }
 
-    fn key(harness: &mut Harness<AppState>, mods: Modifiers, key: KbKey) {
+    pub(crate) fn key(harness: &mut Harness<AppState>, mods: Modifiers, key: KbKey) {
         harness.event(Event::KeyDown(KeyEvent::for_test(mods, key)));
     }
 
-    fn mouse(pos: Point, button: MouseButton) -> MouseEvent {
+    pub(crate) fn mouse(pos: Point, button: MouseButton) -> MouseEvent {
         MouseEvent {
             pos,
             window_pos: pos,
@@ -655,7 +664,7 @@ mod tests {
         }
     }
 
-    fn click(harness: &mut Harness<AppState>, pos: Point) {
+    pub(crate) fn click(harness: &mut Harness<AppState>, pos: Point) {
         harness.event(Event::MouseMove(mouse(pos, MouseButton::None)));
         harness.event(Event::MouseDown(mouse(pos, MouseButton::Left)));
         let mut up = mouse(pos, MouseButton::Left);
@@ -665,7 +674,7 @@ mod tests {
 
     /// The centre of the Send button in window coordinates: the origins of
     /// every widget pod from the bottom bar down to the button.
-    fn send_button_centre(harness: &mut Harness<AppState>, ids: Ids) -> Point {
+    pub(crate) fn send_button_centre(harness: &mut Harness<AppState>, ids: Ids) -> Point {
         let mut origin = Point::ORIGIN;
         for id in [ids.compose_bar, ids.compose_row] {
             origin += harness.get_state(id).layout_rect().origin().to_vec2();
@@ -674,20 +683,24 @@ mod tests {
         origin + rect.center().to_vec2()
     }
 
-    fn find<'a>(state: &'a DebugState, name: &str) -> Option<&'a DebugState> {
+    pub(crate) fn find<'a>(state: &'a DebugState, name: &str) -> Option<&'a DebugState> {
         if state.display_name == name {
             return Some(state);
         }
         state.children.iter().find_map(|c| find(c, name))
     }
 
-    fn view_state(harness: &mut Harness<AppState>, ids: Ids, key: &str) -> String {
+    pub(crate) fn view_state(harness: &mut Harness<AppState>, ids: Ids, key: &str) -> String {
         let state = harness.get_debug_state(ids.conversation);
         let view = find(&state, "ConversationView").expect("the view's debug state");
         view.other_values.get(key).cloned().unwrap_or_default()
     }
 
-    fn harness(state: AppState, size: Size, test: impl FnMut(&mut Harness<AppState>, Ids)) {
+    pub(crate) fn harness(
+        state: AppState,
+        size: Size,
+        test: impl FnMut(&mut Harness<AppState>, Ids),
+    ) {
         let ids = Ids::new();
         let mut test = test;
         Harness::create_with_render(
@@ -704,6 +717,19 @@ mod tests {
             |_| {},
         );
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
+    use crate::state::testing::{
+        history_end, joined, recording_outbox_with_history, replayed, said,
+    };
+    use crate::view::{COPY, JUMP_TO_BOTTOM, SELECT_ALL};
+    use chat_core::Input;
+    use druid::tests::harness::Harness;
+    use druid::{Modifiers, MouseButton, Point, Size, Vec2};
 
     #[test]
     fn connecting_focuses_compose_and_enter_sends_and_keeps_focus() {
