@@ -1,9 +1,10 @@
 //! `dice_bot`: answers `!roll 2d6`, `!roll d20`, `!time` and `!who` in the
-//! room, and says what it did not understand. The parser is a pure function
+//! room it was asked in (the default room and any given with `--room`), and
+//! says what it did not understand. The parser is a pure function
 //! ([`parse`]) with limits, so nobody can make the bot flood the room with
 //! `!roll 1000000d6`; the bot also paces its replies to the server's announced
 //! rate limit rather than get itself refused or dropped.
-//! Run it with `cargo run --example dice_bot -- --server 127.0.0.1:8001`.
+//! Run it with `cargo run --example dice_bot -- --server 127.0.0.1:8001 --room games`.
 
 use std::fmt;
 use std::time::Instant;
@@ -36,28 +37,37 @@ pub struct Args {
     /// TLS and the room's password.
     #[command(flatten)]
     pub access: chat_examples::Access,
+    /// Rooms to answer in besides the default one.
+    #[command(flatten)]
+    pub rooms: chat_examples::RoomFlags,
 }
 
 #[async_std::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    run(args
+    let config = args
         .access
-        .apply(SessionConfig::new(args.server, args.name))?)
-    .await
+        .apply(SessionConfig::new(args.server, args.name))?;
+    run(config, args.rooms.names).await
 }
 
-/// Joins and answers commands until the server goes away.
-pub async fn run(config: SessionConfig) -> anyhow::Result<()> {
+/// Joins (and joins `rooms`) and answers commands until the server goes away.
+pub async fn run(config: SessionConfig, rooms: Vec<String>) -> anyhow::Result<()> {
     let session = chat_examples::join(config).await?;
     let me = session.welcome().name.clone();
-    // Paces replies to the server's rate limit, so a room full of `!roll`
+    // Events from a server without rooms name none: they are about this one.
+    let default = session.welcome().room.clone();
+    // Paces replies to the server's rate limit (one bucket for all rooms:
+    // the limit is per connection), so a room full of `!roll`
     // drops some answers instead of getting the bot refused, and in the end
     // disconnected for flooding.
     let mut pace = TokenBucket::for_limits(&session.welcome().limits);
     let mut rng = fastrand::Rng::new();
     let (sender, mut events) = session.split();
+    chat_examples::join_rooms(&sender, &rooms).await?;
     while let Some(event) = events.next().await {
+        // Every answer goes to the room its question came from.
+        let room = event.room().unwrap_or(&default).to_owned();
         let reply = match event {
             // Our own answers come back too; none starts with `!`, but
             // skipping them makes a loop impossible whatever we say.
@@ -68,9 +78,10 @@ pub async fn run(config: SessionConfig) -> anyhow::Result<()> {
                     Some(roll_text(&m.from, count, sides, &rolls))
                 }
                 Some(Ok(Command::Time)) => Some(time_text(Utc::now())),
-                // The server knows who is here: ask, and answer when it replies.
+                // The server knows who is here: ask about this room, and
+                // answer when it replies (its answer names the room).
                 Some(Ok(Command::Who)) => {
-                    if let Err(e) = sender.send(Input::Who(None)).await {
+                    if let Err(e) = sender.send_in(&room, Input::Who(None)).await {
                         eprintln!("cannot ask who is here: {e}");
                     }
                     None
@@ -96,7 +107,7 @@ pub async fn run(config: SessionConfig) -> anyhow::Result<()> {
             continue;
         }
         // A failed send means the connection is going; the stream says why.
-        if let Err(e) = sender.say(text).await {
+        if let Err(e) = sender.say_in(&room, text).await {
             eprintln!("cannot answer: {e}");
         }
     }

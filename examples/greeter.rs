@@ -1,13 +1,15 @@
 //! `greeter`: welcomes each person who joins, says so when someone leaves, and
-//! welcomes back those it saw leave. Shows a bot that keeps state from events:
-//! who is here (from the welcome, joins, leaves and renames) and who left when.
-//! Run it with `cargo run --example greeter -- --server 127.0.0.1:8001`.
+//! welcomes back those it saw leave — in each room it is in, answering in the
+//! room it happened in. Shows a bot that keeps state from events: per room,
+//! who is here (from the welcome or the room's join answer, then joins,
+//! leaves and renames) and who left when.
+//! Run it with `cargo run --example greeter -- --server 127.0.0.1:8001 --room rust`.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
 use anyhow::Context;
-use chat_core::names::name_key;
+use chat_core::names::{name_key, room_key};
 use chat_core::{ChatSession, Event, SessionConfig};
 use clap::Parser;
 use futures::StreamExt;
@@ -24,31 +26,53 @@ pub struct Args {
     /// TLS and the room's password.
     #[command(flatten)]
     pub access: chat_examples::Access,
+    /// Rooms to greet in besides the default one.
+    #[command(flatten)]
+    pub rooms: chat_examples::RoomFlags,
 }
 
 #[async_std::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    run(args
+    let config = args
         .access
-        .apply(SessionConfig::new(args.server, args.name))?)
-    .await
+        .apply(SessionConfig::new(args.server, args.name))?;
+    run(config, args.rooms.names).await
 }
 
-/// Joins and greets until the server goes away.
-pub async fn run(config: SessionConfig) -> anyhow::Result<()> {
+/// Joins (and joins `rooms`) and greets until the server goes away.
+pub async fn run(config: SessionConfig, rooms: Vec<String>) -> anyhow::Result<()> {
     let session = chat_examples::join(config).await?;
-    let mut room = Room::new(&session.welcome().users);
+    // Events from a server without rooms name none: they are about this one.
+    let default = session.welcome().room.clone();
+    let mut here = Rooms::default();
     let (sender, mut events) = session.split();
+    chat_examples::join_rooms(&sender, &rooms).await?;
     while let Some(event) = events.next().await {
+        let room = event.room().unwrap_or(&default).to_owned();
         let reply = match event {
+            // Who is in a room, on connecting and on joining it.
+            Event::Welcome(w) => {
+                here.entered(&w.room, &w.users);
+                None
+            }
+            Event::RoomJoined(r) => {
+                here.entered(&r.room, &r.users);
+                None
+            }
             // The server announces our own arrival too: no welcoming
             // ourselves, under whatever name the session holds now.
             Event::Joined(p) if name_key(&p.name) == name_key(&sender.name()) => None,
-            Event::Joined(p) => Some(room.joined(&p.name)),
-            Event::Left(d) => Some(room.left(&d.name, &d.reason)),
+            Event::Joined(p) => Some(here.room(&room).joined(&p.name)),
+            // Our own departure from a room: forget it, say nothing there.
+            Event::Left(d) if name_key(&d.name) == name_key(&sender.name()) => {
+                here.left(&room);
+                None
+            }
+            Event::Left(d) => Some(here.room(&room).left(&d.name, &d.reason)),
+            // Names are server-wide: a rename shows in every room it touches.
             Event::Renamed(r) => {
-                room.renamed(&r.from, &r.to);
+                here.renamed(&r.from, &r.to);
                 None
             }
             Event::Status(status) => {
@@ -64,10 +88,48 @@ pub async fn run(config: SessionConfig) -> anyhow::Result<()> {
             _ => None,
         };
         if let Some(text) = reply {
-            sender.say(text).await.context("cannot greet")?;
+            // In the room it happened in, not whichever room is current.
+            sender.say_in(&room, text).await.context("cannot greet")?;
         }
     }
     Ok(())
+}
+
+/// The greeter's rooms by [`room_key`], each with what it knows of it.
+#[derive(Debug, Default)]
+pub struct Rooms {
+    rooms: HashMap<String, Room>,
+}
+
+impl Rooms {
+    /// The greeter is in `room` with `users` (on connecting, joining it, or
+    /// after a reconnection): the list is taken afresh, the departures it
+    /// remembers there are kept.
+    pub fn entered(&mut self, room: &str, users: &[String]) {
+        self.rooms
+            .entry(room_key(room))
+            .and_modify(|r| users.clone_into(&mut r.here))
+            .or_insert_with(|| Room::new(users));
+    }
+
+    /// A room's state; one the greeter heard nothing about yet starts empty.
+    pub fn room(&mut self, room: &str) -> &mut Room {
+        self.rooms
+            .entry(room_key(room))
+            .or_insert_with(|| Room::new(&[]))
+    }
+
+    /// The greeter left `room`: forget it.
+    pub fn left(&mut self, room: &str) {
+        self.rooms.remove(&room_key(room));
+    }
+
+    /// Follows a change of name in every room.
+    pub fn renamed(&mut self, from: &str, to: &str) {
+        for room in self.rooms.values_mut() {
+            room.renamed(from, to);
+        }
+    }
 }
 
 /// How many departures the greeter remembers for its welcome-backs.
@@ -167,6 +229,37 @@ mod tests {
         assert!(room
             .joined("alice")
             .starts_with("welcome back, alice! you were away for 0 s; 1 other person"));
+    }
+
+    #[test]
+    fn rooms_count_apart() {
+        let mut rooms = Rooms::default();
+        rooms.entered("lobby", &["greeter".into(), "alice".into()]);
+        rooms.entered("Rust", &["greeter".into()]);
+        assert_eq!(
+            rooms.room("#rust").joined("bob"),
+            "welcome, bob! 1 other person is here"
+        );
+        assert_eq!(
+            rooms.room("lobby").joined("bob"),
+            "welcome, bob! 2 other people are here"
+        );
+        rooms.renamed("bob", "rob");
+        assert_eq!(
+            rooms.room("rust").left("rob", "part"),
+            "rob left (part); 0 still here"
+        );
+        // Re-entering (a reconnection) takes the new list and keeps who left.
+        rooms.entered("rust", &["greeter".into(), "carol".into()]);
+        assert!(rooms
+            .room("rust")
+            .joined("rob")
+            .starts_with("welcome back, rob! you were away for 0 s; 2 other people"));
+        rooms.left("rust");
+        assert_eq!(
+            rooms.room("rust").joined("dan"),
+            "welcome, dan! 0 other people are here"
+        );
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! Shared bits for the example bots: the flags for getting into a protected
-//! room (TLS, the room password) and joining with an error message that says
-//! who could not join where. Each bot stays readable on its own; this file only
-//! holds what would otherwise be copied four times.
+//! room (TLS, the room password), the rooms to join besides the default one
+//! (`--room`), and joining with an error message that says who could not
+//! join where. Each bot stays readable on its own; this file only holds what
+//! would otherwise be copied four times.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use chat_core::{ChatSession, SessionConfig, TcpSession, TlsOptions};
+use chat_core::{ChatSession, SessionConfig, SessionSender, TcpSession, TlsOptions};
 
 /// The environment variable that may hold the room's password (a variable,
 /// not a flag: flags are visible to everyone in `ps`).
@@ -80,6 +81,42 @@ impl Access {
 
 pub use chat_core::credentials::read_password_file;
 
+/// The rooms a bot joins after connecting, besides the server's default room
+/// (which every connection is in, and which the bots stay in); every bot
+/// flattens it into its flags (`#[command(flatten)]`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RoomFlags {
+    /// Join this room too after connecting (repeat for more; with or without
+    /// the `#`). The bot stays in the server's default room as well.
+    #[arg(long = "room", value_name = "NAME", value_parser = room_name)]
+    pub names: Vec<String>,
+}
+
+/// A `--room` value checked by core's rules and given without its `#`, so a
+/// typo fails at start rather than as a refusal from the server later.
+fn room_name(value: &str) -> Result<String, String> {
+    chat_core::names::parse_room(value)
+        .map(str::to_owned)
+        .map_err(|e| e.to_string())
+}
+
+/// Asks to join each of `rooms`. The answers (`Event::RoomJoined`, or an
+/// `Event::Error` for a refusal such as too many rooms) arrive in the event
+/// stream; a bot prints refusals and goes on in the rooms it got into. After
+/// a reconnection core joins again every room the session was in.
+///
+/// # Errors
+/// When the session is disconnected or over.
+pub async fn join_rooms(sender: &SessionSender, rooms: &[String]) -> anyhow::Result<()> {
+    for room in rooms {
+        sender
+            .join(room.as_str())
+            .await
+            .with_context(|| format!("cannot join #{room}"))?;
+    }
+    Ok(())
+}
+
 /// Connects and joins the room as `config.name`, or says why not
 /// ("echo cannot join 127.0.0.1:8001: cannot connect to …: connection refused").
 ///
@@ -124,6 +161,27 @@ mod tests {
             access: Access,
         }
         assert!(<Flags as clap::Parser>::try_parse_from(["b", "--ca", "x", "--insecure"]).is_err());
+    }
+
+    #[test]
+    fn rooms_repeat_lose_their_hash_and_are_checked() {
+        #[derive(Debug, clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            rooms: RoomFlags,
+        }
+        let parse = |args: &[&str]| {
+            let args = std::iter::once("bot").chain(args.iter().copied());
+            <Flags as clap::Parser>::try_parse_from(args).map(|f| f.rooms.names)
+        };
+        assert_eq!(parse(&[]).expect("none"), Vec::<String>::new());
+        assert_eq!(
+            parse(&["--room", "#rust", "--room", "café"]).expect("two"),
+            ["rust", "café"]
+        );
+        let err = parse(&["--room", "../etc"]).expect_err("not a room name");
+        assert!(err.to_string().contains("--room"), "{err}");
+        assert!(parse(&["--room", ""]).is_err());
     }
 
     #[test]

@@ -35,7 +35,10 @@ fn numbers(answer: &str, prefix: &str) -> Vec<u32> {
 async fn answers_commands_in_the_room() {
     let server = server().await;
     let addr = server.addr().to_string();
-    spawn_bot("dice", dice_bot::run(SessionConfig::new(&addr, "dice")));
+    spawn_bot(
+        "dice",
+        dice_bot::run(SessionConfig::new(&addr, "dice"), Vec::new()),
+    );
     let mut alice = client(&addr, "alice").await;
     alice.wait_for("dice").await;
 
@@ -79,8 +82,61 @@ async fn answers_commands_in_the_room() {
         .expect("clean shutdown");
 }
 
+#[async_std::test]
+async fn answers_in_the_room_it_was_asked_in_and_no_other() {
+    let server = server().await;
+    let addr = server.addr().to_string();
+    spawn_bot(
+        "dice",
+        dice_bot::run(SessionConfig::new(&addr, "dice"), vec!["games".into()]),
+    );
+    // alice is only in the lobby; bob is in #games too.
+    let mut alice = client(&addr, "alice").await;
+    alice.wait_for("dice").await;
+    let mut bob = client(&addr, "bob").await;
+    bob.join_and_wait_for("games", "dice").await;
+
+    bob.say_in("games", "!roll 2d6").await;
+    let (room, answer) = bob.next_said_by("dice").await;
+    assert_eq!(room.as_deref(), Some("games"), "{answer}");
+    assert!(answer.starts_with("bob rolled 2d6: "), "{answer}");
+
+    // Had the answer in #games reached alice as well, it would have been
+    // queued for her before anything she asks now, and come first.
+    alice.say("!roll d20").await;
+    let (room, answer) = alice.next_said_by("dice").await;
+    assert_eq!(room.as_deref(), Some("lobby"), "{answer}");
+    assert!(answer.starts_with("alice rolled d20: "), "{answer}");
+    // bob is in both rooms: he sees that answer, in the lobby.
+    let (room, answer) = bob.next_said_by("dice").await;
+    assert_eq!(room.as_deref(), Some("lobby"), "{answer}");
+    assert!(answer.starts_with("alice rolled d20: "), "{answer}");
+
+    // `!who` answers for the room it was asked in.
+    bob.say_in("games", "!who").await;
+    assert_eq!(
+        bob.next_said_by("dice").await,
+        (Some("games".to_owned()), "online (2): bob, dice".to_owned())
+    );
+    alice.say("!who").await;
+    assert_eq!(
+        alice.next_said_by("dice").await,
+        (
+            Some("lobby".to_owned()),
+            "online (3): alice, bob, dice".to_owned()
+        )
+    );
+    within("stopping the server", server.shutdown())
+        .await
+        .expect("clean shutdown");
+}
+
 #[test]
 fn flags_default_to_the_name_dice() {
     let args = dice_bot::Args::try_parse_from(["dice_bot"]).expect("no flags needed");
     assert_eq!(args.name, "dice");
+    assert!(args.rooms.names.is_empty());
+    let args = dice_bot::Args::try_parse_from(["dice_bot", "--room", "games"]).expect("a room");
+    assert_eq!(args.rooms.names, ["games"]);
+    assert!(dice_bot::Args::try_parse_from(["dice_bot", "--room", "no/such"]).is_err());
 }

@@ -17,7 +17,10 @@ async fn answers_private_messages_privately_and_only_once() {
     let server = server().await;
     let addr = server.addr().to_string();
     let mut bob = client(&addr, "bob").await;
-    spawn_bot("echo", echo_bot::run(SessionConfig::new(&addr, "echo")));
+    spawn_bot(
+        "echo",
+        echo_bot::run(SessionConfig::new(&addr, "echo"), Vec::new()),
+    );
     let mut alice = client(&addr, "alice").await;
     alice.wait_for("echo").await;
 
@@ -66,6 +69,38 @@ fn flags_default_to_the_local_server_and_the_name_echo() {
     let args = echo_bot::Args::try_parse_from(["echo_bot", "--server", "h:1", "--name", "e2"])
         .expect("both flags");
     assert_eq!((args.server.as_str(), args.name.as_str()), ("h:1", "e2"));
+    let args = echo_bot::Args::try_parse_from(["echo_bot", "--room", "rust", "--room", "#go"])
+        .expect("rooms");
+    assert_eq!(args.rooms.names, ["rust", "go"]);
+}
+
+#[async_std::test]
+async fn answers_privately_from_its_rooms_too() {
+    let server = server().await;
+    let addr = server.addr().to_string();
+    spawn_bot(
+        "echo",
+        echo_bot::run(SessionConfig::new(&addr, "echo"), vec!["rust".into()]),
+    );
+    let mut alice = client(&addr, "alice").await;
+    // With --room it is in #rust as well as the lobby.
+    alice.join_and_wait_for("rust", "echo").await;
+    within("sending", alice.sender.tell("echo", "from #rust"))
+        .await
+        .expect("connected");
+    let answer = alice
+        .expect(
+            "echo's answer",
+            |e| matches!(e, Event::Private(p) if p.from == "echo"),
+        )
+        .await;
+    assert!(
+        matches!(&answer, Event::Private(p) if p.text == "from #rust"),
+        "{answer:?}"
+    );
+    within("stopping the server", server.shutdown())
+        .await
+        .expect("clean shutdown");
 }
 
 #[async_std::test]
@@ -105,14 +140,17 @@ async fn works_over_tls_with_the_room_password() {
             .apply_with_env(SessionConfig::new(args.server, args.name), None)
             .expect("the password file is readable")
     };
-    let refused = within("the bot without a password", echo_bot::run(flags(false)))
-        .await
-        .expect_err("refused");
+    let refused = within(
+        "the bot without a password",
+        echo_bot::run(flags(false), Vec::new()),
+    )
+    .await
+    .expect_err("refused");
     assert!(
         format!("{refused:#}").contains("refused by server: this room needs a password"),
         "{refused:#}"
     );
-    spawn_bot("echo", echo_bot::run(flags(true)));
+    spawn_bot("echo", echo_bot::run(flags(true), Vec::new()));
 
     let alice = SessionConfig::new(&addr, "alice")
         .with_tls(TlsOptions {

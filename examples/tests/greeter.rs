@@ -19,7 +19,7 @@ async fn welcomes_newcomers_notes_departures_and_welcomes_back() {
     let mut alice = client(&addr, "alice").await;
     spawn_bot(
         "greeter",
-        greeter::run(SessionConfig::new(&addr, "greeter")),
+        greeter::run(SessionConfig::new(&addr, "greeter"), Vec::new()),
     );
     alice.wait_for("greeter").await;
 
@@ -51,6 +51,51 @@ async fn welcomes_newcomers_notes_departures_and_welcomes_back() {
         "{again}"
     );
     assert!(again.ends_with("; 2 other people are here"), "{again}");
+    within("stopping the server", server.shutdown())
+        .await
+        .expect("clean shutdown");
+}
+
+#[async_std::test]
+async fn greets_in_the_room_joined_with_that_rooms_count() {
+    let server = server().await;
+    let addr = server.addr().to_string();
+    let mut alice = client(&addr, "alice").await;
+    spawn_bot(
+        "greeter",
+        greeter::run(SessionConfig::new(&addr, "greeter"), vec!["rust".into()]),
+    );
+    alice.wait_for("greeter").await;
+    // bob arrives (the lobby: alice, bob, the greeter), then joins #rust
+    // once the greeter is there (#rust: bob, the greeter).
+    let mut bob = client(&addr, "bob").await;
+    bob.join_and_wait_for("rust", "greeter").await;
+    let in_rust = bob
+        .expect("bob's welcome in #rust", |e| {
+            matches!(e, Event::Message(m) if m.from == "greeter" && m.room.as_deref() == Some("rust"))
+        })
+        .await;
+    assert!(
+        matches!(&in_rust, Event::Message(m) if m.text == "welcome, bob! 1 other person is here"),
+        "{in_rust:?}"
+    );
+    assert_eq!(
+        alice.next_said_by("greeter").await,
+        (
+            Some("lobby".to_owned()),
+            "welcome, bob! 2 other people are here".to_owned()
+        )
+    );
+    // alice, only in the lobby, never hears the welcome in #rust: the next
+    // thing said that she sees is her own marker, sent after bob had his.
+    alice.say("marker").await;
+    let next = alice
+        .expect("something said", |e| matches!(e, Event::Message(_)))
+        .await;
+    assert!(
+        matches!(&next, Event::Message(m) if m.from == "alice" && m.text == "marker"),
+        "{next:?}"
+    );
     within("stopping the server", server.shutdown())
         .await
         .expect("clean shutdown");

@@ -1,5 +1,5 @@
 //! Helpers shared by the bots' tests: the real server on port 0, a client
-//! that watches the room the way a person would, and waits that fail fast
+//! that watches its rooms the way a person would, and waits that fail fast
 //! instead of hanging.
 
 // Each test binary uses a different subset of these helpers.
@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use chat_core::names::room_key;
 use chat_core::{ChatSession, Event, EventStream, SessionConfig, SessionSender, TcpSession};
 use chat_server::{Config, ServerHandle};
 use futures::StreamExt;
@@ -125,5 +126,52 @@ impl Client {
         within("saying something", self.sender.say(text))
             .await
             .expect("connected, so the message is sent");
+    }
+
+    /// Says `text` in `room`.
+    pub async fn say_in(&self, room: &str, text: &str) {
+        within("saying something", self.sender.say_in(room, text))
+            .await
+            .expect("connected, so the message is sent");
+    }
+
+    /// The next message `from` says in any room: the room and the text.
+    pub async fn next_said_by(&mut self, from: &str) -> (Option<String>, String) {
+        match self
+            .expect(
+                &format!("a message from {from}"),
+                |e| matches!(e, Event::Message(m) if m.from == from),
+            )
+            .await
+        {
+            Event::Message(m) => (m.room, m.text),
+            other => unreachable!("expect returned {other:?}"),
+        }
+    }
+
+    /// Joins `room` and returns once `name` is in it too: there already, or
+    /// joining later (a bot with `--room` joins just after connecting).
+    pub async fn join_and_wait_for(&mut self, room: &str, name: &str) {
+        within("joining a room", self.sender.join(room))
+            .await
+            .expect("connected, so the join is sent");
+        let key = room_key(room);
+        let answer = self
+            .expect(
+                &format!("the answer to joining #{room}"),
+                |e| matches!(e, Event::RoomJoined(r) if room_key(&r.room) == key),
+            )
+            .await;
+        let Event::RoomJoined(info) = answer else {
+            unreachable!("expect returned {answer:?}")
+        };
+        if info.users.iter().any(|u| u == name) {
+            return;
+        }
+        self.expect(&format!("{name} to join #{room}"), |e| {
+            matches!(e, Event::Joined(p) if p.name == name
+                && p.room.as_deref().is_some_and(|r| room_key(r) == key))
+        })
+        .await;
     }
 }
