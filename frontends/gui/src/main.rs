@@ -15,6 +15,7 @@ mod state;
 mod theme;
 mod ui;
 mod view;
+mod viewport;
 
 use std::path::PathBuf;
 use std::sync::Arc;

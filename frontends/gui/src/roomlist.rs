@@ -40,8 +40,10 @@ pub fn panel(ids: Ids) -> impl Widget<AppState> {
         .with_text_size(12.0)
         .padding(Insets::new(14.0, 12.0, 14.0, 6.0))
         .fix_height(HEADER_HEIGHT);
+    // Expanded, so the join field stays at the bottom of the panel.
     let list = Scroll::new(List::new(RoomRow::default))
         .vertical()
+        .expand_height()
         .lens(AppState::rooms.then(lens::Map::new(
             Rooms::items,
             // The rows only read: a click is a command, handled at the top.
@@ -105,7 +107,7 @@ pub fn topic_bar(ids: Ids) -> impl Widget<AppState> {
 /// What the topic bar says beside the room's name.
 pub fn topic_text(c: &Conversation) -> String {
     match (&c.room, c.joined, &c.topic) {
-        (None, _, _) => "not in a room: connect to join the server's room".to_owned(),
+        (None, _, _) => "not in a room yet".to_owned(),
         (Some(room), false, _) => {
             format!("you are not in this room: /join {room} (or Join at the left) to come back")
         }

@@ -79,6 +79,17 @@ impl Rooms {
         }
     }
 
+    /// The same rooms' settings (transcript included), starting afresh
+    /// with each room keeping at most `cap` lines.
+    #[must_use]
+    pub fn with_cap(&self, cap: usize) -> Self {
+        let mut rooms = Self::new(cap);
+        if let Some(transcript) = &self.transcript {
+            rooms.set_transcript(transcript.clone());
+        }
+        rooms
+    }
+
     /// Copies every line shown from now on to `transcript`.
     pub fn set_transcript(&mut self, transcript: Transcript) {
         self.transcript = Some(transcript);

@@ -314,7 +314,7 @@ impl AppState {
     /// before anything is shown: it starts the rooms afresh.
     #[must_use]
     pub fn with_scrollback(mut self, cap: usize) -> Self {
-        self.rooms = Rooms::new(cap);
+        self.rooms = self.rooms.with_cap(cap);
         self
     }
 
