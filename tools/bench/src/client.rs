@@ -1,6 +1,8 @@
 //! One benchmark client: the structured (JSON Lines) protocol spoken over a
 //! raw async-std `TcpStream`, with chat-core's codec and frame types, so the
-//! tool measures the server rather than a client library.
+//! tool measures the server rather than a client library. A client may join
+//! one room after its welcome; it then sends there and checks that every
+//! message it receives names that room.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,6 +13,7 @@ use anyhow::{anyhow, bail, Context};
 use async_std::io::{ReadExt, WriteExt};
 use async_std::net::TcpStream;
 use chat_core::codec::{decode_server_frame, encode_frame, LineDecoder};
+use chat_core::names::room_key;
 use chat_core::protocol::{ClientFrame, Limits, ServerFrame, PROTOCOL_VERSION};
 use futures::FutureExt;
 
@@ -64,6 +67,9 @@ pub struct Conn {
     buf: Vec<u8>,
     /// The limits the server announced in its welcome.
     pub limits: Limits,
+    /// The room it joined after the welcome (by [`room_key`]); `None`: only
+    /// the server's default room.
+    pub room: Option<String>,
 }
 
 /// Explains the connect errors that mean "this machine's limits", not "the server".
@@ -103,9 +109,57 @@ impl Conn {
     /// # Errors
     /// When the connection fails, the server refuses the name, or time runs out.
     pub async fn connect(addr: SocketAddr, name: &str, wait: Duration) -> anyhow::Result<Conn> {
-        async_std::future::timeout(wait, Self::handshake(addr, name))
-            .await
-            .map_err(|_| anyhow!("{name}: no welcome within {wait:?}"))?
+        Self::connect_in(addr, name, None, wait).await
+    }
+
+    /// Like [`connect`](Self::connect), then joins `room` (when given) with
+    /// `{"type":"join"}` and waits for the server's `room_joined`, all within
+    /// `wait`. The client stays in the default room too; it only sends to
+    /// `room`.
+    ///
+    /// # Errors
+    /// As `connect`, and when the server refuses the join.
+    pub async fn connect_in(
+        addr: SocketAddr,
+        name: &str,
+        room: Option<&str>,
+        wait: Duration,
+    ) -> anyhow::Result<Conn> {
+        async_std::future::timeout(wait, async {
+            let mut conn = Self::handshake(addr, name).await?;
+            if let Some(room) = room {
+                conn.join(room).await?;
+            }
+            Ok(conn)
+        })
+        .await
+        .map_err(|_| anyhow!("{name}: no welcome (or no answer to joining) within {wait:?}"))?
+    }
+
+    /// Joins `room` and reads until the server says so. What comes before
+    /// the answer (joins of others to the default room) is not tracked.
+    async fn join(&mut self, room: &str) -> anyhow::Result<()> {
+        let join = ClientFrame::Join {
+            room: room.to_owned(),
+        };
+        self.writer.send(&encode_frame(&join)).await?;
+        let key = room_key(room);
+        loop {
+            let line = self
+                .next_line()
+                .await?
+                .with_context(|| format!("{}: closed before joining #{room}", self.name))?;
+            match decode_server_frame(&line) {
+                Ok(ServerFrame::RoomJoined(info)) if room_key(&info.room) == key => {
+                    self.room = Some(key);
+                    return Ok(());
+                }
+                Ok(ServerFrame::Error(e)) => {
+                    bail!("{}: cannot join #{room}: {}", self.name, e.message)
+                }
+                _ => {}
+            }
+        }
     }
 
     async fn handshake(addr: SocketAddr, name: &str) -> anyhow::Result<Conn> {
@@ -124,6 +178,7 @@ impl Conn {
                 rate_per_sec: 0,
                 burst: 0,
             },
+            room: None,
         };
         let banner = conn
             .next_line()
@@ -300,6 +355,15 @@ pub async fn receive(
                 continue;
             }
             match decode_server_frame(&line) {
+                // A message from a room this client only sends to must name
+                // it: one from any other room is a leak, counted as damage.
+                Ok(ServerFrame::Message(m))
+                    if conn.room.as_ref().is_some_and(|want| {
+                        m.room.as_deref().map(room_key).as_ref() != Some(want)
+                    }) =>
+                {
+                    tracker.corrupted += 1;
+                }
                 Ok(ServerFrame::Message(m)) => {
                     if m.from == conn.name {
                         if let Some(num) = m.id.as_deref().and_then(|id| id.parse().ok()) {
@@ -346,8 +410,9 @@ pub async fn receive(
     (received, conn.writer)
 }
 
-/// One stamped message from sender `sender`, as the line to send.
-pub fn message_line(sender: u32, num: u64, payload: usize) -> Vec<u8> {
+/// One stamped message from sender `sender`, as the line to send, to
+/// `room` (the server's default room when `None`).
+pub fn message_line(room: Option<&str>, sender: u32, num: u64, payload: usize) -> Vec<u8> {
     let text = msgtext::encode(
         Stamp {
             sender,
@@ -357,19 +422,21 @@ pub fn message_line(sender: u32, num: u64, payload: usize) -> Vec<u8> {
         payload,
     );
     encode_frame(&ClientFrame::Message {
-        room: None,
+        room: room.map(str::to_owned),
         text,
         id: Some(num.to_string()),
     })
 }
 
-/// Sends messages `0..count` as sender `sender`: as fast as the socket takes
-/// them (a few per write) or, with `rate`, one every `1/rate` seconds.
+/// Sends messages `0..count` as sender `sender` to `room` (see
+/// [`message_line`]): as fast as the socket takes them (a few per write) or,
+/// with `rate`, one every `1/rate` seconds.
 ///
 /// # Errors
 /// When the socket fails.
 pub async fn send_stamped(
     writer: &Writer,
+    room: Option<&str>,
     sender: u32,
     count: u64,
     rate: Option<f64>,
@@ -383,7 +450,9 @@ pub async fn send_stamped(
                 if let Some(wait) = due.checked_duration_since(Instant::now()) {
                     async_std::task::sleep(wait).await;
                 }
-                writer.send(&message_line(sender, num, payload)).await?;
+                writer
+                    .send(&message_line(room, sender, num, payload))
+                    .await?;
             }
         }
         _ => {
@@ -395,7 +464,7 @@ pub async fn send_stamped(
                     if num == count {
                         break;
                     }
-                    batch.extend(message_line(sender, num, payload));
+                    batch.extend(message_line(room, sender, num, payload));
                     num += 1;
                 }
                 writer.send(&batch).await?;

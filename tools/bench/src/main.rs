@@ -1,5 +1,6 @@
 //! The `chat-bench` command line: relay, baseline and compare runs, presets,
-//! soak and churn, with a spawned `chat-server` when asked.
+//! one busy room against several, soak and churn, with a spawned
+//! `chat-server` when asked.
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -9,7 +10,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use chat_bench::baseline::Baseline;
 use chat_bench::procfs::Probe;
-use chat_bench::report::{comparison_table, figures, median_figures, single_table, Figure};
+use chat_bench::report::{
+    comparison_table, figures, labelled_comparison, median_figures, rooms_figures, single_table,
+    Figure,
+};
 use chat_bench::scenario::{check_loopback, run_relay, RelayParams, RelayReport};
 use chat_bench::soak::{run_soak, SoakParams, SoakReport};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -50,6 +54,17 @@ enum Cmd {
         runs: usize,
         #[command(flatten)]
         shape: Shape,
+    },
+    /// One busy room, then R busy rooms of the same shape, each on a freshly
+    /// spawned chat-server; print both and R rooms / 1 room (issue 12).
+    Rooms {
+        #[command(flatten)]
+        spawn: Spawn,
+        /// Runs of each; the table shows medians.
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        #[command(flatten)]
+        shape: RoomsShape,
     },
     /// Minutes of mixed traffic and misbehaviour (the server keeps its rate limit).
     Soak {
@@ -107,6 +122,61 @@ struct Shape {
     #[arg(long, default_value_t = 120)]
     timeout: u64,
 }
+
+/// The shape of a rooms comparison: the same room, once alone and then
+/// `rooms` times at once.
+#[derive(Debug, Clone, Args)]
+struct RoomsShape {
+    /// Busy rooms in the second run (the first has one).
+    #[arg(long, default_value_t = 4)]
+    rooms: usize,
+    /// Clients in each room; each joins it after its welcome.
+    #[arg(long, default_value_t = 50)]
+    members: usize,
+    /// How many of each room's clients send there.
+    #[arg(long, default_value_t = 5)]
+    senders: usize,
+    /// Messages per sender.
+    #[arg(long, default_value_t = 2_000)]
+    messages: u64,
+    /// Messages per second per sender (default: as fast as possible).
+    #[arg(long, value_name = "PER_SEC")]
+    rate: Option<f64>,
+    /// Bytes of text per message.
+    #[arg(long, default_value_t = 32)]
+    payload: usize,
+    /// Seconds before a run gives up.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+}
+
+impl RoomsShape {
+    fn params(&self, addr: SocketAddr, rooms: usize) -> anyhow::Result<RelayParams> {
+        if self.rooms < 2 || self.senders == 0 || self.messages == 0 {
+            bail!("--rooms must be at least 2, --senders and --messages at least 1");
+        }
+        let mut p = RelayParams::new(addr, self.members, self.senders, self.messages);
+        p.rooms = rooms;
+        p.rate = self.rate;
+        p.payload = self.payload;
+        p.timeout = Duration::from_secs(self.timeout);
+        Ok(p)
+    }
+
+    fn title(&self) -> String {
+        format!(
+            "rooms of {} clients, {} × {} msgs each{}",
+            self.members,
+            self.senders,
+            self.messages,
+            self.rate.map_or(String::new(), |r| format!(" at {r}/s"))
+        )
+    }
+}
+
+/// Issue 12: R busy rooms should carry at least this many times the
+/// deliveries per second of one.
+const ROOMS_TARGET: f64 = 1.6;
 
 /// Where soak and churn send their load.
 #[derive(Debug, Clone, Args)]
@@ -388,6 +458,91 @@ async fn compare(spawn: &Spawn, runs: usize, shape: &Shape) -> anyhow::Result<bo
     Ok(clean)
 }
 
+/// One room on a fresh server, measured like `compare` measures the relay.
+async fn rooms_run(spawn: &Spawn, shape: &RoomsShape, rooms: usize) -> anyhow::Result<RelayReport> {
+    let server = ServerProcess::spawn(spawn, &BENCH_SERVER_FLAGS)?;
+    let mut p = shape.params(server.addr, rooms)?;
+    p.probe = Some(server.probe());
+    let r = run_relay(&p)
+        .await
+        .with_context(|| format!("run with {rooms} room(s)"))?;
+    print_warnings(&format!("{rooms} room(s)"), &r);
+    Ok(r)
+}
+
+fn rooms_summary(r: &RelayReport) -> String {
+    let opt = |v: Option<f64>| v.map_or("–".to_owned(), |v| format!("{v:.2}"));
+    format!(
+        "{:.0} deliveries/s, {} µs CPU/delivery, server {} cores, clients {} cores",
+        r.deliveries_per_sec(),
+        opt(r.cpu_us_per_delivery()),
+        opt(r.server_cores()),
+        opt(r.client_cores()),
+    )
+}
+
+async fn rooms(spawn: &Spawn, runs: usize, shape: &RoomsShape) -> anyhow::Result<bool> {
+    // Like the burst table, a queue deep enough that a receiver in this
+    // loaded process is not dropped as a slow reader: this measures the
+    // relay, not the harness.
+    let mut spawn = spawn.clone();
+    spawn.max_send_queue.get_or_insert(16 << 20);
+    let mut one_runs = Vec::new();
+    let mut many_runs = Vec::new();
+    let mut clean = true;
+    for run in 1..=runs.max(1) {
+        // Alternating which goes first spreads the machine's drift (other
+        // builds, warm caches) over both.
+        let (one, many) = if run % 2 == 1 {
+            let one = rooms_run(&spawn, shape, 1).await?;
+            (one, rooms_run(&spawn, shape, shape.rooms).await?)
+        } else {
+            let many = rooms_run(&spawn, shape, shape.rooms).await?;
+            (rooms_run(&spawn, shape, 1).await?, many)
+        };
+        clean &= one.is_clean() && many.is_clean();
+        eprintln!(
+            "run {run}: 1 room {}; {} rooms {}",
+            rooms_summary(&one),
+            shape.rooms,
+            rooms_summary(&many)
+        );
+        one_runs.push(rooms_figures(&one));
+        many_runs.push(rooms_figures(&many));
+    }
+    let title = if runs > 1 {
+        format!("{} (median of {runs})", shape.title())
+    } else {
+        shape.title()
+    };
+    let one = median_figures(&one_runs);
+    let many = median_figures(&many_runs);
+    let many_label = format!("{} rooms", shape.rooms);
+    println!(
+        "{}",
+        labelled_comparison(&title, [&many_label, "1 room"], &many, &one)
+    );
+    let rate = |f: &[Figure]| {
+        f.iter()
+            .find(|f| f.label == "deliveries/s")
+            .and_then(|f| f.value)
+    };
+    if let (Some(m), Some(o)) = (rate(&many), rate(&one)) {
+        if o > 0.0 {
+            let ratio = m / o;
+            println!(
+                "throughput, {many_label} / 1 room: {ratio:.2} (target ≥ {ROOMS_TARGET}: {})",
+                if ratio >= ROOMS_TARGET {
+                    "met"
+                } else {
+                    "missed"
+                }
+            );
+        }
+    }
+    Ok(clean)
+}
+
 async fn soak_target(
     target: &Target,
     extra: &[&str],
@@ -435,6 +590,7 @@ async fn main_async(cli: Cli) -> anyhow::Result<bool> {
             Ok(r.is_clean())
         }
         Cmd::Compare { spawn, runs, shape } => compare(&spawn, runs, &shape).await,
+        Cmd::Rooms { spawn, runs, shape } => rooms(&spawn, runs, &shape).await,
         Cmd::Soak {
             target,
             minutes,

@@ -1,6 +1,7 @@
-//! Tables: a run's figures as rows, the median of several runs, and the
-//! relay beside the baseline with their ratio, printed as Markdown so a run
-//! pastes straight into `docs/BENCHMARKS.md`.
+//! Tables: a run's figures as rows, the median of several runs, and two
+//! runs side by side with their ratio (the relay beside the baseline, or
+//! R busy rooms beside one), printed as Markdown so a run pastes straight
+//! into `docs/BENCHMARKS.md`.
 
 use crate::scenario::RelayReport;
 use crate::stats::median;
@@ -157,6 +158,38 @@ pub fn figures(r: &RelayReport) -> Vec<Figure> {
     ]
 }
 
+/// The figures of a rooms run: [`figures`], then how busy the server and
+/// the clients kept the machine's cores, which says whose CPU ran out.
+pub fn rooms_figures(r: &RelayReport) -> Vec<Figure> {
+    let mut all = figures(r);
+    let at = all
+        .iter()
+        .position(|f| f.label.starts_with("server RSS"))
+        .unwrap_or(all.len());
+    let extra = [
+        fig(
+            "server CPU busy while messages flow (cores)",
+            r.server_cores(),
+            Unit::Fixed2,
+            true,
+        ),
+        fig(
+            "client process CPU while messages flow (s)",
+            r.client_cpu_secs,
+            Unit::Secs,
+            true,
+        ),
+        fig(
+            "client process CPU busy (cores)",
+            r.client_cores(),
+            Unit::Fixed2,
+            true,
+        ),
+    ];
+    all.splice(at..at, extra);
+    all
+}
+
 /// The median of each figure over several runs of the same shape.
 pub fn median_figures(runs: &[Vec<Figure>]) -> Vec<Figure> {
     let Some(first) = runs.first() else {
@@ -198,8 +231,19 @@ pub fn single_table(title: &str, figures: &[Figure]) -> String {
 
 /// Relay beside baseline, with relay/baseline where it means something.
 pub fn comparison_table(title: &str, relay: &[Figure], baseline: &[Figure]) -> String {
-    let mut out =
-        format!("| {title} | relay | baseline | relay / baseline |\n|---|---:|---:|---:|\n");
+    labelled_comparison(title, ["relay", "baseline"], relay, baseline)
+}
+
+/// Two runs side by side under `labels`, with first/second where it means
+/// something (`4 rooms | 1 room | 4 rooms / 1 room`).
+pub fn labelled_comparison(
+    title: &str,
+    labels: [&str; 2],
+    relay: &[Figure],
+    baseline: &[Figure],
+) -> String {
+    let [a, b] = labels;
+    let mut out = format!("| {title} | {a} | {b} | {a} / {b} |\n|---|---:|---:|---:|\n");
     for (r, b) in relay.iter().zip(baseline) {
         if r.value.is_none() && b.value.is_none() {
             continue;
@@ -244,13 +288,43 @@ mod tests {
             !table.contains("server CPU"),
             "unmeasured rows are left out"
         );
-        let m = median_figures(&[fa.clone(), fb.clone(), fa]);
+        let m = median_figures(&[fa.clone(), fb.clone(), fa.clone()]);
         let wall = m
             .iter()
             .find(|f| f.label.starts_with("wall"))
             .and_then(|f| f.value);
         assert_eq!(wall, Some(2.0));
         assert!(single_table("t", &fb).contains("| missing | 0 |"));
+        let rooms = labelled_comparison("r", ["4 rooms", "1 room"], &fb, &fa);
+        assert!(rooms.starts_with("| r | 4 rooms | 1 room | 4 rooms / 1 room |"));
+        assert!(
+            rooms.contains("| deliveries/s | 10 | 5 | 2.00 |"),
+            "{rooms}"
+        );
         assert_eq!(cell(None, Unit::Count), "–");
+    }
+
+    #[test]
+    fn rooms_figures_say_how_busy_each_side_was() {
+        let r = RelayReport {
+            delivered: 100,
+            wall: std::time::Duration::from_secs(2),
+            client_cpu_secs: Some(3.0),
+            server: Some(crate::scenario::ServerFigures {
+                cpu_secs: 1.0,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let table = single_table("t", &rooms_figures(&r));
+        assert!(
+            table.contains("| server CPU busy while messages flow (cores) | 0.50 |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| client process CPU busy (cores) | 1.50 |"),
+            "{table}"
+        );
+        assert_eq!(rooms_figures(&r).len(), figures(&r).len() + 3);
     }
 }

@@ -1,7 +1,10 @@
 //! The relay scenario: N clients connect, S of them send M stamped messages
 //! each, every client checks what it receives; with a probe, the server's
-//! CPU time and memory are read from `/proc` around the run.
+//! CPU time and memory are read from `/proc` around the run. With rooms, the
+//! same happens in R rooms at once: N clients join each room (`r1`, `r2`, …)
+//! and S of them send there.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -41,6 +44,10 @@ pub struct RelayParams {
     pub probe: Option<Probe>,
     /// Connections opened at once while connecting.
     pub connect_concurrency: usize,
+    /// Rooms: 0 keeps everyone in the server's default room (nobody joins);
+    /// R ≥ 1 puts `clients` clients, `senders` of them sending, into each of
+    /// R rooms `r1`…`rR`, joined after the welcome.
+    pub rooms: usize,
 }
 
 impl RelayParams {
@@ -56,7 +63,19 @@ impl RelayParams {
             timeout: Duration::from_secs(120),
             probe: None,
             connect_concurrency: 64,
+            rooms: 0,
         }
+    }
+
+    /// How many rooms carry traffic (the default room counts as one).
+    pub fn busy_rooms(&self) -> usize {
+        self.rooms.max(1)
+    }
+
+    /// The room of client `i` (clients are dealt out in blocks of
+    /// `clients`), or `None` for the default room.
+    pub fn room_of(&self, i: usize) -> Option<String> {
+        (self.rooms > 0).then(|| format!("r{}", i / self.clients.max(1) + 1))
     }
 }
 
@@ -80,9 +99,11 @@ pub struct ServerFigures {
 /// What a run measured.
 #[derive(Debug, Clone, Default)]
 pub struct RelayReport {
-    /// Clients connected.
+    /// Rooms with traffic (1 for the default room alone).
+    pub rooms: usize,
+    /// Clients connected, in all rooms.
     pub clients: usize,
-    /// Senders.
+    /// Senders, in all rooms.
     pub senders: usize,
     /// Messages per sender.
     pub messages: u64,
@@ -108,6 +129,10 @@ pub struct RelayReport {
     pub latency: Summary,
     /// Server figures, when a probe was given.
     pub server: Option<ServerFigures>,
+    /// CPU seconds this process (every client) spent while messages flowed:
+    /// on a machine the clients share with the server, what the server
+    /// could not have.
+    pub client_cpu_secs: Option<f64>,
     /// Whether the run gave up: time limit, or deliveries stalled.
     pub timed_out: bool,
 }
@@ -127,6 +152,20 @@ impl RelayReport {
     pub fn cpu_us_per_delivery(&self) -> Option<f64> {
         let server = self.server?;
         (self.delivered > 0).then(|| server.cpu_secs * 1e6 / self.delivered as f64)
+    }
+
+    /// Server CPU seconds per second of wall time while messages flowed:
+    /// how many cores the server kept busy.
+    pub fn server_cores(&self) -> Option<f64> {
+        let server = self.server?;
+        let secs = self.wall.as_secs_f64();
+        (secs > 0.0).then(|| server.cpu_secs / secs)
+    }
+
+    /// The same for this process, the clients.
+    pub fn client_cores(&self) -> Option<f64> {
+        let secs = self.wall.as_secs_f64();
+        (secs > 0.0).then_some(self.client_cpu_secs? / secs)
     }
 
     /// Server memory added per connected client, KiB.
@@ -192,17 +231,34 @@ pub struct ConnectPlan {
     pub allow_rate_limit: bool,
 }
 
-/// Connects `names` (at most `concurrency` handshakes at once) and starts a
-/// receiver for each as soon as it is in, so early clients keep reading the
-/// joins of later ones. Each receiver task hands back what it saw, then keeps
-/// its connection open until `stop` closes.
+/// One client to connect: its name and the room it joins, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seat {
+    /// The name it asks for.
+    pub name: String,
+    /// The room it joins after the welcome; `None`: the default room only.
+    pub room: Option<String>,
+}
+
+impl Seat {
+    /// A client that stays in the server's default room.
+    pub fn default_room(name: String) -> Self {
+        Self { name, room: None }
+    }
+}
+
+/// Connects `seats` (at most `concurrency` handshakes at once, each joining
+/// its room) and starts a receiver for each as soon as it is in, so early
+/// clients keep reading the joins of later ones. Each receiver task hands
+/// back what it saw, then keeps its connection open until `stop` closes.
+/// The writers come back in the order of `seats`.
 ///
 /// # Errors
 /// The first connection that fails.
 pub async fn connect_all(
     plan: &ConnectPlan,
-    names: Vec<String>,
-    make_tracker: impl Fn() -> (Tracker, Option<u64>),
+    seats: Vec<Seat>,
+    make_tracker: impl Fn(&Seat) -> (Tracker, Option<u64>),
     counters: &Arc<Counters>,
     stop: &async_std::channel::Receiver<()>,
 ) -> anyhow::Result<(Vec<Writer>, async_std::channel::Receiver<Received>)> {
@@ -213,11 +269,14 @@ pub async fn connect_all(
         allow_rate_limit,
     } = *plan;
     let (done_tx, done_rx) = async_std::channel::unbounded();
-    let mut writers = Vec::with_capacity(names.len());
-    let mut handshakes = futures::stream::iter(names)
-        .map(|name| async move { Conn::connect(addr, &name, wait).await })
+    let mut writers = Vec::with_capacity(seats.len());
+    let mut handshakes = futures::stream::iter(seats)
+        .map(|seat| async move {
+            let conn = Conn::connect_in(addr, &seat.name, seat.room.as_deref(), wait).await;
+            (seat, conn)
+        })
         .buffered(concurrency.max(1));
-    while let Some(conn) = handshakes.next().await {
+    while let Some((seat, conn)) = handshakes.next().await {
         let conn = conn?;
         if conn.limits.rate_per_sec != 0 && !allow_rate_limit {
             bail!(
@@ -227,7 +286,7 @@ pub async fn connect_all(
             );
         }
         writers.push(conn.writer.clone());
-        let (tracker, expect) = make_tracker();
+        let (tracker, expect) = make_tracker(&seat);
         let counters = counters.clone();
         let stop = stop.clone();
         let done = done_tx.clone();
@@ -259,9 +318,24 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
     let probe = p.probe.as_ref();
     let start_sample = sample(probe)?;
 
-    let names: Vec<String> = (0..p.clients).map(|i| format!("b{i}")).collect();
-    let senders = Senders::new(names[..p.senders].to_vec());
+    let total = p.clients * p.busy_rooms();
+    let seats: Vec<Seat> = (0..total)
+        .map(|i| Seat {
+            name: format!("b{i}"),
+            room: p.room_of(i),
+        })
+        .collect();
+    // Each room's senders are its first clients; a receiver tracks the
+    // senders of its own room, so a message from another room is caught.
+    let senders_of: HashMap<Option<String>, Senders> = seats
+        .chunks(p.clients.max(1))
+        .map(|block| {
+            let names = block.iter().take(p.senders).map(|s| s.name.clone());
+            (block[0].room.clone(), Senders::new(names.collect()))
+        })
+        .collect();
     let expect = p.senders as u64 * p.messages;
+    let this_process = Probe::Process(std::process::id());
     let counters = Arc::new(Counters::default());
     let (stop_tx, stop_rx) = async_std::channel::bounded::<()>(1);
     let connect_start = Instant::now();
@@ -274,8 +348,14 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
                 wait: p.timeout,
                 allow_rate_limit: false,
             },
-            names,
-            || (Tracker::new(senders.clone(), p.messages), Some(expect)),
+            seats,
+            |seat| {
+                let senders = senders_of
+                    .get(&seat.room)
+                    .cloned()
+                    .unwrap_or_else(|| Senders::new(Vec::new()));
+                (Tracker::new(senders, p.messages), Some(expect))
+            },
             &counters,
             &stop_rx,
         ),
@@ -286,24 +366,37 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
     settle(&counters, Duration::from_millis(300), left).await;
     let connect_time = connect_start.elapsed();
     let connected_sample = sample(probe)?;
+    let clients_connected = this_process.sample().ok();
 
     let send_start = client::now_nanos();
     let mut send_tasks = Vec::new();
     let senders_done = Arc::new(AtomicUsize::new(0));
-    for (i, writer) in writers.iter().take(p.senders).enumerate() {
-        let (writer, finished) = (writer.clone(), senders_done.clone());
-        let (messages, rate, payload) = (p.messages, p.rate, p.payload);
-        send_tasks.push(task::spawn(async move {
-            let sent = client::send_stamped(&writer, i as u32, messages, rate, payload).await;
-            finished.fetch_add(1, Ordering::Relaxed);
-            sent
-        }));
+    let all_senders = p.senders * p.busy_rooms();
+    for (k, block) in writers.chunks(p.clients.max(1)).enumerate() {
+        let room = p.room_of(k * p.clients);
+        for (i, writer) in block.iter().take(p.senders).enumerate() {
+            let (writer, finished, room) = (writer.clone(), senders_done.clone(), room.clone());
+            let (messages, rate, payload) = (p.messages, p.rate, p.payload);
+            send_tasks.push(task::spawn(async move {
+                let sent = client::send_stamped(
+                    &writer,
+                    room.as_deref(),
+                    i as u32,
+                    messages,
+                    rate,
+                    payload,
+                )
+                .await;
+                finished.fetch_add(1, Ordering::Relaxed);
+                sent
+            }));
+        }
     }
 
-    let mut results = Vec::with_capacity(p.clients);
+    let mut results = Vec::with_capacity(total);
     let mut timed_out = false;
     let mut progress = (counters.deliveries.load(Ordering::Relaxed), Instant::now());
-    while results.len() < p.clients {
+    while results.len() < total {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             timed_out = true;
@@ -319,16 +412,18 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
         let now = counters.deliveries.load(Ordering::Relaxed);
         if now != progress.0 {
             progress = (now, Instant::now());
-        } else if senders_done.load(Ordering::Relaxed) == p.senders && progress.1.elapsed() > STALL
+        } else if senders_done.load(Ordering::Relaxed) == all_senders
+            && progress.1.elapsed() > STALL
         {
             timed_out = true;
             break;
         }
     }
     let end_sample = sample(probe)?;
+    let clients_end = this_process.sample().ok();
     // Late receivers hand in what they have once told to stop.
     drop(stop_tx);
-    while results.len() < p.clients {
+    while results.len() < total {
         match async_std::future::timeout(Duration::from_secs(5), done.recv()).await {
             Ok(Ok(r)) => results.push(r),
             _ => break,
@@ -343,12 +438,16 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
     }
 
     let mut report = RelayReport {
-        clients: p.clients,
-        senders: p.senders,
+        rooms: p.busy_rooms(),
+        clients: total,
+        senders: all_senders,
         messages: p.messages,
-        expected: expect * p.clients as u64,
+        expected: expect * total as u64,
         connect_time,
         timed_out,
+        client_cpu_secs: clients_connected
+            .zip(clients_end)
+            .map(|(a, b)| b.cpu_secs - a.cpu_secs),
         ..Default::default()
     };
     for r in &results {

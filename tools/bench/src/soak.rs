@@ -16,7 +16,7 @@ use chat_core::protocol::ClientFrame;
 
 use crate::client::{self, Conn, Counters, End};
 use crate::procfs::Probe;
-use crate::scenario::{check_loopback, connect_all, settle, ConnectPlan};
+use crate::scenario::{check_loopback, connect_all, settle, ConnectPlan, Seat};
 use crate::tracker::{Senders, Tracker};
 
 /// What to run.
@@ -287,8 +287,8 @@ pub async fn run_soak(p: &SoakParams) -> anyhow::Result<SoakReport> {
     };
     let (writers, done) = connect_all(
         &plan,
-        names,
-        || (Tracker::new(senders.clone(), u64::MAX), None),
+        names.into_iter().map(Seat::default_room).collect(),
+        |_| (Tracker::new(senders.clone(), u64::MAX), None),
         &counters,
         &stop_rx,
     )
@@ -332,7 +332,7 @@ pub async fn run_soak(p: &SoakParams) -> anyhow::Result<SoakReport> {
                 }
                 let len = 40 + (num as usize * 997 + i * 131) % (max - 40);
                 if writer
-                    .send(&client::message_line(i as u32, num, len))
+                    .send(&client::message_line(None, i as u32, num, len))
                     .await
                     .is_err()
                 {
