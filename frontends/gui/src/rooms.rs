@@ -176,9 +176,12 @@ impl Rooms {
         }
     }
 
-    /// The key of the server's default room (`""` before a welcome).
-    pub fn default_key(&self) -> &str {
-        &self.default_key
+    /// Where the default room's conversation is, once a welcome named it.
+    pub fn default_index(&self) -> Option<usize> {
+        if self.default_key.is_empty() {
+            return None;
+        }
+        self.find(&self.default_key)
     }
 
     fn retag(&mut self, i: usize) {

@@ -123,13 +123,10 @@ impl AppState {
     fn room_of(&mut self, event: &Event) -> usize {
         match event.room() {
             Some(room) => self.rooms.open(room),
-            None => {
-                let default = self.rooms.default_key().to_owned();
-                self.rooms
-                    .find(&default)
-                    .filter(|_| !default.is_empty())
-                    .unwrap_or(self.rooms.shown_index())
-            }
+            None => self
+                .rooms
+                .default_index()
+                .unwrap_or(self.rooms.shown_index()),
         }
     }
 
@@ -557,6 +554,21 @@ mod tests {
         state.on_event(&room_joined("rust", &["alice", "bob"], None));
         assert_eq!(rows(&state), ["#lobby", "#rust shown"]);
         assert_eq!(state.rooms.shown().topic, None);
+    }
+
+    #[test]
+    fn connecting_again_starts_in_the_default_room() {
+        let (mut state, _) = in_two_rooms();
+        state.disconnect();
+        assert_eq!(rows(&state), ["#lobby left", "#rust shown left"]);
+        assert_eq!(last(&state), "* disconnected");
+        state.connect();
+        assert_eq!(rows(&state), ["#lobby shown left", "#rust left"]);
+        assert_eq!(last(&state), "* connecting to 127.0.0.1:8001…");
+        let (outbox, _) = recording_outbox_with_rooms();
+        state.apply(state.generation, joined_v2(outbox, "alice", &["bob"], None));
+        assert_eq!(rows(&state), ["#lobby shown", "#rust left"]);
+        assert!(last(&state).starts_with("* you are alice in lobby"));
     }
 
     #[test]

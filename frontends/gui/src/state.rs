@@ -410,6 +410,12 @@ impl AppState {
         self.generation += 1;
         self.welcomed = false;
         self.pending_join = None;
+        // A new session starts in the server's default room: show it now,
+        // so its conversation also holds the connecting lines, as with one
+        // room.
+        if let Some(i) = self.rooms.default_index() {
+            self.rooms.show(i);
+        }
         self.conn = Conn::Connecting {
             addr: addr.clone(),
             attempt: 1,
