@@ -473,11 +473,12 @@ async fn rooms_run(spawn: &Spawn, shape: &RoomsShape, rooms: usize) -> anyhow::R
 fn rooms_summary(r: &RelayReport) -> String {
     let opt = |v: Option<f64>| v.map_or("–".to_owned(), |v| format!("{v:.2}"));
     format!(
-        "{:.0} deliveries/s, {} µs CPU/delivery, server {} cores, clients {} cores",
+        "{:.0} deliveries/s, {} µs CPU/delivery, cores busy: server {}, clients {}, others {}",
         r.deliveries_per_sec(),
         opt(r.cpu_us_per_delivery()),
         opt(r.server_cores()),
         opt(r.client_cores()),
+        opt(r.other_cores()),
     )
 }
 

@@ -1,5 +1,6 @@
 //! Reading a process's (or one thread's) CPU time and memory from `/proc`:
-//! `stat` for user + system ticks, `status` for VmRSS and VmHWM.
+//! `stat` for user + system ticks, `status` for VmRSS and VmHWM; and the
+//! whole machine's busy time from `/proc/stat`, to see what else ran.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -140,6 +141,31 @@ impl Probe {
     }
 }
 
+/// CPU seconds the whole machine has been busy (every core, every process:
+/// all but idle and I/O wait), from `/proc/stat`.
+pub fn machine_busy_secs() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    parse_machine_busy(text.lines().next()?).map(|ticks| ticks as f64 / clk_tck() as f64)
+}
+
+/// Busy ticks from the `cpu` line of `/proc/stat`: user, nice, system, irq,
+/// softirq and steal (idle and iowait left out; guest time is already in
+/// user).
+pub fn parse_machine_busy(line: &str) -> Option<u64> {
+    let mut fields = line.split_whitespace();
+    if fields.next()? != "cpu" {
+        return None;
+    }
+    let ticks: Vec<u64> = fields
+        .take(8)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    let [user, nice, system, _idle, _iowait, irq, softirq, steal] = ticks[..] else {
+        return None;
+    };
+    Some(user + nice + system + irq + softirq + steal)
+}
+
 /// This process's soft limit on open files, from `/proc/self/limits`.
 pub fn open_files_limit() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/self/limits").ok()?;
@@ -194,6 +220,15 @@ mod tests {
             }
         );
         assert!(parse_status("Name: kthread\n").is_err());
+    }
+
+    #[test]
+    fn machine_busy_leaves_out_idle_and_iowait() {
+        let line = "cpu  100 5 50 9000 40 3 2 1 0 0";
+        assert_eq!(parse_machine_busy(line), Some(161));
+        assert_eq!(parse_machine_busy("cpu0 1 2 3 4 5 6 7 8"), None);
+        assert_eq!(parse_machine_busy("cpu 1 2 x"), None);
+        assert!(machine_busy_secs().is_some_and(|s| s > 0.0));
     }
 
     #[test]

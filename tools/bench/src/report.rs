@@ -185,6 +185,12 @@ pub fn rooms_figures(r: &RelayReport) -> Vec<Figure> {
             Unit::Fixed2,
             true,
         ),
+        fig(
+            "other processes CPU busy (cores)",
+            r.other_cores(),
+            Unit::Fixed2,
+            false,
+        ),
     ];
     all.splice(at..at, extra);
     all
@@ -310,6 +316,7 @@ mod tests {
             delivered: 100,
             wall: std::time::Duration::from_secs(2),
             client_cpu_secs: Some(3.0),
+            machine_cpu_secs: Some(4.5),
             server: Some(crate::scenario::ServerFigures {
                 cpu_secs: 1.0,
                 ..Default::default()
@@ -325,6 +332,10 @@ mod tests {
             table.contains("| client process CPU busy (cores) | 1.50 |"),
             "{table}"
         );
-        assert_eq!(rooms_figures(&r).len(), figures(&r).len() + 3);
+        assert!(
+            table.contains("| other processes CPU busy (cores) | 0.25 |"),
+            "{table}"
+        );
+        assert_eq!(rooms_figures(&r).len(), figures(&r).len() + 4);
     }
 }

@@ -133,6 +133,8 @@ pub struct RelayReport {
     /// on a machine the clients share with the server, what the server
     /// could not have.
     pub client_cpu_secs: Option<f64>,
+    /// CPU seconds the whole machine (every process) was busy meanwhile.
+    pub machine_cpu_secs: Option<f64>,
     /// Whether the run gave up: time limit, or deliveries stalled.
     pub timed_out: bool,
 }
@@ -166,6 +168,16 @@ impl RelayReport {
     pub fn client_cores(&self) -> Option<f64> {
         let secs = self.wall.as_secs_f64();
         (secs > 0.0).then_some(self.client_cpu_secs? / secs)
+    }
+
+    /// Cores busy with neither the server nor the clients (other people's
+    /// builds on a shared machine) while messages flowed.
+    pub fn other_cores(&self) -> Option<f64> {
+        let secs = self.wall.as_secs_f64();
+        let others = self.machine_cpu_secs?
+            - self.client_cpu_secs?
+            - self.server.map_or(0.0, |s| s.cpu_secs);
+        (secs > 0.0).then_some((others / secs).max(0.0))
     }
 
     /// Server memory added per connected client, KiB.
@@ -367,6 +379,7 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
     let connect_time = connect_start.elapsed();
     let connected_sample = sample(probe)?;
     let clients_connected = this_process.sample().ok();
+    let machine_connected = crate::procfs::machine_busy_secs();
 
     let send_start = client::now_nanos();
     let mut send_tasks = Vec::new();
@@ -421,6 +434,7 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
     }
     let end_sample = sample(probe)?;
     let clients_end = this_process.sample().ok();
+    let machine_end = crate::procfs::machine_busy_secs();
     // Late receivers hand in what they have once told to stop.
     drop(stop_tx);
     while results.len() < total {
@@ -448,6 +462,7 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
         client_cpu_secs: clients_connected
             .zip(clients_end)
             .map(|(a, b)| b.cpu_secs - a.cpu_secs),
+        machine_cpu_secs: machine_connected.zip(machine_end).map(|(a, b)| b - a),
         ..Default::default()
     };
     for r in &results {
