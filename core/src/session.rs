@@ -84,10 +84,18 @@ pub struct SessionConfig {
     pub tls: Option<TlsOptions>,
     /// The room's password, when the server asks for one.
     pub password: Option<String>,
+    /// Silence from the server after which the session sends its own
+    /// `ping` (anything the server sends counts, its pings included).
+    pub ping_after: Duration,
+    /// How long after that ping, still without a word, the connection is
+    /// taken for dead: closed, reported (`server not responding`) and, when
+    /// reconnecting, replaced.
+    pub dead_after: Duration,
 }
 
 impl SessionConfig {
-    /// A configuration with defaults: no reconnection, 10 s handshake timeout.
+    /// A configuration with defaults: no reconnection, 10 s handshake
+    /// timeout, a ping after 30 s of silence and 30 s more for its answer.
     pub fn new(addr: impl Into<String>, name: impl Into<String>) -> Self {
         Self {
             addr: addr.into(),
@@ -99,7 +107,18 @@ impl SessionConfig {
             client: format!("chat-core/{}", env!("CARGO_PKG_VERSION")),
             tls: None,
             password: None,
+            ping_after: Duration::from_secs(30),
+            dead_after: Duration::from_secs(30),
         }
+    }
+
+    /// Sets when a silent server is pinged, and how long after that ping
+    /// it is given up on (defaults: 30 s and 30 s).
+    #[must_use]
+    pub fn with_liveness(mut self, ping_after: Duration, dead_after: Duration) -> Self {
+        self.ping_after = ping_after;
+        self.dead_after = dead_after;
+        self
     }
 
     /// Connects over TLS (see [`TlsOptions`]).
@@ -288,9 +307,9 @@ pub struct Rooms {
     pub joined: Vec<String>,
     /// Where messages go; `None` after leaving every room.
     pub current: Option<String>,
-    /// The room most recently asked to join, not answered yet: rooms answer
-    /// independently, so when several joins are in flight, the one asked
-    /// last becomes current, as on the server, whatever order answers take.
+    /// The room most recently asked to join: rooms answer independently,
+    /// so when several joins are in flight, the one asked last becomes
+    /// current, as on the server, whatever order the answers take.
     pub wanted: Option<String>,
 }
 
@@ -309,10 +328,7 @@ impl Rooms {
         }
         match &self.wanted {
             Some(wanted) if room_key(wanted) != room_key(room) => {}
-            _ => {
-                self.wanted = None;
-                self.current = Some(room.to_owned());
-            }
+            _ => self.current = Some(room.to_owned()),
         }
     }
 
@@ -654,6 +670,8 @@ mod tests {
         rooms.wanted = Some("#b".into());
         rooms.joined("b");
         rooms.joined("a");
+        assert_eq!(rooms.current.as_deref(), Some("b"));
+        rooms.joined("c");
         assert_eq!(rooms.current.as_deref(), Some("b"));
     }
 

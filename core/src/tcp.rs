@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_std::net::TcpStream;
 use futures::channel::mpsc;
@@ -281,7 +281,17 @@ impl Task {
 
     /// Relays frames and commands until the connection ends.
     async fn serve(&mut self, link: &mut Link) -> End {
+        // A server that stops answering (frozen, or the path to it gone)
+        // keeps the socket open for ever: only silence tells.
+        let mut heard = Instant::now();
+        let mut pinged = false;
         loop {
+            let waited = if pinged {
+                self.config.ping_after + self.config.dead_after
+            } else {
+                self.config.ping_after
+            };
+            let silence = async_std::task::sleep(waited.saturating_sub(heard.elapsed()));
             let next = {
                 let commands = if self.commands_open {
                     self.commands.next().left_future()
@@ -289,10 +299,28 @@ impl Task {
                     futures::future::pending().right_future()
                 };
                 futures::select_biased! {
-                    frame = link.next_frame().fuse() => Ok(frame),
-                    command = commands.fuse() => Err(command),
+                    frame = link.next_frame().fuse() => Some(Ok(frame)),
+                    command = commands.fuse() => Some(Err(command)),
+                    () = silence.fuse() => None,
                 }
             };
+            let Some(next) = next else {
+                if pinged {
+                    return End::Lost("server not responding".to_owned());
+                }
+                pinged = true;
+                let ping = ClientFrame::Ping {
+                    token: Some("alive?".to_owned()),
+                };
+                if let Err(e) = link.write(&ping).await {
+                    return End::Lost(e.to_string());
+                }
+                continue;
+            };
+            if matches!(next, Ok(Ok(Some(_)))) {
+                heard = Instant::now();
+                pinged = false;
+            }
             match next {
                 Ok(Ok(Some(frame))) => {
                     if let Some(end) = self.on_frame(link, frame).await {

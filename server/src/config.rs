@@ -68,6 +68,9 @@ pub struct Config {
     pub status_interval: Option<Duration>,
     /// How long shutdown waits for queued lines to reach their clients.
     pub shutdown_grace: Duration,
+    /// TCP keepalive on every accepted socket (`None`: off), so that peers
+    /// gone without a word are found and their names freed.
+    pub keepalive: Option<socket2::TcpKeepalive>,
     /// How many recent messages a newcomer is shown on joining (0: none).
     pub replay: usize,
     /// The SQLite file that keeps the room's history across restarts;
@@ -82,6 +85,15 @@ pub struct Config {
     pub operator_password: Option<Secret>,
     /// How long a wrong password waits before it is refused.
     pub refusal_delay: Duration,
+}
+
+/// Keepalive probes after `idle` without traffic, every `interval`, giving
+/// up after `probes` unanswered ones.
+pub fn keepalive(idle: Duration, interval: Duration, probes: u32) -> socket2::TcpKeepalive {
+    socket2::TcpKeepalive::new()
+        .with_time(idle)
+        .with_interval(interval)
+        .with_retries(probes)
 }
 
 impl Default for Config {
@@ -104,6 +116,13 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(90),
             status_interval: Some(Duration::from_secs(60)),
             shutdown_grace: Duration::from_secs(5),
+            // Idle 60 s, then a probe every 10 s: a dead peer is found
+            // within two minutes.
+            keepalive: Some(keepalive(
+                Duration::from_secs(60),
+                Duration::from_secs(10),
+                6,
+            )),
             // Embedders and tests start with an empty, unpersisted room; the
             // binary turns replay and the database on.
             replay: 0,

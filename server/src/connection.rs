@@ -153,6 +153,10 @@ impl Reader {
             let n = match n {
                 Ok(0) => return "closed by peer".to_owned(),
                 Ok(n) => n,
+                // Keepalive probes went unanswered: the peer is gone.
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                    return "connection lost (keepalive)".to_owned()
+                }
                 Err(e) => return format!("error: {}", describe_io(&e)),
             };
             pinged = false;

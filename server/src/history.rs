@@ -67,6 +67,89 @@ pub enum HistoryError {
     /// A query failed.
     #[error("history query failed: {0}")]
     Query(#[from] rusqlite::Error),
+    /// Another server holds the database.
+    #[error("history database {path} is in use by another chat-server ({holder}); give each server its own --history-db")]
+    InUse {
+        /// The database file.
+        path: PathBuf,
+        /// Who holds it, as it wrote in the lock file.
+        holder: String,
+    },
+    /// The lock beside the database cannot be taken.
+    #[error("cannot lock history database {path}: {source}")]
+    Lock {
+        /// The database file.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// One database, one server: held for the server's lifetime, an exclusive
+/// lock on `DB.lock` beside the database, which says who holds it. Two
+/// servers numbering one room's messages independently would repeat
+/// sequence numbers.
+#[derive(Debug)]
+pub struct DbLock {
+    _file: std::fs::File,
+}
+
+impl DbLock {
+    /// Takes the lock for the database at `path`; `owner` (the process and
+    /// address) is written into it for whoever is refused.
+    ///
+    /// # Errors
+    /// [`HistoryError::InUse`] when another server holds it.
+    pub fn take(path: &Path, owner: &str) -> Result<DbLock, HistoryError> {
+        use std::io::{Read, Seek, Write};
+        create_parent(path)?;
+        let mut name = path.as_os_str().to_owned();
+        name.push(".lock");
+        let lock_path = PathBuf::from(name);
+        let failed = |source| HistoryError::Lock {
+            path: path.to_owned(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(failed)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                return Err(HistoryError::InUse {
+                    path: path.to_owned(),
+                    holder: if holder.is_empty() {
+                        "unknown".to_owned()
+                    } else {
+                        holder.to_owned()
+                    },
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(failed(e)),
+        }
+        file.set_len(0).map_err(failed)?;
+        file.rewind().map_err(failed)?;
+        writeln!(file, "{owner}").map_err(failed)?;
+        Ok(DbLock { _file: file })
+    }
+}
+
+fn create_parent(path: &Path) -> Result<(), HistoryError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| HistoryError::Directory {
+            path: path.to_owned(),
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 /// How much history each room keeps: the database would otherwise grow for
@@ -162,12 +245,7 @@ impl Store {
     /// # Errors
     /// A [`HistoryError`] that names the file and says what is wrong.
     pub fn open(path: &Path, keep: Keep) -> Result<Store, HistoryError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| HistoryError::Directory {
-                path: path.to_owned(),
-                source,
-            })?;
-        }
+        create_parent(path)?;
         let conn = connect(path, false)?;
         let corrupt = |e: rusqlite::Error| HistoryError::Corrupt {
             path: path.to_owned(),

@@ -81,6 +81,14 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     let config = Arc::new(config);
     let addr = listener.local_addr()?;
+    // Held until `run` returns: a second server on this database is refused.
+    let _lock = match &config.history_db {
+        Some(path) => Some(history::DbLock::take(
+            path,
+            &format!("pid {}, listening on {addr}", std::process::id()),
+        )?),
+        None => None,
+    };
     let store = match config.history_db.clone() {
         Some(path) => {
             let keep = config.history_keep;
@@ -202,6 +210,13 @@ impl Client {
         // Chat lines are tiny: without this, Nagle and delayed ACKs add 40 ms.
         if let Err(e) = stream.set_nodelay(true) {
             warn!(client = id, error = %e, "cannot set TCP_NODELAY");
+        }
+        // Plain users are never pinged (they would see it): the kernel's
+        // keepalive probes find the peers that vanished without a word.
+        if let Some(keepalive) = &config.keepalive {
+            if let Err(e) = socket2::SockRef::from(&stream).set_tcp_keepalive(keepalive) {
+                warn!(client = id, error = %e, "cannot turn on TCP keepalive");
+            }
         }
         info!(client = id, %peer, "connected");
         let (reader, writer): tls::Halves = match &config.tls {

@@ -73,6 +73,10 @@ struct Args {
     /// Seconds of silence (ping unanswered) before a structured client is dropped.
     #[arg(long, value_name = "SECS", default_value_t = 90)]
     idle_timeout: u64,
+    /// Seconds a connection may be idle before the kernel's keepalive probes
+    /// (every 10 s, 6 of them) check the peer is still there; 0 turns them off.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    tcp_keepalive: u64,
     /// Seconds between one-line status logs; 0 for none.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     status_interval: u64,
@@ -212,6 +216,13 @@ impl Args {
             name_timeout: Duration::from_secs(self.name_timeout),
             ping_interval: Duration::from_secs(self.ping_interval),
             idle_timeout: Duration::from_secs(self.idle_timeout.max(self.ping_interval + 1)),
+            keepalive: (self.tcp_keepalive > 0).then(|| {
+                chat_server::config::keepalive(
+                    Duration::from_secs(self.tcp_keepalive),
+                    Duration::from_secs(10),
+                    6,
+                )
+            }),
             status_interval: (self.status_interval > 0)
                 .then(|| Duration::from_secs(self.status_interval)),
             replay: self.replay,
@@ -253,6 +264,10 @@ fn main() -> ExitCode {
         .with_target(false)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        // A log nobody reads any more (a closed pipe) must not stop the
+        // server: by default a failed write is reported with eprintln!,
+        // which panics on that same closed pipe.
+        .log_internal_errors(false)
         .init();
     match async_std::task::block_on(serve(args)) {
         Ok(()) => ExitCode::SUCCESS,

@@ -274,3 +274,126 @@ async fn a_wrong_password_is_logged_with_the_peer_address() {
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", server.child.id())).expect("cmdline");
     assert!(!String::from_utf8_lossy(&cmdline).contains("letmein"));
 }
+
+#[test]
+fn a_second_server_on_the_same_database_is_refused_and_says_who_holds_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("history.sqlite3");
+    let db_arg = db.to_str().expect("utf-8 path");
+    let start_on_db = || {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let mut child = Command::new(BIN)
+            .args([
+                "--listen",
+                &addr,
+                "--status-interval",
+                "0",
+                "--history-db",
+                db_arg,
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn a server");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+        let started = lines.any(|line| line.contains("server started"));
+        assert!(started, "the server did not start");
+        // Keep reading, as a terminal would.
+        std::thread::spawn(move || lines.for_each(drop));
+        Server { child, addr }
+    };
+    let first = start_on_db();
+    let addr = first.addr.clone();
+
+    let out = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--history-db", db_arg])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the second server");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "history database {db_arg} is in use by another chat-server (pid {}, listening on {addr})",
+            first.child.id()
+        )),
+        "{stderr}"
+    );
+    drop(first);
+    // Once the first has gone, the database is free again.
+    drop(start_on_db());
+}
+
+#[async_std::test]
+async fn a_frozen_server_is_noticed_and_the_session_comes_back_when_it_thaws() {
+    use chat_core::{Backoff, ChatSession, Event, SessionConfig, Status, TcpSession};
+    use futures::StreamExt;
+
+    let server = Server::start(&["--rate-limit", "off"]);
+    let mut config = SessionConfig::new(&server.addr, "patient")
+        .with_backoff(Backoff {
+            initial: Duration::from_millis(200),
+            max: Duration::from_secs(1),
+            jitter: 0.1,
+        })
+        .with_liveness(Duration::from_secs(1), Duration::from_secs(2));
+    config.connect_timeout = Duration::from_secs(2);
+    let session = within("connect", TcpSession::connect(config))
+        .await
+        .expect("connect");
+    let (sender, mut events) = session.split();
+    let started = Instant::now();
+    server.signal("STOP");
+    let reason = within("the frozen server is noticed", async {
+        loop {
+            if let Some(Event::Status(Status::Disconnected { reason, .. })) = events.next().await {
+                return reason;
+            }
+        }
+    })
+    .await;
+    assert_eq!(reason, "server not responding");
+    // Silence for 1 s, a ping, 2 s more: about 3 s, never the kernel's minutes.
+    eprintln!("frozen server noticed after {:?}", started.elapsed());
+    server.signal("CONT");
+    within("back after the thaw", async {
+        loop {
+            if let Some(Event::Status(Status::Connected { .. })) = events.next().await {
+                return;
+            }
+        }
+    })
+    .await;
+    let mut witness = Plain::join(server.addr.as_str(), "witness").await;
+    sender.say("thawed").await.expect("say");
+    witness.expect("<patient> thawed").await;
+}
+
+#[async_std::test]
+async fn the_server_keeps_serving_when_nobody_reads_its_log_any_more() {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(BIN)
+        .args(["--listen", &addr, "--status-interval", "0", "--no-history"])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn chat-server");
+    let stderr = child.stderr.take().expect("stderr");
+    let started = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.contains("server started"));
+    assert!(started, "the server did not start");
+    // The log's reader is gone (as with `chat-server | head`): every line
+    // the server logs from now on fails to write.
+    let server = Server { child, addr };
+    for name in ["first", "second"] {
+        let mut client = Plain::join(server.addr.as_str(), name).await;
+        client.send("still here?").await;
+        client.expect(&format!("<{name}> still here?")).await;
+    }
+}

@@ -172,6 +172,11 @@ impl Plain {
         }
     }
 
+    /// The client's own port, to find its connection in the kernel's tables.
+    pub fn local_port(&self) -> u16 {
+        self.writer.local_addr().expect("local address").port()
+    }
+
     /// Half-closes nothing: just drops the socket.
     pub fn vanish(self) {
         let _ = self.writer.shutdown(std::net::Shutdown::Both);
