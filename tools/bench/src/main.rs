@@ -121,6 +121,11 @@ struct Shape {
     /// Seconds before a run gives up.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
+    /// Rooms `r1`…`rN`, each with `--clients` clients and `--senders`
+    /// senders (relay only: the baseline has no rooms); 0 keeps everyone in
+    /// the server's default room.
+    #[arg(long, default_value_t = 0)]
+    rooms: usize,
 }
 
 /// The shape of a rooms comparison: the same room, once alone and then
@@ -230,10 +235,22 @@ impl Shape {
         p.rate = self.rate.or(r);
         p.payload = self.payload;
         p.timeout = Duration::from_secs(self.timeout);
+        p.rooms = self.rooms;
         if p.senders == 0 || p.messages == 0 {
             bail!("--senders and --messages must be at least 1");
         }
         Ok(p)
+    }
+
+    /// The baseline speaks no rooms: a run that compares with it cannot
+    /// have them.
+    fn one_room(&self) -> anyhow::Result<()> {
+        if self.rooms > 0 {
+            bail!(
+                "the baseline has no rooms: use `chat-bench relay --rooms` or `chat-bench rooms`"
+            );
+        }
+        Ok(())
     }
 
     fn title(&self) -> String {
@@ -243,7 +260,11 @@ impl Shape {
         let p = self.params(SocketAddr::from(([127, 0, 0, 1], 0)));
         match p {
             Ok(p) => format!(
-                "{preset}{} clients, {} × {} msgs{}",
+                "{preset}{}{} clients, {} × {} msgs{}",
+                match p.rooms {
+                    0 => String::new(),
+                    n => format!("{n} rooms × "),
+                },
                 p.clients,
                 p.senders,
                 p.messages,
@@ -413,6 +434,7 @@ fn baseline_clients(wanted: usize) -> usize {
 }
 
 async fn compare(spawn: &Spawn, runs: usize, shape: &Shape) -> anyhow::Result<bool> {
+    shape.one_room()?;
     let mut relay_runs = Vec::new();
     let mut base_runs = Vec::new();
     let mut clean = true;
@@ -578,6 +600,7 @@ async fn main_async(cli: Cli) -> anyhow::Result<bool> {
             Ok(r.is_clean())
         }
         Cmd::Baseline { shape } => {
+            shape.one_room()?;
             let baseline = Baseline::start()?;
             let mut p = shape.params(baseline.addr())?;
             p.clients = baseline_clients(p.clients);
