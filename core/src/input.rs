@@ -52,14 +52,23 @@ pub enum Input {
         /// Why, shown to everyone.
         reason: Option<String>,
     },
-    /// `/ban NAME [REASON]` (operators): kick, and refuse the name and the
-    /// address for the server's lifetime.
+    /// `/ban [--address] NAME|ADDRESS [DURATION] [REASON]` (operators):
+    /// refuse the name (and put its holder out), or every connection from an
+    /// address, for DURATION (`30m`, `1h`, `2d`) or for good.
     Ban {
-        /// Who.
+        /// Who: a name, or an address (or a name online, with `address`).
         name: String,
+        /// Ban the address rather than the name.
+        address: bool,
+        /// For how long; for good without it.
+        duration: Option<std::time::Duration>,
         /// Why, shown to everyone.
         reason: Option<String>,
     },
+    /// `/unban NAME|ADDRESS` (operators): lift a ban.
+    Unban(String),
+    /// `/bans` (operators): list the bans.
+    Bans,
 }
 
 /// Why a line of input was not understood.
@@ -98,9 +107,15 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "operators: disconnect NAME from the server",
     ),
     (
-        "/ban NAME [REASON]",
-        "operators: kick NAME and refuse them from now on",
+        "/ban NAME [TIME] [REASON]",
+        "operators: refuse NAME (for TIME: 30m, 1h, 2d)",
     ),
+    (
+        "/ban --address NAME|IP",
+        "operators: refuse every connection from an address",
+    ),
+    ("/unban NAME|IP", "operators: lift a ban"),
+    ("/bans", "operators: list the bans"),
 ];
 
 /// How many messages `/history` shows without a number.
@@ -171,27 +186,61 @@ pub fn parse_input(line: &str) -> Result<Input, InputError> {
         // A password may hold spaces: the rest of the line is the password.
         "oper" if !rest.is_empty() => Ok(Input::Oper(rest.to_owned())),
         "oper" => Err(InputError::Usage("/oper PASSWORD")),
-        "kick" | "ban" => {
+        "kick" => {
             let (name, reason) = match rest.split_once(char::is_whitespace) {
                 Some((name, reason)) => (name, Some(reason.trim().to_owned())),
                 None => (rest, None),
             };
             if name.is_empty() {
-                return Err(InputError::Usage(if command.eq_ignore_ascii_case("kick") {
-                    "/kick NAME [REASON]"
-                } else {
-                    "/ban NAME [REASON]"
-                }));
+                return Err(InputError::Usage("/kick NAME [REASON]"));
             }
             let name = name.to_owned();
-            Ok(if command.eq_ignore_ascii_case("kick") {
-                Input::Kick { name, reason }
-            } else {
-                Input::Ban { name, reason }
-            })
+            Ok(Input::Kick { name, reason })
         }
+        "ban" => parse_ban(rest),
+        "unban" => match single_word(rest) {
+            Some(target) => Ok(Input::Unban(target.to_owned())),
+            None => Err(InputError::Usage("/unban NAME|ADDRESS")),
+        },
+        "bans" => Ok(Input::Bans),
         _ => Err(InputError::UnknownCommand(command.to_owned())),
     }
+}
+
+/// `/ban [--address] NAME|ADDRESS [DURATION] [REASON]`; an IP address is
+/// always an address ban.
+fn parse_ban(rest: &str) -> Result<Input, InputError> {
+    const USAGE: &str = "/ban [--address] NAME|ADDRESS [DURATION] [REASON]";
+    let mut words = rest.split_whitespace().peekable();
+    let address = words.next_if(|w| *w == "--address" || *w == "-a").is_some();
+    let Some(name) = words.next() else {
+        return Err(InputError::Usage(USAGE));
+    };
+    let duration = words.peek().and_then(|w| parse_duration(w));
+    if duration.is_some() {
+        words.next();
+    }
+    let reason: Vec<&str> = words.collect();
+    Ok(Input::Ban {
+        address: address || name.parse::<std::net::IpAddr>().is_ok(),
+        name: name.to_owned(),
+        duration,
+        reason: (!reason.is_empty()).then(|| reason.join(" ")),
+    })
+}
+
+/// `45s`, `30m`, `1h`, `2d`.
+pub fn parse_duration(word: &str) -> Option<std::time::Duration> {
+    let unit = word.chars().last()?;
+    let n: u64 = word[..word.len() - unit.len_utf8()].parse().ok()?;
+    let secs = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return None,
+    };
+    (n > 0).then(|| std::time::Duration::from_secs(n.saturating_mul(secs)))
 }
 
 fn single_word(rest: &str) -> Option<&str> {
@@ -262,10 +311,21 @@ impl Input {
                 name: name.clone(),
                 reason: reason.clone(),
             },
-            Input::Ban { name, reason } => ClientFrame::Ban {
+            Input::Ban {
+                name,
+                address,
+                duration,
+                reason,
+            } => ClientFrame::Ban {
                 name: name.clone(),
+                address: *address,
+                seconds: duration.map(|d| d.as_secs()),
                 reason: reason.clone(),
             },
+            Input::Unban(target) => ClientFrame::Unban {
+                target: target.clone(),
+            },
+            Input::Bans => ClientFrame::Bans,
             Input::Help => return None,
         })
     }
@@ -358,9 +418,35 @@ mod tests {
             parse_input("/ban bob"),
             Ok(Input::Ban {
                 name: "bob".into(),
+                address: false,
+                duration: None,
                 reason: None
             })
         );
+        assert_eq!(
+            parse_input("/ban bob 1h stop spamming"),
+            Ok(Input::Ban {
+                name: "bob".into(),
+                address: false,
+                duration: Some(std::time::Duration::from_secs(3600)),
+                reason: Some("stop spamming".into())
+            })
+        );
+        assert_eq!(
+            parse_input("/ban --address bob spam"),
+            Ok(Input::Ban {
+                name: "bob".into(),
+                address: true,
+                duration: None,
+                reason: Some("spam".into())
+            })
+        );
+        assert!(matches!(
+            parse_input("/ban 203.0.113.7 2d"),
+            Ok(Input::Ban { address: true, duration: Some(d), reason: None, .. }) if d.as_secs() == 172_800
+        ));
+        assert_eq!(parse_input("/unban bob"), Ok(Input::Unban("bob".into())));
+        assert_eq!(parse_input("/bans"), Ok(Input::Bans));
         assert_eq!(
             parse_input("/kick"),
             Err(InputError::Usage("/kick NAME [REASON]"))

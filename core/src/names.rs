@@ -53,14 +53,51 @@ pub fn validate_name(name: &str) -> Result<(), NameError> {
     Ok(())
 }
 
-/// The key under which a name is unique: names equal under this key are the
-/// same person. Case does not count (`Alice` is `alice`), nor do look-alike
-/// characters: the key is the Unicode confusable skeleton (UTS #39), so
-/// `аlice` with a Cyrillic `а`, or `bi11` for `bill`, cannot pose as someone
-/// already in the room.
+/// The main key under which a name is unique: case folded, then reduced to
+/// its Unicode confusable skeleton (UTS #39), accents dropped. Names equal
+/// under it are the same person (`Alice` is `alice`, `аlice` with a
+/// Cyrillic `а` is `alice`, `bi11` is `bill`); [`name_keys`] gives every
+/// key a name must not share with another.
 pub fn name_key(name: &str) -> String {
-    let lower: String = name.chars().flat_map(char::to_lowercase).collect();
-    unicode_security::confusable_detection::skeleton(&lower).collect()
+    bare(&skeleton(&lower(name)))
+}
+
+/// Every key of a name; two names that share one look alike. Folding case
+/// first loses what only one case shows (`I` is drawn like `l`, but its
+/// lower case `i` is not), and taking the skeleton first loses what only
+/// the other shows (`ALICE` has an `I` where `alice` has an `i`), so both
+/// orders count: `aIice`, `ALICE`, `ALİCE`, `b0b`, `ｂｏｂ` and `rnary` all
+/// collide with a name already taken.
+pub fn name_keys(name: &str) -> Vec<String> {
+    let mut keys = vec![
+        name_key(name),
+        bare(&lower(&skeleton(name))),
+        bare(&skeleton(&lower(&skeleton(name)))),
+    ];
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+fn lower(text: &str) -> String {
+    text.chars().flat_map(char::to_lowercase).collect()
+}
+
+fn skeleton(text: &str) -> String {
+    unicode_security::confusable_detection::skeleton(text).collect()
+}
+
+/// Without combining marks: `é` and `İ` are drawn on top of `e` and `I`.
+fn bare(text: &str) -> String {
+    use unicode_normalization::char::is_combining_mark;
+    use unicode_normalization::UnicodeNormalization;
+    text.nfd().filter(|&c| !is_combining_mark(c)).collect()
+}
+
+/// Whether two names look alike in any case (share a key).
+pub fn look_alike(a: &str, b: &str) -> bool {
+    let theirs = name_keys(b);
+    name_keys(a).iter().any(|key| theirs.contains(key))
 }
 
 /// Why a message text was refused.
@@ -201,6 +238,35 @@ mod tests {
         assert_eq!(name_key("bi11"), name_key("bill"));
         assert_eq!(name_key("rnary"), name_key("mary"));
         assert_ne!(name_key("bob"), name_key("rob"));
+    }
+
+    #[test]
+    fn look_alikes_collide_in_either_case() {
+        let pairs = [
+            ("aIice", "alice"),       // capital I drawn like l
+            ("ALICE", "alice"),       // case alone
+            ("ALİCE", "alice"),       // dotted capital I
+            ("b0b", "bob"),           // zero and o
+            ("B0B", "bob"),           // zero and O
+            ("rnary", "mary"),        // rn and m
+            ("\u{430}lice", "alice"), // Cyrillic а
+            ("b\u{3bf}b", "bob"),     // Greek ο
+            ("ｂｏｂ", "bob"),        // full-width forms
+            ("bi11", "bill"),         // digit one and l
+            ("émile", "emile"),       // an accent is drawn on the same letter
+        ];
+        for (a, b) in pairs {
+            assert!(look_alike(a, b), "{a} should look like {b}");
+            assert!(look_alike(b, a), "{b} should look like {a}");
+        }
+        for (a, b) in [
+            ("bob", "rob"),
+            ("alice", "alicia"),
+            ("sam", "sarn2"),
+            ("ann", "anna"),
+        ] {
+            assert!(!look_alike(a, b), "{a} should not look like {b}");
+        }
     }
 
     #[test]

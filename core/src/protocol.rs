@@ -158,14 +158,28 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
-    /// Operators: kicks someone and refuses their name and address from then on.
+    /// Operators: refuses a name from now on (and puts its holder out), or
+    /// with `address`, every connection from an address.
     Ban {
-        /// Who.
+        /// Who: a name, or with `address` a name online or an IP address.
         name: String,
+        /// Ban the address rather than the name.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        address: bool,
+        /// For how many seconds; for good without it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seconds: Option<u64>,
         /// Why, shown to the room.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// Operators: lifts the ban on a name or an address.
+    Unban {
+        /// The banned name or address.
+        target: String,
+    },
+    /// Operators: asks for the list of bans; answered with [`ServerFrame::Bans`].
+    Bans,
     /// Leaves the room; the server closes the connection after it.
     Quit {
         /// Shown to the others as `left (reason)`.
@@ -216,6 +230,8 @@ pub enum ServerFrame {
     Rooms(RoomList),
     /// A room's topic: answering `topic`, and to every member when it changes.
     Topic(TopicInfo),
+    /// The bans in force, answering `bans`.
+    Bans(BanList),
     /// A notice from the server itself (for example, shutdown).
     Notice(Notice),
     /// A request was refused; nothing was relayed.
@@ -433,6 +449,33 @@ pub struct TopicInfo {
     pub time: u64,
 }
 
+/// The bans in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BanList {
+    /// Oldest first.
+    pub bans: Vec<BanInfo>,
+}
+
+/// One ban.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BanInfo {
+    /// The banned name or address.
+    pub target: String,
+    /// Whether `target` is an address.
+    #[serde(default)]
+    pub address: bool,
+    /// The operator who banned it.
+    pub by: String,
+    /// When, in milliseconds since the Unix epoch.
+    pub time: u64,
+    /// Until when (same unit); for good without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<u64>,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// A notice from the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notice {
@@ -486,8 +529,12 @@ pub enum ErrorCode {
     UnsupportedVersion,
     /// The room's password was missing or wrong.
     BadPassword,
-    /// The name or address is banned.
+    /// The name or address is banned (also sent, before closing, to a
+    /// connection being banned).
     Banned,
+    /// Sent, before closing, to a connection an operator kicked: clients
+    /// do not reconnect by themselves after it.
+    Kicked,
     /// The command needs operator rights.
     NotOperator,
     /// The room name breaks the naming rules.
@@ -520,6 +567,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedVersion => "unsupported_version",
             ErrorCode::BadPassword => "bad_password",
             ErrorCode::Banned => "banned",
+            ErrorCode::Kicked => "kicked",
             ErrorCode::NotOperator => "not_operator",
             ErrorCode::InvalidRoom => "invalid_room",
             ErrorCode::NotInRoom => "not_in_room",

@@ -9,7 +9,7 @@
 use std::fmt;
 
 use crate::names::{name_key, room_key};
-use crate::protocol::{MessageKind, RoomList};
+use crate::protocol::{BanInfo, BanList, MessageKind, RoomList};
 use crate::session::{Event, Status};
 
 /// What kind of line an event became, so front ends can style it.
@@ -156,6 +156,7 @@ pub fn render(event: &Event) -> Option<Line> {
         ),
         Event::Topic(t) => notice(Some(t.time).filter(|&t| t > 0), topic_text(t)),
         Event::Rooms(list) => notice(None, rooms_text(list)),
+        Event::Bans(list) => notice(None, bans_text(list)),
         Event::Welcome(w) => notice(
             None,
             format!(
@@ -210,6 +211,42 @@ pub fn room_lines(list: &RoomList) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// `bans (2): bob, 203.0.113.7` — the one-line form; see [`ban_lines`].
+pub fn bans_text(list: &BanList) -> String {
+    if list.bans.is_empty() {
+        return "nobody is banned".to_owned();
+    }
+    let bans: Vec<String> = list.bans.iter().map(|b| sanitize(&b.target)).collect();
+    format!("bans ({}): {}", bans.len(), bans.join(", "))
+}
+
+/// One line per ban, as plain mode shows `/bans`:
+/// `bob — by oscar at 12:04, until 13:04: spamming`.
+pub fn ban_lines(list: &BanList) -> Vec<String> {
+    if list.bans.is_empty() {
+        return vec!["nobody is banned".to_owned()];
+    }
+    list.bans.iter().map(ban_line).collect()
+}
+
+fn ban_line(ban: &BanInfo) -> String {
+    let what = if ban.address { "address " } else { "" };
+    let until = match ban.until {
+        Some(until) => format!(", until {}", clock(until)),
+        None => String::new(),
+    };
+    let reason = match &ban.reason {
+        Some(reason) => format!(": {}", sanitize(reason)),
+        None => String::new(),
+    };
+    format!(
+        "{what}{} — by {} at {}{until}{reason}",
+        sanitize(&ban.target),
+        sanitize(&ban.by),
+        clock(ban.time)
+    )
 }
 
 /// `online (2): alice, bob`

@@ -18,9 +18,9 @@ use crate::error::ChatError;
 use crate::input::Input;
 use crate::names::room_key;
 use crate::protocol::{
-    ChatMessage, ClientFrame, Departure, ErrorFrame, HistoryEnd, Notice, Presence, PrivateMessage,
-    Rename, Replayed, RoomInfo, RoomList, ServerFrame, TopicInfo, UserList, Welcome,
-    DEFAULT_MAX_LINE,
+    BanList, ChatMessage, ClientFrame, Departure, ErrorFrame, HistoryEnd, Notice, Presence,
+    PrivateMessage, Rename, Replayed, RoomInfo, RoomList, ServerFrame, TopicInfo, UserList,
+    Welcome, DEFAULT_MAX_LINE,
 };
 use crate::tls::TlsOptions;
 
@@ -217,6 +217,8 @@ pub enum Event {
     Rooms(RoomList),
     /// A room's topic: answering `/topic`, or changed by someone.
     Topic(TopicInfo),
+    /// The bans in force, answering `/bans`.
+    Bans(BanList),
     /// A notice from the server, or local help text.
     Notice(Notice),
     /// The server refused a request; nothing was relayed.
@@ -241,6 +243,7 @@ impl Event {
             ServerFrame::RoomJoined(r) => Event::RoomJoined(r),
             ServerFrame::Rooms(r) => Event::Rooms(r),
             ServerFrame::Topic(t) => Event::Topic(t),
+            ServerFrame::Bans(b) => Event::Bans(b),
             ServerFrame::Notice(n) => Event::Notice(n),
             ServerFrame::Error(e) => Event::Error(e),
             ServerFrame::Ping { .. } | ServerFrame::Pong { .. } => return None,
@@ -264,6 +267,7 @@ impl Event {
             | Event::Private(_)
             | Event::Renamed(_)
             | Event::Rooms(_)
+            | Event::Bans(_)
             | Event::Notice(_)
             | Event::Error(_) => None,
         }

@@ -58,6 +58,7 @@ impl ChatSession for TcpSession {
         let task = Task {
             name: welcome.name.clone(),
             last_seq: HashMap::new(),
+            put_out: None,
             joining: HashSet::from([room_key(&welcome.room)]),
             config,
             commands: command_rx,
@@ -246,6 +247,9 @@ struct Task {
     /// Rooms between our joining them and our own join notice: their
     /// replays are the join replay.
     joining: HashSet<String>,
+    /// Why an operator put this session out (kicked or banned): the
+    /// connection that ends next is not replaced.
+    put_out: Option<String>,
     commands: mpsc::Receiver<Command>,
     /// False once every sender is gone; the session still reads events.
     commands_open: bool,
@@ -261,6 +265,8 @@ impl Task {
             self.shared.connected.store(false, Ordering::Release);
             let reason = match end {
                 End::Finished(reason) => reason,
+                // Coming back by itself after a kick is what a kick forbids.
+                End::Lost(_) if self.put_out.is_some() => self.put_out.take().unwrap_or_default(),
                 End::Lost(reason) => match self.reconnect(reason).await {
                     Ok(new_link) => {
                         link = new_link;
@@ -379,6 +385,9 @@ impl Task {
             }
             ServerFrame::Join(p) if name_key(&p.name) == name_key(&self.name) => {
                 self.joining.remove(&self.key_of(p.room.as_deref()));
+            }
+            ServerFrame::Error(e) if matches!(e.code, ErrorCode::Kicked | ErrorCode::Banned) => {
+                self.put_out = Some(e.message.clone());
             }
             ServerFrame::RoomJoined(info) => {
                 self.joining.insert(room_key(&info.room));
@@ -502,6 +511,13 @@ impl Task {
                         .map_err(|()| "event stream dropped".to_owned())?;
                     return Ok(link);
                 }
+                // A ban or a wrong password will not change by trying again.
+                Err(
+                    e @ ChatError::Refused {
+                        code: ErrorCode::Banned | ErrorCode::BadPassword,
+                        ..
+                    },
+                ) => return Err(e.to_string()),
                 Err(e) => reason = e.to_string(),
             }
         }

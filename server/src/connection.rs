@@ -520,10 +520,27 @@ impl Reader {
                 let _ = renamed.await;
                 flow
             }
-            Want::Kick { name, reason, ban } => {
+            Want::Kick { name, reason } => {
                 let reason = reason.filter(|r| validate_text(r).is_ok());
-                self.forward(Request::Kick { name, reason, ban }).await
+                self.forward(Request::Kick { name, reason }).await
             }
+            Want::Ban {
+                target,
+                address,
+                duration,
+                reason,
+            } => {
+                let reason = reason.filter(|r| validate_text(r).is_ok());
+                let request = Request::Ban {
+                    target,
+                    address,
+                    duration,
+                    reason,
+                };
+                self.forward(request).await
+            }
+            Want::Unban(target) => self.forward(Request::Unban(target)).await,
+            Want::Bans => self.forward(Request::Bans).await,
             Want::Join(room) => self.join(room).await,
             Want::Part { room, reason } => self.part(room.as_deref(), reason).await,
             Want::Topic { room, text } => match self.rooms.target(room.as_deref()) {

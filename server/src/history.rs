@@ -15,6 +15,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use chat_core::protocol::{ChatMessage, MessageKind, Replayed};
+
+use crate::access::{Ban, BanTarget};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tracing::{error, warn};
 
@@ -276,6 +278,18 @@ impl Store {
         )
         .map_err(|source| classify(path, source))?;
         migrate_one_room_table(&conn).map_err(|source| classify(path, source))?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS bans (
+                 kind   TEXT    NOT NULL,
+                 target TEXT    NOT NULL,
+                 by     TEXT    NOT NULL,
+                 time   INTEGER NOT NULL,
+                 until  INTEGER,
+                 reason TEXT,
+                 PRIMARY KEY (kind, target)
+             );",
+        )
+        .map_err(|source| classify(path, source))?;
         // Find out now, not at the first message, if the file is read-only.
         conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")
             .map_err(|source| HistoryError::ReadOnly {
@@ -322,6 +336,89 @@ impl Store {
         let next_seq = after_stored.max(chat_core::protocol::now_millis().saturating_mul(1000));
         let recent = page(&conn, room, None, u32::try_from(recent).unwrap_or(MAX_PAGE))?;
         Ok(Loaded { recent, next_seq })
+    }
+
+    /// The bans stored, those run out left out. Blocks.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub(crate) fn bans(&self) -> Result<Vec<Ban>, HistoryError> {
+        let conn = connect(&self.path, true)?;
+        let mut statement =
+            conn.prepare("SELECT kind, target, by, time, until, reason FROM bans ORDER BY time")?;
+        let rows = statement.query_map([], |row| {
+            let kind: String = row.get(0)?;
+            let target: String = row.get(1)?;
+            let until: Option<i64> = row.get(4)?;
+            Ok((
+                kind,
+                target,
+                row.get::<_, String>(2)?,
+                row.get::<_, i64>(3)?,
+                until,
+                row.get::<_, Option<String>>(5)?,
+            ))
+        })?;
+        let now = chat_core::protocol::now_millis();
+        let mut bans = Vec::new();
+        for row in rows {
+            let (kind, target, by, time, until, reason) = row?;
+            let target = match kind.as_str() {
+                "address" => match target.parse() {
+                    Ok(ip) => BanTarget::Address(ip),
+                    Err(_) => continue,
+                },
+                _ => BanTarget::Name(target),
+            };
+            let until = until.map(|u| u64::try_from(u).unwrap_or(0));
+            if until.is_some_and(|u| u <= now) {
+                continue;
+            }
+            bans.push(Ban {
+                target,
+                by,
+                time: u64::try_from(time).unwrap_or(0),
+                until,
+                reason,
+            });
+        }
+        Ok(bans)
+    }
+
+    /// Stores a ban (replacing one on the same target). Blocks.
+    ///
+    /// # Errors
+    /// When the database cannot be written.
+    pub(crate) fn save_ban(&self, ban: &Ban) -> Result<(), HistoryError> {
+        let conn = connect(&self.path, false)?;
+        let (kind, target) = ban_key(&ban.target);
+        conn.execute(
+            "INSERT OR REPLACE INTO bans (kind, target, by, time, until, reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                kind,
+                target,
+                ban.by,
+                i64::try_from(ban.time).unwrap_or(i64::MAX),
+                ban.until.map(|u| i64::try_from(u).unwrap_or(i64::MAX)),
+                ban.reason
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets a stored ban. Blocks.
+    ///
+    /// # Errors
+    /// When the database cannot be written.
+    pub(crate) fn delete_ban(&self, target: &BanTarget) -> Result<(), HistoryError> {
+        let conn = connect(&self.path, false)?;
+        let (kind, target) = ban_key(target);
+        conn.execute(
+            "DELETE FROM bans WHERE kind = ?1 AND target = ?2",
+            params![kind, target],
+        )?;
+        Ok(())
     }
 
     /// Waits until everything queued so far is committed. Blocks.
@@ -492,6 +589,13 @@ fn page(
     let mut items = rows.collect::<Result<Vec<_>, _>>()?;
     items.reverse();
     Ok(items)
+}
+
+fn ban_key(target: &BanTarget) -> (&'static str, String) {
+    match target {
+        BanTarget::Name(name) => ("name", name.clone()),
+        BanTarget::Address(ip) => ("address", ip.to_string()),
+    }
 }
 
 /// Moves the messages of a version-1 database (one room, numbered by a

@@ -102,7 +102,17 @@ pub async fn run(
 
     let (broker_tx, broker_rx) = async_std::channel::bounded(1024);
     let (internal_tx, internal_rx) = async_std::channel::unbounded();
-    let bans = access::Bans::default();
+    let bans = match &store {
+        Some(store) => {
+            let store = store.clone();
+            let stored = task::spawn_blocking(move || store.bans()).await?;
+            if !stored.is_empty() {
+                info!(bans = stored.len(), "bans loaded");
+            }
+            access::Bans::new(stored)
+        }
+        None => access::Bans::default(),
+    };
     let directory = Directory::new(config.clone(), store, bans.clone(), internal_tx);
     task::spawn(directory.run(broker_rx, internal_rx));
     // Every writer holds a clone; when all are dropped, everything is flushed.

@@ -38,8 +38,15 @@ pub enum Want {
     Kick {
         name: String,
         reason: Option<String>,
-        ban: bool,
     },
+    Ban {
+        target: String,
+        address: bool,
+        duration: Option<std::time::Duration>,
+        reason: Option<String>,
+    },
+    Unban(String),
+    Bans,
 }
 
 impl Want {
@@ -70,16 +77,20 @@ impl Want {
             Input::Part { room, reason } => Want::Part { room, reason },
             Input::Rooms => Want::Rooms,
             Input::Topic(text) => Want::Topic { room: None, text },
-            Input::Kick { name, reason } => Want::Kick {
+            Input::Kick { name, reason } => Want::Kick { name, reason },
+            Input::Ban {
                 name,
+                address,
+                duration,
                 reason,
-                ban: false,
-            },
-            Input::Ban { name, reason } => Want::Kick {
-                name,
+            } => Want::Ban {
+                target: name,
+                address,
+                duration,
                 reason,
-                ban: true,
             },
+            Input::Unban(target) => Want::Unban(target),
+            Input::Bans => Want::Bans,
             Input::Help | Input::Quit(_) | Input::Oper(_) => return None,
         })
     }
@@ -115,16 +126,20 @@ impl Want {
             ClientFrame::Part { room, reason } => Want::Part { room, reason },
             ClientFrame::Rooms => Want::Rooms,
             ClientFrame::Topic { room, text } => Want::Topic { room, text },
-            ClientFrame::Kick { name, reason } => Want::Kick {
+            ClientFrame::Kick { name, reason } => Want::Kick { name, reason },
+            ClientFrame::Ban {
                 name,
+                address,
+                seconds,
                 reason,
-                ban: false,
-            },
-            ClientFrame::Ban { name, reason } => Want::Kick {
-                name,
+            } => Want::Ban {
+                target: name,
+                address,
+                duration: seconds.map(std::time::Duration::from_secs),
                 reason,
-                ban: true,
             },
+            ClientFrame::Unban { target } => Want::Unban(target),
+            ClientFrame::Bans => Want::Bans,
             ClientFrame::Hello { .. }
             | ClientFrame::Ping { .. }
             | ClientFrame::Pong { .. }

@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use chat_core::codec::encode_frame;
 use chat_core::protocol::{ErrorCode, ErrorFrame, Notice, ServerFrame};
-use chat_core::render::{clock, render, room_lines};
+use chat_core::render::{ban_lines, clock, render, room_lines};
 use chat_core::Event;
 
 /// How a client speaks: decided by its first line.
@@ -36,13 +36,15 @@ pub fn json_line(frame: &ServerFrame) -> Bytes {
 /// never see (pings). With `prefixed`, a line about a room starts with
 /// `[#room] `: it is about a room other than the reader's current one.
 pub fn plain_frame(frame: &ServerFrame, prefixed: bool) -> Option<Bytes> {
-    if let ServerFrame::Rooms(list) = frame {
-        // One line per room, as `/rooms` promises.
-        let lines: String = room_lines(list)
-            .iter()
-            .map(|line| format!("* {line}\n"))
-            .collect();
-        return Some(Bytes::from(lines));
+    // One line per room, or per ban, as `/rooms` and `/bans` promise.
+    let lines = match frame {
+        ServerFrame::Rooms(list) => Some(room_lines(list)),
+        ServerFrame::Bans(list) => Some(ban_lines(list)),
+        _ => None,
+    };
+    if let Some(lines) = lines {
+        let text: String = lines.iter().map(|line| format!("* {line}\n")).collect();
+        return Some(Bytes::from(text));
     }
     let line = render(&Event::from_frame(frame.clone())?)?;
     // Joining makes a room current, so its answer is never prefixed.

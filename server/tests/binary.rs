@@ -118,7 +118,7 @@ fn free_port() -> u16 {
 }
 
 async fn shutdown_on(signal: &str) {
-    let mut server = Server::start(&["--rate-limit", "off"]);
+    let (mut server, log) = Server::start_with_fd_limit(&["--rate-limit", "off"], None);
     let mut alice = Plain::join(server.addr.as_str(), "alice").await;
     let mut bob = Plain::join(server.addr.as_str(), "bob").await;
     alice.next_is("* bob joined").await;
@@ -138,6 +138,15 @@ async fn shutdown_on(signal: &str) {
     );
     let status = server.wait(Duration::from_secs(10));
     assert_eq!(status.code(), Some(0), "exit status {status}");
+    // The server closed them, and its log says so.
+    // The log ends when the server has exited.
+    let log: Vec<String> = log.iter().collect();
+    let gone: Vec<&String> = log.iter().filter(|l| l.contains("disconnected")).collect();
+    assert_eq!(gone.len(), 2, "{log:#?}");
+    assert!(
+        gone.iter().all(|l| l.contains("reason=\"server shutdown\"")),
+        "{gone:#?}"
+    );
 }
 
 #[async_std::test]

@@ -234,3 +234,51 @@ async fn after_a_reconnection_the_session_is_back_in_its_rooms_with_the_same_cur
         "{who:?}"
     );
 }
+
+#[async_std::test]
+async fn a_kicked_session_does_not_come_back_by_itself() {
+    let server = common::server_with(Config {
+        operator_password: Some(chat_server::Secret::new("op")),
+        ..quiet()
+    })
+    .await;
+    let mut oscar = Plain::join(server.addr(), "oscar").await;
+    oscar.send("/oper op").await;
+    oscar.expect("* oscar is now an operator").await;
+    let config = SessionConfig::new(server.addr().to_string(), "victor").with_backoff(Backoff {
+        initial: Duration::from_millis(50),
+        max: Duration::from_millis(100),
+        jitter: 0.1,
+    });
+    let session = within("connect", TcpSession::connect(config))
+        .await
+        .expect("connect");
+    let (sender, events) = session.split();
+    let mut victor = Structured { sender, events };
+    oscar.expect("* victor joined").await;
+    oscar.send("/kick victor stop spamming").await;
+    let ended = victor
+        .next_matching(|e| matches!(e, Event::Status(Status::Disconnected { .. })))
+        .await;
+    assert_eq!(
+        ended,
+        Event::Status(Status::Disconnected {
+            reason: "you were kicked by oscar: stop spamming".into(),
+            retry_in: None
+        })
+    );
+    assert_eq!(
+        within(
+            "the stream ends",
+            futures::StreamExt::next(&mut victor.events)
+        )
+        .await,
+        None
+    );
+    // Nobody came back under that name.
+    oscar
+        .expect("* victor left (kicked by oscar: stop spamming)")
+        .await;
+    let stray = oscar.drain(Duration::from_millis(500)).await;
+    assert!(stray.is_empty(), "{stray:?}");
+}

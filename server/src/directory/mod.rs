@@ -17,7 +17,7 @@ use std::sync::Arc;
 use async_std::channel::{Receiver, Sender};
 use async_std::net::TcpStream;
 use bytes::Bytes;
-use chat_core::names::{name_key, room_key, validate_name};
+use chat_core::names::{name_key, name_keys, room_key, validate_name};
 use chat_core::protocol::{
     now_millis, ErrorCode, Limits, Notice, PrivateMessage, Rename, ServerFrame, TopicInfo, Welcome,
     MAX_NAME_CHARS, PROTOCOL_VERSION,
@@ -34,7 +34,12 @@ use crate::outbox::Outbox;
 use crate::room::{Intro, Member, RoomId, ToRoom};
 use crate::wire::{self, Mode};
 
+mod moderation;
 mod rooms;
+
+fn lower(text: &str) -> String {
+    text.chars().flat_map(char::to_lowercase).collect()
+}
 
 /// Identifies a connection in logs, in the directory and in rooms.
 pub type ClientId = u64;
@@ -92,12 +97,23 @@ pub enum Request {
     Rooms,
     /// The operator password was given (and checked by the connection).
     Oper,
-    /// Operators: put `name` out of the server, and with `ban` keep them out.
+    /// Operators: put `name` out of the server.
     Kick {
         name: String,
         reason: Option<String>,
-        ban: bool,
     },
+    /// Operators: refuse a name (and its look-alikes), or with `address`
+    /// an address, for `duration` or for good.
+    Ban {
+        target: String,
+        address: bool,
+        duration: Option<std::time::Duration>,
+        reason: Option<String>,
+    },
+    /// Operators: lift a ban.
+    Unban(String),
+    /// Operators: list the bans.
+    Bans,
 }
 
 /// What connections tell the directory.
@@ -290,7 +306,7 @@ impl Directory {
             ToDirectory::Gone { id, reason } => self.remove(id, &reason, false).await,
             ToDirectory::Direct { id, line } => self.send_to(id, line),
             ToDirectory::Status => info!(
-                online = self.names.len(),
+                online = self.clients.values().filter(|c| c.name.is_some()).count(),
                 connections = self.clients.len(),
                 rooms = self.rooms.len(),
                 relayed = self.relayed.load(Ordering::Relaxed),
@@ -302,12 +318,23 @@ impl Directory {
 
     async fn shutdown(&mut self, done: oneshot::Sender<()>) {
         self.shutting_down = true;
-        for client in self.clients.values() {
+        // The server closes them all: that is what the log says, whatever
+        // their readers see next (most often the close itself).
+        for (id, client) in self.clients.drain() {
             let _ = client
                 .outbox
                 .push(wire::notice(client.mode, "server is shutting down"));
             client.outbox.close();
+            match &client.name {
+                Some(name) => {
+                    info!(client = id, peer = %client.peer, name = %name, reason = "server shutdown", "disconnected")
+                }
+                None => {
+                    info!(client = id, peer = %client.peer, reason = "server shutdown", "disconnected before naming")
+                }
+            }
         }
+        self.names.clear();
         for room in self.rooms.values() {
             let _ = room.link.tx.send(ToRoom::Close).await;
         }
@@ -384,18 +411,49 @@ impl Directory {
     /// already holds it (or a name that looks the same).
     fn check_name(&self, id: ClientId, name: &str) -> Result<(), Refusal> {
         validate_name(name).map_err(|e| (ErrorCode::InvalidName, e.to_string()))?;
-        if self.bans.name_banned(&name_key(name)) {
-            return Err((
-                ErrorCode::Banned,
-                format!("the name \"{name}\" is banned from this server"),
-            ));
+        if let Some(banned) = self.bans.name_banned(name) {
+            let message = if banned.eq_ignore_ascii_case(name) {
+                format!("the name \"{name}\" is banned from this server")
+            } else {
+                format!(
+                    "the name \"{name}\" looks like \"{banned}\", which is banned from this server"
+                )
+            };
+            return Err((ErrorCode::Banned, message));
         }
-        match self.names.get(&name_key(name)) {
-            Some(&holder) if holder != id => Err((
-                ErrorCode::NameTaken,
-                format!("the name \"{name}\" is taken"),
-            )),
-            _ => Ok(()),
+        let holder = name_keys(name)
+            .iter()
+            .filter_map(|key| self.names.get(key))
+            .find(|&&holder| holder != id);
+        let Some(&holder) = holder else {
+            return Ok(());
+        };
+        let taken = self
+            .clients
+            .get(&holder)
+            .and_then(|c| c.name.clone())
+            .unwrap_or_default();
+        let message = if lower(&taken) == lower(name) {
+            format!("the name \"{name}\" is taken")
+        } else {
+            format!("the name \"{name}\" looks like \"{taken}\", who is online")
+        };
+        Err((ErrorCode::NameTaken, message))
+    }
+
+    /// Holds every key of `name` for `id`.
+    fn hold_name(&mut self, id: ClientId, name: &str) {
+        for key in name_keys(name) {
+            self.names.insert(key, id);
+        }
+    }
+
+    /// Frees every key of `name` that `id` holds.
+    fn free_name(&mut self, id: ClientId, name: &str) {
+        for key in name_keys(name) {
+            if self.names.get(&key) == Some(&id) {
+                self.names.remove(&key);
+            }
         }
     }
 
@@ -441,7 +499,7 @@ impl Directory {
             self.error_to(id, code, message, None);
             return None;
         }
-        self.names.insert(name_key(&name), id);
+        self.hold_name(id, &name);
         if let Some(client) = self.clients.get_mut(&id) {
             client.name = Some(name.clone());
         }
@@ -551,69 +609,15 @@ impl Directory {
             Request::Kick {
                 name: target,
                 reason,
-                ban,
-            } => self.kick(id, name, target, reason, ban).await,
-        }
-    }
-
-    /// An operator puts `target` out (and with `ban`, keeps them out).
-    async fn kick(
-        &mut self,
-        id: ClientId,
-        by: String,
-        target: String,
-        reason: Option<String>,
-        ban: bool,
-    ) {
-        let verb = if ban { "ban" } else { "kick" };
-        if !self.clients.get(&id).is_some_and(|c| c.operator) {
-            let message = format!("only operators may {verb}: /oper PASSWORD first");
-            self.error_to(id, ErrorCode::NotOperator, message, None);
-            return;
-        }
-        let Some(&victim) = self.names.get(&name_key(&target)) else {
-            let message = format!("nobody called \"{target}\" is online");
-            self.error_to(id, ErrorCode::UnknownUser, message, None);
-            return;
-        };
-        if victim == id {
-            let message = format!("you cannot {verb} yourself");
-            self.error_to(id, ErrorCode::BadCommand, message, None);
-            return;
-        }
-        let Some((victim_name, peer, mode)) = self
-            .clients
-            .get(&victim)
-            .and_then(|c| Some((c.name.clone()?, c.peer, c.mode)))
-        else {
-            return;
-        };
-        let done = if ban { "banned" } else { "kicked" };
-        let why = match &reason {
-            Some(reason) => format!("{done} by {by}: {reason}"),
-            None => format!("{done} by {by}"),
-        };
-        if ban {
-            self.bans.ban(name_key(&victim_name), peer.ip());
-        }
-        warn!(client = victim, %peer, name = %victim_name, by = %by, reason = reason.as_deref().unwrap_or(""), "{done}");
-        self.send_to(victim, wire::notice(mode, format!("you were {why}")));
-        self.remove(victim, &why, false).await;
-        if ban {
-            // Other connections from the banned address go too, named or not,
-            // so that one opened beforehand cannot come back under a new name.
-            let same_address: Vec<ClientId> = self
-                .clients
-                .iter()
-                .filter(|(&other, c)| other != id && c.peer.ip() == peer.ip())
-                .map(|(&other, _)| other)
-                .collect();
-            for other in same_address {
-                if let Some(mode) = self.clients.get(&other).map(|c| c.mode) {
-                    self.send_to(other, wire::notice(mode, format!("you were {why}")));
-                }
-                self.remove(other, &why, false).await;
-            }
+            } => self.kick(id, name, target, reason).await,
+            Request::Ban {
+                target,
+                address,
+                duration,
+                reason,
+            } => self.ban(id, name, target, address, duration, reason).await,
+            Request::Unban(target) => self.unban(id, name, &target),
+            Request::Bans => self.list_bans(id),
         }
     }
 
@@ -661,8 +665,8 @@ impl Directory {
             self.error_to(id, code, message, None);
             return;
         }
-        self.names.remove(&name_key(&old));
-        self.names.insert(name_key(&new), id);
+        self.free_name(id, &old);
+        self.hold_name(id, &new);
         let rooms = match self.clients.get_mut(&id) {
             Some(client) => {
                 client.name = Some(new.clone());
@@ -720,7 +724,7 @@ impl Directory {
                 } else {
                     info!(client = id, peer = %client.peer, name = %name, reason, "disconnected");
                 }
-                self.names.remove(&name_key(name));
+                self.free_name(id, name);
             }
             None => info!(client = id, peer = %client.peer, reason, "disconnected before naming"),
         }
