@@ -262,6 +262,9 @@ pub fn status_text(status: &Status) -> String {
             format!("connecting to {addr} (attempt {attempt})…")
         }
         Status::Connected { addr, name } => format!("connected as {name} to {addr}"),
+        Status::Unresponsive { addr, silent } => {
+            format!("server {addr} not responding for {} s…", silent.as_secs())
+        }
         Status::Disconnected {
             reason,
             retry_in: Some(delay),

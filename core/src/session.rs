@@ -175,6 +175,15 @@ pub enum Status {
         /// The name granted.
         name: String,
     },
+    /// Still connected, but the server has said nothing for `silent` and
+    /// has not answered a ping: reported every few seconds until it answers
+    /// (a `Connected` follows) or is given up (`Disconnected`).
+    Unresponsive {
+        /// The server's address.
+        addr: String,
+        /// How long it has been silent.
+        silent: Duration,
+    },
     /// The connection is gone.
     Disconnected {
         /// Why, for people.

@@ -31,6 +31,8 @@ const COMMAND_QUEUE: usize = 256;
 /// socket (the server then sees a slow reader, which is the truth).
 const EVENT_QUEUE: usize = 1024;
 const READ_CHUNK: usize = 8192;
+/// How often a silent server's lag is reported while the session waits.
+const LAG_REPORT: Duration = Duration::from_secs(5);
 
 /// A chat session over plain TCP.
 #[derive(Debug)]
@@ -293,7 +295,8 @@ impl Task {
         let mut pinged = false;
         loop {
             let waited = if pinged {
-                self.config.ping_after + self.config.dead_after
+                // Wake every few seconds to report the lag while waiting.
+                (heard.elapsed() + LAG_REPORT).min(self.config.ping_after + self.config.dead_after)
             } else {
                 self.config.ping_after
             };
@@ -311,21 +314,40 @@ impl Task {
                 }
             };
             let Some(next) = next else {
-                if pinged {
+                if pinged && heard.elapsed() >= self.config.ping_after + self.config.dead_after {
                     return End::Lost("server not responding".to_owned());
                 }
-                pinged = true;
-                let ping = ClientFrame::Ping {
-                    token: Some("alive?".to_owned()),
+                if !pinged {
+                    pinged = true;
+                    let ping = ClientFrame::Ping {
+                        token: Some("alive?".to_owned()),
+                    };
+                    if let Err(e) = link.write(&ping).await {
+                        return End::Lost(e.to_string());
+                    }
+                }
+                let lag = Status::Unresponsive {
+                    addr: self.config.addr.clone(),
+                    silent: heard.elapsed(),
                 };
-                if let Err(e) = link.write(&ping).await {
-                    return End::Lost(e.to_string());
+                if self.emit(Event::Status(lag)).await.is_err() {
+                    return self.abandon(link).await;
                 }
                 continue;
             };
             if matches!(next, Ok(Ok(Some(_)))) {
                 heard = Instant::now();
-                pinged = false;
+                if pinged {
+                    pinged = false;
+                    // It answered: say so where the lag was shown.
+                    let back = Status::Connected {
+                        addr: self.config.addr.clone(),
+                        name: self.name.clone(),
+                    };
+                    if self.emit(Event::Status(back)).await.is_err() {
+                        return self.abandon(link).await;
+                    }
+                }
             }
             match next {
                 Ok(Ok(Some(frame))) => {

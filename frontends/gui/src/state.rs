@@ -518,6 +518,10 @@ impl AppState {
     }
 
     pub(crate) fn on_status(&mut self, status: &Status) {
+        // Still connected: nothing to undo while the server is only slow.
+        if let Status::Unresponsive { .. } = status {
+            return;
+        }
         // An answer to a history request does not survive the connection.
         for i in 0..self.rooms.len() {
             self.rooms.get_mut(i).drop_history_request();
@@ -554,6 +558,7 @@ impl AppState {
                     self.rooms.get_mut(i).users.clear();
                 }
             }
+            Status::Unresponsive { .. } => {}
             Status::Disconnected {
                 reason,
                 retry_in: None,
