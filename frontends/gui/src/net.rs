@@ -246,7 +246,7 @@ mod tests {
                 if state.log().len() == N + 1 {
                     break;
                 }
-                if callbacks % 7 == 0 {
+                if callbacks.is_multiple_of(7) {
                     // A slow frame now and then, so batches form.
                     std::thread::sleep(Duration::from_millis(1));
                 }
