@@ -33,8 +33,9 @@ pub struct Access {
     /// can read the chat. For testing only.
     #[arg(long, conflicts_with = "ca")]
     pub insecure: bool,
-    /// Read the room's password from this file (without its final line
-    /// break); otherwise from $CHAT_PASSWORD, if set.
+    /// Read the room's password from this file. The whole file is the
+    /// password, less a final line break; a file of more than one line is
+    /// refused. Otherwise from $CHAT_PASSWORD, if set.
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
 }
@@ -45,7 +46,8 @@ impl Access {
     /// warning on stderr.
     ///
     /// # Errors
-    /// When the password file cannot be read or is empty.
+    /// When the password file cannot be read, is empty or has more than one
+    /// line.
     pub fn apply(&self, config: SessionConfig) -> anyhow::Result<SessionConfig> {
         self.apply_with_env(config, std::env::var(PASSWORD_ENV).ok())
     }
@@ -207,5 +209,29 @@ mod tests {
             .apply_with_env(SessionConfig::new("h:1", "b"), None)
             .expect_err("empty file");
         assert!(err.to_string().contains("is empty"), "{err}");
+        std::fs::write(&file, "open\nsesame\n").expect("writes");
+        let err = with_file
+            .apply_with_env(SessionConfig::new("h:1", "b"), None)
+            .expect_err("two lines");
+        assert!(err.to_string().contains("has more than one line"), "{err}");
+    }
+
+    #[test]
+    fn help_says_what_a_password_file_holds() {
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            access: Access,
+        }
+        let command = <Flags as clap::CommandFactory>::command();
+        let flag = command
+            .get_arguments()
+            .find(|arg| arg.get_id() == "password_file")
+            .expect("--password-file");
+        let help = flag.get_help().expect("help").to_string();
+        assert!(
+            help.contains(chat_core::credentials::PASSWORD_FILE_RULE),
+            "{help}"
+        );
     }
 }

@@ -96,18 +96,22 @@ struct Args {
     /// The PEM private key for --tls-cert.
     #[arg(long, value_name = "KEY.pem", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// A file holding the room's password (first line). Or set
-    /// CHAT_PASSWORD. Never a bare flag: flags show in `ps`.
+    /// A file holding the room's password, which every client must give.
+    /// The whole file is the password, less a final line break; a file of
+    /// more than one line is refused. Or set CHAT_PASSWORD. Never a bare
+    /// flag: flags show in `ps`.
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
-    /// A file holding the operator password, for /oper, /kick and /ban. Or
-    /// set CHAT_OPERATOR_PASSWORD.
+    /// A file holding the operator password, for /oper, /kick and /ban.
+    /// The whole file is the password, less a final line break; a file of
+    /// more than one line is refused. Or set CHAT_OPERATOR_PASSWORD.
     #[arg(long, value_name = "FILE")]
     operator_password_file: Option<PathBuf>,
 }
 
 /// A password from `--…-file` (read as the clients read theirs: all but the
-/// final line break) or else the environment variable; `None` if neither.
+/// final line break, and one line only, since people type it) or else the
+/// environment variable; `None` if neither.
 fn read_secret(file: Option<&std::path::Path>, env: &str) -> anyhow::Result<Option<Secret>> {
     let password = match file {
         Some(path) => chat_core::credentials::read_password_file(path)?,

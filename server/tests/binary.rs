@@ -144,7 +144,8 @@ async fn shutdown_on(signal: &str) {
     let gone: Vec<&String> = log.iter().filter(|l| l.contains("disconnected")).collect();
     assert_eq!(gone.len(), 2, "{log:#?}");
     assert!(
-        gone.iter().all(|l| l.contains("reason=\"server shutdown\"")),
+        gone.iter()
+            .all(|l| l.contains("reason=\"server shutdown\"")),
         "{gone:#?}"
     );
 }
@@ -405,4 +406,79 @@ async fn the_server_keeps_serving_when_nobody_reads_its_log_any_more() {
         client.send("still here?").await;
         client.expect(&format!("<{name}> still here?")).await;
     }
+}
+
+/// Runs the binary to its exit (or kills it after ten seconds) and returns
+/// the status and what it wrote on stderr.
+fn run_to_exit(args: &[&std::ffi::OsStr]) -> (ExitStatus, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn chat-server");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chat-server kept running with {args:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+        .expect("read stderr");
+    (status, stderr)
+}
+
+#[test]
+fn a_password_file_of_two_lines_is_refused_at_start_naming_the_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("two-lines");
+    std::fs::write(&file, "open\nsesame\n").expect("write");
+    for flag in ["--password-file", "--operator-password-file"] {
+        let (status, stderr) = run_to_exit(&[
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--no-history".as_ref(),
+            flag.as_ref(),
+            file.as_os_str(),
+        ]);
+        assert_eq!(status.code(), Some(1), "{flag}: {stderr}");
+        assert_eq!(
+            stderr.trim(),
+            format!(
+                "chat-server: the password file {} has more than one line: the password is the \
+                 whole file, less a final line break, and a line break inside it could not be typed",
+                file.display()
+            ),
+            "{flag}"
+        );
+    }
+}
+
+#[test]
+fn help_says_what_a_password_file_holds() {
+    let out = Command::new(BIN)
+        .arg("--help")
+        .output()
+        .expect("run --help");
+    // clap wraps the help to the terminal: compare words, not lines.
+    let help = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    // Both password flags, in the words every program uses.
+    assert_eq!(
+        help.matches(chat_core::credentials::PASSWORD_FILE_RULE)
+            .count(),
+        2,
+        "{help}"
+    );
+    assert!(!help.contains("first line"), "{help}");
 }

@@ -59,8 +59,10 @@ struct Args {
     /// can then read the chat: for testing only.
     #[arg(long)]
     insecure: bool,
-    /// Read the room password from this file (first line) into the password
-    /// field; CHAT_PASSWORD in the environment does the same.
+    /// Read the room password from this file into the password field. The
+    /// whole file is the password, less a final line break; a file of more
+    /// than one line is refused. CHAT_PASSWORD in the environment does the
+    /// same.
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
 }
@@ -204,5 +206,25 @@ impl AppDelegate<AppState> for Delegate {
         _ctx: &mut DelegateCtx,
     ) {
         data.disconnect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn help_says_what_a_password_file_holds() {
+        let command = Args::command();
+        let flag = command
+            .get_arguments()
+            .find(|arg| arg.get_id() == "password_file")
+            .expect("--password-file");
+        let help = flag.get_help().expect("help").to_string();
+        assert!(
+            help.contains(chat_core::credentials::PASSWORD_FILE_RULE),
+            "{help}"
+        );
     }
 }

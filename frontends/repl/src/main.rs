@@ -46,9 +46,10 @@ struct Args {
     /// can read the chat. For testing only.
     #[arg(long, conflicts_with = "ca")]
     insecure: bool,
-    /// Read the room's password from this file (all of it but a final line
-    /// break). Otherwise $CHAT_PASSWORD is used,
-    /// and in a terminal the REPL asks when the room wants one.
+    /// Read the room's password from this file. The whole file is the
+    /// password, less a final line break; a file of more than one line is
+    /// refused. Otherwise $CHAT_PASSWORD is used, and in a terminal the REPL
+    /// asks when the room wants one.
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
 }
@@ -102,4 +103,24 @@ fn one_line(err: &anyhow::Error) -> String {
         }
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn help_says_what_a_password_file_holds() {
+        let command = Args::command();
+        let flag = command
+            .get_arguments()
+            .find(|arg| arg.get_id() == "password_file")
+            .expect("--password-file");
+        let help = flag.get_help().expect("help").to_string();
+        assert!(
+            help.contains(chat_core::credentials::PASSWORD_FILE_RULE),
+            "{help}"
+        );
+    }
 }
