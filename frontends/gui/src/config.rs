@@ -31,11 +31,21 @@ impl Default for Config {
 
 /// The login name, so the name field is rarely empty the first time.
 fn default_name() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .ok()
+    name_or_guest(
+        std::env::var("USER")
+            .or_else(|_| std::env::var("USERNAME"))
+            .ok(),
+    )
+}
+
+/// `login` when it is usable as a name, else `guest-NNNN`: never a word
+/// like `me` or `guest` that ordinary messages contain, which would make
+/// them all mentions. Saved with the other fields on connect, so the same
+/// guest name comes back next time.
+fn name_or_guest(login: Option<String>) -> String {
+    login
         .filter(|n| !n.trim().is_empty() && !n.contains(char::is_whitespace))
-        .unwrap_or_else(|| "guest".to_owned())
+        .unwrap_or_else(chat_core::names::guest_name)
 }
 
 /// Where the file lives, when the platform has a config directory.
@@ -75,7 +85,13 @@ mod tests {
     fn round_trips_and_tolerates_missing_or_broken_files() {
         let dir = std::env::temp_dir().join(format!("chat-gui-config-{}", std::process::id()));
         let path = dir.join("sub").join("config.json");
-        assert_eq!(Config::load(Some(&path)), Config::default());
+        // Without a login name the default name is a random guest name:
+        // compare the rest.
+        let defaults = |c: Config| (c.server, c.tls);
+        assert_eq!(
+            defaults(Config::load(Some(&path))),
+            defaults(Config::default())
+        );
         let config = Config {
             server: "example.org:9000".into(),
             name: "zoe".into(),
@@ -84,12 +100,28 @@ mod tests {
         config.save(&path).unwrap();
         assert_eq!(Config::load(Some(&path)), config);
         std::fs::write(&path, "{not json").unwrap();
-        assert_eq!(Config::load(Some(&path)), Config::default());
+        assert_eq!(
+            defaults(Config::load(Some(&path))),
+            defaults(Config::default())
+        );
         std::fs::write(&path, r#"{"name":"only"}"#).unwrap();
         let partial = Config::load(Some(&path));
         assert_eq!(partial.name, "only");
         assert_eq!(partial.server, chat_core::DEFAULT_ADDR);
         let _ = std::fs::remove_dir_all(&dir);
-        assert_eq!(Config::load(None), Config::default());
+        assert_eq!(defaults(Config::load(None)), defaults(Config::default()));
+    }
+
+    #[test]
+    fn without_a_login_name_the_name_is_a_guest_name() {
+        assert_eq!(name_or_guest(Some("zoe".into())), "zoe");
+        for login in [None, Some(String::new()), Some("two words".into())] {
+            let name = name_or_guest(login);
+            let digits = name.strip_prefix("guest-").expect("guest-NNNN");
+            assert!(
+                digits.len() == 4 && digits.chars().all(|c| c.is_ascii_digit()),
+                "{name}"
+            );
+        }
     }
 }

@@ -21,6 +21,9 @@ impl AppState {
     pub fn on_event(&mut self, event: &Event) {
         match event {
             Event::Status(status) => {
+                if self.on_lag(status) {
+                    return;
+                }
                 if let Some(line) = self.chat_line(event) {
                     self.rooms.broadcast(line);
                 }

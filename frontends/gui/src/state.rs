@@ -37,6 +37,10 @@ pub enum Conn {
         addr: String,
         /// The granted name.
         name: String,
+        /// Whole seconds the server has been silent since chat-core pinged
+        /// it and got no answer yet (`Status::Unresponsive`); `None` while
+        /// it answers.
+        lag: Option<u64>,
     },
     /// Lost; the next attempt starts in `secs` seconds.
     Reconnecting {
@@ -61,7 +65,15 @@ impl Conn {
                 addr: addr.clone(),
                 attempt: *attempt,
             }),
-            Conn::Connected { addr, name } => status_text(&Status::Connected {
+            Conn::Connected {
+                addr,
+                lag: Some(secs),
+                ..
+            } => status_text(&Status::Unresponsive {
+                addr: addr.clone(),
+                silent: std::time::Duration::from_secs(*secs),
+            }),
+            Conn::Connected { addr, name, .. } => status_text(&Status::Connected {
                 addr: addr.clone(),
                 name: name.clone(),
             }),
@@ -75,7 +87,9 @@ impl Conn {
     pub fn is_trouble(&self) -> bool {
         matches!(
             self,
-            Conn::Disconnected { reason: Some(_) } | Conn::Reconnecting { .. }
+            Conn::Disconnected { reason: Some(_) }
+                | Conn::Reconnecting { .. }
+                | Conn::Connected { lag: Some(_), .. }
         )
     }
 
@@ -235,6 +249,11 @@ pub struct AppState {
     #[data(ignore)]
     #[lens(ignore)]
     pub(crate) pending_join: Option<String>,
+    /// chat-core has pinged a silent server and reported it once: the next
+    /// report is a lag worth showing (see `on_lag`).
+    #[data(ignore)]
+    #[lens(ignore)]
+    pinged: bool,
     #[data(ignore)]
     #[lens(ignore)]
     pub(crate) outbox: Option<Outbox>,
@@ -282,6 +301,7 @@ impl AppState {
             tls_options: TlsOptions::default(),
             welcomed: false,
             pending_join: None,
+            pinged: false,
             outbox: None,
             cancel: None,
             connector: None,
@@ -367,7 +387,7 @@ impl AppState {
     /// The window title.
     pub fn title(&self) -> String {
         match &self.conn {
-            Conn::Connected { addr, name } => format!("chat-gui — {name} @ {addr}"),
+            Conn::Connected { addr, name, .. } => format!("chat-gui — {name} @ {addr}"),
             _ => "chat-gui".to_owned(),
         }
     }
@@ -517,11 +537,46 @@ impl AppState {
         self.server.trim().to_owned()
     }
 
-    pub(crate) fn on_status(&mut self, status: &Status) {
-        // Still connected: nothing to undo while the server is only slow.
-        if let Status::Unresponsive { .. } = status {
-            return;
+    /// A silent server's lag (`Status::Unresponsive`) and its end (a
+    /// `Connected` while lagging): the session never dropped, so the
+    /// rooms, a pending history request and the focus stay as they are.
+    ///
+    /// chat-core sends the first report the moment its ping leaves, when a
+    /// healthy server has had no time to answer; in a quiet room that is
+    /// every 30 s. So the first report of a silence only notes the ping,
+    /// and the lag is shown from the second one (5 s without an answer).
+    /// It is shown in the status bar only, as it is reported every few
+    /// seconds; when the server answers after that, one line in every room
+    /// records the gap. Returns whether `status` was one of those.
+    pub(crate) fn on_lag(&mut self, status: &Status) -> bool {
+        let Conn::Connected { addr, lag, .. } = &mut self.conn else {
+            self.pinged = false;
+            // Not connected: a late report of a connection already gone.
+            return matches!(status, Status::Unresponsive { .. });
+        };
+        match status {
+            Status::Unresponsive { silent, .. } => {
+                if std::mem::replace(&mut self.pinged, true) {
+                    *lag = Some(silent.as_secs());
+                }
+                true
+            }
+            Status::Connected { .. } => {
+                let was_pinged = std::mem::take(&mut self.pinged);
+                if let Some(secs) = lag.take() {
+                    let text = format!("server {addr} answered again after {secs} s of silence");
+                    self.rooms.broadcast(local(Kind::Status, &text));
+                }
+                was_pinged
+            }
+            Status::Connecting { .. } | Status::Disconnected { .. } => {
+                self.pinged = false;
+                false
+            }
         }
+    }
+
+    pub(crate) fn on_status(&mut self, status: &Status) {
         // An answer to a history request does not survive the connection.
         for i in 0..self.rooms.len() {
             self.rooms.get_mut(i).drop_history_request();
@@ -537,6 +592,7 @@ impl AppState {
                 self.conn = Conn::Connected {
                     addr: addr.clone(),
                     name: name.clone(),
+                    lag: None,
                 };
                 self.me = name.clone();
                 self.focus_compose += 1;
@@ -558,6 +614,7 @@ impl AppState {
                     self.rooms.get_mut(i).users.clear();
                 }
             }
+            // Handled by `on_lag`.
             Status::Unresponsive { .. } => {}
             Status::Disconnected {
                 reason,
@@ -1081,6 +1138,19 @@ mod tests {
     }
 
     #[test]
+    fn a_guest_name_is_mentioned_only_whole() {
+        // The fallback name is a guest name, and mentions are chat-core's
+        // whole-name match: "me", "guest" or "guest-48" are not it.
+        let (mut state, _) = connected("guest-4821");
+        for text in ["tell me", "hi guest", "guest-48 here", "guest-48210"] {
+            state.on_event(&message("bob", text));
+            assert!(!last(&state).mention, "{text}");
+        }
+        state.on_event(&message("bob", "welcome, Guest-4821!"));
+        assert!(last(&state).mention);
+    }
+
+    #[test]
     fn enter_sends_parsed_input_and_clears_the_box() {
         let (mut state, sent) = connected("alice");
         state.compose = "hello there".into();
@@ -1200,6 +1270,87 @@ mod tests {
         state.on_event(&welcome("alice", &["alice"]));
         assert!(state.can_send());
         assert_eq!(users(&state), ["alice"]);
+    }
+
+    fn lagging(secs: u64) -> Event {
+        Event::Status(Status::Unresponsive {
+            addr: "127.0.0.1:8001".into(),
+            silent: Duration::from_millis(secs * 1000 + 400),
+        })
+    }
+
+    #[test]
+    fn a_silent_server_shows_its_lag_until_it_answers() {
+        let (mut state, _) = connected("alice");
+        let (asked_before, lines_before) = (state.focus_compose, state.log().len());
+        // The first report comes as the ping leaves: nothing to show yet,
+        // and a prompt answer leaves no trace.
+        state.on_event(&lagging(30));
+        assert_eq!(state.status_line(), "connected as alice to 127.0.0.1:8001");
+        state.on_event(&Event::Status(Status::Connected {
+            addr: "127.0.0.1:8001".into(),
+            name: "alice".into(),
+        }));
+        assert_eq!(state.log().len(), lines_before);
+        assert_eq!(state.focus_compose, asked_before);
+        // No answer for 5 s more: the lag shows.
+        state.on_event(&lagging(30));
+        state.on_event(&lagging(35));
+        assert!(state.conn.is_trouble() && state.is_connected());
+        assert_eq!(
+            state.status_line(),
+            "server 127.0.0.1:8001 not responding for 35 s…"
+        );
+        assert_eq!(
+            state.log().len(),
+            lines_before,
+            "the lag is reported every 5 s: the status bar shows it, not the conversation"
+        );
+        assert_eq!(users(&state), ["alice", "bob"], "still in the room");
+        state.on_event(&Event::Status(Status::Connected {
+            addr: "127.0.0.1:8001".into(),
+            name: "alice".into(),
+        }));
+        assert_eq!(state.status_line(), "connected as alice to 127.0.0.1:8001");
+        assert!(!state.conn.is_trouble());
+        assert_eq!(
+            last(&state).to_string(),
+            "* server 127.0.0.1:8001 answered again after 35 s of silence"
+        );
+        assert_eq!(state.log().len(), lines_before + 1);
+        assert_eq!(state.focus_compose, asked_before, "the focus stays put");
+        assert_eq!(users(&state), ["alice", "bob"]);
+    }
+
+    #[test]
+    fn a_server_given_up_on_reconnects_and_the_lag_goes() {
+        let (mut state, _) = connected("alice");
+        state.on_event(&lagging(30));
+        state.on_event(&lagging(55));
+        assert_eq!(
+            state.status_line(),
+            "server 127.0.0.1:8001 not responding for 55 s…"
+        );
+        state.on_event(&Event::Status(Status::Disconnected {
+            reason: "server not responding".into(),
+            retry_in: Some(Duration::from_secs(1)),
+        }));
+        assert_eq!(
+            state.status_line(),
+            "disconnected: server not responding; reconnecting in 1 s"
+        );
+        // A report that crossed the give-up changes nothing.
+        state.on_event(&lagging(60));
+        assert!(matches!(state.conn, Conn::Reconnecting { .. }));
+        state.on_event(&Event::Status(Status::Connected {
+            addr: "127.0.0.1:8001".into(),
+            name: "alice".into(),
+        }));
+        assert_eq!(state.status_line(), "connected as alice to 127.0.0.1:8001");
+        assert_eq!(
+            last(&state).to_string(),
+            "* connected as alice to 127.0.0.1:8001"
+        );
     }
 
     #[test]

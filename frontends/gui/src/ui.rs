@@ -306,7 +306,8 @@ fn status_bar() -> impl Widget<AppState> {
     let dot = Painter::new(|ctx, d: &AppState, _| {
         let size = ctx.size();
         let colour = match &d.conn {
-            Conn::Connected { .. } => theme::OK,
+            Conn::Connected { lag: None, .. } => theme::OK,
+            Conn::Connected { .. } => theme::MENTION_BAR,
             Conn::Connecting { .. } => theme::MENTION_BAR,
             c if c.is_trouble() => theme::ERROR,
             _ => theme::MUTED,
