@@ -180,9 +180,131 @@ impl<F: DeserializeOwned> FrameDecoder<F> {
 /// Parses one line (without its newline) as a JSON frame.
 ///
 /// # Errors
-/// [`DecodeError::Malformed`] when the line is not a JSON object of the frame type.
+/// [`DecodeError::Malformed`] when the line is not a JSON object of the frame
+/// type, saying what was wrong in the protocol's words (see [`explain`]).
 pub fn decode_frame<F: DeserializeOwned>(line: &str) -> Result<F, DecodeError> {
-    serde_json::from_str(line).map_err(|e| DecodeError::Malformed(e.to_string()))
+    serde_json::from_str(line).map_err(|e| DecodeError::Malformed(explain::<F>(line, &e)))
+}
+
+/// What was wrong with a line that did not decode as an `F`, in the words
+/// of the protocol rather than serde's: `invalid JSON at column 12`, `not a
+/// JSON object`, `missing field "type"`, `"type" must be a string`,
+/// `unknown type "foo"`, `missing field "text"`, `"text" must be a string`,
+/// `field "text" appears twice`. Anything else keeps serde's own sentence,
+/// without its position.
+///
+/// Only called for a line already refused, so its extra parsing costs
+/// nothing on the path of well-formed frames.
+fn explain<F: DeserializeOwned>(line: &str, error: &serde_json::Error) -> String {
+    if error.is_eof() {
+        return "invalid JSON: the line ends before the JSON does".to_owned();
+    }
+    if error.is_syntax() {
+        // serde_json counts bytes; a person counts characters.
+        let column = line
+            .char_indices()
+            .take_while(|&(at, _)| at < error.column())
+            .count();
+        return format!("invalid JSON at column {column}");
+    }
+    let fields = match serde_json::from_str(line) {
+        Ok(serde_json::Value::Object(fields)) => fields,
+        Ok(_) => return "not a JSON object".to_owned(),
+        // serde got past the syntax, so this cannot fail; said plainly if
+        // it ever does rather than trusting that.
+        Err(e) => return format!("invalid JSON: {}", without_position(&e)),
+    };
+    let kind = match fields.get("type") {
+        None => return r#"missing field "type""#.to_owned(),
+        Some(serde_json::Value::String(kind)) => kind,
+        Some(_) => return r#""type" must be a string"#.to_owned(),
+    };
+    let message = without_position(error);
+    if let Some(variant) = quoted_after(&message, "unknown variant `") {
+        if variant == kind {
+            return format!("unknown type {}", json_quoted(kind));
+        }
+    }
+    if let Some(field) = quoted_after(&message, "missing field `") {
+        return format!("missing field {}", json_quoted(field));
+    }
+    if let Some(field) = quoted_after(&message, "duplicate field `") {
+        return format!("field {} appears twice", json_quoted(field));
+    }
+    // A field of the wrong type or value: serde does not say which one, so
+    // try each alone beside the type. Fields are checked as they are read and
+    // missing ones only at the end, so the culprit alone fails the same way.
+    for (name, value) in fields.iter().filter(|(name, _)| *name != "type") {
+        let alone = serde_json::json!({ "type": kind, name.as_str(): value });
+        match serde_json::from_value::<F>(alone) {
+            Err(e) if e.to_string() == message => return wrong_field(name, value, &message),
+            _ => {}
+        }
+    }
+    message
+}
+
+/// What a field of the wrong type or value should have held, from serde's
+/// `invalid type: integer `5`, expected a string`.
+fn wrong_field(name: &str, value: &serde_json::Value, message: &str) -> String {
+    let name = json_quoted(name);
+    if let Some(variant) = quoted_after(message, "unknown variant `") {
+        return format!("{name} cannot be {}", json_quoted(variant));
+    }
+    let expected = message.rsplit_once(", expected ").map(|(_, e)| e);
+    let wanted = match expected {
+        Some("a string" | "a character") => "a string",
+        Some("a boolean") => "true or false",
+        Some("u8" | "u16" | "u32" | "u64" | "usize") => "a whole number, 0 or more",
+        Some("i8" | "i16" | "i32" | "i64" | "isize") => "a whole number",
+        Some("f32" | "f64") => "a number",
+        Some("a sequence") => "a list",
+        Some(e) if e == "a map" || e.starts_with("struct ") => "an object",
+        _ => return format!("{name} is not valid here"),
+    };
+    // serde names what it met: the list or object itself, or (when it met
+    // something else) a value inside one.
+    let met_container = ["invalid type: sequence", "invalid type: map"]
+        .iter()
+        .any(|prefix| message.starts_with(prefix));
+    let container = matches!(
+        value,
+        serde_json::Value::Array(_) | serde_json::Value::Object(_)
+    );
+    if container && !met_container {
+        format!("a value inside {name} must be {wanted}")
+    } else if message.starts_with("invalid value")
+        && wanted.starts_with("a whole number")
+        && value.as_i64().is_none_or(|n| n >= 0)
+    {
+        // A whole number of the right sign that does not fit (a u32 field).
+        format!("{name} is too large")
+    } else {
+        format!("{name} must be {wanted}")
+    }
+}
+
+/// serde_json's message without ` at line 1 column 12`.
+fn without_position(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    message
+        .strip_suffix(&position)
+        .map_or_else(|| message.clone(), str::to_owned)
+}
+
+/// The name serde quotes in backticks right after `prefix`.
+fn quoted_after<'m>(message: &'m str, prefix: &str) -> Option<&'m str> {
+    message
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name)
+}
+
+/// A name as JSON writes it, so that quotes or control characters a peer
+/// sent come back escaped rather than raw.
+fn json_quoted(name: &str) -> String {
+    serde_json::Value::from(name).to_string()
 }
 
 /// Parses a line a client sent in structured mode.
@@ -439,6 +561,139 @@ mod tests {
                 matches!(decode_client_frame(bad), Err(DecodeError::Malformed(_))),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn malformed_frames_are_explained_in_the_protocols_words() {
+        for (line, why) in [
+            ("not json", "invalid JSON at column 2"),
+            (
+                r#"{"type":"message","text":"hi""#,
+                "invalid JSON: the line ends before the JSON does",
+            ),
+            (r#"{"text":"é" x}"#, "invalid JSON at column 13"),
+            (r#"{"text":"é", é}"#, "invalid JSON at column 14"),
+            (
+                r#"{"type":"message" "text":"hi"}"#,
+                "invalid JSON at column 19",
+            ),
+            ("[1,2]", "not a JSON object"),
+            (r#""hello""#, "not a JSON object"),
+            ("42", "not a JSON object"),
+            ("null", "not a JSON object"),
+            ("{}", r#"missing field "type""#),
+            (r#"{"text":"hi"}"#, r#"missing field "type""#),
+            (r#"{"type":5}"#, r#""type" must be a string"#),
+            (r#"{"type":"foo"}"#, r#"unknown type "foo""#),
+            (
+                r#"{"type":"Message","text":"hi"}"#,
+                r#"unknown type "Message""#,
+            ),
+            (r#"{"type":"a\"b"}"#, r#"unknown type "a\"b""#),
+            (r#"{"type":"message"}"#, r#"missing field "text""#),
+            (r#"{"type":"private","text":"hi"}"#, r#"missing field "to""#),
+            (
+                r#"{"type":"message","text":5}"#,
+                r#""text" must be a string"#,
+            ),
+            (
+                r#"{"type":"message","text":null}"#,
+                r#""text" must be a string"#,
+            ),
+            (
+                r#"{"type":"message","text":["hi"]}"#,
+                r#""text" must be a string"#,
+            ),
+            (
+                r#"{"type":"message","text":"hi","room":{"a":1}}"#,
+                r#""room" must be a string"#,
+            ),
+            (
+                r#"{"type":"message","text":"hi","id":7}"#,
+                r#""id" must be a string"#,
+            ),
+            (
+                r#"{"type":"hello","name":"al","version":"2"}"#,
+                r#""version" must be a whole number, 0 or more"#,
+            ),
+            (
+                r#"{"type":"hello","name":"al","version":-1}"#,
+                r#""version" must be a whole number, 0 or more"#,
+            ),
+            (
+                r#"{"type":"hello","name":"al","version":4294967296}"#,
+                r#""version" is too large"#,
+            ),
+            (
+                r#"{"type":"history","limit":1.5}"#,
+                r#""limit" must be a whole number, 0 or more"#,
+            ),
+            (
+                r#"{"type":"history","before":99999999999999999999999}"#,
+                r#""before" must be a whole number, 0 or more"#,
+            ),
+            (
+                r#"{"type":"message","text":"a","text":"b"}"#,
+                r#"field "text" appears twice"#,
+            ),
+        ] {
+            assert_eq!(
+                decode_client_frame(line),
+                Err(DecodeError::Malformed(why.to_owned())),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_wrong_field_is_found_whatever_the_others_hold() {
+        // Several fields hold the same wrong-looking value; only one is wrong.
+        assert_eq!(
+            decode_client_frame(r#"{"type":"history","before":5,"room":5}"#),
+            Err(DecodeError::Malformed(
+                r#""room" must be a string"#.to_owned()
+            ))
+        );
+        // Server frames too: a list of the wrong things, an unknown code.
+        assert_eq!(
+            decode_server_frame(r#"{"type":"users","room":"lobby","users":[1]}"#),
+            Err(DecodeError::Malformed(
+                r#"a value inside "users" must be a string"#.to_owned()
+            ))
+        );
+        assert_eq!(
+            decode_server_frame(r#"{"type":"error","code":"nope","message":"m"}"#),
+            Err(DecodeError::Malformed(
+                r#""code" cannot be "nope""#.to_owned()
+            ))
+        );
+    }
+
+    #[test]
+    fn no_explanation_shows_serde_internals() {
+        for line in [
+            "{",
+            "{}",
+            "[]",
+            "1",
+            r#"{"type":"nope"}"#,
+            r#"{"type":[]}"#,
+            r#"{"type":"message","text":{}}"#,
+            r#"{"type":"welcome"}"#,
+            r#"{"type":"welcome","version":1,"name":"a","room":"r","users":[],"limits":3}"#,
+        ] {
+            for why in [
+                decode_client_frame(line).map(|_| ()),
+                decode_server_frame(line).map(|_| ()),
+            ] {
+                let Err(DecodeError::Malformed(why)) = why else {
+                    panic!("{line} decoded");
+                };
+                for internal in ["enum", "ClientFrame", "ServerFrame", "`", "line 1"] {
+                    assert!(!why.contains(internal), "{line}: {why}");
+                }
+            }
         }
     }
 

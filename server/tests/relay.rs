@@ -321,3 +321,36 @@ async fn malformed_frames_in_structured_mode_get_bad_frame() {
     raw.send(r#"{"type":"ping","token":"t1"}"#).await;
     raw.next_is(r#"{"type":"pong","token":"t1"}"#).await;
 }
+
+#[async_std::test]
+async fn a_malformed_frame_is_explained_in_the_protocols_words() {
+    let server = server().await;
+    let mut raw = Plain::connect(server.addr()).await;
+    raw.send(r#"{"type":"hello","name":"raw"}"#).await;
+    assert!(raw.line().await.starts_with(r#"{"type":"welcome""#));
+    assert!(raw.line().await.starts_with(r#"{"type":"join""#));
+    for (line, why) in [
+        ("not json at all", "invalid JSON at column 2"),
+        ("[1,2]", "not a JSON object"),
+        (r#"{"text":"hi"}"#, r#"missing field "type""#),
+        (r#"{"type":"foo"}"#, r#"unknown type "foo""#),
+        (r#"{"type":"message"}"#, r#"missing field "text""#),
+        (
+            r#"{"type":"message","text":5}"#,
+            r#""text" must be a string"#,
+        ),
+    ] {
+        raw.send(line).await;
+        let error: serde_json::Value =
+            serde_json::from_str(&raw.line().await).expect("an error frame");
+        assert_eq!(
+            error,
+            serde_json::json!({
+                "type": "error",
+                "code": "bad_frame",
+                "message": format!("malformed frame: {why}"),
+            }),
+            "{line}"
+        );
+    }
+}
