@@ -26,6 +26,7 @@
 //! - [`protocol`]: the frames of the structured protocol (JSON Lines).
 //! - [`codec`]: bytes in, lines and frames out; no I/O.
 //! - [`rate`]: a token bucket, to keep to a server's rate limit.
+//! - [`split`]: a long text cut into messages that fit the server's line limit.
 //! - [`names`]: the rules for names and message text.
 //! - [`input`]: what a person typed (`/nick`, `/me`, `/msg` …) as an [`Input`].
 //! - [`render`](mod@render): an [`Event`] as display text, sanitised for terminals.
@@ -45,6 +46,7 @@ pub mod protocol;
 pub mod rate;
 pub mod render;
 pub mod session;
+pub mod split;
 pub mod tcp;
 pub mod tls;
 

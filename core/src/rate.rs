@@ -2,7 +2,7 @@
 //! limits each client with it, and a bot can pace itself with the same
 //! arithmetic to the limits a server announces in its welcome.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::protocol::Limits;
 
@@ -51,12 +51,20 @@ impl TokenBucket {
             false
         }
     }
+
+    /// How long after the last [`take`](Self::take) the bucket holds a
+    /// whole token again (zero when it does already).
+    pub fn until_next(&self) -> Duration {
+        if self.tokens >= 1.0 || self.per_sec <= 0.0 {
+            return Duration::ZERO;
+        }
+        Duration::from_secs_f64((1.0 - self.tokens) / self.per_sec)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn burst_then_steady_rate() {
@@ -70,6 +78,8 @@ mod tests {
         let later = t0 + Duration::from_secs(60);
         assert!((0..3).all(|_| bucket.take(later)));
         assert!(!bucket.take(later));
+        assert_eq!(bucket.until_next(), Duration::from_millis(500));
+        assert!(bucket.take(later + bucket.until_next()));
     }
 
     #[test]

@@ -18,10 +18,11 @@ use crate::error::ChatError;
 use crate::input::Input;
 use crate::names::room_key;
 use crate::protocol::{
-    BanList, ChatMessage, ClientFrame, Departure, ErrorFrame, HistoryEnd, Notice, Presence,
+    BanList, ChatMessage, ClientFrame, Departure, ErrorFrame, HistoryEnd, Limits, Notice, Presence,
     PrivateMessage, Rename, Replayed, RoomInfo, RoomList, ServerFrame, TopicInfo, UserList,
     Welcome, DEFAULT_MAX_LINE,
 };
+use crate::split::{split_text, text_budget};
 use crate::tls::TlsOptions;
 
 /// How a session waits between reconnection attempts: `initial`, doubling each
@@ -288,6 +289,9 @@ impl Event {
 pub(crate) enum Command {
     /// Write this frame.
     Frame(ClientFrame),
+    /// Write these frames, in order: the pieces of a text too long for one
+    /// line, queued as one so that nothing comes between them.
+    Frames(Vec<ClientFrame>),
     /// Answer `/help` locally, in the event stream.
     Help,
 }
@@ -311,6 +315,9 @@ pub(crate) struct Shared {
     /// The rooms the session is in, in the order it joined them, and the
     /// current one: where plain text goes.
     pub(crate) rooms: std::sync::Mutex<Rooms>,
+    /// The limits the server announced in its last welcome: long texts
+    /// are split to fit its `max_line`.
+    pub(crate) limits: std::sync::Mutex<Option<Limits>>,
 }
 
 /// The rooms a session is in.
@@ -363,6 +370,24 @@ impl Shared {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         name.clone_into(&mut held);
+    }
+
+    pub(crate) fn set_limits(&self, limits: Limits) {
+        *self
+            .limits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(limits);
+    }
+
+    /// The longest line the server accepts, as it announced it (a server
+    /// that announced none, or nonsense, is taken to keep the default).
+    pub(crate) fn max_line(&self) -> usize {
+        self.limits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .map(|l| l.max_line)
+            .filter(|&max| max > 0)
+            .unwrap_or(DEFAULT_MAX_LINE)
     }
 
     pub(crate) fn rooms(&self) -> std::sync::MutexGuard<'_, Rooms> {
@@ -460,20 +485,39 @@ impl SessionSender {
         if let Input::Join(room) = &input {
             self.shared.rooms().wanted = Some(room.clone());
         }
-        let id = input.carries_id().then(|| {
-            let n = self.shared.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-            n.to_string()
-        });
-        match input.to_frame(id.clone(), room) {
-            Some(frame) => Ok((Command::Frame(frame), id)),
-            None => Ok((Command::Help, None)),
+        let Some(frame) = input.to_frame(None, room) else {
+            return Ok((Command::Help, None));
+        };
+        if !input.carries_id() {
+            return Ok((Command::Frame(frame), None));
         }
+        // A text longer than the server's line limit goes as several
+        // messages, each with its own id; the last id is returned.
+        let budget = text_budget(&frame, self.shared.max_line());
+        let mut frames = Vec::new();
+        let mut last_id = None;
+        for piece in split_text(input_text(&input), budget) {
+            let n = self.shared.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+            let id = n.to_string();
+            if let Some(frame) = with_text(&input, piece).to_frame(Some(id.clone()), room) {
+                frames.push(frame);
+                last_id = Some(id);
+            }
+        }
+        let command = match frames.len() {
+            1 => Command::Frame(frames.remove(0)),
+            _ => Command::Frames(frames),
+        };
+        Ok((command, last_id))
     }
 
     /// Sends one input (a message, `/me`, `/msg`, `/nick`, `/who`, `/quit` or
     /// `/help`), waiting if many are queued. Returns the id given to a
     /// message, action or private message; the server echoes it in the
-    /// sender's own copy.
+    /// sender's own copy. A text too long for the server's line limit
+    /// (`Welcome.limits.max_line`) is sent as several messages of the same
+    /// kind, cut after whitespace where possible (see [`crate::split`]),
+    /// each with its own id: the one returned is the last piece's.
     ///
     /// # Errors
     /// [`ChatError::NotConnected`] while disconnected, [`ChatError::Closed`]
@@ -604,6 +648,27 @@ impl SessionSender {
     }
 }
 
+/// The text a message, action or private message carries.
+fn input_text(input: &Input) -> &str {
+    match input {
+        Input::Say(text) | Input::Me(text) | Input::Msg { text, .. } => text,
+        _ => "",
+    }
+}
+
+/// The same input with another text.
+fn with_text(input: &Input, piece: &str) -> Input {
+    match input {
+        Input::Say(_) => Input::Say(piece.to_owned()),
+        Input::Me(_) => Input::Me(piece.to_owned()),
+        Input::Msg { to, .. } => Input::Msg {
+            to: to.clone(),
+            text: piece.to_owned(),
+        },
+        other => other.clone(),
+    }
+}
+
 /// The receiving half of a session: every [`Event`], in order. It ends after
 /// a final `Status(Disconnected { retry_in: None, .. })`.
 #[derive(Debug)]
@@ -721,5 +786,42 @@ mod tests {
             first,
             Command::Frame(ClientFrame::Message { ref id, .. }) if id.as_deref() == Some("1")
         ));
+    }
+
+    #[test]
+    fn long_texts_go_as_several_messages_within_the_line_limit() {
+        let (tx, mut rx) = mpsc::channel(4);
+        let shared = Arc::new(Shared::default());
+        shared.connected.store(true, Ordering::Release);
+        shared.set_limits(Limits {
+            max_rooms: 0,
+            max_line: 200,
+            max_name: 32,
+            rate_per_sec: 0,
+            burst: 0,
+        });
+        let sender = SessionSender::new(tx, shared);
+        let text = "word \"quoted\" é ".repeat(40);
+        let id = sender.try_send(Input::Me(text.clone())).expect("queued");
+        let Ok(Command::Frames(frames)) = rx.try_recv() else {
+            panic!("several frames expected");
+        };
+        let mut rejoined = String::new();
+        let mut ids = Vec::new();
+        for frame in &frames {
+            let line = crate::codec::encode_frame(frame);
+            assert!(line.len() - 1 <= 200, "{} bytes", line.len() - 1);
+            let ClientFrame::Action { text, id, .. } = frame else {
+                panic!("an action: {frame:?}");
+            };
+            rejoined.push_str(text);
+            ids.push(id.clone());
+        }
+        assert_eq!(rejoined, text);
+        assert!(frames.len() >= 4, "{}", frames.len());
+        assert_eq!(id, ids.last().cloned().flatten());
+        // Short texts stay one frame.
+        sender.try_send(Input::Say("hi".into())).expect("queued");
+        assert!(matches!(rx.try_recv(), Ok(Command::Frame(_))));
     }
 }

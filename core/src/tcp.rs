@@ -21,6 +21,7 @@ use crate::error::ChatError;
 use crate::input::help_lines;
 use crate::names::{name_key, room_key};
 use crate::protocol::{ClientFrame, ErrorCode, ErrorFrame, Notice, ServerFrame, Welcome};
+use crate::rate::TokenBucket;
 use crate::session::{
     ChatSession, Command, Event, EventStream, SessionConfig, SessionSender, Shared, Status,
 };
@@ -50,6 +51,7 @@ impl ChatSession for TcpSession {
         let shared = Arc::new(Shared::default());
         shared.connected.store(true, Ordering::Release);
         shared.set_name(&welcome.name);
+        shared.set_limits(welcome.limits);
         shared.rooms().joined(&welcome.room);
         // The channel is new and has room: these cannot fail.
         let _ = event_tx.try_send(Event::Status(Status::Connected {
@@ -62,6 +64,7 @@ impl ChatSession for TcpSession {
             last_seq: HashMap::new(),
             put_out: None,
             joining: HashSet::from([room_key(&welcome.room)]),
+            pace: pace_for(&welcome),
             config,
             commands: command_rx,
             commands_open: true,
@@ -252,6 +255,10 @@ struct Task {
     /// Why an operator put this session out (kicked or banned): the
     /// connection that ends next is not replaced.
     put_out: Option<String>,
+    /// The server's rate limit as announced, kept to by waiting before
+    /// each request rather than being told to slow down (and losing the
+    /// message): a pasted paragraph arrives whole.
+    pace: Option<TokenBucket>,
     commands: mpsc::Receiver<Command>,
     /// False once every sender is gone; the session still reads events.
     commands_open: bool,
@@ -358,12 +365,15 @@ impl Task {
                 Ok(Ok(None)) => return End::Lost(ChatError::ServerClosed.to_string()),
                 Ok(Err(e)) => return End::Lost(e.to_string()),
                 Err(Some(Command::Frame(frame))) => {
-                    let quitting = matches!(frame, ClientFrame::Quit { .. });
-                    if let Err(e) = link.write(&frame).await {
-                        return End::Lost(e.to_string());
+                    if let Some(end) = self.write(link, frame).await {
+                        return end;
                     }
-                    if quitting {
-                        return End::Finished("you left".to_owned());
+                }
+                Err(Some(Command::Frames(frames))) => {
+                    for frame in frames {
+                        if let Some(end) = self.write(link, frame).await {
+                            return end;
+                        }
                     }
                 }
                 Err(Some(Command::Help)) => {
@@ -373,6 +383,32 @@ impl Task {
                 }
                 Err(None) => self.commands_open = false,
             }
+        }
+    }
+
+    /// Writes one queued frame, within the server's rate; `Some` when the
+    /// connection ends with it (a quit, or a failed write).
+    async fn write(&mut self, link: &mut Link, frame: ClientFrame) -> Option<End> {
+        let quitting = matches!(frame, ClientFrame::Quit { .. });
+        if !matches!(
+            frame,
+            ClientFrame::Quit { .. } | ClientFrame::Ping { .. } | ClientFrame::Pong { .. }
+        ) {
+            self.wait_for_rate().await;
+        }
+        if let Err(e) = link.write(&frame).await {
+            return Some(End::Lost(e.to_string()));
+        }
+        quitting.then(|| End::Finished("you left".to_owned()))
+    }
+
+    /// Waits until the server's rate limit lets one more request through.
+    /// The wait is short (one token's refill) and frames arriving meanwhile
+    /// stay in the socket's buffer until it is over.
+    async fn wait_for_rate(&mut self) {
+        let Some(pace) = &mut self.pace else { return };
+        while !pace.take(Instant::now()) {
+            async_std::task::sleep(pace.until_next()).await;
         }
     }
 
@@ -465,6 +501,10 @@ impl Task {
         }
         self.shared.rooms().wanted = before.current.clone();
         for room in order {
+            // The server counts these joins against the rate too.
+            if let Some(pace) = &mut self.pace {
+                pace.take(Instant::now());
+            }
             link.write(&ClientFrame::Join { room: room.clone() })
                 .await?;
         }
@@ -516,6 +556,8 @@ impl Task {
                     self.name = welcome.name.clone();
                     self.shared.set_name(&welcome.name);
                     self.joining = HashSet::from([room_key(&welcome.room)]);
+                    self.shared.set_limits(welcome.limits);
+                    self.pace = pace_for(&welcome);
                     if let Err(e) = self.rejoin(&mut link, &welcome).await {
                         reason = e.to_string();
                         continue;
@@ -570,20 +612,42 @@ impl Task {
                         }
                     }
                     Some(Command::Frame(frame)) => {
-                        let id = frame_id(&frame);
-                        let refused = Event::Error(ErrorFrame {
-                            code: ErrorCode::Other,
-                            message: ChatError::NotConnected.to_string(),
-                            id,
-                        });
-                        if self.emit(refused).await.is_err() {
+                        if self.refuse(&frame).await.is_err() {
                             return Some("event stream dropped".to_owned());
+                        }
+                    }
+                    Some(Command::Frames(frames)) => {
+                        for frame in &frames {
+                            if self.refuse(frame).await.is_err() {
+                                return Some("event stream dropped".to_owned());
+                            }
                         }
                     }
                 },
             }
         }
     }
+}
+
+impl Task {
+    /// Says that a frame queued while disconnected was not sent.
+    async fn refuse(&mut self, frame: &ClientFrame) -> Result<(), ()> {
+        let refused = Event::Error(ErrorFrame {
+            code: ErrorCode::Other,
+            message: ChatError::NotConnected.to_string(),
+            id: frame_id(frame),
+        });
+        self.emit(refused).await
+    }
+}
+
+/// The pace to keep to a server's announced rate limit, a tenth slower
+/// than allowed so that requests bunched up on the way (the server times
+/// their arrival, not their sending) still pass; `None` when it has none.
+fn pace_for(welcome: &Welcome) -> Option<TokenBucket> {
+    let limits = welcome.limits;
+    (limits.rate_per_sec > 0 && limits.burst > 0)
+        .then(|| TokenBucket::new(limits.burst, f64::from(limits.rate_per_sec) * 0.9))
 }
 
 fn frame_id(frame: &ClientFrame) -> Option<String> {
