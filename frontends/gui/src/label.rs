@@ -49,6 +49,13 @@ impl<T: Data> TextLine<T> {
         self
     }
 
+    /// Wraps at word boundaries to the width it is given.
+    #[must_use]
+    pub fn wrapped(mut self) -> Self {
+        self.label.set_line_break_mode(LineBreaking::WordWrap);
+        self
+    }
+
     /// Cuts what does not fit instead of wrapping.
     #[must_use]
     pub fn clipped(mut self) -> Self {

@@ -8,6 +8,7 @@ mod label;
 mod log;
 mod mask;
 mod net;
+mod paste;
 mod roomlist;
 mod rooms;
 mod route;
@@ -16,6 +17,9 @@ mod theme;
 mod ui;
 mod view;
 mod viewport;
+#[cfg(test)]
+mod window_tests;
+mod wrap;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -142,7 +146,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let window = WindowDesc::new(ui::build(ids))
         .title(|d: &AppState, _: &Env| d.title())
         .window_size((980.0, 640.0))
-        .with_min_size((620.0, 360.0));
+        .with_min_size(ui::MIN_WINDOW);
     let launcher = AppLauncher::with_window(window).configure_env(|env, _| theme::configure(env));
     let net = net::Net::new(launcher.get_external_handle());
     let mut state = AppState::new(server, name)

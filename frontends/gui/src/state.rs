@@ -220,6 +220,8 @@ pub struct AppState {
     pub compose: String,
     /// The field under the room list: a room to join.
     pub join_field: String,
+    /// Pasted lines waiting for "send them all?" (empty when none).
+    pub pending_paste: Vector<String>,
     /// The connection.
     pub conn: Conn,
     /// The name the server granted ("" when not in a room): for highlights.
@@ -292,6 +294,7 @@ impl AppState {
             tls: false,
             compose: String::new(),
             join_field: String::new(),
+            pending_paste: Vector::new(),
             conn: Conn::Disconnected { reason: None },
             me: String::new(),
             rooms: Rooms::default(),

@@ -18,9 +18,13 @@ use crate::rooms::Shown;
 use crate::state::{AppState, Conn};
 use crate::theme;
 use crate::view::{ConversationView, LOAD_OLDER};
+use crate::wrap::Wrap;
 
 /// Gives the compose box the keyboard focus.
 pub const FOCUS_COMPOSE: Selector = Selector::new("chat-gui.focus-compose");
+/// Pastes text into the compose box as Ctrl+V does (for a menu, or a test,
+/// which has no clipboard): several lines become messages.
+pub const PASTE_TEXT: Selector<String> = Selector::new("chat-gui.paste-text");
 /// Gives the password field the keyboard focus.
 pub const FOCUS_PASSWORD: Selector = Selector::new("chat-gui.focus-password");
 
@@ -33,6 +37,8 @@ pub struct Ids {
     pub send: WidgetId,
     /// The bottom bar holding compose and Send.
     pub compose_bar: WidgetId,
+    /// The column inside the bottom bar: the paste question, then the row.
+    pub compose_column: WidgetId,
     /// The row inside the bottom bar.
     pub compose_row: WidgetId,
     /// The conversation view.
@@ -55,6 +61,42 @@ pub struct Ids {
     pub topic: WidgetId,
     /// Who is in the shown room.
     pub users: WidgetId,
+    /// The connection bar (its padding), and the wrapping row inside it.
+    pub toolbar: WidgetId,
+    /// The row of the connection bar that wraps.
+    pub toolbar_wrap: WidgetId,
+    /// "Server" and its field, kept together.
+    pub server_unit: WidgetId,
+    /// The server field.
+    pub server: WidgetId,
+    /// "Name" and its field.
+    pub name_unit: WidgetId,
+    /// The name field.
+    pub name: WidgetId,
+    /// "Password" and its field.
+    pub password_unit: WidgetId,
+    /// The password field's box (`password` is the text box inside it).
+    pub password_box: WidgetId,
+    /// The TLS box and Connect, kept together.
+    pub connect_unit: WidgetId,
+    /// The TLS box.
+    pub tls: WidgetId,
+    /// Connect / Disconnect.
+    pub connect: WidgetId,
+    /// The status bar, its padded column, and the row of the status line.
+    pub status_bar: WidgetId,
+    /// The padded column inside the status bar.
+    pub status_column: WidgetId,
+    /// The row holding the status text and the line counter.
+    pub status_row: WidgetId,
+    /// The status text.
+    pub status_text: WidgetId,
+    /// The line counter at the right of the status bar.
+    pub status_lines: WidgetId,
+    /// The bar asking whether to send a long paste.
+    pub paste_bar: WidgetId,
+    /// Its "Send all" button.
+    pub paste_send: WidgetId,
 }
 
 impl Ids {
@@ -64,6 +106,7 @@ impl Ids {
             compose: WidgetId::next(),
             send: WidgetId::next(),
             compose_bar: WidgetId::next(),
+            compose_column: WidgetId::next(),
             compose_row: WidgetId::next(),
             conversation: WidgetId::next(),
             password: WidgetId::next(),
@@ -75,6 +118,24 @@ impl Ids {
             join_button: WidgetId::next(),
             topic: WidgetId::next(),
             users: WidgetId::next(),
+            toolbar: WidgetId::next(),
+            toolbar_wrap: WidgetId::next(),
+            server_unit: WidgetId::next(),
+            server: WidgetId::next(),
+            name_unit: WidgetId::next(),
+            name: WidgetId::next(),
+            password_unit: WidgetId::next(),
+            password_box: WidgetId::next(),
+            connect_unit: WidgetId::next(),
+            tls: WidgetId::next(),
+            connect: WidgetId::next(),
+            status_bar: WidgetId::next(),
+            status_column: WidgetId::next(),
+            status_row: WidgetId::next(),
+            status_text: WidgetId::next(),
+            status_lines: WidgetId::next(),
+            paste_bar: WidgetId::next(),
+            paste_send: WidgetId::next(),
         }
     }
 }
@@ -114,7 +175,7 @@ pub fn build(ids: Ids) -> impl Widget<AppState> {
         .with_flex_child(middle, 1.0)
         .with_child(separator())
         .with_child(compose_bar(ids))
-        .with_child(status_bar())
+        .with_child(status_bar(ids))
         .background(theme::WINDOW_BG)
         .controller(WindowCommands)
 }
@@ -186,19 +247,29 @@ fn caption(text: &str) -> Label<AppState> {
         .with_text_size(13.0)
 }
 
+/// The smallest window: the connection bar wraps onto three lines, the
+/// room list, the conversation and the user list share what is left.
+/// `tests::every_control_is_inside_the_smallest_window` holds it to that.
+pub const MIN_WINDOW: (f64, f64) = (620.0, 440.0);
+
+/// Server, name, password, TLS and Connect. Each caption stays with its
+/// field, and the row wraps when the window is too narrow for all of it,
+/// so every control keeps its size and stays on screen.
 fn connection_bar(ids: Ids) -> impl Widget<AppState> {
     let server = TextBox::new()
         .with_placeholder("host:port")
         .lens(AppState::server)
         .controller(EnterConnects)
         .disabled_if(|d: &AppState, _| !d.fields_editable())
-        .fix_width(190.0);
+        .fix_width(190.0)
+        .with_id(ids.server);
     let name = TextBox::new()
         .with_placeholder("your name")
         .lens(AppState::name)
         .controller(EnterConnects)
         .disabled_if(|d: &AppState, _| !d.fields_editable())
-        .fix_width(130.0);
+        .fix_width(130.0)
+        .with_id(ids.name);
     let password = TextBox::new()
         .with_placeholder("room password")
         .lens(AppState::password)
@@ -209,10 +280,12 @@ fn connection_bar(ids: Ids) -> impl Widget<AppState> {
         })
         .with_id(ids.password)
         .disabled_if(|d: &AppState, _| !d.fields_editable())
-        .fix_width(130.0);
+        .fix_width(130.0)
+        .with_id(ids.password_box);
     let tls = Checkbox::new("TLS")
         .lens(AppState::tls)
-        .disabled_if(|d: &AppState, _| !d.fields_editable());
+        .disabled_if(|d: &AppState, _| !d.fields_editable())
+        .with_id(ids.tls);
     let button = Button::dynamic(|d: &AppState, _| {
         if d.conn.is_active() {
             "Disconnect".to_owned()
@@ -221,25 +294,30 @@ fn connection_bar(ids: Ids) -> impl Widget<AppState> {
         }
     })
     .on_click(|_, d: &mut AppState, _| d.toggle_connection())
-    .fix_width(108.0);
-    Flex::row()
-        .with_child(caption("Server"))
-        .with_spacer(8.0)
-        .with_child(server)
-        .with_spacer(14.0)
-        .with_child(caption("Name"))
-        .with_spacer(8.0)
-        .with_child(name)
-        .with_spacer(14.0)
-        .with_child(caption("Password"))
-        .with_spacer(8.0)
-        .with_child(password)
-        .with_spacer(14.0)
-        .with_child(tls)
-        .with_spacer(14.0)
-        .with_child(button)
-        .with_flex_spacer(1.0)
+    .fix_width(108.0)
+    .with_id(ids.connect);
+    let unit = |label: &str, field: Box<dyn Widget<AppState>>, id: WidgetId| {
+        Flex::row()
+            .with_child(caption(label))
+            .with_spacer(8.0)
+            .with_child(field)
+            .with_id(id)
+    };
+    Wrap::new(14.0, 8.0)
+        .with_child(unit("Server", server.boxed(), ids.server_unit))
+        .with_child(unit("Name", name.boxed(), ids.name_unit))
+        .with_child(unit("Password", password.boxed(), ids.password_unit))
+        .with_child(
+            // Together: the box is read as part of what Connect does.
+            Flex::row()
+                .with_child(tls)
+                .with_spacer(14.0)
+                .with_child(button)
+                .with_id(ids.connect_unit),
+        )
+        .with_id(ids.toolbar_wrap)
         .padding(BAR_INSETS)
+        .with_id(ids.toolbar)
 }
 
 fn users_panel() -> impl Widget<AppState> {
@@ -293,16 +371,51 @@ fn compose_bar(ids: Ids) -> impl Widget<AppState> {
         .disabled_if(|d: &AppState, _| !d.can_send())
         .fix_width(80.0)
         .with_id(ids.send);
-    Flex::row()
+    let row = Flex::row()
         .with_flex_child(compose, 1.0)
         .with_spacer(10.0)
         .with_child(send)
-        .with_id(ids.compose_row)
+        .with_id(ids.compose_row);
+    Flex::column()
+        .cross_axis_alignment(CrossAxisAlignment::Fill)
+        .with_child(paste_bar(ids))
+        .with_child(row)
+        .with_id(ids.compose_column)
         .padding(BAR_INSETS)
         .with_id(ids.compose_bar)
 }
 
-fn status_bar() -> impl Widget<AppState> {
+/// Shown while a paste of many lines waits: what it would send, and the
+/// buttons (Enter and Escape in the compose box do the same).
+fn paste_bar(ids: Ids) -> impl Widget<AppState> {
+    let question = TextLine::new(|d: &AppState| {
+        format!("{}  Enter sends, Escape cancels.", d.paste_question())
+    })
+    .with_text_size(13.0)
+    .wrapped();
+    let send = Button::new("Send all")
+        .on_click(|_, d: &mut AppState, _| d.confirm_paste())
+        .with_id(ids.paste_send);
+    let cancel = Button::new("Cancel").on_click(|_, d: &mut AppState, _| d.cancel_paste());
+    let bar = Flex::row()
+        .with_flex_child(question, 1.0)
+        .with_spacer(10.0)
+        .with_child(send)
+        .with_spacer(8.0)
+        .with_child(cancel)
+        .padding(Insets::new(0.0, 0.0, 0.0, 8.0));
+    Either::new(
+        |d: &AppState, _| !d.pending_paste.is_empty(),
+        bar,
+        SizedBox::empty(),
+    )
+    .with_id(ids.paste_bar)
+}
+
+/// The connection's state, wrapped onto more lines rather than cut (a
+/// refusal ends with the hint saying what to do), with the line counter
+/// kept at the right.
+fn status_bar(ids: Ids) -> impl Widget<AppState> {
     let dot = Painter::new(|ctx, d: &AppState, _| {
         let size = ctx.size();
         let colour = match &d.conn {
@@ -320,6 +433,7 @@ fn status_bar() -> impl Widget<AppState> {
     .fix_size(8.0, 8.0);
     let text = Label::new(|d: &AppState, _: &Env| d.status_line())
         .with_text_size(12.5)
+        .with_line_break_mode(druid::widget::LineBreaking::WordWrap)
         .controller(TextColour::new(status_colour));
     let lines = Label::new(|d: &AppState, _: &Env| {
         if d.log().is_empty() {
@@ -329,7 +443,8 @@ fn status_bar() -> impl Widget<AppState> {
         }
     })
     .with_text_size(12.0)
-    .with_text_color(theme::MUTED);
+    .with_text_color(theme::MUTED)
+    .with_id(ids.status_lines);
     let warning = Either::new(
         |d: &AppState, _| d.insecure_warning().is_some(),
         Label::new(|d: &AppState, _: &Env| d.insecure_warning().unwrap_or_default().to_owned())
@@ -354,16 +469,21 @@ fn status_bar() -> impl Widget<AppState> {
             .with_child(warning)
             .with_child(
                 Flex::row()
-                    .with_child(dot)
+                    .cross_axis_alignment(CrossAxisAlignment::Start)
+                    .with_child(dot.padding(Insets::new(0.0, 4.0, 0.0, 0.0)))
                     .with_spacer(8.0)
-                    .with_flex_child(text.expand_width(), 1.0)
+                    .with_flex_child(text.expand_width().with_id(ids.status_text), 1.0)
+                    .with_spacer(8.0)
                     .with_child(loading)
-                    .with_child(lines),
+                    .with_child(lines)
+                    .with_id(ids.status_row),
             )
+            .with_id(ids.status_column)
             .padding(Insets::uniform_xy(12.0, 5.0)),
     )
     .background(theme::PANEL_BG)
     .controller(Countdown::default())
+    .with_id(ids.status_bar)
 }
 
 /// Ticks the "reconnecting in N s" countdown once a second.
@@ -426,14 +546,41 @@ impl<W: Widget<AppState>> Controller<AppState, W> for ComposeKeys {
     ) {
         match event {
             Event::KeyDown(key) if key.key == KbKey::Enter && !key.mods.shift() => {
-                data.submit();
+                if data.pending_paste.is_empty() {
+                    data.submit();
+                } else {
+                    data.confirm_paste();
+                }
                 ctx.set_handled();
                 return;
             }
-            Event::Command(cmd) if cmd.is(FOCUS_COMPOSE) => {
-                ctx.request_focus();
+            Event::KeyDown(key) if key.key == KbKey::Escape && !data.pending_paste.is_empty() => {
+                data.cancel_paste();
                 ctx.set_handled();
                 return;
+            }
+            // The stock box keeps only the first line of a paste: several
+            // lines are sent here (the guard does it) and the box never
+            // sees them; one line is left to the box.
+            Event::Paste(clipboard)
+                if clipboard.get_string().is_some_and(|text| data.paste(&text)) =>
+            {
+                ctx.set_handled();
+                return;
+            }
+            Event::Command(cmd) => {
+                if let Some(text) = cmd.get(PASTE_TEXT) {
+                    if !data.paste(text) {
+                        data.compose.push_str(text);
+                    }
+                    ctx.set_handled();
+                    return;
+                }
+                if cmd.is(FOCUS_COMPOSE) {
+                    ctx.request_focus();
+                    ctx.set_handled();
+                    return;
+                }
             }
             _ => {}
         }
@@ -598,8 +745,8 @@ pub(crate) mod testing {
     use druid::debug_state::DebugState;
     use druid::tests::harness::Harness;
     use druid::{
-        Command, KeyEvent, Modifiers, MouseButton, MouseButtons, MouseEvent, Point, SingleUse,
-        Size, Target, Vec2,
+        Command, KeyEvent, Modifiers, MouseButton, MouseButtons, MouseEvent, Point, Rect,
+        SingleUse, Size, Target, Vec2,
     };
 
     pub(crate) type Change = Box<dyn FnOnce(&mut AppState)>;
@@ -676,12 +823,30 @@ pub(crate) mod testing {
     /// The centre of the Send button in window coordinates: the origins of
     /// every widget pod from the bottom bar down to the button.
     pub(crate) fn send_button_centre(harness: &mut Harness<AppState>, ids: Ids) -> Point {
+        window_rect(
+            harness,
+            &[
+                ids.compose_bar,
+                ids.compose_column,
+                ids.compose_row,
+                ids.send,
+            ],
+        )
+        .center()
+    }
+
+    /// Where the last widget of `path` is in the window: `path` names
+    /// every widget pod from a child of the window's root down to it
+    /// (each pod's origin is relative to its parent's).
+    pub(crate) fn window_rect(harness: &mut Harness<AppState>, path: &[WidgetId]) -> Rect {
         let mut origin = Point::ORIGIN;
-        for id in [ids.compose_bar, ids.compose_row] {
-            origin += harness.get_state(id).layout_rect().origin().to_vec2();
+        for id in path {
+            origin += harness.get_state(*id).layout_rect().origin().to_vec2();
         }
-        let rect = harness.get_state(ids.send).layout_rect();
-        origin + rect.center().to_vec2()
+        let size = path
+            .last()
+            .map_or(Size::ZERO, |id| harness.get_state(*id).layout_rect().size());
+        Rect::from_origin_size(origin, size)
     }
 
     pub(crate) fn find<'a>(state: &'a DebugState, name: &str) -> Option<&'a DebugState> {
