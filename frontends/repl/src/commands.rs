@@ -30,6 +30,14 @@ pub enum Command {
     OperAsk,
 }
 
+/// The lines in what one `readline` returned: a bracketed paste (or a
+/// line ending in `\r` from a Windows file) holds several, and each is
+/// typed input of its own, sent in order. Blank lines are left out.
+pub fn typed_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split(['\n', '\r'])
+        .filter(|line| !line.trim().is_empty())
+}
+
 /// Parses one typed line.
 ///
 /// # Errors
@@ -188,5 +196,13 @@ mod tests {
             assert!(words.contains(&w), "{w} missing from {words:?}");
             assert!(help().iter().any(|l| l.starts_with(w)), "{w} not in help");
         }
+    }
+
+    #[test]
+    fn a_pasted_block_is_one_line_each() {
+        let lines: Vec<&str> = typed_lines("A\nB\r\n\n  \nC\r").collect();
+        assert_eq!(lines, ["A", "B", "C"]);
+        assert_eq!(typed_lines("/me waves").collect::<Vec<_>>(), ["/me waves"]);
+        assert_eq!(typed_lines("\n").count(), 0);
     }
 }

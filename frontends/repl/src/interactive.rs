@@ -17,7 +17,7 @@ use rustyline::{Cmd, CompletionType, Config, Editor, ExternalPrinter, KeyEvent, 
 
 use crate::access::Access;
 use crate::client::{Client, Flow, Output};
-use crate::commands::{parse, Command};
+use crate::commands::{parse, typed_lines, Command};
 use crate::format::{format_history, format_line, Style};
 use crate::helper::ReplHelper;
 use crate::state::{lock, SharedState, State};
@@ -146,24 +146,32 @@ fn read_loop(editor: &mut ReplEditor, client: &mut Client) -> anyhow::Result<()>
                 return Err(e).context("reading the terminal");
             }
         };
-        if !line.trim().is_empty() && !carries_password(&line) {
-            let _ = editor.add_history_entry(line.as_str());
-        }
-        match parse(&line) {
-            Ok(Command::Clear) => {
-                if let Err(e) = editor.clear_screen() {
-                    client.local(LineKind::Error, &format!("cannot clear the screen: {e}"));
-                }
+        // A bracketed paste of several lines comes back as one string:
+        // each line is sent, in order, as if typed one by one.
+        for line in typed_lines(&line) {
+            if on_line(editor, client, line) == Flow::Quit {
+                return Ok(());
             }
-            Ok(command) => {
-                if block_on(client.handle(command)) == Flow::Quit {
-                    return Ok(());
-                }
-            }
-            Err(chat_core::InputError::Empty) => {}
-            Err(e) => client.local(LineKind::Error, &e.to_string()),
         }
     }
+}
+
+/// Acts on one typed line.
+fn on_line(editor: &mut ReplEditor, client: &mut Client, line: &str) -> Flow {
+    if !carries_password(line) {
+        let _ = editor.add_history_entry(line);
+    }
+    match parse(line) {
+        Ok(Command::Clear) => {
+            if let Err(e) = editor.clear_screen() {
+                client.local(LineKind::Error, &format!("cannot clear the screen: {e}"));
+            }
+        }
+        Ok(command) => return block_on(client.handle(command)),
+        Err(chat_core::InputError::Empty) => {}
+        Err(e) => client.local(LineKind::Error, &e.to_string()),
+    }
+    Flow::Continue
 }
 
 /// Whether a typed line holds a password (`/oper PASSWORD`), which must not

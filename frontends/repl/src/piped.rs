@@ -17,7 +17,7 @@ use futures::StreamExt;
 
 use crate::access::Access;
 use crate::client::{Client, Flow, Output};
-use crate::commands::{parse, Command};
+use crate::commands::{parse, typed_lines, Command};
 use crate::state::{SharedState, State};
 
 /// Events to stdout, the REPL's own lines to stderr; no colour, no clock,
@@ -78,14 +78,17 @@ pub async fn run(addr: String, name: Option<String>, access: Access) -> anyhow::
                 return Err(e).context("reading stdin");
             }
         };
-        match parse(&line) {
-            Ok(Command::Clear) | Err(InputError::Empty) => {}
-            Ok(command) => {
-                if client.handle(command).await == Flow::Quit {
-                    return Ok(());
+        // A line from a file written on Windows ends in `\r`.
+        for line in typed_lines(&line) {
+            match parse(line) {
+                Ok(Command::Clear) | Err(InputError::Empty) => {}
+                Ok(command) => {
+                    if client.handle(command).await == Flow::Quit {
+                        return Ok(());
+                    }
                 }
+                Err(e) => client.local(LineKind::Error, &e.to_string()),
             }
-            Err(e) => client.local(LineKind::Error, &e.to_string()),
         }
     }
     client.quit().await;

@@ -132,6 +132,18 @@ impl Tmux {
         self.run(&args);
     }
 
+    /// Pastes `text` as a terminal would: with bracketed-paste marks
+    /// around it when `bracketed` (and the program asked for them), and
+    /// each line break as the Enter key (`\r`), as tmux pastes.
+    fn paste(&self, text: &str, bracketed: bool) {
+        self.run(&["set-buffer", "-b", "paste", text]);
+        let mut args = vec!["paste-buffer", "-b", "paste", "-t", "t"];
+        if bracketed {
+            args.push("-p");
+        }
+        self.run(&args);
+    }
+
     fn screen(&self) -> String {
         self.run(&["capture-pane", "-p", "-t", "t"])
     }
@@ -1379,4 +1391,74 @@ async fn rooms_are_joined_again_after_a_reconnection() {
     tmux.wait_for("exit code 0", |s| s.contains("exit=0"));
     drop(stop);
     timeout(WAIT, task).await.expect("server stops");
+}
+
+/// The texts of the next `n` messages (or actions) from `from`, in order.
+async fn texts_from(events: &mut EventStream, from: &str, n: usize) -> Vec<String> {
+    let mut texts = Vec::new();
+    while texts.len() < n {
+        let event = expect_event(
+            events,
+            &format!("{from}'s message {}", texts.len() + 1),
+            |e| matches!(e, Event::Message(m) | Event::Action(m) if m.from == from),
+        )
+        .await;
+        if let Event::Message(m) | Event::Action(m) = event {
+            texts.push(m.text);
+        }
+    }
+    texts
+}
+
+#[async_std::test]
+async fn every_line_typed_or_pasted_is_sent_in_order_and_long_ones_split() {
+    // The server's usual rate limit (10 at once, 5 a second): a 20-line
+    // paste arrives whole because chat-core keeps to it.
+    let server = ServerHandle::start(Config::default())
+        .await
+        .expect("server starts");
+    let (_watcher, mut events) = join(server.addr(), "watcher").await;
+    let tmux = Tmux::start(&repl_command(&server.addr().to_string(), "alice", None));
+    tmux.wait_for("connected status", |s| s.contains("connected as alice to"));
+    expect_event(
+        &mut events,
+        "alice joining",
+        |e| matches!(e, Event::Joined(p) if p.name == "alice"),
+    )
+    .await;
+
+    // Typed in one burst: three lines, three Enters, one write.
+    tmux.keys(&["A", "Enter", "B", "Enter", "C", "Enter"]);
+    assert_eq!(texts_from(&mut events, "alice", 3).await, ["A", "B", "C"]);
+
+    // Pasted without bracketed paste: each line break is an Enter.
+    let lines: Vec<String> = (1..=20).map(|n| format!("line {n}")).collect();
+    tmux.paste(&(lines.join("\n") + "\n"), false);
+    assert_eq!(texts_from(&mut events, "alice", 20).await, lines);
+
+    // With bracketed paste: the block lands on the prompt as one edit,
+    // and Enter sends it a line at a time (not refused as U+000A).
+    tmux.paste("x1\nx2\n/me x3", true);
+    tmux.keys(&["Enter"]);
+    assert_eq!(
+        texts_from(&mut events, "alice", 3).await,
+        ["x1", "x2", "x3"]
+    );
+
+    // 10,000 characters: more than the server's 8192-byte line, so split
+    // at word boundaries into messages that each fit, in order.
+    let long: String = (0..1_000).map(|n| format!("w{n:07}x ")).collect();
+    assert_eq!(long.len(), 10_000);
+    tmux.paste(long.trim_end(), true);
+    tmux.keys(&["Enter"]);
+    let pieces = texts_from(&mut events, "alice", 2).await;
+    assert_eq!(pieces.concat(), long.trim_end());
+    assert!(
+        pieces[0].ends_with(' ') && pieces[0].len() < 8192,
+        "cut after a word: {:?}",
+        &pieces[0][pieces[0].len() - 20..]
+    );
+    tmux.wait_for("no refusal", |s| {
+        !s.contains("too long") && !s.contains("control character")
+    });
 }
