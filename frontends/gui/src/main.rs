@@ -23,6 +23,7 @@ mod wrap;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
@@ -69,7 +70,30 @@ struct Args {
     /// same.
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
+    /// Ping the server after this many seconds of silence (default 30); the
+    /// status bar shows how long it has not answered.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    ping_after: Option<u64>,
+    /// Give a pinged server up after this many more seconds without an
+    /// answer, and reconnect (default 30).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    dead_after: Option<u64>,
 }
+
+impl Args {
+    /// `--ping-after` / `--dead-after`, the one not given at its default;
+    /// `None` when neither is given.
+    fn liveness(&self) -> Option<(Duration, Duration)> {
+        if self.ping_after.is_none() && self.dead_after.is_none() {
+            return None;
+        }
+        let secs = |s: Option<u64>| Duration::from_secs(s.unwrap_or(DEFAULT_LIVENESS_SECS));
+        Some((secs(self.ping_after), secs(self.dead_after)))
+    }
+}
+
+/// chat-core's default for both liveness intervals.
+const DEFAULT_LIVENESS_SECS: u64 = 30;
 
 /// The room password from `--password-file` or `CHAT_PASSWORD`. The
 /// variable is removed from the environment once read.
@@ -155,6 +179,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         .with_scrollback(args.scrollback);
     state.password = mask::Masked::new(&password);
     state.tls = args.tls || saved.tls;
+    state.liveness = args.liveness();
     state.tls_options = chat_core::TlsOptions {
         ca_file: args.ca.clone(),
         insecure: args.insecure,
@@ -217,6 +242,25 @@ impl AppDelegate<AppState> for Delegate {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn liveness_flags_default_the_other_interval() {
+        let parse = |args: &[&str]| {
+            Args::try_parse_from(std::iter::once("chat-gui").chain(args.iter().copied()))
+                .map(|a| a.liveness())
+        };
+        assert_eq!(parse(&[]).ok(), Some(None));
+        let secs = Duration::from_secs;
+        assert_eq!(
+            parse(&["--ping-after", "2"]).ok(),
+            Some(Some((secs(2), secs(30))))
+        );
+        assert_eq!(
+            parse(&["--ping-after", "2", "--dead-after", "4"]).ok(),
+            Some(Some((secs(2), secs(4))))
+        );
+        assert!(parse(&["--dead-after", "0"]).is_err());
+    }
 
     #[test]
     fn help_says_what_a_password_file_holds() {

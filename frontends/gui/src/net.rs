@@ -138,6 +138,9 @@ fn session_config(spec: ConnectSpec) -> SessionConfig {
     if let Some(password) = spec.password {
         config = config.with_password(password);
     }
+    if let Some((ping_after, dead_after)) = spec.liveness {
+        config = config.with_liveness(ping_after, dead_after);
+    }
     config
 }
 

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use chat_core::render::status_text;
 use chat_core::{parse_input, Event, Input, InputError, Status, TlsOptions};
@@ -171,6 +172,9 @@ pub struct ConnectSpec {
     pub password: Option<String>,
     /// TLS, when the box is ticked.
     pub tls: Option<TlsOptions>,
+    /// When to ping a silent server and when to give it up
+    /// (`SessionConfig::with_liveness`); `None` keeps chat-core's defaults.
+    pub liveness: Option<(Duration, Duration)>,
 }
 
 impl fmt::Debug for Outbox {
@@ -240,6 +244,10 @@ pub struct AppState {
     #[data(ignore)]
     #[lens(ignore)]
     pub tls_options: TlsOptions,
+    /// From `--ping-after` / `--dead-after`: see [`ConnectSpec::liveness`].
+    #[data(ignore)]
+    #[lens(ignore)]
+    pub liveness: Option<(Duration, Duration)>,
     /// This session was welcomed already: a later welcome is a
     /// reconnection, after which chat-core joins the other rooms again.
     #[data(ignore)]
@@ -302,6 +310,7 @@ impl AppState {
             focus_compose: 0,
             focus_password: 0,
             tls_options: TlsOptions::default(),
+            liveness: None,
             welcomed: false,
             pending_join: None,
             pinged: false,
@@ -452,6 +461,7 @@ impl AppState {
             name,
             password: Some(self.password.secret().to_owned()).filter(|p| !p.is_empty()),
             tls: self.tls.then(|| self.tls_options.clone()),
+            liveness: self.liveness,
         };
         if let Some(connector) = &self.connector {
             let cancel = connector.start(self.generation, spec);
