@@ -5,6 +5,7 @@
 //! Only `futures` types appear here, so a session on another runtime (or over
 //! TLS) can reuse all of it; [`crate::tcp`] is the async-std implementation.
 
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -92,6 +93,12 @@ pub struct SessionConfig {
     /// taken for dead: closed, reported (`server not responding`) and, when
     /// reconnecting, replaced.
     pub dead_after: Duration,
+    /// The newest sequence number already seen per room (by
+    /// [`room_key`]): history replayed on joining is delivered only past
+    /// it. A client connecting again by hand passes what the session
+    /// before saw ([`SessionSender::seen`]), as the session itself does
+    /// across its own reconnections.
+    pub seen: HashMap<String, u64>,
 }
 
 impl SessionConfig {
@@ -110,7 +117,20 @@ impl SessionConfig {
             password: None,
             ping_after: Duration::from_secs(30),
             dead_after: Duration::from_secs(30),
+            seen: HashMap::new(),
         }
+    }
+
+    /// Starts knowing the newest message seen per room (as
+    /// [`SessionSender::seen`] reports them), so the history replayed on
+    /// joining shows only what came after.
+    #[must_use]
+    pub fn with_seen(mut self, seen: HashMap<String, u64>) -> Self {
+        self.seen = seen
+            .into_iter()
+            .map(|(room, seq)| (room_key(&room), seq))
+            .collect();
+        self
     }
 
     /// Sets when a silent server is pinged, and how long after that ping
@@ -318,6 +338,9 @@ pub(crate) struct Shared {
     /// The limits the server announced in its last welcome: long texts
     /// are split to fit its `max_line`.
     pub(crate) limits: std::sync::Mutex<Option<Limits>>,
+    /// The newest message delivered per room (by room key), so a replay
+    /// does not deliver again what the consumer has.
+    pub(crate) seen: std::sync::Mutex<HashMap<String, u64>>,
 }
 
 /// The rooms a session is in.
@@ -390,6 +413,12 @@ impl Shared {
             .unwrap_or(DEFAULT_MAX_LINE)
     }
 
+    pub(crate) fn seen(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        self.seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     pub(crate) fn rooms(&self) -> std::sync::MutexGuard<'_, Rooms> {
         self.rooms
             .lock()
@@ -433,6 +462,13 @@ impl SessionSender {
     /// The rooms the session is in and the current one.
     pub fn rooms(&self) -> Rooms {
         self.shared.rooms().clone()
+    }
+
+    /// The newest sequence number delivered so far per room (by room key,
+    /// see [`room_key`]), live or replayed: give it to the next session
+    /// with [`SessionConfig::with_seen`] so it does not replay it again.
+    pub fn seen(&self) -> HashMap<String, u64> {
+        self.shared.seen().clone()
     }
 
     /// The current room: where [`say`](Self::say) and plain input go.

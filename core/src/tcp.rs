@@ -6,7 +6,7 @@
 //! the [`SessionSender`]s queue, answers pings, and when the server goes away
 //! reports it and (if configured) reconnects with backoff under the same name.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -52,6 +52,7 @@ impl ChatSession for TcpSession {
         shared.connected.store(true, Ordering::Release);
         shared.set_name(&welcome.name);
         shared.set_limits(welcome.limits);
+        shared.seen().clone_from(&config.seen);
         shared.rooms().joined(&welcome.room);
         // The channel is new and has room: these cannot fail.
         let _ = event_tx.try_send(Event::Status(Status::Connected {
@@ -61,7 +62,6 @@ impl ChatSession for TcpSession {
         let _ = event_tx.try_send(Event::Welcome(welcome.clone()));
         let task = Task {
             name: welcome.name.clone(),
-            last_seq: HashMap::new(),
             put_out: None,
             joining: HashSet::from([room_key(&welcome.room)]),
             pace: pace_for(&welcome),
@@ -246,9 +246,6 @@ struct Task {
     config: SessionConfig,
     /// The name currently held, claimed again after a reconnection.
     name: String,
-    /// The newest message delivered per room (by room key), so the replay
-    /// after a reconnection does not deliver again what the consumer has.
-    last_seq: HashMap<String, u64>,
     /// Rooms between our joining them and our own join notice: their
     /// replays are the join replay.
     joining: HashSet<String>,
@@ -429,16 +426,18 @@ impl Task {
                 self.shared.set_name(&r.to);
             }
             ServerFrame::Message(m) | ServerFrame::Action(m) => {
-                self.last_seq.insert(self.key_of(m.room.as_deref()), m.seq);
+                let key = self.key_of(m.room.as_deref());
+                self.shared.seen().insert(key, m.seq);
             }
             ServerFrame::Replay(r) => {
                 let key = self.key_of(r.message.room.as_deref());
                 if self.joining.contains(&key) {
-                    let seen = self.last_seq.entry(key).or_insert(0);
-                    if r.message.seq <= *seen {
+                    let mut seen = self.shared.seen();
+                    let newest = seen.entry(key).or_insert(0);
+                    if r.message.seq <= *newest {
                         return None;
                     }
-                    *seen = r.message.seq;
+                    *newest = r.message.seq;
                 }
             }
             ServerFrame::Join(p) if name_key(&p.name) == name_key(&self.name) => {

@@ -1,8 +1,10 @@
 //! Getting into a protected room: the TLS settings from the flags, and the
 //! room's password from a file, the environment or the terminal (read
-//! without echo), remembered for every `/connect`.
+//! without echo), remembered for every `/connect`; and how long a silent
+//! server is waited for.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use chat_core::protocol::ErrorCode;
 use chat_core::{ChatError, SessionConfig, TlsOptions};
@@ -27,6 +29,10 @@ pub struct Access {
     pub source: Option<String>,
     /// Whether the password may be asked for on the terminal.
     pub can_ask: bool,
+    /// When a silent server is pinged, and how long after that ping it is
+    /// given up on (`--ping-after`, `--dead-after`); chat-core's defaults
+    /// without them.
+    pub liveness: Option<(Duration, Duration)>,
 }
 
 impl std::fmt::Debug for Access {
@@ -37,6 +43,7 @@ impl std::fmt::Debug for Access {
             .field("password", &self.password.as_ref().map(|_| "…"))
             .field("source", &self.source)
             .field("can_ask", &self.can_ask)
+            .field("liveness", &self.liveness)
             .finish()
     }
 }
@@ -74,6 +81,7 @@ impl Access {
             password,
             source,
             can_ask: false,
+            liveness: None,
         })
     }
 
@@ -84,6 +92,9 @@ impl Access {
         }
         if let Some(password) = &self.password {
             config = config.with_password(password.clone());
+        }
+        if let Some((ping_after, dead_after)) = self.liveness {
+            config = config.with_liveness(ping_after, dead_after);
         }
         config
     }

@@ -5,6 +5,7 @@
 //! The REPL opens no socket itself; everything goes through `TcpSession`,
 //! with the TLS and password settings of [`Access`].
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -193,6 +194,9 @@ pub struct Client {
     /// Before quitting, wait until the server has answered what was sent
     /// (piped mode: a script's last lines still get their replies printed).
     settle_before_quit: bool,
+    /// The server of the last session and the newest message it delivered
+    /// per room: `/connect` to the same server shows only history past it.
+    seen: Option<(String, HashMap<String, u64>)>,
 }
 
 impl std::fmt::Debug for Client {
@@ -216,6 +220,7 @@ impl Client {
             pending: Arc::default(),
             session: None,
             settle_before_quit: false,
+            seen: None,
         }
     }
 
@@ -250,9 +255,15 @@ impl Client {
             attempt: 1,
         });
         let mut asked = false;
+        // Sequence numbers are one server's: another starts afresh.
+        let seen = match &self.seen {
+            Some((addr, seen)) if *addr == self.addr => seen.clone(),
+            _ => HashMap::new(),
+        };
         let session = loop {
             let config = SessionConfig::new(self.addr.clone(), name.clone())
                 .reconnecting()
+                .with_seen(seen.clone())
                 .with_client(format!("chat-repl/{}", env!("CARGO_PKG_VERSION")));
             match TcpSession::connect(self.access.apply(config)).await {
                 Ok(session) => break session,
@@ -546,26 +557,42 @@ impl Client {
         let Some(session) = self.session.take() else {
             return;
         };
-        let Session { sender, mut pump } = session;
-        match sender.send(Input::Quit(reason)).await {
-            // Ended already: its last status line has been shown.
-            Err(ChatError::Closed) => {
-                let _ = timeout(LEAVE_TIMEOUT, &mut pump).await;
-                return;
-            }
-            Ok(_) if timeout(LEAVE_TIMEOUT, &mut pump).await.is_ok() => return,
-            _ => {}
+        let Session { sender, pump } = session;
+        let seen_by = sender.clone();
+        if !quit_session(sender, pump, reason).await {
+            self.local_status(Status::Disconnected {
+                reason: "you left".to_owned(),
+                retry_in: None,
+            });
         }
-        // Stuck (say, in a connection attempt that takes its time): there is
-        // nobody to say goodbye to. Dropping the event stream makes the
-        // session stop at its next step.
-        drop(sender);
-        pump.cancel().await;
-        self.local_status(Status::Disconnected {
-            reason: "you left".to_owned(),
-            retry_in: None,
-        });
+        // Read once the session has stopped delivering: everything shown
+        // is counted.
+        self.seen = Some((self.addr.clone(), seen_by.seen()));
     }
+}
+
+/// Sends the quit and waits for the session to end; `false` when it was
+/// stuck (say, in a connection attempt that takes its time) and had to be
+/// dropped without its last status line.
+async fn quit_session(
+    sender: SessionSender,
+    mut pump: JoinHandle<()>,
+    reason: Option<String>,
+) -> bool {
+    match sender.send(Input::Quit(reason)).await {
+        // Ended already: its last status line has been shown.
+        Err(ChatError::Closed) => {
+            let _ = timeout(LEAVE_TIMEOUT, &mut pump).await;
+            return true;
+        }
+        Ok(_) if timeout(LEAVE_TIMEOUT, &mut pump).await.is_ok() => return true,
+        _ => {}
+    }
+    // There is nobody to say goodbye to. Dropping the event stream makes
+    // the session stop at its next step.
+    drop(sender);
+    pump.cancel().await;
+    false
 }
 
 /// Turns the session's events into lines until the session ends.

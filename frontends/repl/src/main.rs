@@ -5,6 +5,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use chat_core::ChatError;
 use clap::Parser;
@@ -52,6 +53,13 @@ struct Args {
     /// asks when the room wants one.
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
+    /// Seconds of silence from the server before the REPL pings it.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    ping_after: u64,
+    /// Seconds after that ping, still unanswered, before the connection is
+    /// taken for dead and replaced.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    dead_after: u64,
 }
 
 fn main() -> ExitCode {
@@ -78,6 +86,10 @@ fn run(args: Args) -> anyhow::Result<()> {
         env_password,
     )?;
     access.can_ask = std::io::stdin().is_terminal();
+    access.liveness = Some((
+        Duration::from_secs(args.ping_after),
+        Duration::from_secs(args.dead_after),
+    ));
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if interactive {
         let history = if args.no_history {

@@ -1462,3 +1462,178 @@ async fn every_line_typed_or_pasted_is_sent_in_order_and_long_ones_split() {
         !s.contains("too long") && !s.contains("control character")
     });
 }
+
+#[async_std::test]
+async fn connecting_again_by_hand_shows_only_what_was_not_seen() {
+    let server = ServerHandle::start(Config {
+        rate_limit: None,
+        replay: 50,
+        ..Default::default()
+    })
+    .await
+    .expect("server starts");
+    let (watcher, mut events) = join(server.addr(), "watcher").await;
+    for n in 1..=5 {
+        watcher.say(format!("seen {n}")).await.expect("sent");
+        expect_event(&mut events, "own copy", |e| matches!(e, Event::Message(_))).await;
+    }
+    let tmux = Tmux::start(&repl_command(&server.addr().to_string(), "alice", None));
+    tmux.wait_for("the history on joining", |s| {
+        s.contains("<watcher> seen 5") && s.contains("connected as alice to")
+    });
+    expect_event(
+        &mut events,
+        "alice joining",
+        |e| matches!(e, Event::Joined(p) if p.name == "alice"),
+    )
+    .await;
+    enter(&tmux, "/disconnect");
+    expect_event(&mut events, "alice leaving", |e| {
+        matches!(e, Event::Left(_))
+    })
+    .await;
+    tmux.wait_for("disconnected status", |s| {
+        s.contains("* disconnected: you left")
+    });
+    watcher.say("said while away").await.expect("sent");
+    enter(&tmux, "/connect");
+    let screen = tmux.wait_for("connected again, with what was missed", |s| {
+        s.matches("connected as alice to").count() == 2 && s.contains("<watcher> said while away")
+    });
+    // Give a wrong replay the time to arrive before judging.
+    std::thread::sleep(Duration::from_millis(300));
+    let screen = format!("{screen}\n{}", tmux.screen());
+    for n in 1..=5 {
+        let once = rows(&tmux.screen())
+            .iter()
+            .filter(|r| r.ends_with(&format!("<watcher> seen {n}")))
+            .count();
+        assert_eq!(once, 1, "seen {n} shown again:\n{screen}");
+    }
+}
+
+/// A `chat-server` process of its own (so it can be frozen with SIGSTOP),
+/// killed when dropped.
+struct ServerProcess {
+    child: Child,
+    addr: String,
+}
+
+impl ServerProcess {
+    /// The `chat-server` binary beside ours, built first when it is not
+    /// there (cargo builds only this package's binaries for its tests).
+    fn binary() -> std::path::PathBuf {
+        let dir = std::path::Path::new(BIN)
+            .parent()
+            .expect("the binary's directory");
+        let server = dir.join("chat-server");
+        if !server.exists() {
+            let target = dir.parent().expect("the target directory");
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+            let status = Command::new(cargo)
+                .args([
+                    "build",
+                    "-p",
+                    "chat-server",
+                    "--bin",
+                    "chat-server",
+                    "--target-dir",
+                ])
+                .arg(target)
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building chat-server");
+        }
+        server
+    }
+
+    fn start() -> ServerProcess {
+        let addr = refused_addr();
+        let child = Command::new(Self::binary())
+            .args(["--listen", &addr, "--no-history", "--status-interval", "0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chat-server starts");
+        let deadline = Instant::now() + WAIT;
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < deadline, "chat-server not listening");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        ServerProcess { child, addr }
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal}");
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.signal("CONT");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[async_std::test]
+async fn a_frozen_server_is_reported_and_the_repl_comes_back_having_missed_nothing() {
+    let server = ServerProcess::start();
+    let command = format!(
+        "'{BIN}' --server {} --name alice --no-history --ping-after 1 --dead-after 2",
+        server.addr
+    );
+    let tmux = Tmux::start(&command);
+    tmux.wait_for("connected status", |s| s.contains("connected as alice to"));
+    let (watcher, mut events) = join(server.addr.parse().expect("an address"), "watcher").await;
+    watcher.say("before the freeze").await.expect("sent");
+    tmux.wait_for("the first line", |s| {
+        s.contains("<watcher> before the freeze")
+    });
+
+    server.signal("STOP");
+    let frozen_at = Instant::now();
+    tmux.wait_for("the lag shown", |s| {
+        s.contains(&format!("* server {} not responding for", server.addr))
+    });
+    tmux.wait_for("the dead connection reported", |s| {
+        s.contains("disconnected: server not responding; reconnecting in")
+    });
+    assert!(frozen_at.elapsed() < Duration::from_secs(10));
+    // Said while the server is frozen: it reads it when it wakes, while
+    // alice is away, so only the history can give it back to her.
+    timeout(WAIT, watcher.say("during the freeze"))
+        .await
+        .expect("queued in time")
+        .expect("sent");
+
+    server.signal("CONT");
+    let woke_at = Instant::now();
+    let screen = tmux.wait_for("back, with what was said meanwhile", |s| {
+        s.matches("connected as alice to").count() >= 2 && s.contains("<watcher> during the freeze")
+    });
+    assert!(
+        woke_at.elapsed() < Duration::from_secs(12),
+        "back {:?} after SIGCONT",
+        woke_at.elapsed()
+    );
+    assert_eq!(
+        rows(&screen)
+            .iter()
+            .filter(|r| r.ends_with("<watcher> before the freeze"))
+            .count(),
+        1,
+        "shown once:\n{screen}"
+    );
+    enter(&tmux, "back again");
+    expect_event(
+        &mut events,
+        "alice's line after the freeze",
+        |e| matches!(e, Event::Message(m) if m.from == "alice" && m.text == "back again"),
+    )
+    .await;
+}
