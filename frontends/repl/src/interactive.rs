@@ -20,7 +20,7 @@ use crate::client::{Client, Flow, Output};
 use crate::commands::{parse, typed_lines, Command};
 use crate::format::{format_history, format_line, Style};
 use crate::helper::ReplHelper;
-use crate::state::{lock, SharedState, State};
+use crate::state::{fallback_name, lock, SharedState, State};
 
 const HISTORY_SIZE: usize = 1000;
 
@@ -181,15 +181,20 @@ fn carries_password(line: &str) -> bool {
     word.eq_ignore_ascii_case("/oper")
 }
 
-/// Asks for a name until one is given; `false` when the user gave up (Ctrl-D).
+/// Asks for a name until one is given; `false` when the user gave up
+/// (Ctrl-D). Enter alone takes `$USER`, or a guest name without it.
 fn ask_name(editor: &mut ReplEditor, state: &SharedState) -> anyhow::Result<bool> {
+    let fallback = fallback_name(std::env::var("USER").ok());
     loop {
         match editor.readline("your name: ") {
-            Ok(name) if !name.trim().is_empty() => {
-                lock(state).me = name.trim().to_owned();
+            Ok(name) => {
+                // A pasted name and a line break after it: the name.
+                let name = typed_lines(&name).next().map_or("", str::trim);
+                let name = if name.is_empty() { &fallback } else { name };
+                lock(state).me = name.to_owned();
                 return Ok(true);
             }
-            Ok(_) | Err(ReadlineError::Interrupted) => {}
+            Err(ReadlineError::Interrupted) => {}
             Err(ReadlineError::Eof) => return Ok(false),
             Err(e) => return Err(e).context("reading the terminal"),
         }

@@ -18,7 +18,7 @@ use futures::StreamExt;
 use crate::access::Access;
 use crate::client::{Client, Flow, Output};
 use crate::commands::{parse, typed_lines, Command};
-use crate::state::{SharedState, State};
+use crate::state::{fallback_name, SharedState, State};
 
 /// Events to stdout, the REPL's own lines to stderr; no colour, no clock,
 /// so scripts read the same lines `nc` would show.
@@ -59,7 +59,14 @@ pub async fn run(addr: String, name: Option<String>, access: Access) -> anyhow::
                 eprint!("your name: ");
             }
             match lines.next().await {
-                Some(line) => line.context("reading a name from stdin")?.trim().to_owned(),
+                Some(line) => {
+                    let line = line.context("reading a name from stdin")?;
+                    match line.trim() {
+                        // An empty first line takes `$USER`, or a guest name.
+                        "" => fallback_name(std::env::var("USER").ok()),
+                        name => name.to_owned(),
+                    }
+                }
                 None => anyhow::bail!("no name given: use --name NAME"),
             }
         }

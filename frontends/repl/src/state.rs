@@ -141,6 +141,15 @@ impl State {
     }
 }
 
+/// The name for someone who gives none: `$USER` when it is a valid name,
+/// otherwise chat-core's guest name (`guest-4821`), which no ordinary word
+/// mentions by chance.
+pub fn fallback_name(user: Option<String>) -> String {
+    user.map(|u| u.trim().to_owned())
+        .filter(|u| chat_core::names::validate_name(u).is_ok())
+        .unwrap_or_else(chat_core::names::guest_name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,5 +282,28 @@ mod tests {
             users: vec!["al".into(), "zed".into()],
         }));
         assert_eq!(names(&s), ["al", "zed"]);
+    }
+
+    #[test]
+    fn the_fallback_name_is_the_user_or_a_guest_nobody_mentions() {
+        assert_eq!(fallback_name(Some("alice".into())), "alice");
+        for user in [None, Some(String::new()), Some("john.doe".into())] {
+            let guest = fallback_name(user);
+            assert!(guest.starts_with("guest-"), "{guest}");
+            let line = chat_core::Line {
+                room: None,
+                kind: chat_core::LineKind::Message,
+                time: None,
+                from: Some("bob".into()),
+                to: None,
+                text: "give me the guest list, guest 4821".into(),
+            };
+            assert!(!line.mentions(&guest), "{guest}");
+            let named = chat_core::Line {
+                text: format!("hi {guest}: welcome"),
+                ..line
+            };
+            assert!(named.mentions(&guest));
+        }
     }
 }
