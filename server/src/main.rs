@@ -125,11 +125,14 @@ fn read_secret(file: Option<&std::path::Path>, env: &str) -> anyhow::Result<Opti
 
 #[derive(Debug, clap::Subcommand)]
 enum Tool {
-    /// Makes a self-signed certificate for a LAN: clients trust it with
+    /// Makes a self-signed certificate for a LAN, named after the hosts it
+    /// covers and valid for two years from today: clients trust it with
     /// `--tls --ca CERT.pem`.
     GenCert {
-        /// Names and addresses clients use to reach the server (repeatable).
-        #[arg(long = "host", value_name = "NAME|IP", default_values_t = ["localhost".to_owned(), "127.0.0.1".to_owned()])]
+        /// A name or address clients use to reach the server (repeatable);
+        /// the first name is also the certificate's subject [default: this
+        /// machine's host name, localhost, 127.0.0.1].
+        #[arg(long = "host", visible_alias = "name", value_name = "NAME|IP")]
         hosts: Vec<String>,
         /// Where to write the certificate.
         #[arg(long, value_name = "PATH", default_value = "chat-cert.pem")]
@@ -140,29 +143,39 @@ enum Tool {
     },
 }
 
-/// Writes a self-signed certificate and key, refusing to overwrite.
+/// Writes a self-signed certificate and key, refusing to overwrite, and
+/// says what it covers and until when.
 fn gen_cert(hosts: &[String], cert: &std::path::Path, key: &std::path::Path) -> anyhow::Result<()> {
     use std::io::Write;
-    let (cert_pem, key_pem) = chat_server::tls::generate_self_signed(hosts)?;
+    let hosts = if hosts.is_empty() {
+        chat_server::tls::default_cert_hosts()
+    } else {
+        hosts.to_vec()
+    };
+    let made = chat_server::tls::self_signed(&hosts, chrono::Utc::now().date_naive())?;
     for path in [cert, key] {
         if path.exists() {
             bail!("{} exists; not overwriting it", path.display());
         }
     }
-    std::fs::write(cert, cert_pem).with_context(|| format!("cannot write {}", cert.display()))?;
+    std::fs::write(cert, &made.cert_pem)
+        .with_context(|| format!("cannot write {}", cert.display()))?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options
         .open(key)
-        .and_then(|mut f| f.write_all(key_pem.as_bytes()))
+        .and_then(|mut f| f.write_all(made.key_pem.as_bytes()))
         .with_context(|| format!("cannot write {}", key.display()))?;
     println!(
-        "wrote {} and {} for {}\nserve:   chat-server --listen 0.0.0.0:8001 --tls-cert {} --tls-key {}\nconnect: chat-repl --server HOST:8001 --tls --ca {}",
+        "wrote {} and {} for {} (subject CN={})\nvalid:   from {} to {} (00:00 UTC)\nserve:   chat-server --listen 0.0.0.0:8001 --tls-cert {} --tls-key {}\nconnect: chat-repl --server HOST:8001 --tls --ca {}",
         cert.display(),
         key.display(),
         hosts.join(", "),
+        made.common_name,
+        made.not_before,
+        made.not_after,
         cert.display(),
         key.display(),
         cert.display()

@@ -255,3 +255,124 @@ async fn gen_cert_makes_a_pair_the_binary_serves_with() {
         }
     }
 }
+
+/// The subject's common name, the names and addresses, and the validity
+/// (Unix seconds) of the PEM certificate at `path`.
+fn read_certificate(path: &Path) -> (String, Vec<String>, i64, i64) {
+    use x509_parser::extensions::GeneralName;
+    let pem = std::fs::read(path).expect("read the certificate");
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).expect("PEM");
+    let cert = pem.parse_x509().expect("X.509");
+    let common_name = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .expect("a common name")
+        .to_owned();
+    let names = cert
+        .subject_alternative_name()
+        .expect("one SAN extension")
+        .expect("names")
+        .value
+        .general_names
+        .iter()
+        .map(|name| match name {
+            GeneralName::DNSName(dns) => (*dns).to_owned(),
+            GeneralName::IPAddress(&[a, b, c, d]) => {
+                std::net::Ipv4Addr::new(a, b, c, d).to_string()
+            }
+            other => panic!("unexpected name {other:?}"),
+        })
+        .collect();
+    let validity = cert.validity();
+    (
+        common_name,
+        names,
+        validity.not_before.timestamp(),
+        validity.not_after.timestamp(),
+    )
+}
+
+#[test]
+fn gen_cert_names_the_certificate_after_its_hosts_and_dates_it_from_today() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    let today = chrono::Utc::now().date_naive();
+    let out = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+        .args(["gen-cert", "--name", "chat.lan", "--host", "192.168.1.10"])
+        .args(["--name", "localhost", "--cert"])
+        .arg(&cert)
+        .arg("--key")
+        .arg(&key)
+        .output()
+        .expect("run gen-cert");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let (common_name, names, not_before, not_after) = read_certificate(&cert);
+    assert_eq!(common_name, "chat.lan");
+    assert_eq!(names, ["chat.lan", "192.168.1.10", "localhost"]);
+    let midnight = |date: chrono::NaiveDate| {
+        date.and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc()
+            .timestamp()
+    };
+    let until = today
+        .checked_add_months(chrono::Months::new(24))
+        .expect("two years on");
+    // Made today (the test could straddle midnight UTC: either day is fine).
+    let yesterday = today.pred_opt().expect("a day before");
+    assert!(
+        [midnight(today), midnight(yesterday)].contains(&not_before),
+        "not before {not_before}, today {today}"
+    );
+    assert!(
+        not_after - not_before >= 2 * 365 * 86_400 && not_after - not_before <= 2 * 366 * 86_400,
+        "{not_before}..{not_after}"
+    );
+    if not_before == midnight(today) {
+        assert_eq!(not_after, midnight(until));
+        // The dates are shown, as they are in the certificate.
+        assert!(
+            stdout.contains(&format!("valid:   from {today} to {until} (00:00 UTC)")),
+            "{stdout}"
+        );
+    }
+    assert!(stdout.contains("(subject CN=chat.lan)"), "{stdout}");
+}
+
+#[test]
+fn gen_cert_without_names_covers_this_machine_and_loopback() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cert = dir.path().join("c.pem");
+    let out = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+        .arg("gen-cert")
+        .arg("--cert")
+        .arg(&cert)
+        .arg("--key")
+        .arg(dir.path().join("k.pem"))
+        .output()
+        .expect("run gen-cert");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (common_name, names, _, _) = read_certificate(&cert);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    if host.is_empty() || host == "localhost" {
+        assert_eq!(names, ["localhost", "127.0.0.1"]);
+        assert_eq!(common_name, "localhost");
+    } else {
+        assert_eq!(names, [host.as_str(), "localhost", "127.0.0.1"]);
+        assert_eq!(common_name, host, "named after this machine");
+    }
+}
