@@ -1637,3 +1637,55 @@ async fn a_frozen_server_is_reported_and_the_repl_comes_back_having_missed_nothi
     )
     .await;
 }
+
+#[async_std::test]
+async fn a_bot_s_long_texts_arrive_split_in_order_within_the_limit() {
+    // chat-core does the splitting, so a bot gets it too: the real server
+    // with its usual line limit and rate limit, two chat-core sessions.
+    let server = ServerHandle::start(Config::default())
+        .await
+        .expect("server starts");
+    let (bot, _bot_events) = join(server.addr(), "bot").await;
+    let (_reader, mut events) = join(server.addr(), "reader").await;
+    // Quotes and backslashes take two bytes in JSON, é and 😀 several in
+    // UTF-8: 20,000 characters, well over 8192 bytes however counted.
+    let text: String = (0..2_000)
+        .map(|n| match n % 4 {
+            0 => "\"quoted\" ".to_owned(),
+            1 => "back\\slash ".to_owned(),
+            2 => "é😀é😀 ".to_owned(),
+            _ => format!("{n:>9} "),
+        })
+        .collect::<String>()
+        .trim_end()
+        .to_owned();
+    timeout(WAIT, bot.say(text.clone()))
+        .await
+        .expect("queued in time")
+        .expect("sent");
+    let mut said = String::new();
+    while said.len() < text.len() {
+        let event = expect_event(&mut events, "a piece", |e| matches!(e, Event::Message(_))).await;
+        if let Event::Message(m) = event {
+            assert!(m.text.len() < 8192, "{} bytes", m.text.len());
+            said.push_str(&m.text);
+        }
+    }
+    assert_eq!(said, text);
+
+    timeout(WAIT, bot.tell("reader", text.clone()))
+        .await
+        .expect("queued in time")
+        .expect("sent");
+    let mut told = String::new();
+    while told.len() < text.len() {
+        let event = expect_event(&mut events, "a private piece", |e| {
+            matches!(e, Event::Private(_))
+        })
+        .await;
+        if let Event::Private(p) = event {
+            told.push_str(&p.text);
+        }
+    }
+    assert_eq!(told, text);
+}
