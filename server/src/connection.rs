@@ -25,6 +25,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::Config;
 use crate::directory::{ClientId, Request, ToDirectory};
+use crate::irc::gateway::Registration;
 use crate::membership::Membership;
 use crate::rate::{FloodGuard, Verdict};
 use crate::room::ToRoom;
@@ -43,7 +44,7 @@ pub fn banner(room: &str) -> String {
 }
 
 /// Where the connection is in its life.
-enum Phase {
+pub(crate) enum Phase {
     /// Waiting for the first line, which decides the mode.
     New,
     /// Mode known, no name granted yet.
@@ -55,7 +56,7 @@ enum Phase {
 }
 
 /// What handling a line decided.
-enum Flow {
+pub(crate) enum Flow {
     Continue,
     /// Close the connection, with this reason.
     Close(String),
@@ -63,19 +64,23 @@ enum Flow {
 
 /// The reading half of one client.
 pub struct Reader {
-    id: ClientId,
+    pub(crate) id: ClientId,
     peer: SocketAddr,
     /// Whether the room's password was given (or none is needed).
-    admitted: bool,
+    pub(crate) admitted: bool,
     stream: Box<dyn AsyncRead + Send + Sync + Unpin>,
     directory: Sender<ToDirectory>,
-    config: Arc<Config>,
+    pub(crate) config: Arc<Config>,
     decoder: LineDecoder,
-    phase: Phase,
+    pub(crate) phase: Phase,
     bucket: Option<FloodGuard>,
     /// The protocol version a structured client said it speaks.
     version: u32,
-    rooms: Membership,
+    pub(crate) rooms: Membership,
+    /// The name granted, for IRC numerics, which name their reader.
+    pub(crate) name: Option<String>,
+    /// An IRC client's registration so far.
+    pub(crate) irc: Registration,
 }
 
 impl Reader {
@@ -99,7 +104,15 @@ impl Reader {
             phase: Phase::New,
             bucket: config.rate_limit.map(FloodGuard::new),
             config,
+            name: None,
+            irc: Registration::default(),
         }
+    }
+
+    /// A reader for the IRC listener: its first line is IRC, not a name.
+    pub fn speaking_irc(mut self) -> Self {
+        self.phase = Phase::Naming(Mode::Irc);
+        self
     }
 
     /// Reads until the client leaves; returns why it left.
@@ -124,13 +137,13 @@ impl Reader {
                         None => return self.timed_out().await,
                     }
                 }
-                Phase::Named(Mode::Structured) if pinged => Some(
+                Phase::Named(Mode::Structured | Mode::Irc) if pinged => Some(
                     self.config
                         .idle_timeout
                         .saturating_sub(self.config.ping_interval)
                         .max(Duration::from_millis(1)),
                 ),
-                Phase::Named(Mode::Structured) => Some(self.config.ping_interval),
+                Phase::Named(Mode::Structured | Mode::Irc) => Some(self.config.ping_interval),
                 Phase::Named(Mode::Plain) => None,
             };
             let read = self.stream.read(&mut chunk);
@@ -140,8 +153,7 @@ impl Reader {
                     Err(_) => match self.phase {
                         Phase::Named(_) if !pinged => {
                             pinged = true;
-                            self.push(wire::json_line(&ServerFrame::Ping { token: None }))
-                                .await;
+                            self.push(wire::ping(self.mode())).await;
                             continue;
                         }
                         Phase::Named(_) => return "ping timeout".to_owned(),
@@ -193,7 +205,7 @@ impl Reader {
         format!("no name within {secs} s")
     }
 
-    fn mode(&self) -> Mode {
+    pub(crate) fn mode(&self) -> Mode {
         match self.phase {
             Phase::New | Phase::Password(_) => Mode::Plain,
             Phase::Naming(mode) | Phase::Named(mode) => mode,
@@ -201,15 +213,23 @@ impl Reader {
     }
 
     /// Sends a line to this client alone, through the directory.
-    async fn push(&self, line: bytes::Bytes) {
+    pub(crate) async fn push(&self, line: bytes::Bytes) {
         let _ = self
             .directory
             .send(ToDirectory::Direct { id: self.id, line })
             .await;
     }
 
-    async fn refuse(&self, code: ErrorCode, message: impl Into<String>, id: Option<String>) {
-        self.push(wire::error(self.mode(), code, message, id)).await;
+    pub(crate) async fn refuse(
+        &self,
+        code: ErrorCode,
+        message: impl Into<String>,
+        id: Option<String>,
+    ) {
+        let me = self.me();
+        let about = self.irc.about.as_deref();
+        let line = wire::error_about(self.mode(), &me, code, message, id, about);
+        self.push(line).await;
     }
 
     async fn refuse_undecodable(&self, error: &DecodeError) {
@@ -242,6 +262,7 @@ impl Reader {
             Phase::Naming(Mode::Structured) | Phase::Named(Mode::Structured) => {
                 self.on_structured(&line).await
             }
+            Phase::Naming(Mode::Irc) | Phase::Named(Mode::Irc) => self.on_irc(&line).await,
         }
     }
 
@@ -389,7 +410,7 @@ impl Reader {
     }
 
     /// Refuses after a delay, so that guessing is slow, and closes.
-    async fn wrong_password(&mut self, missing: bool) -> Flow {
+    pub(crate) async fn wrong_password(&mut self, missing: bool) -> Flow {
         let what = if missing {
             "no password"
         } else {
@@ -426,14 +447,14 @@ impl Reader {
 
     /// Asks the directory for a name and waits for its answer: the way
     /// into the default room when the name is granted.
-    async fn claim(&mut self, name: String) -> Flow {
+    pub(crate) async fn claim(&mut self, name: String) -> Flow {
         let (reply, granted) = oneshot::channel();
         let mode = self.mode();
         let claim = ToDirectory::Claim {
             id: self.id,
-            name,
+            name: name.clone(),
             mode,
-            version: if mode == Mode::Plain {
+            version: if mode != Mode::Structured {
                 PROTOCOL_VERSION
             } else {
                 self.version
@@ -446,6 +467,7 @@ impl Reader {
         if let Ok(Some(link)) = granted.await {
             self.rooms.joined(link);
             self.phase = Phase::Named(mode);
+            self.name = Some(name);
         }
         Flow::Continue
     }
@@ -453,7 +475,7 @@ impl Reader {
     /// Checks a request's text and the sender's rate, then carries it out.
     /// Every request of a named client counts against the rate: renames,
     /// user lists, joins and history cost the server too.
-    async fn want(&mut self, want: Want) -> Flow {
+    pub(crate) async fn want(&mut self, want: Want) -> Flow {
         let (text, id) = match &want {
             Want::Say { text, id, .. } | Want::Private { text, id, .. } => {
                 (Some(text.as_str()), id.clone())
@@ -500,8 +522,8 @@ impl Reader {
             }
             Want::Who(room) => {
                 let id = self.id;
-                self.send_to_room(room.as_deref(), None, ToRoom::Who { id })
-                    .await
+                let who = ToRoom::Who { id, irc_who: false };
+                self.send_to_room(room.as_deref(), None, who).await
             }
             Want::History {
                 room,
@@ -517,7 +539,9 @@ impl Reader {
                 let (done, renamed) = oneshot::channel();
                 let flow = self.forward(Request::Nick { name, done }).await;
                 // What is said next must carry the new name.
-                let _ = renamed.await;
+                if let Ok(Some(now)) = renamed.await {
+                    self.name = Some(now);
+                }
                 flow
             }
             Want::Kick { name, reason } => {
@@ -558,7 +582,7 @@ impl Reader {
     }
 
     /// Sends a request to the room it is for (named, or the current one).
-    async fn send_to_room(
+    pub(crate) async fn send_to_room(
         &mut self,
         room: Option<&str>,
         req_id: Option<String>,
@@ -580,7 +604,7 @@ impl Reader {
         Flow::Continue
     }
 
-    async fn join(&mut self, room: String) -> Flow {
+    pub(crate) async fn join(&mut self, room: String) -> Flow {
         if let Ok(name) = parse_room(&room) {
             if let Some(link) = self.rooms.find(name).cloned() {
                 // Already in: it only becomes current, and says what it is like.
@@ -600,7 +624,7 @@ impl Reader {
         flow
     }
 
-    async fn part(&mut self, room: Option<&str>, reason: Option<String>) -> Flow {
+    pub(crate) async fn part(&mut self, room: Option<&str>, reason: Option<String>) -> Flow {
         let link = match self.rooms.target(room) {
             Ok(link) => link.clone(),
             Err((code, message)) => {
@@ -634,7 +658,7 @@ impl Reader {
 
     /// The rate limit: `None` when the request may go ahead, otherwise what
     /// to do instead (the refusal is already sent).
-    async fn admit(&mut self, id: Option<String>) -> Option<Flow> {
+    pub(crate) async fn admit(&mut self, id: Option<String>) -> Option<Flow> {
         let verdict = match &mut self.bucket {
             Some(bucket) => bucket.check(Instant::now(), self.config.flood_disconnect),
             None => Verdict::Pass,
@@ -666,7 +690,7 @@ impl Reader {
     }
 }
 
-fn quit_reason(reason: Option<String>) -> String {
+pub(crate) fn quit_reason(reason: Option<String>) -> String {
     match reason {
         Some(reason) if !reason.trim().is_empty() && validate_text(&reason).is_ok() => {
             format!("quit: {}", reason.trim())

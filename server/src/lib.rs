@@ -14,6 +14,8 @@
 //! - `outbox`: a client's bounded outgoing queue.
 //! - `rate`: flood protection per client, on `chat-core`'s token bucket.
 //! - `wire`: serialising frames once per mode.
+//! - `irc`: the IRC gateway (a third mode, on its own listener): parsing
+//!   and writing IRC lines, and translating IRC commands into requests.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -35,6 +37,7 @@ mod access;
 mod connection;
 mod directory;
 pub mod history;
+mod irc;
 pub mod log;
 mod membership;
 mod room;
@@ -68,6 +71,15 @@ pub enum ServerError {
     History(#[from] history::HistoryError),
 }
 
+/// Where the server accepts connections.
+#[derive(Debug)]
+pub struct Listeners {
+    /// Native clients: plain, structured (and TLS when configured).
+    pub chat: TcpListener,
+    /// IRC clients, when the server speaks IRC.
+    pub irc: Option<TcpListener>,
+}
+
 /// Serves the rooms on `listener` until `shutdown` completes, then tells every
 /// client, flushes what is queued (for up to `config.shutdown_grace`) and
 /// returns.
@@ -79,8 +91,32 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
+    let listeners = Listeners {
+        chat: listener,
+        irc: None,
+    };
+    run_with(listeners, config, shutdown).await
+}
+
+/// [`run`], with IRC clients accepted on a second listener.
+///
+/// # Errors
+/// [`ServerError::Io`] when a listener's address cannot be read.
+pub async fn run_with(
+    listeners: Listeners,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    let Listeners {
+        chat: listener,
+        irc: irc_listener,
+    } = listeners;
     let config = Arc::new(config);
     let addr = listener.local_addr()?;
+    let irc_addr = irc_listener
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()?;
     // Held until `run` returns: a second server on this database is refused.
     let _lock = match &config.history_db {
         Some(path) => Some(history::DbLock::take(
@@ -98,7 +134,7 @@ pub async fn run(
         }
         None => None,
     };
-    info!(%addr, default_room = %config.default_room, rooms = ?config.rooms, "server started");
+    info!(%addr, irc = ?irc_addr, default_room = %config.default_room, rooms = ?config.rooms, "server started");
 
     let (broker_tx, broker_rx) = async_std::channel::bounded(1024);
     let (internal_tx, internal_rx) = async_std::channel::unbounded();
@@ -135,9 +171,16 @@ pub async fn run(
     let shutdown = shutdown.fuse();
     futures::pin_mut!(shutdown);
     loop {
-        let accepted = futures::select_biased! {
+        let irc_accept = async {
+            match &irc_listener {
+                Some(irc) => irc.accept().await,
+                None => futures::future::pending().await,
+            }
+        };
+        let (accepted, irc) = futures::select_biased! {
             () = shutdown => break,
-            accepted = listener.accept().fuse() => accepted,
+            accepted = listener.accept().fuse() => (accepted, false),
+            accepted = irc_accept.fuse() => (accepted, true),
         };
         let (stream, peer) = match accepted {
             Ok(pair) => {
@@ -157,13 +200,14 @@ pub async fn run(
                 stream,
                 peer,
                 "you are banned from this server".to_owned(),
+                irc,
             ));
             continue;
         }
         let slot = match slots.acquire(peer.ip()) {
             Ok(slot) => slot,
             Err(why) => {
-                task::spawn(refuse(stream, peer, why));
+                task::spawn(refuse(stream, peer, why, irc));
                 continue;
             }
         };
@@ -176,6 +220,7 @@ pub async fn run(
             broker: broker_tx.clone(),
             config: config.clone(),
             writer_token: writers_done.clone(),
+            irc,
         };
         task::spawn(client.serve(slot));
     }
@@ -205,6 +250,8 @@ struct Client {
     broker: Sender<ToDirectory>,
     config: Arc<Config>,
     writer_token: mpsc::Sender<()>,
+    /// Accepted on the IRC listener: IRC from the first byte, no banner.
+    irc: bool,
 }
 
 impl Client {
@@ -216,6 +263,7 @@ impl Client {
             broker,
             config,
             writer_token,
+            irc,
         } = self;
         // Chat lines are tiny: without this, Nagle and delayed ACKs add 40 ms.
         if let Err(e) = stream.set_nodelay(true) {
@@ -228,8 +276,10 @@ impl Client {
                 warn!(client = id, error = %e, "cannot turn on TCP keepalive");
             }
         }
-        info!(client = id, %peer, "connected");
+        info!(client = id, %peer, irc, "connected");
         let (reader, writer): tls::Halves = match &config.tls {
+            // The IRC listener speaks plain TCP (IRC over TLS is not served yet).
+            _ if irc => (Box::new(stream.clone()), Box::new(stream.clone())),
             None => (Box::new(stream.clone()), Box::new(stream.clone())),
             Some(tls_config) => match tls::accept(stream.clone(), tls_config.clone(), peer).await {
                 Ok(halves) => halves,
@@ -238,7 +288,10 @@ impl Client {
             },
         };
         let outbox = Outbox::new(config.max_send_queue);
-        let _ = outbox.push(wire::plain_line(&banner(&config.default_room)));
+        // IRC clients speak first; a banner would be a line they cannot read.
+        if !irc {
+            let _ = outbox.push(wire::plain_line(&banner(&config.default_room)));
+        }
         let current = Arc::new(std::sync::atomic::AtomicU64::new(NO_ROOM));
         let connected = ToDirectory::Connected {
             id,
@@ -263,18 +316,24 @@ impl Client {
             drop(writer_token);
         });
         let rooms = Membership::new(current);
-        let reason = Reader::new(id, peer, reader, broker.clone(), config, rooms)
-            .run()
-            .await;
+        let mut reader = Reader::new(id, peer, reader, broker.clone(), config, rooms);
+        if irc {
+            reader = reader.speaking_irc();
+        }
+        let reason = reader.run().await;
         let _ = broker.send(ToDirectory::Gone { id, reason }).await;
         drop(slot);
     }
 }
 
 /// Tells a newcomer over a limit why, then closes.
-async fn refuse(mut stream: TcpStream, peer: SocketAddr, why: String) {
+async fn refuse(mut stream: TcpStream, peer: SocketAddr, why: String, irc: bool) {
     connection::log_refused(peer, &why);
-    let line = wire::plain_line(&format!("! {why}"));
+    let line = if irc {
+        wire::irc_closing(&why)
+    } else {
+        wire::plain_line(&format!("! {why}"))
+    };
     let _ = async_std::future::timeout(Duration::from_secs(2), stream.write_all(&line)).await;
     let _ = stream.shutdown(std::net::Shutdown::Both);
 }
@@ -356,6 +415,7 @@ impl Drop for Slot {
 #[derive(Debug)]
 pub struct ServerHandle {
     addr: SocketAddr,
+    irc_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<task::JoinHandle<Result<(), ServerError>>>,
 }
@@ -366,12 +426,35 @@ impl ServerHandle {
     /// # Errors
     /// When the port cannot be bound.
     pub async fn start(config: Config) -> Result<Self, ServerError> {
+        Self::start_serving(config, false).await
+    }
+
+    /// Binds two ports on `127.0.0.1`, one for native clients and one for
+    /// IRC clients ([`ServerHandle::irc_addr`]), and runs the server there.
+    ///
+    /// # Errors
+    /// When a port cannot be bound.
+    pub async fn start_with_irc(config: Config) -> Result<Self, ServerError> {
+        Self::start_serving(config, true).await
+    }
+
+    async fn start_serving(config: Config, irc: bool) -> Result<Self, ServerError> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let irc = match irc {
+            true => Some(TcpListener::bind("127.0.0.1:0").await?),
+            false => None,
+        };
+        let irc_addr = irc.as_ref().map(TcpListener::local_addr).transpose()?;
+        let listeners = Listeners {
+            chat: listener,
+            irc,
+        };
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = task::spawn(run(listener, config, stopped.map(drop)));
+        let task = task::spawn(run_with(listeners, config, stopped.map(drop)));
         Ok(Self {
             addr,
+            irc_addr,
             stop: Some(stop),
             task: Some(task),
         })
@@ -380,6 +463,11 @@ impl ServerHandle {
     /// Where clients connect.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where IRC clients connect, when started with IRC.
+    pub fn irc_addr(&self) -> Option<SocketAddr> {
+        self.irc_addr
     }
 
     /// Stops the server as Ctrl-C would, and waits until it has finished.

@@ -28,6 +28,11 @@ struct Args {
     /// Address to listen on; 0.0.0.0:8001 serves the LAN.
     #[arg(long, default_value = chat_core::DEFAULT_ADDR)]
     listen: String,
+    /// Also accept IRC clients (irssi, WeeChat, HexChat) on this address,
+    /// in the same rooms under the same names; 6667 by convention. Plain
+    /// TCP only, even with --tls-cert.
+    #[arg(long, value_name = "ADDR")]
+    irc_listen: Option<String>,
     /// The room everyone joins on connecting (nc users, version-1 clients
     /// and bots included).
     #[arg(long, value_name = "NAME", default_value = "lobby")]
@@ -295,16 +300,34 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(args: Args) -> anyhow::Result<()> {
-    let config = args.config()?;
-    let addrs: Vec<SocketAddr> = async_std::net::ToSocketAddrs::to_socket_addrs(&args.listen)
+/// Resolves and binds `addr`, the value of `flag`.
+async fn bind(flag: &str, addr: &str) -> anyhow::Result<(TcpListener, Vec<SocketAddr>)> {
+    let addrs: Vec<SocketAddr> = async_std::net::ToSocketAddrs::to_socket_addrs(addr)
         .await
-        .with_context(|| format!("cannot resolve --listen {}", args.listen))?
+        .with_context(|| format!("cannot resolve {flag} {addr}"))?
         .collect();
     let listener = TcpListener::bind(&addrs[..])
         .await
         .map_err(|e| anyhow::anyhow!(chat_core::error::describe_io(&e)))
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    Ok((listener, addrs))
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
+    let config = args.config()?;
+    let (listener, addrs) = bind("--listen", &args.listen).await?;
+    let irc = match &args.irc_listen {
+        Some(addr) => {
+            let (irc, irc_addrs) = bind("--irc-listen", addr).await?;
+            if irc_addrs.iter().any(|a| !a.ip().is_loopback()) {
+                warn!(
+                    "serving IRC in plain TCP beyond this machine: anyone on the path can read it"
+                );
+            }
+            Some(irc)
+        }
+        None => None,
+    };
 
     if config.tls.is_none() && addrs.iter().any(|a| !a.ip().is_loopback()) {
         warn!(
@@ -326,6 +349,10 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         info!("signal received");
         signals.close();
     };
-    chat_server::run(listener, config, shutdown).await?;
+    let listeners = chat_server::Listeners {
+        chat: listener,
+        irc,
+    };
+    chat_server::run_with(listeners, config, shutdown).await?;
     Ok(())
 }

@@ -45,6 +45,11 @@ impl Membership {
         self.links.iter().find(|l| l.key == key)
     }
 
+    /// The names of the rooms it is in, oldest first.
+    pub fn names(&self) -> Vec<String> {
+        self.links.iter().map(|l| l.name.clone()).collect()
+    }
+
     /// The current room.
     pub fn current(&self) -> Option<&RoomLink> {
         let id = self.current.load(Ordering::Relaxed);

@@ -23,6 +23,7 @@ use futures::channel::oneshot;
 use tracing::debug;
 
 use crate::directory::{ClientId, Internal};
+use crate::irc;
 use crate::log::RoomLog;
 use crate::outbox::Outbox;
 use crate::wire::{self, Mode};
@@ -69,8 +70,9 @@ pub enum ToRoom {
         before: Option<u64>,
         limit: u32,
     },
-    /// A member asks who is here.
-    Who { id: ClientId },
+    /// A member asks who is here; `irc_who` answers an IRC `WHO` (not
+    /// `NAMES`) in its own numerics.
+    Who { id: ClientId, irc_who: bool },
     /// A member joined again a room it is in: tell it the room's state.
     Info { id: ClientId },
     /// Someone joins: greet them, replay the newest, announce them.
@@ -104,6 +106,8 @@ struct Shared<'a> {
     json: OnceCell<Bytes>,
     plain: OnceCell<Option<Bytes>>,
     prefixed: OnceCell<Option<Bytes>>,
+    /// The IRC form, when it is the same for every reader.
+    irc: OnceCell<Option<Bytes>>,
 }
 
 impl<'a> Shared<'a> {
@@ -113,6 +117,7 @@ impl<'a> Shared<'a> {
             json: OnceCell::new(),
             plain: OnceCell::new(),
             prefixed: OnceCell::new(),
+            irc: OnceCell::new(),
         }
     }
 
@@ -131,6 +136,14 @@ impl<'a> Shared<'a> {
                 .prefixed
                 .get_or_init(|| wire::plain_frame(self.frame, true))
                 .clone(),
+            // IRC clients did not ask for echo-message: their own words
+            // and joins are not sent back to them.
+            Mode::Irc if irc::form::own(self.frame) == Some(member.name.as_str()) => None,
+            Mode::Irc if irc::form::shared(self.frame) => self
+                .irc
+                .get_or_init(|| wire::irc_line(self.frame, &member.name))
+                .clone(),
+            Mode::Irc => wire::irc_line(self.frame, &member.name),
         }
     }
 }
@@ -193,7 +206,17 @@ impl Room {
                 action,
             } => self.relay(id, text, req_id, action),
             ToRoom::History { id, before, limit } => self.history(id, before, limit),
-            ToRoom::Who { id } => {
+            ToRoom::Who { id, irc_who: true } => {
+                let users = self.users();
+                let line = self
+                    .members
+                    .get(&id)
+                    .and_then(|m| irc::form::who(&m.name, &self.name, &users));
+                if let Some(line) = line {
+                    self.push(id, line);
+                }
+            }
+            ToRoom::Who { id, .. } => {
                 let users = ServerFrame::Users(UserList {
                     room: Some(self.name.clone()),
                     users: self.users(),
@@ -423,7 +446,7 @@ impl Room {
         let Some(member) = self.members.get(&id) else {
             return;
         };
-        let (mode, outbox) = (member.mode, member.outbox.clone());
+        let (mode, outbox, me) = (member.mode, member.outbox.clone(), member.name.clone());
         let room = self.name.clone();
         self.log.page(
             before,
@@ -431,7 +454,7 @@ impl Room {
             Box::new(move |items, more| {
                 let count = u32::try_from(items.len()).unwrap_or(u32::MAX);
                 for item in items {
-                    if let Some(line) = wire::encode(mode, &ServerFrame::Replay(item)) {
+                    if let Some(line) = wire::encode_to(mode, &ServerFrame::Replay(item), &me) {
                         let _ = outbox.push(line);
                     }
                 }
@@ -440,7 +463,7 @@ impl Room {
                     count,
                     more,
                 });
-                if let Some(line) = wire::encode(mode, &end) {
+                if let Some(line) = wire::encode_to(mode, &end, &me) {
                     let _ = outbox.push(line);
                 }
             }),

@@ -1,5 +1,6 @@
 //! Serialising what the server sends, once per mode: JSON lines for
-//! structured clients, human-readable lines for plain ones.
+//! structured clients, human-readable lines for plain ones, IRC lines for
+//! IRC clients (written by `crate::irc::form`).
 //!
 //! Plain lines are rendered by `chat-core`'s renderer, so a `nc` user sees
 //! exactly what the REPL shows.
@@ -17,6 +18,8 @@ pub enum Mode {
     Plain,
     /// JSON Lines (`{"type": ...}`).
     Structured,
+    /// An IRC client, from the IRC listener.
+    Irc,
 }
 
 /// One line of plain text, newline added.
@@ -62,18 +65,45 @@ pub fn plain_frame(frame: &ServerFrame, prefixed: bool) -> Option<Bytes> {
 
 /// A frame in the given mode, as for the reader's current room.
 pub fn encode(mode: Mode, frame: &ServerFrame) -> Option<Bytes> {
+    encode_to(mode, frame, "*")
+}
+
+/// A frame in the given mode for the client called `me` (IRC numerics
+/// name their reader).
+pub fn encode_to(mode: Mode, frame: &ServerFrame, me: &str) -> Option<Bytes> {
     match mode {
         Mode::Structured => Some(json_line(frame)),
         Mode::Plain => plain_frame(frame, false),
+        Mode::Irc => irc_line(frame, me),
     }
+}
+
+/// A frame as IRC lines for the IRC client called `me`.
+pub fn irc_line(frame: &ServerFrame, me: &str) -> Option<Bytes> {
+    crate::irc::form::frame(frame, me)
 }
 
 /// An error line in the given mode.
 pub fn error(mode: Mode, code: ErrorCode, message: impl Into<String>, id: Option<String>) -> Bytes {
+    error_about(mode, "*", code, message, id, None)
+}
+
+/// An error line in the given mode, for the client called `me`, about the
+/// nick or channel `about` (IRC numerics name both; other modes have them
+/// in the sentence).
+pub fn error_about(
+    mode: Mode,
+    me: &str,
+    code: ErrorCode,
+    message: impl Into<String>,
+    id: Option<String>,
+    about: Option<&str>,
+) -> Bytes {
     let message = message.into();
     match mode {
         Mode::Plain => plain_line(&format!("! {message}")),
         Mode::Structured => json_line(&ServerFrame::Error(ErrorFrame { code, message, id })),
+        Mode::Irc => crate::irc::form::line(&crate::irc::form::error(me, code, &message, about)),
     }
 }
 
@@ -83,6 +113,23 @@ pub fn notice(mode: Mode, text: impl Into<String>) -> Bytes {
     match mode {
         Mode::Plain => plain_frame(&frame, false).unwrap_or_default(),
         Mode::Structured => json_line(&frame),
+        Mode::Irc => irc_line(&frame, "*").unwrap_or_default(),
+    }
+}
+
+/// IRC's last line before the server closes a connection: `ERROR :why`.
+pub fn irc_closing(why: &str) -> Bytes {
+    let message = crate::irc::message::Message::new(None, "ERROR", vec![why.to_owned()]);
+    crate::irc::form::line(&message)
+}
+
+/// The server's liveness probe in the given mode (plain clients are never
+/// pinged).
+pub fn ping(mode: Mode) -> Bytes {
+    let frame = ServerFrame::Ping { token: None };
+    match mode {
+        Mode::Irc => irc_line(&frame, "*").unwrap_or_default(),
+        _ => json_line(&frame),
     }
 }
 

@@ -73,10 +73,11 @@ pub enum Request {
         text: String,
         id: Option<String>,
     },
-    /// A change of name; `done` fires once every room knows it.
+    /// A change of name; `done` fires once every room knows it, with the
+    /// name the client has then (the new one, or the old one if refused).
     Nick {
         name: String,
-        done: oneshot::Sender<()>,
+        done: oneshot::Sender<Option<String>>,
     },
     /// Join (or create) a room.
     Join {
@@ -364,15 +365,29 @@ impl Directory {
         if let Some(line) = self
             .clients
             .get(&id)
-            .and_then(|c| wire::encode(c.mode, frame))
+            .and_then(|c| wire::encode_to(c.mode, frame, c.name.as_deref().unwrap_or("*")))
         {
             self.send_to(id, line);
         }
     }
 
     fn error_to(&mut self, id: ClientId, code: ErrorCode, message: String, req_id: Option<String>) {
-        if let Some(mode) = self.clients.get(&id).map(|c| c.mode) {
-            self.send_to(id, wire::error(mode, code, message, req_id));
+        self.error_about(id, code, message, req_id, None);
+    }
+
+    /// A refusal about the nick or channel `about`, which IRC numerics name.
+    fn error_about(
+        &mut self,
+        id: ClientId,
+        code: ErrorCode,
+        message: String,
+        req_id: Option<String>,
+        about: Option<&str>,
+    ) {
+        if let Some(client) = self.clients.get(&id) {
+            let me = client.name.as_deref().unwrap_or("*");
+            let line = wire::error_about(client.mode, me, code, message, req_id, about);
+            self.send_to(id, line);
         }
     }
 
@@ -392,6 +407,14 @@ impl Directory {
                 continue;
             };
             let line = match client.mode {
+                // Renames and notices are rare: no cache for IRC's form.
+                Mode::Irc => {
+                    let me = client.name.as_deref().unwrap_or("*");
+                    match wire::irc_line(frame, me) {
+                        Some(line) => line,
+                        None => continue,
+                    }
+                }
                 Mode::Structured => json.get_or_insert_with(|| wire::json_line(frame)).clone(),
                 Mode::Plain => match plain
                     .get_or_insert_with(|| wire::plain_frame(frame, false))
@@ -496,7 +519,7 @@ impl Directory {
         }
         if let Err((code, message)) = self.check_name(id, &name) {
             info!(client = id, name = %name, reason = %message, "name refused");
-            self.error_to(id, code, message, None);
+            self.error_about(id, code, message, None, Some(&name));
             return None;
         }
         self.hold_name(id, &name);
@@ -580,7 +603,8 @@ impl Directory {
             } => self.private(id, name, to, text, req_id),
             Request::Nick { name: new, done } => {
                 self.rename(id, name, new).await;
-                let _ = done.send(());
+                let now = self.clients.get(&id).and_then(|c| c.name.clone());
+                let _ = done.send(now);
             }
             Request::Join { room, reply } => {
                 let answer = self.join(id, &name, &room).await;
@@ -631,7 +655,7 @@ impl Directory {
     ) {
         let Some(&target) = self.names.get(&name_key(&to)) else {
             let message = format!("nobody called \"{to}\" is online");
-            self.error_to(id, ErrorCode::UnknownUser, message, req_id);
+            self.error_about(id, ErrorCode::UnknownUser, message, req_id, Some(&to));
             return;
         };
         let to = self
@@ -662,7 +686,7 @@ impl Directory {
             return;
         }
         if let Err((code, message)) = self.check_name(id, &new) {
-            self.error_to(id, code, message, None);
+            self.error_about(id, code, message, None, Some(&new));
             return;
         }
         self.free_name(id, &old);

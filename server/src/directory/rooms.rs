@@ -198,7 +198,8 @@ impl Directory {
         });
         let Some(room) = self.rooms.get_mut(key).filter(|_| member) else {
             let message = format!("you are not in #{key}: /join it first");
-            self.error_to(id, ErrorCode::NotInRoom, message, None);
+            let about = format!("#{key}");
+            self.error_about(id, ErrorCode::NotInRoom, message, None, Some(&about));
             return;
         };
         let Some(text) = text else {
@@ -215,8 +216,9 @@ impl Directory {
             return;
         };
         if self.config.topic_ops_only && !operator {
-            let message = format!("only operators may set the topic of #{}", room.link.name);
-            self.error_to(id, ErrorCode::NotOperator, message, None);
+            let about = format!("#{}", room.link.name);
+            let message = format!("only operators may set the topic of {about}");
+            self.error_about(id, ErrorCode::NotOperator, message, None, Some(&about));
             return;
         }
         if text.chars().count() > MAX_TOPIC_CHARS {

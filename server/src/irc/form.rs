@@ -1,0 +1,483 @@
+//! The server's frames as IRC lines: what an IRC client reads for each
+//! thing that happens in the rooms, and the numerics that answer it.
+//!
+//! `me` is the reader's own nick (`*` before it has one): numerics name
+//! it first, and an IRC client is not shown its own messages and joins
+//! again (it did not ask for `echo-message`). A frame whose form does not
+//! depend on `me` is [`shared`], so a room serialises it once for all its
+//! IRC members.
+
+use bytes::Bytes;
+use chat_core::protocol::{
+    ChatMessage, ErrorCode, MessageKind, RoomInfo, ServerFrame, Welcome, MAX_NAME_CHARS,
+    MAX_ROOM_CHARS,
+};
+use chat_core::render::clock;
+
+use super::message::{Message, MAX_LINE};
+use super::numeric::*;
+
+/// The server's name in numerics and `PONG`s.
+pub const SERVER: &str = "chat-server";
+/// The host part of everyone's `nick!user@host`: addresses are not shown.
+pub const HOST: &str = "chat";
+/// The `NETWORK` ISUPPORT token.
+pub const NETWORK: &str = "chat";
+
+/// `nick!nick@HOST`.
+pub fn source(nick: &str) -> String {
+    format!("{nick}!{nick}@{HOST}")
+}
+
+fn owned(params: &[&str]) -> Vec<String> {
+    params.iter().map(|p| (*p).to_owned()).collect()
+}
+
+/// A numeric from the server to `me`.
+pub fn numeric(me: &str, code: &str, params: &[&str]) -> Message {
+    let mut all = vec![me.to_owned()];
+    all.extend(owned(params));
+    Message::new(Some(SERVER), code, all)
+}
+
+fn bytes(messages: &[Message]) -> Option<Bytes> {
+    if messages.is_empty() {
+        return None;
+    }
+    let text: String = messages.iter().map(Message::to_line).collect();
+    Some(Bytes::from(text))
+}
+
+/// One line as bytes.
+pub fn line(message: &Message) -> Bytes {
+    Bytes::from(message.to_line())
+}
+
+/// Whether a frame's IRC form is the same for every reader.
+pub fn shared(frame: &ServerFrame) -> bool {
+    matches!(
+        frame,
+        ServerFrame::Message(_)
+            | ServerFrame::Action(_)
+            | ServerFrame::Join(_)
+            | ServerFrame::Leave(_)
+            | ServerFrame::Rename(_)
+            | ServerFrame::Topic(_)
+    ) && !matches!(frame, ServerFrame::Topic(t) if t.by.is_none())
+}
+
+/// Who a frame is from, when an IRC client does not read its own copy:
+/// its messages, actions and joins (it is told of the join in its own way).
+pub fn own(frame: &ServerFrame) -> Option<&str> {
+    match frame {
+        ServerFrame::Message(m) | ServerFrame::Action(m) => Some(&m.from),
+        ServerFrame::Join(p) => Some(&p.name),
+        _ => None,
+    }
+}
+
+fn channel(room: Option<&str>) -> String {
+    format!("#{}", room.unwrap_or("*"))
+}
+
+/// `text` cut at character boundaries into pieces that fit one line after
+/// `overhead` bytes (source, command, target, `\r\n`): never cut inside a
+/// character, never a piece longer than it may be.
+pub fn split_text(text: &str, overhead: usize) -> Vec<&str> {
+    // Always room for one character, however long the prefix.
+    let budget = MAX_LINE.saturating_sub(overhead).max(4);
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let mut used = 0;
+    for (at, c) in text.char_indices() {
+        if used + c.len_utf8() > budget {
+            pieces.push(&text[start..at]);
+            start = at;
+            used = 0;
+        }
+        used += c.len_utf8();
+    }
+    pieces.push(&text[start..]);
+    pieces
+}
+
+/// PRIVMSG lines from `from` to `target`, split to fit, as ACTIONs when
+/// `action`.
+pub fn privmsgs(from: &str, target: &str, text: &str, action: bool) -> Vec<Message> {
+    let source = source(from);
+    // ":source PRIVMSG target :" + "\r\n", and the CTCP wrapping.
+    let mut overhead = 1 + source.len() + " PRIVMSG ".len() + target.len() + 2 + 2;
+    if action {
+        overhead += "\u{1}ACTION \u{1}".len();
+    }
+    split_text(text, overhead)
+        .into_iter()
+        .map(|piece| {
+            let text = if action {
+                format!("\u{1}ACTION {piece}\u{1}")
+            } else {
+                piece.to_owned()
+            };
+            Message::new(Some(&source), "PRIVMSG", vec![target.to_owned(), text])
+        })
+        .collect()
+}
+
+fn said(m: &ChatMessage, action: bool) -> Vec<Message> {
+    privmsgs(&m.from, &channel(m.room.as_deref()), &m.text, action)
+}
+
+/// `353`s (as many as the names need) and the closing `366`.
+pub fn names(me: &str, room: &str, users: &[String]) -> Vec<Message> {
+    let chan = format!("#{room}");
+    let overhead = SERVER.len() + me.len() + chan.len() + 20;
+    let mut out = Vec::new();
+    let mut batch = String::new();
+    for user in users {
+        if !batch.is_empty() && overhead + batch.len() + user.len() + 1 > MAX_LINE {
+            out.push(numeric(me, RPL_NAMREPLY, &["=", &chan, &batch]));
+            batch.clear();
+        }
+        if !batch.is_empty() {
+            batch.push(' ');
+        }
+        batch.push_str(user);
+    }
+    if !batch.is_empty() {
+        out.push(numeric(me, RPL_NAMREPLY, &["=", &chan, &batch]));
+    }
+    out.push(numeric(me, RPL_ENDOFNAMES, &[&chan, "End of /NAMES list"]));
+    out
+}
+
+/// The `352`s and `315` that answer `WHO #room`.
+pub fn who(me: &str, room: &str, users: &[String]) -> Option<Bytes> {
+    let chan = format!("#{room}");
+    let mut out: Vec<Message> = users
+        .iter()
+        .map(|u| {
+            numeric(
+                me,
+                RPL_WHOREPLY,
+                &[&chan, u, HOST, SERVER, u, "H", &format!("0 {u}")],
+            )
+        })
+        .collect();
+    out.push(numeric(me, RPL_ENDOFWHO, &[&chan, "End of WHO list"]));
+    bytes(&out)
+}
+
+/// What a client reads on entering a room: its own JOIN, the topic and
+/// the names.
+fn entered(me: &str, info: &RoomInfo) -> Vec<Message> {
+    let chan = format!("#{}", info.room);
+    let mut out = vec![Message::new(Some(&source(me)), "JOIN", vec![chan.clone()])];
+    if let Some(topic) = info.topic.as_deref().filter(|t| !t.is_empty()) {
+        out.push(numeric(me, RPL_TOPIC, &[&chan, topic]));
+    }
+    out.extend(names(me, &info.room, &info.users));
+    out
+}
+
+/// Registration's end: `001`–`005`, `422`, then the default room.
+fn welcome(me: &str, w: &Welcome) -> Vec<Message> {
+    let version = env!("CARGO_PKG_VERSION");
+    let isupport = [
+        format!("NETWORK={NETWORK}"),
+        "CHANTYPES=#".to_owned(),
+        format!("CHANLIMIT=#:{}", w.limits.max_rooms),
+        format!("CHANNELLEN={}", MAX_ROOM_CHARS + 1),
+        format!("NICKLEN={MAX_NAME_CHARS}"),
+        // Unicode case folding; look-alike names are refused besides.
+        "CASEMAPPING=rfc8265".to_owned(),
+        "PREFIX=(o)@".to_owned(),
+        "CHANMODES=,,,".to_owned(),
+        format!("TOPICLEN={}", crate::directory::MAX_TOPIC_CHARS),
+        "UTF8ONLY".to_owned(),
+    ];
+    let mut tokens: Vec<&str> = isupport.iter().map(String::as_str).collect();
+    tokens.push("are supported by this server");
+    let mut out = vec![
+        numeric(
+            me,
+            RPL_WELCOME,
+            &[&format!("Welcome to the {NETWORK} network, {me}")],
+        ),
+        numeric(
+            me,
+            RPL_YOURHOST,
+            &[&format!("Your host is {SERVER}, running version {version}")],
+        ),
+        numeric(
+            me,
+            RPL_CREATED,
+            &["This server is a chat relay with an IRC gateway"],
+        ),
+        numeric(me, RPL_MYINFO, &[SERVER, version, "o", "o"]),
+        numeric(me, RPL_ISUPPORT, &tokens),
+        numeric(me, ERR_NOMOTD, &["MOTD File is missing"]),
+    ];
+    out.extend(entered(
+        me,
+        &RoomInfo {
+            room: w.room.clone(),
+            topic: w.topic.clone(),
+            users: w.users.clone(),
+        },
+    ));
+    out
+}
+
+/// The numeric for a refusal, `about` naming its nick or channel.
+pub fn error(me: &str, code: ErrorCode, message: &str, about: Option<&str>) -> Message {
+    let about = about.unwrap_or("*");
+    let (numeric_code, with_about) = match code {
+        ErrorCode::NameTaken => (ERR_NICKNAMEINUSE, true),
+        ErrorCode::InvalidName => (ERR_ERRONEUSNICKNAME, true),
+        ErrorCode::UnknownUser => (ERR_NOSUCHNICK, true),
+        ErrorCode::NotInRoom => (ERR_NOTONCHANNEL, true),
+        ErrorCode::InvalidRoom => (ERR_NOSUCHCHANNEL, true),
+        ErrorCode::TooManyRooms => (ERR_TOOMANYCHANNELS, true),
+        ErrorCode::NotOperator if about.starts_with('#') => (ERR_CHANOPRIVSNEEDED, true),
+        ErrorCode::NotOperator => (ERR_NOPRIVILEGES, false),
+        ErrorCode::EmptyMessage => (ERR_NOTEXTTOSEND, false),
+        ErrorCode::UnknownCommand => (ERR_UNKNOWNCOMMAND, true),
+        ErrorCode::LineTooLong => (ERR_INPUTTOOLONG, false),
+        ErrorCode::NotNamed => (ERR_NOTREGISTERED, false),
+        ErrorCode::BadPassword => (ERR_PASSWDMISMATCH, false),
+        ErrorCode::Banned | ErrorCode::Kicked => (ERR_YOUREBANNEDCREEP, false),
+        // No numeric says these: a notice carries the server's sentence.
+        _ => {
+            return Message::new(
+                Some(SERVER),
+                "NOTICE",
+                vec![me.to_owned(), message.to_owned()],
+            )
+        }
+    };
+    if with_about {
+        numeric(me, numeric_code, &[about, message])
+    } else {
+        numeric(me, numeric_code, &[message])
+    }
+}
+
+/// A notice from the server.
+pub fn notice(me: &str, text: &str) -> Message {
+    Message::new(Some(SERVER), "NOTICE", vec![me.to_owned(), text.to_owned()])
+}
+
+/// The frame as IRC lines for the client called `me`; `None` when an IRC
+/// client has nothing to read for it.
+pub fn frame(frame: &ServerFrame, me: &str) -> Option<Bytes> {
+    let lines = match frame {
+        ServerFrame::Welcome(w) => welcome(me, w),
+        ServerFrame::RoomJoined(info) => entered(me, info),
+        ServerFrame::Message(m) => said(m, false),
+        ServerFrame::Action(m) => said(m, true),
+        ServerFrame::Private(p) if p.from == me && p.to != me => return None,
+        ServerFrame::Private(p) => privmsgs(&p.from, &p.to, &p.text, false),
+        ServerFrame::Replay(r) => {
+            // Without server-time, the time goes into the text, as it does
+            // for plain clients, so history is not mistaken for live talk.
+            let m = &r.message;
+            let text = format!("[{}] {}", clock(m.time), m.text);
+            let action = r.kind == MessageKind::Action;
+            privmsgs(&m.from, &channel(m.room.as_deref()), &text, action)
+        }
+        ServerFrame::HistoryEnd(_) | ServerFrame::Pong { token: None } => return None,
+        ServerFrame::Join(p) => vec![Message::new(
+            Some(&source(&p.name)),
+            "JOIN",
+            vec![channel(p.room.as_deref())],
+        )],
+        ServerFrame::Leave(d) => {
+            let chan = channel(d.room.as_deref());
+            let from = Some(source(&d.name));
+            vec![match d.reason.strip_prefix("part") {
+                Some("") => Message::new(from.as_deref(), "PART", vec![chan]),
+                Some(rest) if rest.starts_with(": ") => {
+                    Message::new(from.as_deref(), "PART", vec![chan, rest[2..].to_owned()])
+                }
+                _ => Message::new(from.as_deref(), "QUIT", vec![d.reason.clone()]),
+            }]
+        }
+        ServerFrame::Rename(r) => vec![Message::new(
+            Some(&source(&r.from)),
+            "NICK",
+            vec![r.to.clone()],
+        )],
+        ServerFrame::Users(list) => names(me, list.room.as_deref().unwrap_or("*"), &list.users),
+        ServerFrame::Rooms(list) => {
+            let mut out = vec![numeric(me, RPL_LISTSTART, &["Channel", "Users  Name"])];
+            for r in &list.rooms {
+                out.push(numeric(
+                    me,
+                    RPL_LIST,
+                    &[
+                        &format!("#{}", r.room),
+                        &r.members.to_string(),
+                        r.topic.as_deref().unwrap_or(""),
+                    ],
+                ));
+            }
+            out.push(numeric(me, RPL_LISTEND, &["End of /LIST"]));
+            out
+        }
+        ServerFrame::Topic(t) => {
+            let chan = format!("#{}", t.room);
+            match &t.by {
+                Some(by) => vec![Message::new(
+                    Some(&source(by)),
+                    "TOPIC",
+                    vec![chan, t.topic.clone()],
+                )],
+                None if t.topic.is_empty() => {
+                    vec![numeric(me, RPL_NOTOPIC, &[&chan, "No topic is set"])]
+                }
+                None => vec![numeric(me, RPL_TOPIC, &[&chan, &t.topic])],
+            }
+        }
+        ServerFrame::Bans(list) => chat_core::render::ban_lines(list)
+            .iter()
+            .map(|l| notice(me, l))
+            .collect(),
+        ServerFrame::Notice(n) => vec![notice(me, &n.text)],
+        ServerFrame::Error(e) => vec![error(me, e.code, &e.message, None)],
+        ServerFrame::Ping { token } => vec![Message::new(
+            None,
+            "PING",
+            vec![token.clone().unwrap_or_else(|| SERVER.to_owned())],
+        )],
+        ServerFrame::Pong { token: Some(token) } => vec![Message::new(
+            Some(SERVER),
+            "PONG",
+            vec![SERVER.to_owned(), token.clone()],
+        )],
+    };
+    bytes(&lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chat_core::protocol::{Departure, Presence, PrivateMessage};
+
+    fn text(b: Option<Bytes>) -> String {
+        String::from_utf8(b.unwrap_or_default().to_vec()).unwrap()
+    }
+
+    fn said_by(from: &str, text: &str) -> ChatMessage {
+        ChatMessage {
+            room: Some("lobby".into()),
+            seq: 1,
+            time: 0,
+            from: from.into(),
+            text: text.into(),
+            id: None,
+        }
+    }
+
+    #[test]
+    fn messages_actions_and_privates() {
+        let m = ServerFrame::Message(said_by("alice", "hi"));
+        assert_eq!(
+            text(frame(&m, "bob")),
+            ":alice!alice@chat PRIVMSG #lobby hi\r\n"
+        );
+        let a = ServerFrame::Action(said_by("alice", "waves"));
+        assert_eq!(
+            text(frame(&a, "bob")),
+            ":alice!alice@chat PRIVMSG #lobby :\u{1}ACTION waves\u{1}\r\n"
+        );
+        let p = PrivateMessage {
+            time: 0,
+            from: "alice".into(),
+            to: "bob".into(),
+            text: "psst you".into(),
+            id: None,
+        };
+        assert_eq!(
+            text(frame(&ServerFrame::Private(p.clone()), "bob")),
+            ":alice!alice@chat PRIVMSG bob :psst you\r\n"
+        );
+        // The sender's echo is not shown to an IRC sender.
+        assert_eq!(frame(&ServerFrame::Private(p), "alice"), None);
+    }
+
+    #[test]
+    fn joins_parts_and_quits() {
+        let join = ServerFrame::Join(Presence {
+            room: Some("rust".into()),
+            time: 0,
+            name: "bob".into(),
+        });
+        assert_eq!(text(frame(&join, "x")), ":bob!bob@chat JOIN #rust\r\n");
+        let leave = |reason: &str| {
+            ServerFrame::Leave(Departure {
+                room: Some("rust".into()),
+                time: 0,
+                name: "bob".into(),
+                reason: reason.into(),
+            })
+        };
+        assert_eq!(
+            text(frame(&leave("part"), "x")),
+            ":bob!bob@chat PART #rust\r\n"
+        );
+        assert_eq!(
+            text(frame(&leave("part: off to bed"), "x")),
+            ":bob!bob@chat PART #rust :off to bed\r\n"
+        );
+        assert_eq!(
+            text(frame(&leave("quit: bye"), "x")),
+            ":bob!bob@chat QUIT :quit: bye\r\n"
+        );
+    }
+
+    #[test]
+    fn long_text_is_split_at_character_boundaries() {
+        let long = "é".repeat(1000);
+        let lines = text(frame(&ServerFrame::Message(said_by("alice", &long)), "bob"));
+        let mut joined = String::new();
+        for line in lines.split_terminator("\r\n") {
+            assert!(line.len() + 2 <= MAX_LINE, "{} bytes", line.len());
+            let parsed = super::super::message::parse(line).unwrap();
+            joined.push_str(&parsed.params[1]);
+        }
+        assert_eq!(joined, long);
+    }
+
+    #[test]
+    fn errors_are_numerics_naming_their_subject() {
+        assert_eq!(
+            error("*", ErrorCode::NameTaken, "taken", Some("alice")).to_string(),
+            ":chat-server 433 * alice taken"
+        );
+        assert_eq!(
+            error(
+                "bob",
+                ErrorCode::UnknownUser,
+                "nobody called \"x\"",
+                Some("x")
+            )
+            .to_string(),
+            ":chat-server 401 bob x :nobody called \"x\""
+        );
+        assert_eq!(
+            error("bob", ErrorCode::RateLimited, "slow down", None).to_string(),
+            ":chat-server NOTICE bob :slow down"
+        );
+    }
+
+    #[test]
+    fn names_fit_in_lines() {
+        let users: Vec<String> = (0..200).map(|i| format!("user{i:03}")).collect();
+        let out = names("me", "lobby", &users);
+        assert!(out.len() > 2);
+        for m in &out {
+            assert!(m.to_line().len() <= MAX_LINE);
+        }
+        assert_eq!(out.last().map(|m| m.command.as_str()), Some(RPL_ENDOFNAMES));
+    }
+}

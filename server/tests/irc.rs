@@ -1,0 +1,449 @@
+//! The IRC gateway over real sockets: registration and its numerics, IRC
+//! and native clients talking both ways in rooms and in private, names
+//! shared with native clients, and the error numerics.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use async_std::io::{BufReader, WriteExt};
+use async_std::net::TcpStream;
+use async_std::prelude::*;
+use chat_server::{Config, ServerHandle};
+use common::{within, Plain};
+
+/// An IRC client on a raw socket.
+struct Irc {
+    nick: String,
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    /// The line [`Irc::until`] stopped at.
+    last: Option<String>,
+}
+
+impl Irc {
+    async fn connect(addr: SocketAddr) -> Irc {
+        let stream = within("connect", TcpStream::connect(addr))
+            .await
+            .expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        Irc {
+            nick: "*".to_owned(),
+            reader: BufReader::new(stream.clone()),
+            writer: stream,
+            last: None,
+        }
+    }
+
+    /// Connects and registers as `nick`; returns what came up to the end
+    /// of the default room's names.
+    async fn register(addr: SocketAddr, nick: &str) -> (Irc, Vec<String>) {
+        let mut irc = Irc::connect(addr).await;
+        irc.send(&format!("NICK {nick}")).await;
+        irc.send(&format!("USER {nick} 0 * :{nick} the tester"))
+            .await;
+        let mut lines = irc.until(" 366 ").await;
+        lines.push(irc.last.take().unwrap_or_default());
+        irc.nick = nick.to_owned();
+        (irc, lines)
+    }
+
+    async fn send(&mut self, line: &str) {
+        self.send_raw(format!("{line}\r\n").as_bytes()).await;
+    }
+
+    async fn send_raw(&mut self, bytes: &[u8]) {
+        within("write", self.writer.write_all(bytes))
+            .await
+            .expect("write");
+    }
+
+    /// The next line without `\r\n`; `None` at EOF.
+    async fn try_line(&mut self) -> Option<String> {
+        let mut line = String::new();
+        let n = within("read a line", self.reader.read_line(&mut line))
+            .await
+            .expect("read");
+        if n == 0 {
+            return None;
+        }
+        assert!(line.ends_with("\r\n"), "not CRLF-terminated: {line:?}");
+        line.truncate(line.len() - 2);
+        Some(line)
+    }
+
+    async fn line(&mut self) -> String {
+        match self.try_line().await {
+            Some(line) => line,
+            None => panic!("{}: connection closed", self.nick),
+        }
+    }
+
+    async fn next_is(&mut self, want: &str) {
+        let line = self.line().await;
+        assert_eq!(line, want, "{}", self.nick);
+    }
+
+    /// Lines up to (not including) one that contains `needle`, which is
+    /// kept in `last`.
+    async fn until(&mut self, needle: &str) -> Vec<String> {
+        let mut skipped = Vec::new();
+        loop {
+            let line = self.line().await;
+            if line.contains(needle) {
+                self.last = Some(line);
+                return skipped;
+            }
+            skipped.push(line);
+        }
+    }
+
+    /// Whatever arrives within `quiet`.
+    async fn drain(&mut self, quiet: Duration) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            match async_std::future::timeout(quiet, self.reader.read_line(&mut line)).await {
+                Ok(Ok(n)) if n > 0 => lines.push(line.trim_end().to_owned()),
+                _ => return lines,
+            }
+        }
+    }
+}
+
+async fn server() -> ServerHandle {
+    let config = Config {
+        rate_limit: None,
+        status_interval: None,
+        ..Config::default()
+    };
+    ServerHandle::start_with_irc(config)
+        .await
+        .expect("server starts")
+}
+
+fn irc_addr(server: &ServerHandle) -> SocketAddr {
+    server.irc_addr().expect("an IRC listener")
+}
+
+const LOBBY_JOIN_END: &str = ":chat-server 366 ";
+
+#[async_std::test]
+async fn registration_with_cap_negotiation_and_honest_isupport() {
+    let server = server().await;
+    let mut irc = Irc::connect(irc_addr(&server)).await;
+    irc.send("CAP LS 302").await;
+    irc.next_is(":chat-server CAP * LS :").await;
+    irc.send("NICK alice").await;
+    irc.send("USER alice 0 * :Alice Liddell").await;
+    // Registration waits for CAP END.
+    irc.send("CAP REQ :server-time").await;
+    irc.next_is(":chat-server CAP alice NAK server-time").await;
+    irc.send("CAP END").await;
+    irc.next_is(":chat-server 001 alice :Welcome to the chat network, alice")
+        .await;
+    assert!(irc
+        .line()
+        .await
+        .starts_with(":chat-server 002 alice :Your host is chat-server"));
+    assert!(irc.line().await.starts_with(":chat-server 003 alice :"));
+    assert!(irc
+        .line()
+        .await
+        .starts_with(":chat-server 004 alice chat-server "));
+    let isupport = irc.line().await;
+    for token in [
+        " NETWORK=chat ",
+        " CHANTYPES=# ",
+        " NICKLEN=32 ",
+        " CHANNELLEN=33 ",
+        " CASEMAPPING=",
+        " PREFIX=(o)@ ",
+        " CHANLIMIT=#:20 ",
+    ] {
+        assert!(isupport.contains(token), "{token} missing: {isupport}");
+    }
+    assert!(isupport.starts_with(":chat-server 005 alice "));
+    assert!(isupport.ends_with(" :are supported by this server"));
+    irc.next_is(":chat-server 422 alice :MOTD File is missing")
+        .await;
+    // Joined to the default room, as every client is.
+    irc.next_is(":alice!alice@chat JOIN #lobby").await;
+    irc.next_is(":chat-server 353 alice = #lobby alice").await;
+    irc.next_is(":chat-server 366 alice #lobby :End of /NAMES list")
+        .await;
+    irc.send("PING :abc").await;
+    irc.next_is(":chat-server PONG chat-server abc").await;
+    irc.send("QUIT :see you").await;
+    irc.next_is("ERROR :Closing link: quit: see you").await;
+    assert_eq!(irc.try_line().await, None);
+}
+
+#[async_std::test]
+async fn native_and_irc_clients_talk_both_ways_in_rooms() {
+    let server = server().await;
+    let mut bob = Plain::join(server.addr(), "bob").await;
+    let (mut alice, welcome) = Irc::register(irc_addr(&server), "alice").await;
+    assert!(
+        welcome.contains(&":chat-server 353 alice = #lobby :alice bob".to_owned()),
+        "{welcome:?}"
+    );
+    bob.next_is("* alice joined").await;
+
+    bob.send("hi alice").await;
+    bob.next_is("<bob> hi alice").await;
+    alice
+        .next_is(":bob!bob@chat PRIVMSG #lobby :hi alice")
+        .await;
+    alice.send("PRIVMSG #lobby :hello bob").await;
+    bob.next_is("<alice> hello bob").await;
+    alice.send("PRIVMSG #lobby :\u{1}ACTION waves\u{1}").await;
+    bob.next_is("* alice waves").await;
+    bob.send("/me bows").await;
+    bob.next_is("* bob bows").await;
+    // Alice's own words did not come back to her: the next line is bob's.
+    alice
+        .next_is(":bob!bob@chat PRIVMSG #lobby :\u{1}ACTION bows\u{1}")
+        .await;
+
+    // Another room, created from the IRC side.
+    alice.send("JOIN #rust").await;
+    alice.next_is(":alice!alice@chat JOIN #rust").await;
+    alice.next_is(":chat-server 353 alice = #rust alice").await;
+    alice
+        .next_is(":chat-server 366 alice #rust :End of /NAMES list")
+        .await;
+    bob.send("/join #rust").await;
+    bob.expect("* bob joined").await;
+    alice.next_is(":bob!bob@chat JOIN #rust").await;
+    alice.send("TOPIC #rust :all things Rust").await;
+    alice
+        .next_is(":alice!alice@chat TOPIC #rust :all things Rust")
+        .await;
+    bob.next_is("* alice set the topic: all things Rust").await;
+    alice.send("PRIVMSG #rust :borrowck is my friend").await;
+    bob.next_is("<alice> borrowck is my friend").await;
+    bob.send("indeed").await;
+    bob.next_is("<bob> indeed").await;
+    alice.next_is(":bob!bob@chat PRIVMSG #rust indeed").await;
+    // Bob's current room is #rust: lobby lines carry their room for him,
+    // and reach alice in #lobby.
+    bob.send("/part #rust off to the lobby").await;
+    bob.expect("* bob left (part: off to the lobby)").await;
+    alice
+        .next_is(":bob!bob@chat PART #rust :off to the lobby")
+        .await;
+    alice.send("PART #rust :bye").await;
+    alice.next_is(":alice!alice@chat PART #rust bye").await;
+
+    // Queries: NAMES, WHO, LIST, TOPIC.
+    alice.send("NAMES #lobby").await;
+    alice
+        .next_is(":chat-server 353 alice = #lobby :alice bob")
+        .await;
+    alice
+        .next_is(":chat-server 366 alice #lobby :End of /NAMES list")
+        .await;
+    alice.send("WHO #lobby").await;
+    alice
+        .next_is(":chat-server 352 alice #lobby alice chat chat-server alice H :0 alice")
+        .await;
+    alice
+        .next_is(":chat-server 352 alice #lobby bob chat chat-server bob H :0 bob")
+        .await;
+    alice
+        .next_is(":chat-server 315 alice #lobby :End of WHO list")
+        .await;
+    alice.send("LIST").await;
+    alice
+        .next_is(":chat-server 321 alice Channel :Users  Name")
+        .await;
+    alice.next_is(":chat-server 322 alice #lobby 2 :").await;
+    alice.next_is(":chat-server 323 alice :End of /LIST").await;
+    alice.send("TOPIC #lobby").await;
+    alice
+        .next_is(":chat-server 331 alice #lobby :No topic is set")
+        .await;
+
+    alice.send("QUIT :bye now").await;
+    alice.next_is("ERROR :Closing link: quit: bye now").await;
+    bob.expect("* alice left (quit: bye now)").await;
+}
+
+#[async_std::test]
+async fn private_messages_and_renames_cross_both_ways() {
+    let server = server().await;
+    let mut bob = Plain::join(server.addr(), "bob").await;
+    let (mut alice, _) = Irc::register(irc_addr(&server), "alice").await;
+    bob.next_is("* alice joined").await;
+
+    bob.send("/msg alice psst").await;
+    bob.next_is("<bob -> alice> psst").await;
+    alice.next_is(":bob!bob@chat PRIVMSG alice psst").await;
+    alice.send("PRIVMSG bob :psst back").await;
+    bob.next_is("<alice -> bob> psst back").await;
+
+    alice.send("NICK carol").await;
+    alice.next_is(":alice!alice@chat NICK carol").await;
+    bob.next_is("* alice is now known as carol").await;
+    bob.send("/nick robert").await;
+    bob.next_is("* bob is now known as robert").await;
+    alice.next_is(":bob!bob@chat NICK robert").await;
+    // The echo of her own private message is not shown to an IRC client.
+    alice.send("PRIVMSG robert :hi robert").await;
+    bob.next_is("<carol -> robert> hi robert").await;
+    alice.send("PING :x").await;
+    alice.next_is(":chat-server PONG chat-server x").await;
+}
+
+#[async_std::test]
+async fn one_namespace_with_native_clients() {
+    let server = server().await;
+    let mut bob = Plain::join(server.addr(), "bob").await;
+    let mut irc = Irc::connect(irc_addr(&server)).await;
+    irc.send("NICK Bob").await;
+    irc.send("USER x 0 * :x").await;
+    irc.next_is(":chat-server 433 * Bob :the name \"Bob\" is taken")
+        .await;
+    irc.send("NICK b0b").await;
+    irc.next_is(":chat-server 433 * b0b :the name \"b0b\" looks like \"bob\", who is online")
+        .await;
+    irc.send("NICK has space").await;
+    // A middle parameter ends at the space: "has" is a fine name.
+    irc.until(LOBBY_JOIN_END).await;
+    irc.nick = "has".to_owned();
+    bob.next_is("* has joined").await;
+    irc.send("NICK bob").await;
+    irc.next_is(":chat-server 433 has bob :the name \"bob\" is taken")
+        .await;
+    irc.send("NICK :bad.name").await;
+    let refused = irc.line().await;
+    assert!(
+        refused.starts_with(":chat-server 432 has bad.name :"),
+        "{refused}"
+    );
+    // A native client cannot take an IRC user's name either.
+    let mut other = Plain::connect(server.addr()).await;
+    other.send("HAS").await;
+    other.next_is("! the name \"HAS\" is taken").await;
+}
+
+#[async_std::test]
+async fn error_numerics() {
+    let server = server().await;
+    let mut irc = Irc::connect(irc_addr(&server)).await;
+    irc.send("JOIN #rust").await;
+    irc.next_is(":chat-server 451 * :You have not registered")
+        .await;
+    irc.send("NICK").await;
+    irc.next_is(":chat-server 431 * :No nickname given").await;
+    irc.send("USER x").await;
+    irc.next_is(":chat-server 461 * USER :Not enough parameters")
+        .await;
+    irc.nick = "dave".to_owned();
+    irc.send("NICK dave").await;
+    irc.send("USER dave 0 * :Dave").await;
+    irc.until(LOBBY_JOIN_END).await;
+
+    let cases = [
+        ("FROB x", ":chat-server 421 dave FROB :Unknown command"),
+        (
+            "USER a b c d",
+            ":chat-server 462 dave :You may not reregister",
+        ),
+        (
+            "PASS secret",
+            ":chat-server 462 dave :You may not reregister",
+        ),
+        (
+            "PRIVMSG",
+            ":chat-server 411 dave :No recipient given (PRIVMSG)",
+        ),
+        ("PRIVMSG #lobby", ":chat-server 412 dave :No text to send"),
+        (
+            "PRIVMSG nobody :hi",
+            ":chat-server 401 dave nobody :nobody called \"nobody\" is online",
+        ),
+        (
+            "PRIVMSG #rust :hi",
+            ":chat-server 404 dave #rust :Cannot send to channel",
+        ),
+        (
+            "PART #rust",
+            ":chat-server 442 dave #rust :You're not on that channel",
+        ),
+        (
+            "TOPIC #rust",
+            ":chat-server 442 dave #rust :You're not on that channel",
+        ),
+        ("JOIN rust", ":chat-server 403 dave rust :No such channel"),
+        ("JOIN #a.b", ":chat-server 403 dave #a.b :No such channel"),
+        ("JOIN", ":chat-server 461 dave JOIN :Not enough parameters"),
+        (
+            "TOPIC",
+            ":chat-server 461 dave TOPIC :Not enough parameters",
+        ),
+        ("NICK", ":chat-server 431 dave :No nickname given"),
+        ("MODE dave", ":chat-server 221 dave +"),
+        ("MODE #lobby", ":chat-server 324 dave #lobby +"),
+        ("MOTD", ":chat-server 422 dave :MOTD File is missing"),
+    ];
+    for (send, want) in cases {
+        irc.send(send).await;
+        irc.next_is(want).await;
+    }
+    // Bad bytes are refused and the connection goes on.
+    irc.send_raw(b"PRIVMSG #lobby :\xff\xfe\r\n").await;
+    irc.next_is(":chat-server NOTICE dave :line is not valid UTF-8; nothing was sent")
+        .await;
+    let long = format!("PRIVMSG #lobby :{}\r\n", "x".repeat(10_000));
+    irc.send_raw(long.as_bytes()).await;
+    irc.next_is(":chat-server 417 dave :line too long (max 8192 bytes)")
+        .await;
+    irc.send("PRIVMSG #lobby :\u{1b}[31mred").await;
+    let refused = irc.line().await;
+    assert!(
+        refused.starts_with(":chat-server NOTICE dave :message contains a control character"),
+        "{refused}"
+    );
+    irc.send("PING :still here").await;
+    irc.next_is(":chat-server PONG chat-server :still here")
+        .await;
+    let stray = irc.drain(Duration::from_millis(200)).await;
+    assert!(stray.is_empty(), "{stray:?}");
+}
+
+#[async_std::test]
+async fn the_room_password_is_pass() {
+    let config = Config {
+        rate_limit: None,
+        status_interval: None,
+        password: Some(chat_server::Secret::new("sesame")),
+        refusal_delay: Duration::from_millis(10),
+        ..Config::default()
+    };
+    let server = ServerHandle::start_with_irc(config)
+        .await
+        .expect("server starts");
+    let mut wrong = Irc::connect(irc_addr(&server)).await;
+    wrong.send("PASS guess").await;
+    wrong.send("NICK eve").await;
+    wrong.send("USER eve 0 * :Eve").await;
+    wrong.next_is(":chat-server 464 eve :wrong password").await;
+    wrong.next_is("ERROR :Closing link: bad password").await;
+    assert_eq!(wrong.try_line().await, None);
+
+    let (mut alice, _) = {
+        let mut irc = Irc::connect(irc_addr(&server)).await;
+        irc.send("PASS sesame").await;
+        let lines = {
+            irc.send("NICK alice").await;
+            irc.send("USER alice 0 * :Alice").await;
+            irc.until(LOBBY_JOIN_END).await
+        };
+        (irc, lines)
+    };
+    alice.send("PING :in").await;
+    alice.next_is(":chat-server PONG chat-server in").await;
+}
