@@ -56,6 +56,23 @@ pub enum ChatError {
         /// What went wrong.
         message: String,
     },
+    /// The server's certificate is signed by no one this client trusts: the
+    /// usual case of a self-signed server reached without `--ca`, or with
+    /// the certificate of another server or of an earlier `gen-cert`. Says
+    /// how to trust it, so every program built on `chat-core` gives the same
+    /// hint.
+    #[error(
+        "TLS with {addr} failed: {message}. The server's certificate is not trusted: to trust \
+         a self-signed server, connect with --ca FILE holding the very certificate it serves \
+         (the chat-cert.pem written by chat-server gen-cert), or the certificate of the CA \
+         that signed it"
+    )]
+    UntrustedCertificate {
+        /// The address tried.
+        addr: String,
+        /// What the TLS library said.
+        message: String,
+    },
     /// The server answered in plain text to a TLS client.
     #[error("the server at {addr} does not speak TLS (it answered in plain text); connect without --tls")]
     NotTls {

@@ -111,6 +111,22 @@ pub(crate) fn handshake_error(addr: &str, err: &std::io::Error) -> ChatError {
             addr: addr.to_owned(),
         };
     }
+    // futures-rustls hands rustls's own error inside the I/O error. An
+    // unknown issuer is a certificate nobody here vouched for; a bad
+    // signature, with a self-signed trust anchor of the same name, is the
+    // same trouble: a certificate from another (or an earlier) gen-cert.
+    let rustls_error = err
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    if let Some(rustls::Error::InvalidCertificate(
+        rustls::CertificateError::UnknownIssuer | rustls::CertificateError::BadSignature,
+    )) = rustls_error
+    {
+        return ChatError::UntrustedCertificate {
+            addr: addr.to_owned(),
+            message: text,
+        };
+    }
     ChatError::Tls {
         addr: addr.to_owned(),
         message: text,
@@ -185,6 +201,42 @@ mod tests {
             Ok(ServerName::DnsName(_))
         ));
         assert!(server_name("bad name:1").is_err());
+    }
+
+    #[test]
+    fn an_unknown_issuer_says_how_to_trust_a_self_signed_server() {
+        // As futures-rustls reports it.
+        let failed = |error: rustls::CertificateError| {
+            let io = std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                rustls::Error::InvalidCertificate(error),
+            );
+            handshake_error("h:1", &io)
+        };
+        for (error, said) in [
+            (rustls::CertificateError::UnknownIssuer, "UnknownIssuer"),
+            (rustls::CertificateError::BadSignature, "BadSignature"),
+        ] {
+            let err = failed(error);
+            assert!(
+                matches!(err, ChatError::UntrustedCertificate { .. }),
+                "{err:?}"
+            );
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "TLS with h:1 failed: invalid peer certificate: {said}. The server's \
+                     certificate is not trusted: to trust a self-signed server, connect with \
+                     --ca FILE holding the very certificate it serves (the chat-cert.pem \
+                     written by chat-server gen-cert), or the certificate of the CA that signed it"
+                )
+            );
+        }
+        // Other certificate troubles stay as they were: no hint that misleads.
+        assert!(matches!(
+            failed(rustls::CertificateError::Expired),
+            ChatError::Tls { .. }
+        ));
     }
 
     #[test]
