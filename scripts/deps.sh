@@ -12,8 +12,9 @@ packages() {
     gui) echo "gcc libc6-dev pkg-config libgtk-3-dev" ;;
     # GUI tests run a real window under Xvfb, drive it with xdotool and
     # capture it with ImageMagick; REPL tests drive a real terminal in tmux;
-    # server tests signal it with kill(1), which procps provides.
-    test) echo "gcc libc6-dev pkg-config libgtk-3-dev xvfb xauth xdotool imagemagick fonts-dejavu-core tmux procps" ;;
+    # server tests signal it with kill(1), which procps provides; the IRC
+    # gateway is tested with a real irssi in tmux.
+    test) echo "gcc libc6-dev pkg-config libgtk-3-dev xvfb xauth xdotool imagemagick fonts-dejavu-core tmux procps irssi" ;;
     *) echo "usage: scripts/deps.sh [--list] chat|gui|test" >&2; exit 2 ;;
   esac
 }

@@ -321,6 +321,13 @@ impl Client {
             reader = reader.speaking_irc();
         }
         let reason = reader.run().await;
+        if irc {
+            // IRC's last word, whatever ended it (quit, flood, ping timeout);
+            // through the directory, so that it follows the reader's last
+            // lines.
+            let line = wire::irc_closing(&format!("Closing link: {reason}"));
+            let _ = broker.send(ToDirectory::Direct { id, line }).await;
+        }
         let _ = broker.send(ToDirectory::Gone { id, reason }).await;
         drop(slot);
     }

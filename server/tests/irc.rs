@@ -431,7 +431,7 @@ async fn the_room_password_is_pass() {
     wrong.send("NICK eve").await;
     wrong.send("USER eve 0 * :Eve").await;
     wrong.next_is(":chat-server 464 eve :wrong password").await;
-    wrong.next_is("ERROR :Closing link: bad password").await;
+    wrong.next_is("ERROR :Closing link: wrong password").await;
     assert_eq!(wrong.try_line().await, None);
 
     let (mut alice, _) = {
@@ -446,4 +446,66 @@ async fn the_room_password_is_pass() {
     };
     alice.send("PING :in").await;
     alice.next_is(":chat-server PONG chat-server in").await;
+}
+
+#[async_std::test]
+async fn a_flood_is_slowed_then_disconnected_like_any_client() {
+    let config = Config {
+        status_interval: None,
+        ..Config::default()
+    };
+    let server = ServerHandle::start_with_irc(config)
+        .await
+        .expect("server starts");
+    let mut bob = Plain::join(server.addr(), "bob").await;
+    let (mut irc, _) = Irc::register(irc_addr(&server), "flood").await;
+    bob.next_is("* flood joined").await;
+    let burst: String = (0..200)
+        .map(|i| format!("PRIVMSG #lobby :spam {i}\r\n"))
+        .collect();
+    irc.send_raw(burst.as_bytes()).await;
+    let mut seen = Vec::new();
+    while let Some(line) = irc.try_line().await {
+        seen.push(line);
+    }
+    assert!(
+        seen.contains(&":chat-server NOTICE flood :slow down".to_owned()),
+        "{seen:?}"
+    );
+    let end = &seen[seen.len().saturating_sub(2)..];
+    assert_eq!(
+        end,
+        [
+            ":chat-server NOTICE flood :flooding: disconnected",
+            "ERROR :Closing link: flooding"
+        ],
+        "{seen:?}"
+    );
+    // Only the burst the rate allows reached the room.
+    let lines = bob.expect("* flood left (flooding)").await;
+    assert_eq!(lines.len(), 10, "{lines:?}");
+}
+
+#[async_std::test]
+async fn a_native_operator_can_kick_an_irc_user() {
+    let config = Config {
+        rate_limit: None,
+        status_interval: None,
+        operator_password: Some(chat_server::Secret::new("root")),
+        ..Config::default()
+    };
+    let server = ServerHandle::start_with_irc(config)
+        .await
+        .expect("server starts");
+    let mut op = Plain::join(server.addr(), "op").await;
+    let (mut irc, _) = Irc::register(irc_addr(&server), "rude").await;
+    op.next_is("* rude joined").await;
+    op.send("/oper root").await;
+    op.next_is("* op is now an operator").await;
+    irc.next_is(":chat-server NOTICE rude :op is now an operator")
+        .await;
+    op.send("/kick rude enough").await;
+    irc.next_is("ERROR :you were kicked by op: enough").await;
+    assert_eq!(irc.try_line().await, None);
+    op.expect("* rude left (kicked by op: enough)").await;
 }

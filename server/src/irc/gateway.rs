@@ -15,7 +15,6 @@ use super::numeric::*;
 use crate::connection::{quit_reason, Flow, Phase, Reader};
 use crate::room::ToRoom;
 use crate::want::Want;
-use crate::wire;
 
 /// What an IRC client has said about itself before it is registered.
 #[derive(Debug, Default)]
@@ -96,10 +95,8 @@ impl Reader {
             },
             "PONG" => Flow::Continue,
             "QUIT" => {
-                let reason = quit_reason(m.param(0).map(str::to_owned));
-                self.push(wire::irc_closing(&format!("Closing link: {reason}")))
-                    .await;
-                Flow::Close(reason)
+                // `ERROR :Closing link: …` follows when the connection ends.
+                Flow::Close(quit_reason(m.param(0).map(str::to_owned)))
             }
             "PASS" | "USER" if registered => {
                 self.reply(ERR_ALREADYREGISTERED, &["You may not reregister"])
@@ -235,11 +232,7 @@ impl Reader {
                     self.admitted = true;
                 }
                 _ => {
-                    let missing = given.is_none();
-                    let flow = self.wrong_password(missing).await;
-                    self.push(wire::irc_closing("Closing link: bad password"))
-                        .await;
-                    return flow;
+                    return self.wrong_password(given.is_none()).await;
                 }
             }
         }
