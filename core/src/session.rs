@@ -197,8 +197,8 @@ pub enum Status {
         name: String,
     },
     /// Still connected, but the server has said nothing for `silent` and
-    /// has not answered a ping: reported every few seconds until it answers
-    /// (a `Connected` follows) or is given up (`Disconnected`).
+    /// has not answered a ping within 5 s: reported every 5 s until it
+    /// answers (a `Connected` follows) or is given up (`Disconnected`).
     Unresponsive {
         /// The server's address.
         addr: String,

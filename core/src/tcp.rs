@@ -297,6 +297,7 @@ impl Task {
         // keeps the socket open for ever: only silence tells.
         let mut heard = Instant::now();
         let mut pinged = false;
+        let mut lagging = false;
         loop {
             let waited = if pinged {
                 // Wake every few seconds to report the lag while waiting.
@@ -329,7 +330,11 @@ impl Task {
                     if let Err(e) = link.write(&ping).await {
                         return End::Lost(e.to_string());
                     }
+                    // No report yet: a quiet but healthy server answers at
+                    // once, and that should leave no trace.
+                    continue;
                 }
+                lagging = true;
                 let lag = Status::Unresponsive {
                     addr: self.config.addr.clone(),
                     silent: heard.elapsed(),
@@ -341,8 +346,8 @@ impl Task {
             };
             if matches!(next, Ok(Ok(Some(_)))) {
                 heard = Instant::now();
-                if pinged {
-                    pinged = false;
+                pinged = false;
+                if std::mem::take(&mut lagging) {
                     // It answered: say so where the lag was shown.
                     let back = Status::Connected {
                         addr: self.config.addr.clone(),

@@ -259,8 +259,8 @@ pub struct AppState {
     #[data(ignore)]
     #[lens(ignore)]
     pub(crate) pending_join: Option<String>,
-    /// chat-core has pinged a silent server and reported it once: the next
-    /// report is a lag worth showing (see `on_lag`).
+    /// chat-core has reported a silent server (see `on_lag`): its next
+    /// `Connected` ends the lag rather than starting a connection.
     #[data(ignore)]
     #[lens(ignore)]
     pinged: bool,
@@ -554,11 +554,9 @@ impl AppState {
     /// `Connected` while lagging): the session never dropped, so the
     /// rooms, a pending history request and the focus stay as they are.
     ///
-    /// chat-core sends the first report the moment its ping leaves, when a
-    /// healthy server has had no time to answer; in a quiet room that is
-    /// every 30 s. So the first report of a silence only notes the ping,
-    /// and the lag is shown from the second one (5 s without an answer).
-    /// It is shown in the status bar only, as it is reported every few
+    /// chat-core reports a silence only once its ping has gone 5 s without
+    /// an answer, so a quiet but healthy server leaves no trace. The lag is
+    /// shown in the status bar only, as it is reported every few
     /// seconds; when the server answers after that, one line in every room
     /// records the gap. Returns whether `status` was one of those.
     pub(crate) fn on_lag(&mut self, status: &Status) -> bool {
@@ -569,9 +567,8 @@ impl AppState {
         };
         match status {
             Status::Unresponsive { silent, .. } => {
-                if std::mem::replace(&mut self.pinged, true) {
-                    *lag = Some(silent.as_secs());
-                }
+                self.pinged = true;
+                *lag = Some(silent.as_secs());
                 true
             }
             Status::Connected { .. } => {
@@ -1296,18 +1293,13 @@ mod tests {
     fn a_silent_server_shows_its_lag_until_it_answers() {
         let (mut state, _) = connected("alice");
         let (asked_before, lines_before) = (state.focus_compose, state.log().len());
-        // The first report comes as the ping leaves: nothing to show yet,
-        // and a prompt answer leaves no trace.
-        state.on_event(&lagging(30));
-        assert_eq!(state.status_line(), "connected as alice to 127.0.0.1:8001");
-        state.on_event(&Event::Status(Status::Connected {
-            addr: "127.0.0.1:8001".into(),
-            name: "alice".into(),
-        }));
-        assert_eq!(state.log().len(), lines_before);
+        // A ping unanswered for 5 s: the lag shows, and grows.
+        state.on_event(&lagging(35));
+        assert_eq!(
+            state.status_line(),
+            "server 127.0.0.1:8001 not responding for 35 s…"
+        );
         assert_eq!(state.focus_compose, asked_before);
-        // No answer for 5 s more: the lag shows.
-        state.on_event(&lagging(30));
         state.on_event(&lagging(35));
         assert!(state.conn.is_trouble() && state.is_connected());
         assert_eq!(
