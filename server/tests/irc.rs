@@ -483,7 +483,8 @@ async fn a_flood_is_slowed_then_disconnected_like_any_client() {
     );
     // Only the burst the rate allows reached the room.
     let lines = bob.expect("* flood left (flooding)").await;
-    assert_eq!(lines.len(), 10, "{lines:?}");
+    // The burst of 10, and maybe one or two refilled on a slow machine.
+    assert!((10..=12).contains(&lines.len()), "{lines:?}");
 }
 
 #[async_std::test]
@@ -508,4 +509,88 @@ async fn a_native_operator_can_kick_an_irc_user() {
     irc.next_is("ERROR :you were kicked by op: enough").await;
     assert_eq!(irc.try_line().await, None);
     op.expect("* rude left (kicked by op: enough)").await;
+}
+
+#[async_std::test]
+async fn a_long_native_message_is_split_into_lines_that_fit() {
+    let server = server().await;
+    let mut bob = Plain::join(server.addr(), "bob").await;
+    let (mut alice, _) = Irc::register(irc_addr(&server), "alice").await;
+    bob.next_is("* alice joined").await;
+    let long: String = "ünïcödé words ".repeat(300);
+    let long = long.trim_end().to_owned();
+    bob.send(&long).await;
+    let mut joined = String::new();
+    while joined.len() < long.len() {
+        let line = alice.line().await;
+        assert!(line.len() + 2 <= 512, "{} bytes: {line}", line.len());
+        let text = line
+            .strip_prefix(":bob!bob@chat PRIVMSG #lobby ")
+            .unwrap_or_else(|| panic!("not bob's message: {line}"));
+        joined.push_str(text.strip_prefix(':').unwrap_or(text));
+    }
+    assert_eq!(joined, long);
+}
+
+#[async_std::test]
+async fn joining_shows_the_topic_and_join_0_leaves_everything() {
+    let server = server().await;
+    let mut bob = Plain::join(server.addr(), "bob").await;
+    bob.send("/join #rust").await;
+    bob.expect("* bob joined").await;
+    bob.send("/topic all things Rust").await;
+    bob.next_is("* bob set the topic: all things Rust").await;
+    let (mut alice, _) = Irc::register(irc_addr(&server), "alice").await;
+    alice.send("JOIN #rust,#go").await;
+    alice.next_is(":alice!alice@chat JOIN #rust").await;
+    alice
+        .next_is(":chat-server 332 alice #rust :all things Rust")
+        .await;
+    alice
+        .next_is(":chat-server 353 alice = #rust :alice bob")
+        .await;
+    alice
+        .next_is(":chat-server 366 alice #rust :End of /NAMES list")
+        .await;
+    alice.next_is(":alice!alice@chat JOIN #go").await;
+    alice.next_is(":chat-server 353 alice = #go alice").await;
+    alice
+        .next_is(":chat-server 366 alice #go :End of /NAMES list")
+        .await;
+    // Joining a channel one is on is ignored, as IRC servers do.
+    alice.send("JOIN #rust").await;
+    alice.send("JOIN 0").await;
+    alice.next_is(":alice!alice@chat PART #lobby").await;
+    alice.next_is(":alice!alice@chat PART #rust").await;
+    alice.next_is(":alice!alice@chat PART #go").await;
+    bob.expect("* alice left (part)").await;
+    alice.send("PING :done").await;
+    alice.next_is(":chat-server PONG chat-server done").await;
+}
+
+#[async_std::test]
+async fn a_silent_irc_client_is_pinged_then_dropped() {
+    let config = Config {
+        rate_limit: None,
+        status_interval: None,
+        ping_interval: Duration::from_millis(300),
+        idle_timeout: Duration::from_millis(900),
+        ..Config::default()
+    };
+    let server = ServerHandle::start_with_irc(config)
+        .await
+        .expect("server starts");
+    let (mut answers, _) = Irc::register(irc_addr(&server), "awake").await;
+    answers.next_is("PING chat-server").await;
+    answers.send("PONG chat-server").await;
+    answers.next_is("PING chat-server").await;
+    let (mut silent, _) = Irc::register(irc_addr(&server), "asleep").await;
+    silent.next_is("PING chat-server").await;
+    // (Awake, no longer answering either, may quit first.)
+    silent.until("ERROR :").await;
+    assert_eq!(
+        silent.last.as_deref(),
+        Some("ERROR :Closing link: ping timeout")
+    );
+    assert_eq!(silent.try_line().await, None);
 }
