@@ -677,7 +677,7 @@ impl Reader {
         }
     }
 
-    async fn forward(&mut self, request: Request) -> Flow {
+    pub(crate) async fn forward(&mut self, request: Request) -> Flow {
         let id = self.id;
         match self
             .directory

@@ -296,6 +296,12 @@ impl Client {
         let connected = ToDirectory::Connected {
             id,
             peer,
+            // Lines to an IRC client before it registers (shutdown) are IRC.
+            mode: if irc {
+                wire::Mode::Irc
+            } else {
+                wire::Mode::Plain
+            },
             outbox: outbox.clone(),
             closer: stream.clone(),
             current: current.clone(),

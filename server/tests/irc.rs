@@ -265,6 +265,24 @@ async fn native_and_irc_clients_talk_both_ways_in_rooms() {
     alice
         .next_is(":chat-server 331 alice #lobby :No topic is set")
         .await;
+    alice.send("WHOIS Bob").await;
+    alice
+        .next_is(":chat-server 311 alice bob bob chat * bob")
+        .await;
+    alice.next_is(":chat-server 319 alice bob #lobby").await;
+    alice
+        .next_is(":chat-server 312 alice bob chat-server :a chat relay with an IRC gateway")
+        .await;
+    alice
+        .next_is(":chat-server 318 alice Bob :End of /WHOIS list")
+        .await;
+    alice.send("WHOIS nobody").await;
+    alice
+        .next_is(":chat-server 401 alice nobody :No such nick/channel")
+        .await;
+    alice
+        .next_is(":chat-server 318 alice nobody :End of /WHOIS list")
+        .await;
 
     alice.send("QUIT :bye now").await;
     alice.next_is("ERROR :Closing link: quit: bye now").await;

@@ -115,6 +115,8 @@ pub enum Request {
     Unban(String),
     /// Operators: list the bans.
     Bans,
+    /// IRC's `WHOIS nick`, answered in IRC numerics.
+    Whois(String),
 }
 
 /// What connections tell the directory.
@@ -126,6 +128,8 @@ pub enum ToDirectory {
     Connected {
         id: ClientId,
         peer: SocketAddr,
+        /// IRC, or native (plain until its first line says otherwise).
+        mode: Mode,
         outbox: Outbox,
         closer: TcpStream,
         current: Arc<AtomicU64>,
@@ -270,6 +274,7 @@ impl Directory {
             ToDirectory::Connected {
                 id,
                 peer,
+                mode,
                 outbox,
                 closer,
                 current,
@@ -283,7 +288,7 @@ impl Directory {
                         peer,
                         outbox,
                         closer,
-                        mode: Mode::Plain,
+                        mode,
                         version: PROTOCOL_VERSION,
                         name: None,
                         operator: false,
@@ -642,6 +647,28 @@ impl Directory {
             } => self.ban(id, name, target, address, duration, reason).await,
             Request::Unban(target) => self.unban(id, name, &target),
             Request::Bans => self.list_bans(id),
+            Request::Whois(nick) => self.whois(id, &name, &nick),
+        }
+    }
+
+    fn whois(&mut self, id: ClientId, me: &str, nick: &str) {
+        let target = self
+            .names
+            .get(&name_key(nick))
+            .and_then(|t| self.clients.get(t));
+        let found = target.and_then(|c| {
+            let rooms: Vec<String> = c
+                .rooms
+                .iter()
+                .filter_map(|key| Some(self.rooms.get(key)?.link.name.clone()))
+                .collect();
+            Some((c.name.clone()?, rooms, c.operator))
+        });
+        let who = found
+            .as_ref()
+            .map(|(name, rooms, op)| (name.as_str(), rooms.as_slice(), *op));
+        if let Some(line) = crate::irc::form::whois(me, nick, who) {
+            self.send_to(id, line);
         }
     }
 

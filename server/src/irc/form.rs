@@ -167,6 +167,33 @@ pub fn who(me: &str, room: &str, users: &[String]) -> Option<Bytes> {
     bytes(&out)
 }
 
+/// The answer to `WHOIS nick`: `None` for `who` when nobody has the nick
+/// (then `401`), else who they are, their rooms and whether they are an
+/// operator; `318` closes it either way.
+pub fn whois(me: &str, nick: &str, who: Option<(&str, &[String], bool)>) -> Option<Bytes> {
+    let mut out = Vec::new();
+    match who {
+        None => out.push(numeric(me, ERR_NOSUCHNICK, &[nick, "No such nick/channel"])),
+        Some((name, rooms, operator)) => {
+            out.push(numeric(me, RPL_WHOISUSER, &[name, name, HOST, "*", name]));
+            if !rooms.is_empty() {
+                let chans: Vec<String> = rooms.iter().map(|r| format!("#{r}")).collect();
+                out.push(numeric(me, RPL_WHOISCHANNELS, &[name, &chans.join(" ")]));
+            }
+            out.push(numeric(
+                me,
+                RPL_WHOISSERVER,
+                &[name, SERVER, "a chat relay with an IRC gateway"],
+            ));
+            if operator {
+                out.push(numeric(me, RPL_WHOISOPERATOR, &[name, "is an operator"]));
+            }
+        }
+    }
+    out.push(numeric(me, RPL_ENDOFWHOIS, &[nick, "End of /WHOIS list"]));
+    bytes(&out)
+}
+
 /// What a client reads on entering a room: its own JOIN, the topic and
 /// the names.
 fn entered(me: &str, info: &RoomInfo) -> Vec<Message> {

@@ -13,6 +13,7 @@ use super::form::{self, numeric, SERVER};
 use super::message::{self, Message};
 use super::numeric::*;
 use crate::connection::{quit_reason, Flow, Phase, Reader};
+use crate::directory::Request;
 use crate::room::ToRoom;
 use crate::want::Want;
 
@@ -158,6 +159,18 @@ impl Reader {
             "WHO" => self.who(m).await,
             "LIST" => self.want(Want::Rooms).await,
             "MODE" => self.mode_query(m).await,
+            // `WHOIS [server] nick`: the nick is the last parameter.
+            "WHOIS" => match m.params.last().filter(|n| !n.is_empty()) {
+                Some(nick) => match self.admit(None).await {
+                    Some(flow) => flow,
+                    None => self.forward(Request::Whois(nick.clone())).await,
+                },
+                None => {
+                    self.reply(ERR_NONICKNAMEGIVEN, &["No nickname given"])
+                        .await;
+                    Flow::Continue
+                }
+            },
             "MOTD" => {
                 self.reply(ERR_NOMOTD, &["MOTD File is missing"]).await;
                 Flow::Continue
@@ -326,9 +339,11 @@ impl Reader {
             if self.rooms.find(room).is_some() {
                 continue;
             }
-            if self.admit(None).await.is_some() {
-                // The refusal is sent; a flood closes in `want` next time.
-                continue;
+            match self.admit(None).await {
+                None => {}
+                // Refused (`slow down`, already said): try the next one.
+                Some(Flow::Continue) => continue,
+                Some(close) => return close,
             }
             self.irc.about = Some(channel.to_owned());
             if let Flow::Close(reason) = self.join(room.to_owned()).await {
