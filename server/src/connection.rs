@@ -111,7 +111,7 @@ impl Reader {
 
     /// A reader for the IRC listener: its first line is IRC, not a name.
     pub fn speaking_irc(mut self) -> Self {
-        self.phase = Phase::Naming(Mode::Irc);
+        self.phase = Phase::Naming(Mode::Irc(wire::IrcCaps::default()));
         self
     }
 
@@ -137,13 +137,13 @@ impl Reader {
                         None => return self.timed_out().await,
                     }
                 }
-                Phase::Named(Mode::Structured | Mode::Irc) if pinged => Some(
+                Phase::Named(Mode::Structured | Mode::Irc(_)) if pinged => Some(
                     self.config
                         .idle_timeout
                         .saturating_sub(self.config.ping_interval)
                         .max(Duration::from_millis(1)),
                 ),
-                Phase::Named(Mode::Structured | Mode::Irc) => Some(self.config.ping_interval),
+                Phase::Named(Mode::Structured | Mode::Irc(_)) => Some(self.config.ping_interval),
                 Phase::Named(Mode::Plain) => None,
             };
             let read = self.stream.read(&mut chunk);
@@ -262,7 +262,7 @@ impl Reader {
             Phase::Naming(Mode::Structured) | Phase::Named(Mode::Structured) => {
                 self.on_structured(&line).await
             }
-            Phase::Naming(Mode::Irc) | Phase::Named(Mode::Irc) => self.on_irc(&line).await,
+            Phase::Naming(Mode::Irc(_)) | Phase::Named(Mode::Irc(_)) => self.on_irc(&line).await,
         }
     }
 

@@ -298,7 +298,7 @@ impl Client {
             peer,
             // Lines to an IRC client before it registers (shutdown) are IRC.
             mode: if irc {
-                wire::Mode::Irc
+                wire::Mode::Irc(wire::IrcCaps::default())
             } else {
                 wire::Mode::Plain
             },

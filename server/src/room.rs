@@ -106,8 +106,9 @@ struct Shared<'a> {
     json: OnceCell<Bytes>,
     plain: OnceCell<Option<Bytes>>,
     prefixed: OnceCell<Option<Bytes>>,
-    /// The IRC form, when it is the same for every reader.
-    irc: OnceCell<Option<Bytes>>,
+    /// The IRC form, when it is the same for every reader: without and
+    /// with `server-time`.
+    irc: [OnceCell<Option<Bytes>>; 2],
 }
 
 impl<'a> Shared<'a> {
@@ -117,7 +118,7 @@ impl<'a> Shared<'a> {
             json: OnceCell::new(),
             plain: OnceCell::new(),
             prefixed: OnceCell::new(),
-            irc: OnceCell::new(),
+            irc: [OnceCell::new(), OnceCell::new()],
         }
     }
 
@@ -138,12 +139,12 @@ impl<'a> Shared<'a> {
                 .clone(),
             // IRC clients did not ask for echo-message: their own words
             // and joins are not sent back to them.
-            Mode::Irc if irc::form::own(self.frame) == Some(member.name.as_str()) => None,
-            Mode::Irc if irc::form::shared(self.frame) => self
-                .irc
-                .get_or_init(|| wire::irc_line(self.frame, &member.name))
-                .clone(),
-            Mode::Irc => wire::irc_line(self.frame, &member.name),
+            Mode::Irc(caps) if irc::form::own(self.frame, &member.name, caps) => None,
+            Mode::Irc(caps) if irc::form::shared(self.frame) => self.irc
+                [usize::from(caps.server_time)]
+            .get_or_init(|| wire::irc_line(self.frame, &member.name, caps))
+            .clone(),
+            Mode::Irc(caps) => wire::irc_line(self.frame, &member.name, caps),
         }
     }
 }

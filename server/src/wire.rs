@@ -11,6 +11,8 @@ use chat_core::protocol::{ErrorCode, ErrorFrame, Notice, ServerFrame};
 use chat_core::render::{ban_lines, clock, render, room_lines};
 use chat_core::Event;
 
+pub use crate::irc::form::Caps as IrcCaps;
+
 /// How a client speaks: decided by its first line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -18,8 +20,9 @@ pub enum Mode {
     Plain,
     /// JSON Lines (`{"type": ...}`).
     Structured,
-    /// An IRC client, from the IRC listener.
-    Irc,
+    /// An IRC client, from the IRC listener, with the IRCv3
+    /// capabilities it took.
+    Irc(IrcCaps),
 }
 
 /// One line of plain text, newline added.
@@ -74,13 +77,13 @@ pub fn encode_to(mode: Mode, frame: &ServerFrame, me: &str) -> Option<Bytes> {
     match mode {
         Mode::Structured => Some(json_line(frame)),
         Mode::Plain => plain_frame(frame, false),
-        Mode::Irc => irc_line(frame, me),
+        Mode::Irc(caps) => irc_line(frame, me, caps),
     }
 }
 
 /// A frame as IRC lines for the IRC client called `me`.
-pub fn irc_line(frame: &ServerFrame, me: &str) -> Option<Bytes> {
-    crate::irc::form::frame(frame, me)
+pub fn irc_line(frame: &ServerFrame, me: &str, caps: IrcCaps) -> Option<Bytes> {
+    crate::irc::form::frame(frame, me, caps)
 }
 
 /// An error line in the given mode.
@@ -103,7 +106,7 @@ pub fn error_about(
     match mode {
         Mode::Plain => plain_line(&format!("! {message}")),
         Mode::Structured => json_line(&ServerFrame::Error(ErrorFrame { code, message, id })),
-        Mode::Irc => crate::irc::form::line(&crate::irc::form::error(me, code, &message, about)),
+        Mode::Irc(_) => crate::irc::form::line(&crate::irc::form::error(me, code, &message, about)),
     }
 }
 
@@ -113,7 +116,7 @@ pub fn notice(mode: Mode, text: impl Into<String>) -> Bytes {
     match mode {
         Mode::Plain => plain_frame(&frame, false).unwrap_or_default(),
         Mode::Structured => json_line(&frame),
-        Mode::Irc => irc_line(&frame, "*").unwrap_or_default(),
+        Mode::Irc(caps) => irc_line(&frame, "*", caps).unwrap_or_default(),
     }
 }
 
@@ -128,7 +131,7 @@ pub fn irc_closing(why: &str) -> Bytes {
 pub fn ping(mode: Mode) -> Bytes {
     let frame = ServerFrame::Ping { token: None };
     match mode {
-        Mode::Irc => irc_line(&frame, "*").unwrap_or_default(),
+        Mode::Irc(caps) => irc_line(&frame, "*", caps).unwrap_or_default(),
         _ => json_line(&frame),
     }
 }

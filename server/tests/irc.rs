@@ -134,12 +134,13 @@ async fn registration_with_cap_negotiation_and_honest_isupport() {
     let server = server().await;
     let mut irc = Irc::connect(irc_addr(&server)).await;
     irc.send("CAP LS 302").await;
-    irc.next_is(":chat-server CAP * LS :").await;
+    irc.next_is(":chat-server CAP * LS :echo-message server-time")
+        .await;
     irc.send("NICK alice").await;
     irc.send("USER alice 0 * :Alice Liddell").await;
     // Registration waits for CAP END.
-    irc.send("CAP REQ :server-time").await;
-    irc.next_is(":chat-server CAP alice NAK server-time").await;
+    irc.send("CAP REQ :sasl").await;
+    irc.next_is(":chat-server CAP alice NAK sasl").await;
     irc.send("CAP END").await;
     irc.next_is(":chat-server 001 alice :Welcome to the chat network, alice")
         .await;
@@ -611,4 +612,57 @@ async fn a_silent_irc_client_is_pinged_then_dropped() {
         Some("ERROR :Closing link: ping timeout")
     );
     assert_eq!(silent.try_line().await, None);
+}
+
+/// `@time=…` from the IRCv3 `server-time` tag, checked for shape.
+fn untagged(line: &str) -> &str {
+    let (tag, rest) = line.split_once(' ').expect("a tagged line");
+    let time = tag.strip_prefix("@time=").expect("a time tag");
+    assert_eq!(time.len(), "2026-12-01T22:58:00.000Z".len(), "{time}");
+    assert!(time.ends_with('Z') && time.as_bytes()[10] == b'T', "{time}");
+    rest
+}
+
+#[async_std::test]
+async fn server_time_and_echo_message_capabilities() {
+    let server = server().await;
+    let mut bob = Plain::join(server.addr(), "bob").await;
+    let mut alice = Irc::connect(irc_addr(&server)).await;
+    alice.send("CAP LS 302").await;
+    alice
+        .next_is(":chat-server CAP * LS :echo-message server-time")
+        .await;
+    alice.send("CAP REQ :server-time echo-message").await;
+    alice
+        .next_is(":chat-server CAP * ACK :server-time echo-message")
+        .await;
+    alice.send("CAP LIST").await;
+    alice
+        .next_is(":chat-server CAP * LIST :echo-message server-time")
+        .await;
+    alice.send("NICK alice").await;
+    alice.send("USER alice 0 * :Alice").await;
+    alice.send("CAP END").await;
+    alice.until(LOBBY_JOIN_END).await;
+    alice.nick = "alice".to_owned();
+    bob.next_is("* alice joined").await;
+
+    bob.send("hi alice").await;
+    bob.next_is("<bob> hi alice").await;
+    let line = alice.line().await;
+    assert_eq!(untagged(&line), ":bob!bob@chat PRIVMSG #lobby :hi alice");
+    // Her own message comes back, as echo-message promises.
+    alice.send("PRIVMSG #lobby :hello").await;
+    bob.next_is("<alice> hello").await;
+    let line = alice.line().await;
+    assert_eq!(untagged(&line), ":alice!alice@chat PRIVMSG #lobby hello");
+    alice.send("PRIVMSG bob :psst").await;
+    bob.next_is("<alice -> bob> psst").await;
+    let line = alice.line().await;
+    assert_eq!(untagged(&line), ":alice!alice@chat PRIVMSG bob psst");
+    // Capabilities are fixed once registered.
+    alice.send("CAP REQ :-echo-message").await;
+    alice
+        .next_is(":chat-server CAP alice NAK -echo-message")
+        .await;
 }

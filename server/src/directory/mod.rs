@@ -413,9 +413,9 @@ impl Directory {
             };
             let line = match client.mode {
                 // Renames and notices are rare: no cache for IRC's form.
-                Mode::Irc => {
+                Mode::Irc(caps) => {
                     let me = client.name.as_deref().unwrap_or("*");
-                    match wire::irc_line(frame, me) {
+                    match wire::irc_line(frame, me, caps) {
                         Some(line) => line,
                         None => continue,
                     }

@@ -34,7 +34,7 @@ impl Directory {
                 Mode::Plain => wire::notice(mode, told),
                 Mode::Structured => wire::error(mode, code, told, None),
                 // IRC's way to say why a connection ends.
-                Mode::Irc => wire::irc_closing(&told),
+                Mode::Irc(_) => wire::irc_closing(&told),
             };
             self.send_to(victim, line);
         }

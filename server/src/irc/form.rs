@@ -24,6 +24,90 @@ pub const HOST: &str = "chat";
 /// The `NETWORK` ISUPPORT token.
 pub const NETWORK: &str = "chat";
 
+/// The IRCv3 capabilities a client took (`CAP REQ`), fixed at
+/// registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Caps {
+    /// `server-time`: events carry `@time=` (and history its own time).
+    pub server_time: bool,
+    /// `echo-message`: the client reads its own messages back.
+    pub echo_message: bool,
+}
+
+/// The capabilities offered, as `CAP LS` lists them (their order there).
+pub const OFFERED: &str = "echo-message server-time";
+
+impl Caps {
+    /// Takes a `CAP REQ` list (`-name` drops one); `None` if it names a
+    /// capability not offered, which refuses the whole request.
+    pub fn request(self, list: &str) -> Option<Caps> {
+        let mut caps = self;
+        for item in list.split(' ').filter(|i| !i.is_empty()) {
+            let (name, on) = match item.strip_prefix('-') {
+                Some(name) => (name, false),
+                None => (item, true),
+            };
+            match name {
+                "server-time" => caps.server_time = on,
+                "echo-message" => caps.echo_message = on,
+                _ => return None,
+            }
+        }
+        Some(caps)
+    }
+
+    /// The capabilities on, as `CAP LIST` names them.
+    pub fn names(self) -> String {
+        let mut names = Vec::new();
+        if self.echo_message {
+            names.push("echo-message");
+        }
+        if self.server_time {
+            names.push("server-time");
+        }
+        names.join(" ")
+    }
+}
+
+/// Milliseconds since the epoch as IRCv3's `time` tag wants them:
+/// `2026-12-01T22:58:00.000Z` (UTC).
+pub fn timestamp(millis: u64) -> String {
+    let secs = millis / 1000;
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        millis % 1000
+    )
+}
+
+/// When a frame happened, for `server-time`.
+fn time_of(frame: &ServerFrame) -> Option<u64> {
+    match frame {
+        ServerFrame::Message(m) | ServerFrame::Action(m) => Some(m.time),
+        ServerFrame::Replay(r) => Some(r.message.time),
+        ServerFrame::Private(p) => Some(p.time),
+        ServerFrame::Join(p) => Some(p.time),
+        ServerFrame::Leave(d) => Some(d.time),
+        ServerFrame::Rename(r) => Some(r.time),
+        ServerFrame::Topic(t) if t.by.is_some() => Some(t.time),
+        _ => None,
+    }
+}
+
 /// `nick!nick@HOST`.
 pub fn source(nick: &str) -> String {
     format!("{nick}!{nick}@{HOST}")
@@ -66,13 +150,14 @@ pub fn shared(frame: &ServerFrame) -> bool {
     ) && !matches!(frame, ServerFrame::Topic(t) if t.by.is_none())
 }
 
-/// Who a frame is from, when an IRC client does not read its own copy:
-/// its messages, actions and joins (it is told of the join in its own way).
-pub fn own(frame: &ServerFrame) -> Option<&str> {
+/// Whether the IRC client called `me` does not read this frame: its own
+/// join (it is told of it in its own way), and its own messages unless it
+/// asked for `echo-message`.
+pub fn own(frame: &ServerFrame, me: &str, caps: Caps) -> bool {
     match frame {
-        ServerFrame::Message(m) | ServerFrame::Action(m) => Some(&m.from),
-        ServerFrame::Join(p) => Some(&p.name),
-        _ => None,
+        ServerFrame::Message(m) | ServerFrame::Action(m) => !caps.echo_message && m.from == me,
+        ServerFrame::Join(p) => p.name == me,
+        _ => false,
     }
 }
 
@@ -294,25 +379,39 @@ pub fn notice(me: &str, text: &str) -> Message {
     Message::new(Some(SERVER), "NOTICE", vec![me.to_owned(), text.to_owned()])
 }
 
-/// The frame as IRC lines for the client called `me`; `None` when an IRC
-/// client has nothing to read for it.
-pub fn frame(frame: &ServerFrame, me: &str) -> Option<Bytes> {
-    let lines = match frame {
+/// The frame as IRC lines for the client called `me`, with the
+/// capabilities it took; `None` when it has nothing to read for it.
+pub fn frame(frame: &ServerFrame, me: &str, caps: Caps) -> Option<Bytes> {
+    let mut lines = lines(frame, me, caps);
+    if let Some(time) = time_of(frame).filter(|_| caps.server_time) {
+        let stamp = timestamp(time);
+        for line in &mut lines {
+            line.tags.push(("time".to_owned(), Some(stamp.clone())));
+        }
+    }
+    bytes(&lines)
+}
+
+fn lines(frame: &ServerFrame, me: &str, caps: Caps) -> Vec<Message> {
+    match frame {
         ServerFrame::Welcome(w) => welcome(me, w),
         ServerFrame::RoomJoined(info) => entered(me, info),
         ServerFrame::Message(m) => said(m, false),
         ServerFrame::Action(m) => said(m, true),
-        ServerFrame::Private(p) if p.from == me && p.to != me => return None,
+        ServerFrame::Private(p) if p.from == me && p.to != me && !caps.echo_message => Vec::new(),
         ServerFrame::Private(p) => privmsgs(&p.from, &p.to, &p.text, false),
         ServerFrame::Replay(r) => {
             // Without server-time, the time goes into the text, as it does
             // for plain clients, so history is not mistaken for live talk.
             let m = &r.message;
-            let text = format!("[{}] {}", clock(m.time), m.text);
+            let text = match caps.server_time {
+                true => m.text.clone(),
+                false => format!("[{}] {}", clock(m.time), m.text),
+            };
             let action = r.kind == MessageKind::Action;
             privmsgs(&m.from, &channel(m.room.as_deref()), &text, action)
         }
-        ServerFrame::HistoryEnd(_) | ServerFrame::Pong { token: None } => return None,
+        ServerFrame::HistoryEnd(_) | ServerFrame::Pong { token: None } => Vec::new(),
         ServerFrame::Join(p) => vec![Message::new(
             Some(&source(&p.name)),
             "JOIN",
@@ -381,8 +480,7 @@ pub fn frame(frame: &ServerFrame, me: &str) -> Option<Bytes> {
             "PONG",
             vec![SERVER.to_owned(), token.clone()],
         )],
-    };
-    bytes(&lines)
+    }
 }
 
 #[cfg(test)]
@@ -409,12 +507,12 @@ mod tests {
     fn messages_actions_and_privates() {
         let m = ServerFrame::Message(said_by("alice", "hi"));
         assert_eq!(
-            text(frame(&m, "bob")),
+            text(frame(&m, "bob", Caps::default())),
             ":alice!alice@chat PRIVMSG #lobby hi\r\n"
         );
         let a = ServerFrame::Action(said_by("alice", "waves"));
         assert_eq!(
-            text(frame(&a, "bob")),
+            text(frame(&a, "bob", Caps::default())),
             ":alice!alice@chat PRIVMSG #lobby :\u{1}ACTION waves\u{1}\r\n"
         );
         let p = PrivateMessage {
@@ -425,11 +523,18 @@ mod tests {
             id: None,
         };
         assert_eq!(
-            text(frame(&ServerFrame::Private(p.clone()), "bob")),
+            text(frame(
+                &ServerFrame::Private(p.clone()),
+                "bob",
+                Caps::default()
+            )),
             ":alice!alice@chat PRIVMSG bob :psst you\r\n"
         );
         // The sender's echo is not shown to an IRC sender.
-        assert_eq!(frame(&ServerFrame::Private(p), "alice"), None);
+        assert_eq!(
+            frame(&ServerFrame::Private(p), "alice", Caps::default()),
+            None
+        );
     }
 
     #[test]
@@ -439,7 +544,10 @@ mod tests {
             time: 0,
             name: "bob".into(),
         });
-        assert_eq!(text(frame(&join, "x")), ":bob!bob@chat JOIN #rust\r\n");
+        assert_eq!(
+            text(frame(&join, "x", Caps::default())),
+            ":bob!bob@chat JOIN #rust\r\n"
+        );
         let leave = |reason: &str| {
             ServerFrame::Leave(Departure {
                 room: Some("rust".into()),
@@ -449,23 +557,64 @@ mod tests {
             })
         };
         assert_eq!(
-            text(frame(&leave("part"), "x")),
+            text(frame(&leave("part"), "x", Caps::default())),
             ":bob!bob@chat PART #rust\r\n"
         );
         assert_eq!(
-            text(frame(&leave("part: off to bed"), "x")),
+            text(frame(&leave("part: off to bed"), "x", Caps::default())),
             ":bob!bob@chat PART #rust :off to bed\r\n"
         );
         assert_eq!(
-            text(frame(&leave("quit: bye"), "x")),
+            text(frame(&leave("quit: bye"), "x", Caps::default())),
             ":bob!bob@chat QUIT :quit: bye\r\n"
+        );
+    }
+
+    #[test]
+    fn server_time_and_echo_message() {
+        assert_eq!(timestamp(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(timestamp(1_709_251_199_123), "2024-02-29T23:59:59.123Z");
+        let caps = Caps::default()
+            .request("server-time echo-message")
+            .expect("offered");
+        let m = ServerFrame::Message(ChatMessage {
+            time: 86_400_000,
+            ..said_by("alice", "hi")
+        });
+        assert_eq!(
+            text(frame(&m, "bob", caps)),
+            "@time=1970-01-02T00:00:00.000Z :alice!alice@chat PRIVMSG #lobby hi\r\n"
+        );
+        // History keeps its own time: in the tag, not in the text.
+        let replay = ServerFrame::Replay(chat_core::protocol::Replayed {
+            kind: MessageKind::Message,
+            message: ChatMessage {
+                time: 60_000,
+                ..said_by("alice", "old")
+            },
+        });
+        assert_eq!(
+            text(frame(&replay, "bob", caps)),
+            "@time=1970-01-01T00:01:00.000Z :alice!alice@chat PRIVMSG #lobby old\r\n"
+        );
+        assert!(text(frame(&replay, "bob", Caps::default())).ends_with("] old\r\n"));
+        assert!(own(&m, "alice", Caps::default()));
+        assert!(!own(&m, "alice", caps));
+        assert_eq!(Caps::default().request("sasl"), None);
+        assert_eq!(
+            caps.request("-echo-message").map(Caps::names),
+            Some("server-time".into())
         );
     }
 
     #[test]
     fn long_text_is_split_at_character_boundaries() {
         let long = "é".repeat(1000);
-        let lines = text(frame(&ServerFrame::Message(said_by("alice", &long)), "bob"));
+        let lines = text(frame(
+            &ServerFrame::Message(said_by("alice", &long)),
+            "bob",
+            Caps::default(),
+        ));
         let mut joined = String::new();
         for line in lines.split_terminator("\r\n") {
             assert!(line.len() + 2 <= MAX_LINE, "{} bytes", line.len());

@@ -16,6 +16,7 @@ use crate::connection::{quit_reason, Flow, Phase, Reader};
 use crate::directory::Request;
 use crate::room::ToRoom;
 use crate::want::Want;
+use crate::wire::Mode;
 
 /// What an IRC client has said about itself before it is registered.
 #[derive(Debug, Default)]
@@ -183,10 +184,15 @@ impl Reader {
         }
     }
 
-    /// `CAP`: no capabilities are offered yet, but the negotiation is
-    /// followed so that clients that start with `CAP LS 302` register.
+    /// `CAP`: `server-time` and `echo-message` are offered; registration
+    /// waits for `CAP END` once a negotiation began.
     async fn cap(&mut self, m: &Message) -> Flow {
         let me = self.me();
+        let registered = matches!(self.phase, Phase::Named(_));
+        let caps = match self.mode() {
+            Mode::Irc(caps) => caps,
+            _ => form::Caps::default(),
+        };
         let sub = m.param(0).unwrap_or("").to_ascii_uppercase();
         let answer = |params: Vec<String>| {
             let mut all = vec![me.clone(), sub.clone()];
@@ -195,20 +201,27 @@ impl Reader {
         };
         match sub.as_str() {
             "LS" => {
-                if !matches!(self.phase, Phase::Named(_)) {
+                if !registered {
                     self.irc.negotiating = true;
                 }
-                self.send(answer(vec![String::new()])).await;
+                self.send(answer(vec![form::OFFERED.to_owned()])).await;
             }
-            "LIST" => self.send(answer(vec![String::new()])).await,
+            "LIST" => self.send(answer(vec![caps.names()])).await,
             "REQ" => {
-                if !matches!(self.phase, Phase::Named(_)) {
-                    self.irc.negotiating = true;
-                }
                 let asked = m.param(1).unwrap_or("").to_owned();
-                let mut nak = answer(vec![asked]);
-                nak.params[1] = "NAK".to_owned();
-                self.send(nak).await;
+                // The rooms serialise for the capabilities taken when the
+                // client registered: they are not changed afterwards.
+                let granted = caps.request(&asked).filter(|_| !registered);
+                let mut reply = answer(vec![asked]);
+                match granted {
+                    Some(granted) => {
+                        self.irc.negotiating = true;
+                        self.phase = Phase::Naming(Mode::Irc(granted));
+                        reply.params[1] = "ACK".to_owned();
+                    }
+                    None => reply.params[1] = "NAK".to_owned(),
+                }
+                self.send(reply).await;
             }
             "END" => {
                 self.irc.negotiating = false;
