@@ -18,13 +18,28 @@ pub enum NameError {
         max: usize,
     },
     /// A character that is not a letter, digit, `_` or `-`.
-    #[error("the name {name:?} contains {found:?}: use letters, digits, _ and -")]
+    #[error("the name \"{name}\" contains {}: use letters, digits, _ and -", describe_char(*found))]
     BadCharacter {
         /// The refused name.
         name: String,
         /// The first character not allowed.
         found: char,
     },
+}
+
+/// A character as people can see it in an error: `'!'`, or, for one that
+/// shows nothing (a space, a zero-width joiner, a control), what it is.
+fn describe_char(c: char) -> String {
+    let invisible = c.is_whitespace()
+        || c.is_control()
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}' | '\u{00ad}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if c == ' ' {
+        "a space".to_owned()
+    } else if invisible {
+        format!("an invisible character (U+{:04X})", u32::from(c))
+    } else {
+        format!("'{c}'")
+    }
 }
 
 /// Checks a name: 1 to 32 characters, letters (any script), digits, `_`, `-`.
@@ -150,7 +165,7 @@ pub enum RoomError {
         max: usize,
     },
     /// A character that is not a letter, digit, `_` or `-`.
-    #[error("the room name {name:?} contains {found:?}: use letters, digits, _ and -")]
+    #[error("the room name \"{name}\" contains {}: use letters, digits, _ and -", describe_char(*found))]
     BadCharacter {
         /// The refused name.
         name: String,
@@ -228,6 +243,14 @@ mod tests {
             validate_name("a!").unwrap_err().to_string(),
             "the name \"a!\" contains '!': use letters, digits, _ and -"
         );
+        assert_eq!(
+            validate_name("alice\u{200b}").unwrap_err().to_string(),
+            "the name \"alice\u{200b}\" contains an invisible character (U+200B): use letters, digits, _ and -"
+        );
+        assert_eq!(
+            validate_name("al ice").unwrap_err().to_string(),
+            "the name \"al ice\" contains a space: use letters, digits, _ and -"
+        );
     }
 
     #[test]
@@ -296,7 +319,7 @@ mod tests {
         ));
         assert_eq!(
             parse_room("#a b").unwrap_err().to_string(),
-            "the room name \"a b\" contains ' ': use letters, digits, _ and -"
+            "the room name \"a b\" contains a space: use letters, digits, _ and -"
         );
         assert_eq!(room_key("#Rust"), room_key("rust"));
         assert_ne!(room_key("rust"), room_key("rust2"));

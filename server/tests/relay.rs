@@ -87,7 +87,7 @@ async fn taken_and_invalid_names_can_be_retried() {
     newcomer.next_is("! the name \"ALICE\" is taken").await;
     newcomer.send("bad name").await;
     newcomer
-        .next_is("! the name \"bad name\" contains ' ': use letters, digits, _ and -")
+        .next_is("! the name \"bad name\" contains a space: use letters, digits, _ and -")
         .await;
     newcomer.send(&"x".repeat(33)).await;
     let too_long = newcomer.line().await;
