@@ -277,6 +277,14 @@ async fn native_and_irc_clients_talk_both_ways_in_rooms() {
     alice
         .next_is(":chat-server 318 alice Bob :End of /WHOIS list")
         .await;
+    alice.send("ISON nobody BOB alice").await;
+    alice.next_is(":chat-server 303 alice :bob alice").await;
+    alice.send("USERHOST bob nobody").await;
+    alice.next_is(":chat-server 302 alice bob=+bob@chat").await;
+    alice.send("ISON").await;
+    alice
+        .next_is(":chat-server 461 alice ISON :Not enough parameters")
+        .await;
     alice.send("WHOIS nobody").await;
     alice
         .next_is(":chat-server 401 alice nobody :No such nick/channel")

@@ -117,6 +117,8 @@ pub enum Request {
     Bans,
     /// IRC's `WHOIS nick`, answered in IRC numerics.
     Whois(String),
+    /// IRC's `ISON` (`userhost: false`) or `USERHOST` of these nicks.
+    Online { nicks: Vec<String>, userhost: bool },
 }
 
 /// What connections tell the directory.
@@ -648,6 +650,22 @@ impl Directory {
             Request::Unban(target) => self.unban(id, name, &target),
             Request::Bans => self.list_bans(id),
             Request::Whois(nick) => self.whois(id, &name, &nick),
+            Request::Online { nicks, userhost } => {
+                let online: Vec<(String, bool)> = nicks
+                    .iter()
+                    .filter_map(|nick| self.names.get(&name_key(nick)))
+                    .filter_map(|t| self.clients.get(t))
+                    .filter_map(|c| Some((c.name.clone()?, c.operator)))
+                    .collect();
+                let line = match userhost {
+                    true => crate::irc::form::userhost(&name, &online),
+                    false => {
+                        let names: Vec<String> = online.into_iter().map(|(n, _)| n).collect();
+                        crate::irc::form::ison(&name, &names)
+                    }
+                };
+                self.send_to(id, line);
+            }
         }
     }
 

@@ -279,6 +279,21 @@ pub fn whois(me: &str, nick: &str, who: Option<(&str, &[String], bool)>) -> Opti
     bytes(&out)
 }
 
+/// The answer to `ISON a b c`: those online, as they spell their names.
+pub fn ison(me: &str, online: &[String]) -> Bytes {
+    line(&numeric(me, RPL_ISON, &[&online.join(" ")]))
+}
+
+/// The answer to `USERHOST a b`: `name=+name@HOST` for those online
+/// (`*` after the name for operators).
+pub fn userhost(me: &str, online: &[(String, bool)]) -> Bytes {
+    let replies: Vec<String> = online
+        .iter()
+        .map(|(name, op)| format!("{name}{}=+{name}@{HOST}", if *op { "*" } else { "" }))
+        .collect();
+    line(&numeric(me, RPL_USERHOST, &[&replies.join(" ")]))
+}
+
 /// What a client reads on entering a room: its own JOIN, the topic and
 /// the names.
 fn entered(me: &str, info: &RoomInfo) -> Vec<Message> {

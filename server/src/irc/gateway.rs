@@ -160,6 +160,26 @@ impl Reader {
             "WHO" => self.who(m).await,
             "LIST" => self.want(Want::Rooms).await,
             "MODE" => self.mode_query(m).await,
+            "ISON" | "USERHOST" if m.params.is_empty() => self.need_more_params(&m.command).await,
+            "ISON" | "USERHOST" => {
+                let userhost = m.command == "USERHOST";
+                // ISON may have them all in one trailing parameter; USERHOST
+                // answers at most 5, as RFC 2812 says.
+                let mut nicks: Vec<String> = m
+                    .params
+                    .iter()
+                    .flat_map(|p| p.split(' '))
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if userhost {
+                    nicks.truncate(5);
+                }
+                match self.admit(None).await {
+                    Some(flow) => flow,
+                    None => self.forward(Request::Online { nicks, userhost }).await,
+                }
+            }
             // `WHOIS [server] nick`: the nick is the last parameter.
             "WHOIS" => match m.params.last().filter(|n| !n.is_empty()) {
                 Some(nick) => match self.admit(None).await {
