@@ -34,8 +34,8 @@ fn serve() {
     let Some(addr_file) = std::env::var_os(SERVE_ENV) else {
         return;
     };
-    let server = async_std::task::block_on(ServerHandle::start(server_config()))
-        .expect("the server starts");
+    let server =
+        async_std::task::block_on(ServerHandle::start(server_config())).expect("the server starts");
     std::fs::write(&addr_file, server.addr().to_string()).expect("write the address");
     std::thread::sleep(SERVE_AT_MOST);
 }
@@ -85,7 +85,10 @@ fn poll<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
         if let Some(found) = check() {
             return found;
         }
-        assert!(Instant::now() < deadline, "timed out after {WAIT:?}: {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {WAIT:?}: {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
