@@ -66,6 +66,9 @@ pub enum ServerError {
     /// The listener failed in a way retrying cannot fix.
     #[error("listener error: {0}")]
     Io(#[from] std::io::Error),
+    /// IRC over TLS was asked for without a certificate to serve.
+    #[error("IRC over TLS needs the server's certificate: give --tls-cert and --tls-key")]
+    IrcTlsWithoutCertificate,
     /// The history database cannot be used.
     #[error(transparent)]
     History(#[from] history::HistoryError),
@@ -78,6 +81,8 @@ pub struct Listeners {
     pub chat: TcpListener,
     /// IRC clients, when the server speaks IRC.
     pub irc: Option<TcpListener>,
+    /// IRC clients over TLS (with the server's certificate, `Config::tls`).
+    pub irc_tls: Option<TcpListener>,
 }
 
 /// Serves the rooms on `listener` until `shutdown` completes, then tells every
@@ -94,6 +99,7 @@ pub async fn run(
     let listeners = Listeners {
         chat: listener,
         irc: None,
+        irc_tls: None,
     };
     run_with(listeners, config, shutdown).await
 }
@@ -110,10 +116,18 @@ pub async fn run_with(
     let Listeners {
         chat: listener,
         irc: irc_listener,
+        irc_tls: irc_tls_listener,
     } = listeners;
+    if irc_tls_listener.is_some() && config.tls.is_none() {
+        return Err(ServerError::IrcTlsWithoutCertificate);
+    }
     let config = Arc::new(config);
     let addr = listener.local_addr()?;
     let irc_addr = irc_listener
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()?;
+    let irc_tls_addr = irc_tls_listener
         .as_ref()
         .map(TcpListener::local_addr)
         .transpose()?;
@@ -134,7 +148,7 @@ pub async fn run_with(
         }
         None => None,
     };
-    info!(%addr, irc = ?irc_addr, default_room = %config.default_room, rooms = ?config.rooms, "server started");
+    info!(%addr, irc = ?irc_addr, irc_tls = ?irc_tls_addr, default_room = %config.default_room, rooms = ?config.rooms, "server started");
 
     let (broker_tx, broker_rx) = async_std::channel::bounded(1024);
     let (internal_tx, internal_rx) = async_std::channel::unbounded();
@@ -171,16 +185,11 @@ pub async fn run_with(
     let shutdown = shutdown.fuse();
     futures::pin_mut!(shutdown);
     loop {
-        let irc_accept = async {
-            match &irc_listener {
-                Some(irc) => irc.accept().await,
-                None => futures::future::pending().await,
-            }
-        };
-        let (accepted, irc) = futures::select_biased! {
+        let (accepted, irc, irc_tls) = futures::select_biased! {
             () = shutdown => break,
-            accepted = listener.accept().fuse() => (accepted, false),
-            accepted = irc_accept.fuse() => (accepted, true),
+            accepted = listener.accept().fuse() => (accepted, false, false),
+            accepted = accept_on(irc_listener.as_ref()).fuse() => (accepted, true, false),
+            accepted = accept_on(irc_tls_listener.as_ref()).fuse() => (accepted, true, true),
         };
         let (stream, peer) = match accepted {
             Ok(pair) => {
@@ -221,6 +230,7 @@ pub async fn run_with(
             config: config.clone(),
             writer_token: writers_done.clone(),
             irc,
+            irc_tls,
         };
         task::spawn(client.serve(slot));
     }
@@ -242,6 +252,14 @@ pub async fn run_with(
     Ok(())
 }
 
+/// The next connection on `listener`, or never without one.
+async fn accept_on(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => futures::future::pending().await,
+    }
+}
+
 /// One accepted connection, before its tasks start.
 struct Client {
     id: ClientId,
@@ -250,8 +268,10 @@ struct Client {
     broker: Sender<ToDirectory>,
     config: Arc<Config>,
     writer_token: mpsc::Sender<()>,
-    /// Accepted on the IRC listener: IRC from the first byte, no banner.
+    /// Accepted on an IRC listener: IRC from the first byte, no banner.
     irc: bool,
+    /// Accepted on the IRC-over-TLS listener.
+    irc_tls: bool,
 }
 
 impl Client {
@@ -264,6 +284,7 @@ impl Client {
             config,
             writer_token,
             irc,
+            irc_tls,
         } = self;
         // Chat lines are tiny: without this, Nagle and delayed ACKs add 40 ms.
         if let Err(e) = stream.set_nodelay(true) {
@@ -278,8 +299,8 @@ impl Client {
         }
         info!(client = id, %peer, irc, "connected");
         let (reader, writer): tls::Halves = match &config.tls {
-            // The IRC listener speaks plain TCP (IRC over TLS is not served yet).
-            _ if irc => (Box::new(stream.clone()), Box::new(stream.clone())),
+            // The plain IRC listener speaks plain TCP whatever the chat port does.
+            _ if irc && !irc_tls => (Box::new(stream.clone()), Box::new(stream.clone())),
             None => (Box::new(stream.clone()), Box::new(stream.clone())),
             Some(tls_config) => match tls::accept(stream.clone(), tls_config.clone(), peer).await {
                 Ok(halves) => halves,
@@ -429,6 +450,7 @@ impl Drop for Slot {
 pub struct ServerHandle {
     addr: SocketAddr,
     irc_addr: Option<SocketAddr>,
+    irc_tls_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<task::JoinHandle<Result<(), ServerError>>>,
 }
@@ -443,7 +465,9 @@ impl ServerHandle {
     }
 
     /// Binds two ports on `127.0.0.1`, one for native clients and one for
-    /// IRC clients ([`ServerHandle::irc_addr`]), and runs the server there.
+    /// IRC clients ([`ServerHandle::irc_addr`]), and runs the server there;
+    /// with `config.tls`, a third for IRC over TLS
+    /// ([`ServerHandle::irc_tls_addr`]).
     ///
     /// # Errors
     /// When a port cannot be bound.
@@ -459,15 +483,22 @@ impl ServerHandle {
             false => None,
         };
         let irc_addr = irc.as_ref().map(TcpListener::local_addr).transpose()?;
+        let irc_tls = match irc_addr.is_some() && config.tls.is_some() {
+            true => Some(TcpListener::bind("127.0.0.1:0").await?),
+            false => None,
+        };
+        let irc_tls_addr = irc_tls.as_ref().map(TcpListener::local_addr).transpose()?;
         let listeners = Listeners {
             chat: listener,
             irc,
+            irc_tls,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = task::spawn(run_with(listeners, config, stopped.map(drop)));
         Ok(Self {
             addr,
             irc_addr,
+            irc_tls_addr,
             stop: Some(stop),
             task: Some(task),
         })
@@ -481,6 +512,11 @@ impl ServerHandle {
     /// Where IRC clients connect, when started with IRC.
     pub fn irc_addr(&self) -> Option<SocketAddr> {
         self.irc_addr
+    }
+
+    /// Where IRC clients connect over TLS, when started with IRC and TLS.
+    pub fn irc_tls_addr(&self) -> Option<SocketAddr> {
+        self.irc_tls_addr
     }
 
     /// Stops the server as Ctrl-C would, and waits until it has finished.

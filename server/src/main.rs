@@ -30,9 +30,13 @@ struct Args {
     listen: String,
     /// Also accept IRC clients (irssi, WeeChat, HexChat) on this address,
     /// in the same rooms under the same names; 6667 by convention. Plain
-    /// TCP only, even with --tls-cert.
+    /// TCP, even with --tls-cert (see --irc-tls-listen).
     #[arg(long, value_name = "ADDR")]
     irc_listen: Option<String>,
+    /// Accept IRC clients over TLS on this address, with the server's
+    /// certificate (--tls-cert, --tls-key); 6697 by convention.
+    #[arg(long, value_name = "ADDR", requires = "tls_cert")]
+    irc_tls_listen: Option<String>,
     /// The room everyone joins on connecting (nc users, version-1 clients
     /// and bots included).
     #[arg(long, value_name = "NAME", default_value = "lobby")]
@@ -349,9 +353,14 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         info!("signal received");
         signals.close();
     };
+    let irc_tls = match &args.irc_tls_listen {
+        Some(addr) => Some(bind("--irc-tls-listen", addr).await?.0),
+        None => None,
+    };
     let listeners = chat_server::Listeners {
         chat: listener,
         irc,
+        irc_tls,
     };
     chat_server::run_with(listeners, config, shutdown).await?;
     Ok(())

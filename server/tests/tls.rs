@@ -379,3 +379,82 @@ fn gen_cert_without_names_covers_this_machine_and_loopback() {
         assert_eq!(common_name, host, "named after this machine");
     }
 }
+
+#[async_std::test]
+async fn irc_over_tls_with_the_servers_certificate() {
+    use async_std::io::prelude::BufReadExt;
+    use futures::io::AsyncWriteExt;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = certificate(dir.path(), "server");
+    let server = ServerHandle::start_with_irc(Config {
+        rate_limit: None,
+        status_interval: None,
+        tls: Some(tls::load(&cert, &key).expect("load certificate")),
+        ..Config::default()
+    })
+    .await
+    .expect("server starts");
+    let irc_tls = server.irc_tls_addr().expect("an IRC-over-TLS port");
+
+    let options = TlsOptions {
+        ca_file: Some(cert.clone()),
+        insecure: false,
+    };
+    let addr = irc_tls.to_string();
+    let connector = futures_rustls::TlsConnector::from(
+        chat_core::tls::client_config(&options, &addr).expect("client config"),
+    );
+    let tcp = within("connect", async_std::net::TcpStream::connect(irc_tls))
+        .await
+        .expect("connect");
+    let stream = within(
+        "TLS handshake",
+        connector.connect(chat_core::tls::server_name(&addr).expect("name"), tcp),
+    )
+    .await
+    .expect("the handshake succeeds with the server's certificate");
+    let (reader, mut writer) = futures::io::AsyncReadExt::split(stream);
+    let mut lines = async_std::io::BufReader::new(reader).lines();
+    writer
+        .write_all(b"NICK ivy\r\nUSER ivy 0 * :Ivy\r\n")
+        .await
+        .expect("register");
+    writer.flush().await.expect("flush");
+    loop {
+        let line = next_line(&mut lines).await;
+        if line.contains(" 001 ivy ") {
+            break;
+        }
+    }
+    // In the default room with the native clients, over TLS both sides.
+    let bob = within(
+        "bob connects",
+        TcpSession::connect(trusting(server.addr(), "bob", &cert)),
+    )
+    .await
+    .expect("bob over TLS");
+    let (bob_tx, _bob_events) = bob.split();
+    loop {
+        if next_line(&mut lines).await.contains("JOIN #lobby") {
+            break;
+        }
+    }
+    bob_tx.say("hello ivy").await.expect("say");
+    loop {
+        let line = next_line(&mut lines).await;
+        if line.contains("PRIVMSG #lobby :hello ivy") {
+            assert!(line.starts_with(":bob!"), "{line}");
+            break;
+        }
+    }
+}
+
+async fn next_line(
+    lines: &mut (impl futures::Stream<Item = std::io::Result<String>> + Unpin),
+) -> String {
+    within("an IRC line", futures::StreamExt::next(lines))
+        .await
+        .expect("a line")
+        .expect("readable")
+}
