@@ -59,7 +59,9 @@ impl Server {
             None => Command::new(BIN),
         };
         let mut child = command
-            .args(["--listen", &addr, "--status-interval", "0", "--no-history"])
+            .args(["--listen", &addr, "--status-interval", "0"])
+            // Tests that want a database say which.
+            .args((!extra.contains(&"--history-db")).then_some("--no-history"))
             .args(extra)
             .envs(env.iter().copied())
             .env("RUST_LOG", "info")
@@ -290,30 +292,7 @@ fn a_second_server_on_the_same_database_is_refused_and_says_who_holds_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("history.sqlite3");
     let db_arg = db.to_str().expect("utf-8 path");
-    let start_on_db = || {
-        let addr = format!("127.0.0.1:{}", free_port());
-        let mut child = Command::new(BIN)
-            .args([
-                "--listen",
-                &addr,
-                "--status-interval",
-                "0",
-                "--history-db",
-                db_arg,
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn a server");
-        let stderr = child.stderr.take().expect("stderr");
-        let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
-        let started = lines.any(|line| line.contains("server started"));
-        assert!(started, "the server did not start");
-        // Keep reading, as a terminal would.
-        std::thread::spawn(move || lines.for_each(drop));
-        Server { child, addr }
-    };
+    let start_on_db = || Server::start(&["--history-db", db_arg]);
     let first = start_on_db();
     let addr = first.addr.clone();
 
