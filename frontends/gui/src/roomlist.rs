@@ -9,17 +9,15 @@
 use druid::kurbo::{Circle, RoundedRect};
 use druid::piet::{FontFamily, FontStyle, FontWeight, Text, TextLayout, TextLayoutBuilder};
 use druid::widget::prelude::*;
-use druid::widget::{
-    Button, Controller, CrossAxisAlignment, Flex, Label, List, Scroll, SizedBox, TextBox,
-};
-use druid::{lens, Color, Cursor, Insets, KbKey, LensExt, Point, Rect, Selector, WidgetExt};
+use druid::widget::{Button, CrossAxisAlignment, Flex, Label, List, Scroll, SizedBox, TextBox};
+use druid::{lens, Color, Cursor, Insets, LensExt, Point, Rect, Selector, WidgetExt};
 
 use crate::conversation::Conversation;
 use crate::label::TextLine;
 use crate::rooms::{RoomItem, Rooms, Shown};
 use crate::state::AppState;
 use crate::theme;
-use crate::ui::Ids;
+use crate::ui::{Ids, OnEnter};
 
 /// Shows the conversation with this id (a click on its row).
 pub const SHOW_ROOM: Selector<u64> = Selector::new("chat-gui.rooms.show");
@@ -53,7 +51,7 @@ pub fn panel(ids: Ids) -> impl Widget<AppState> {
     let field = TextBox::new()
         .with_placeholder("#room")
         .lens(AppState::join_field)
-        .controller(EnterJoins)
+        .controller(OnEnter(AppState::submit_join))
         .with_id(ids.join_field)
         .expand_width();
     let button = Button::new("Join")
@@ -113,30 +111,6 @@ pub fn topic_text(c: &Conversation) -> String {
         }
         (Some(_), true, Some(topic)) => topic.to_string(),
         (Some(_), true, None) => "no topic — /topic TEXT sets one".to_owned(),
-    }
-}
-
-/// Enter in the join field joins.
-#[derive(Debug)]
-struct EnterJoins;
-
-impl<W: Widget<AppState>> Controller<AppState, W> for EnterJoins {
-    fn event(
-        &mut self,
-        child: &mut W,
-        ctx: &mut EventCtx,
-        event: &Event,
-        data: &mut AppState,
-        env: &Env,
-    ) {
-        if let Event::KeyDown(key) = event {
-            if key.key == KbKey::Enter {
-                data.submit_join();
-                ctx.set_handled();
-                return;
-            }
-        }
-        child.event(ctx, event, data, env);
     }
 }
 
@@ -315,6 +289,7 @@ mod tests {
     use chat_core::Input;
     use druid::debug_state::DebugState;
     use druid::tests::harness::Harness;
+    use druid::KbKey;
     use druid::{Modifiers, MouseButton, Size, Vec2};
 
     use super::*;

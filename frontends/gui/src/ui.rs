@@ -259,21 +259,21 @@ fn connection_bar(ids: Ids) -> impl Widget<AppState> {
     let server = TextBox::new()
         .with_placeholder("host:port")
         .lens(AppState::server)
-        .controller(EnterConnects)
+        .controller(OnEnter(AppState::connect))
         .disabled_if(|d: &AppState, _| !d.fields_editable())
         .fix_width(190.0)
         .with_id(ids.server);
     let name = TextBox::new()
         .with_placeholder("your name")
         .lens(AppState::name)
-        .controller(EnterConnects)
+        .controller(OnEnter(AppState::connect))
         .disabled_if(|d: &AppState, _| !d.fields_editable())
         .fix_width(130.0)
         .with_id(ids.name);
     let password = TextBox::new()
         .with_placeholder("room password")
         .lens(AppState::password)
-        .controller(EnterConnects)
+        .controller(OnEnter(AppState::connect))
         .controller(FocusOn {
             selector: FOCUS_PASSWORD,
             counter: |d: &AppState| d.focus_password,
@@ -643,11 +643,17 @@ impl<W: Widget<AppState>> Controller<AppState, W> for FocusOn {
     }
 }
 
-/// Enter in the server, name or password field connects.
-#[derive(Debug)]
-struct EnterConnects;
+/// Enter in a one-line field does `action` (connect, join…) instead of
+/// reaching the field.
+pub(crate) struct OnEnter(pub(crate) fn(&mut AppState));
 
-impl<W: Widget<AppState>> Controller<AppState, W> for EnterConnects {
+impl std::fmt::Debug for OnEnter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnEnter")
+    }
+}
+
+impl<W: Widget<AppState>> Controller<AppState, W> for OnEnter {
     fn event(
         &mut self,
         child: &mut W,
@@ -658,7 +664,7 @@ impl<W: Widget<AppState>> Controller<AppState, W> for EnterConnects {
     ) {
         if let Event::KeyDown(key) = event {
             if key.key == KbKey::Enter {
-                data.connect();
+                (self.0)(data);
                 ctx.set_handled();
                 return;
             }
