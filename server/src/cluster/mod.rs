@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use async_std::channel::Sender;
 use chat_core::names::name_keys;
+use futures::future::BoxFuture;
 use redis::aio::MultiplexedConnection;
 use redis::AsyncConnectionConfig;
 use serde::{Deserialize, Serialize};
@@ -178,15 +179,18 @@ impl Link {
         Ok(fresh)
     }
 
-    /// Forgets a connection that failed, so the next request dials again.
-    async fn failed(&self, error: &redis::RedisError) {
-        if error.is_io_error()
+    /// Forgets a connection that failed, so the next request dials
+    /// again; whether it did.
+    async fn failed(&self, error: &redis::RedisError) -> bool {
+        let broken = error.is_io_error()
             || error.is_connection_dropped()
             || error.is_timeout()
             || error.is_connection_refusal()
-        {
+            || error.is_unrecoverable_error();
+        if broken {
             *self.conn.lock().await = None;
         }
+        broken
     }
 }
 
@@ -290,16 +294,14 @@ impl Cluster {
     async fn last_id(&self, stream: &str) -> Result<String, Unavailable> {
         let stream = stream.to_owned();
         let newest: redis::streams::StreamRangeReply = self
-            .with_conn(|mut conn| async move {
+            .query(
                 redis::cmd("XREVRANGE")
                     .arg(&stream)
                     .arg("+")
                     .arg("-")
                     .arg("COUNT")
-                    .arg(1)
-                    .query_async(&mut conn)
-                    .await
-            })
+                    .arg(1),
+            )
             .await?;
         Ok(newest
             .ids
@@ -312,18 +314,25 @@ impl Cluster {
         &self.node
     }
 
-    /// Runs `f` on a connection, forgetting the connection if it failed.
-    async fn with_conn<T, F, Fut>(&self, f: F) -> Result<T, Unavailable>
-    where
-        F: FnOnce(MultiplexedConnection) -> Fut,
-        Fut: std::future::Future<Output = redis::RedisResult<T>>,
-    {
-        let conn = self.link.get().await?;
-        match f(conn).await {
-            Ok(value) => Ok(value),
-            Err(e) => {
-                self.link.failed(&e).await;
-                Err(Unavailable(e))
+    /// Runs a command or a pipeline. A connection that broke while idle
+    /// (Redis restarted) is only found out by using it, so a request that
+    /// fails on a connection made earlier is tried once more on a new one.
+    pub(crate) async fn query<T: redis::FromRedisValue + Send>(
+        &self,
+        request: &(impl Query + ?Sized),
+    ) -> Result<T, Unavailable> {
+        let mut retried = false;
+        loop {
+            let mut conn = self.link.get().await?;
+            match request.run(&mut conn).await {
+                Ok(value) => return Ok(value),
+                Err(e) => {
+                    let broken = self.link.failed(&e).await;
+                    if !broken || retried {
+                        return Err(Unavailable(e));
+                    }
+                    retried = true;
+                }
             }
         }
     }
@@ -341,18 +350,14 @@ impl Cluster {
         let owner = format!("{}\t{}\t", self.node, client);
         let keys: Vec<String> = name_keys(name).iter().map(|k| keys::name(k)).collect();
         let node_names = keys::node_names(&self.node);
-        let taken: Option<String> = self
-            .with_conn(|mut conn| async move {
-                let mut script = redis::cmd("EVAL");
-                script.arg(CLAIM).arg(keys.len()).arg(&keys);
-                script
-                    .arg(&value)
-                    .arg(NAME_TTL.as_millis() as u64)
-                    .arg(&node_names)
-                    .arg(&owner);
-                script.query_async(&mut conn).await
-            })
-            .await?;
+        let mut script = redis::cmd("EVAL");
+        script.arg(CLAIM).arg(keys.len()).arg(&keys);
+        script
+            .arg(&value)
+            .arg(NAME_TTL.as_millis() as u64)
+            .arg(&node_names)
+            .arg(&owner);
+        let taken: Option<String> = self.query(&script).await?;
         if let Some(taken) = taken {
             return Ok(Holder::decode(&taken));
         }
@@ -376,14 +381,10 @@ impl Cluster {
             }
         }
         let node_names = keys::node_names(&self.node);
-        let freed = self
-            .with_conn(|mut conn| async move {
-                let mut script = redis::cmd("EVAL");
-                script.arg(FREE).arg(keys.len()).arg(&keys);
-                script.arg(&owner).arg(&node_names);
-                script.query_async::<()>(&mut conn).await
-            })
-            .await;
+        let mut script = redis::cmd("EVAL");
+        script.arg(FREE).arg(keys.len()).arg(&keys);
+        script.arg(&owner).arg(&node_names);
+        let freed = self.query::<()>(&script).await;
         // Not renewed any more, it expires by itself.
         if let Err(e) = freed {
             warn!(name, error = %e, "could not free a name in Redis; it will expire");
@@ -393,11 +394,7 @@ impl Cluster {
     /// Who holds `name` anywhere in the cluster.
     pub async fn locate(&self, name: &str) -> Result<Option<Holder>, Unavailable> {
         let key = keys::name(&chat_core::names::name_key(name));
-        let value: Option<String> = self
-            .with_conn(|mut conn| async move {
-                redis::cmd("GET").arg(&key).query_async(&mut conn).await
-            })
-            .await?;
+        let value: Option<String> = self.query(redis::cmd("GET").arg(&key)).await?;
         Ok(value.as_deref().and_then(Holder::decode))
     }
 
@@ -405,7 +402,7 @@ impl Cluster {
     pub async fn deliver(&self, node: &str, item: &InboxItem) -> Result<(), Unavailable> {
         let key = keys::inbox(node);
         let json = serde_json::to_string(item).unwrap_or_default();
-        self.with_conn(|mut conn| async move {
+        self.query::<String>(
             redis::cmd("XADD")
                 .arg(&key)
                 .arg("MAXLEN")
@@ -413,10 +410,8 @@ impl Cluster {
                 .arg(10_000)
                 .arg("*")
                 .arg("i")
-                .arg(&json)
-                .query_async::<String>(&mut conn)
-                .await
-        })
+                .arg(&json),
+        )
         .await
         .map(|_| ())
     }
@@ -468,6 +463,32 @@ for _, k in ipairs(KEYS) do
 end
 return false
 ";
+
+/// A Redis command or pipeline, run on a connection.
+pub(crate) trait Query: Sync {
+    fn run<'a, T: redis::FromRedisValue + Send + 'a>(
+        &'a self,
+        conn: &'a mut MultiplexedConnection,
+    ) -> BoxFuture<'a, redis::RedisResult<T>>;
+}
+
+impl Query for redis::Cmd {
+    fn run<'a, T: redis::FromRedisValue + Send + 'a>(
+        &'a self,
+        conn: &'a mut MultiplexedConnection,
+    ) -> BoxFuture<'a, redis::RedisResult<T>> {
+        Box::pin(self.query_async(conn))
+    }
+}
+
+impl Query for redis::Pipeline {
+    fn run<'a, T: redis::FromRedisValue + Send + 'a>(
+        &'a self,
+        conn: &'a mut MultiplexedConnection,
+    ) -> BoxFuture<'a, redis::RedisResult<T>> {
+        Box::pin(self.query_async(conn))
+    }
+}
 
 /// Waits out a failure: 100 ms, doubling to 2 s.
 pub(crate) struct Backoff(Duration);

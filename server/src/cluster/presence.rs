@@ -43,9 +43,7 @@ pub async fn beat(cluster: &Cluster) {
                 .ignore();
         }
     }
-    let beat = cluster
-        .with_conn(|mut conn| async move { pipe.query_async::<()>(&mut conn).await })
-        .await;
+    let beat = cluster.query::<()>(&pipe).await;
     if let Err(e) = beat {
         warn!(error = %e, "heartbeat failed");
     }
@@ -65,23 +63,11 @@ pub async fn heartbeat(cluster: Arc<Cluster>) {
 /// Reaps every node whose heartbeat expired.
 async fn reap_silent(cluster: &Cluster) -> Result<(), Unavailable> {
     let nodes: Vec<String> = cluster
-        .with_conn(|mut conn| async move {
-            redis::cmd("SMEMBERS")
-                .arg(keys::NODES)
-                .query_async(&mut conn)
-                .await
-        })
+        .query(redis::cmd("SMEMBERS").arg(keys::NODES))
         .await?;
     for node in nodes.into_iter().filter(|n| *n != cluster.node) {
         let alive_key = keys::alive(&node);
-        let alive: bool = cluster
-            .with_conn(|mut conn| async move {
-                redis::cmd("EXISTS")
-                    .arg(&alive_key)
-                    .query_async(&mut conn)
-                    .await
-            })
-            .await?;
+        let alive: bool = cluster.query(redis::cmd("EXISTS").arg(&alive_key)).await?;
         if !alive {
             reap(cluster, &node).await?;
         }
@@ -95,29 +81,20 @@ pub async fn reap(cluster: &Cluster, node: &str) -> Result<(), Unavailable> {
     let lock = keys::reap(node);
     let me = cluster.node.clone();
     let won: Option<String> = cluster
-        .with_conn(|mut conn| async move {
+        .query(
             redis::cmd("SET")
                 .arg(&lock)
                 .arg(&me)
                 .arg("NX")
                 .arg("PX")
-                .arg(30_000)
-                .query_async(&mut conn)
-                .await
-        })
+                .arg(30_000),
+        )
         .await?;
     if won.is_none() {
         return Ok(());
     }
     let who_key = keys::node_who(node);
-    let members: Vec<String> = cluster
-        .with_conn(|mut conn| async move {
-            redis::cmd("SMEMBERS")
-                .arg(&who_key)
-                .query_async(&mut conn)
-                .await
-        })
-        .await?;
+    let members: Vec<String> = cluster.query(redis::cmd("SMEMBERS").arg(&who_key)).await?;
     let reason = if node == cluster.node {
         "server restarted".to_owned()
     } else {
@@ -141,7 +118,7 @@ pub async fn reap(cluster: &Cluster, node: &str) -> Result<(), Unavailable> {
     let lock = keys::reap(node);
     let own = node == cluster.node;
     cluster
-        .with_conn(|mut conn| async move {
+        .query::<()>(
             redis::cmd("EVAL")
                 .arg(FORGET)
                 .arg(0)
@@ -153,10 +130,8 @@ pub async fn reap(cluster: &Cluster, node: &str) -> Result<(), Unavailable> {
                 .arg(&node_name)
                 .arg(&alive)
                 .arg(&lock)
-                .arg(if own { "1" } else { "0" })
-                .query_async::<()>(&mut conn)
-                .await
-        })
+                .arg(if own { "1" } else { "0" }),
+        )
         .await?;
     if !members.is_empty() || node != cluster.node {
         info!(

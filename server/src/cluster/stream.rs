@@ -219,9 +219,7 @@ pub async fn write_loop(cluster: Arc<Cluster>, appends: Receiver<Append>) {
             ))
             .ignore();
         }
-        let sent = cluster
-            .with_conn(|mut conn| async move { pipe.query_async::<()>(&mut conn).await })
-            .await;
+        let sent = cluster.query::<()>(&pipe).await;
         match sent {
             Ok(()) => backoff.reset(),
             Err(e) => {
@@ -286,7 +284,7 @@ impl RedisLog {
             let stream = keys::stream(key);
             let who = keys::who(key);
             let read = cluster
-                .with_conn(|mut conn| async move {
+                .query::<(StreamRangeReply, BTreeMap<String, String>)>(
                     redis::pipe()
                         .atomic()
                         .cmd("XREVRANGE")
@@ -296,10 +294,8 @@ impl RedisLog {
                         .arg("COUNT")
                         .arg(keep * 2)
                         .cmd("HGETALL")
-                        .arg(&who)
-                        .query_async::<(StreamRangeReply, BTreeMap<String, String>)>(&mut conn)
-                        .await
-                })
+                        .arg(&who),
+                )
                 .await;
             match read {
                 Ok(read) => break read,
@@ -347,7 +343,6 @@ impl Drop for RedisLog {
         self.cluster.unwatch(&self.key);
     }
 }
-
 impl RoomLog for RedisLog {
     fn append(&mut self, entry: Entry, source: Source) -> Option<Logged> {
         let record = Record::new(entry, &source, self.cluster.node());
@@ -431,19 +426,16 @@ async fn page(
     let mut end = before.map_or_else(|| "+".to_owned(), |b| format!("({b}-0"));
     let mut found = Vec::new();
     loop {
-        let (stream, from) = (stream.clone(), end.clone());
         let want = (limit as usize + 1 - found.len()).max(16);
         let read: StreamRangeReply = cluster
-            .with_conn(|mut conn| async move {
+            .query(
                 redis::cmd("XREVRANGE")
                     .arg(&stream)
-                    .arg(&from)
+                    .arg(&end)
                     .arg("-")
                     .arg("COUNT")
-                    .arg(want)
-                    .query_async(&mut conn)
-                    .await
-            })
+                    .arg(want),
+            )
             .await?;
         let exhausted = read.ids.len() < want;
         for id in &read.ids {
@@ -476,10 +468,7 @@ pub(crate) async fn append_now(
     record: &Record,
 ) -> Result<(), super::Unavailable> {
     let cmd = append_command(room, record, cluster.max_len);
-    cluster
-        .with_conn(|mut conn| async move { cmd.query_async::<u64>(&mut conn).await })
-        .await
-        .map(|_| ())
+    cluster.query::<u64>(&cmd).await.map(|_| ())
 }
 
 #[cfg(test)]
