@@ -401,6 +401,18 @@ async fn with_redis_stopped_messages_are_refused_and_the_chat_resumes_by_itself(
     // Connections were kept throughout.
     bob.send("still here").await;
     alice.expect("<bob> still here").await;
+    // Redis came back empty: within a heartbeat the nodes have written
+    // their names and members again, so a node that starts now knows them.
+    async_std::task::sleep(Duration::from_secs(3)).await;
+    let c = node(&redis, "c").await;
+    let mut carl = Plain::connect(c.addr()).await;
+    carl.send("carl").await;
+    carl.expect_prefix("* you are carl in lobby — online (4): alice, ann, bob, carl")
+        .await;
+    let mut taken = Plain::connect(c.addr()).await;
+    taken.send("bob").await;
+    taken.expect("! the name \"bob\" is taken").await;
+    c.shutdown().await.expect("node c stops");
     a.shutdown().await.expect("node a stops");
     b.shutdown().await.expect("node b stops");
 }

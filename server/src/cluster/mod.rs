@@ -207,6 +207,9 @@ pub struct Cluster {
     /// Name keys this node holds, with their values, renewed by the
     /// heartbeat (and written again if Redis lost them).
     held: Mutex<HashMap<String, String>>,
+    /// (room key, name) of this node's members of every room, written
+    /// again if Redis lost the rooms' member lists.
+    present: Mutex<std::collections::HashSet<(String, String)>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -266,6 +269,7 @@ impl Cluster {
             appends,
             watch,
             held: Mutex::new(HashMap::new()),
+            present: Mutex::new(std::collections::HashSet::new()),
         });
         // A node that restarts under its name first says goodbye for the
         // users it had: their connections are gone.
@@ -388,6 +392,25 @@ impl Cluster {
         // Not renewed any more, it expires by itself.
         if let Err(e) = freed {
             warn!(name, error = %e, "could not free a name in Redis; it will expire");
+        }
+    }
+
+    /// Notes who of this node is in room `room` after `entry`.
+    pub(crate) fn note_presence(&self, room: &str, entry: &crate::log::Entry) {
+        use crate::log::Entry;
+        let mut present = self.present.lock().unwrap_or_else(|p| p.into_inner());
+        match entry {
+            Entry::Joined { name } => {
+                present.insert((room.to_owned(), name.clone()));
+            }
+            Entry::Left { name, .. } => {
+                present.remove(&(room.to_owned(), name.clone()));
+            }
+            Entry::Renamed { from, to } => {
+                present.remove(&(room.to_owned(), from.clone()));
+                present.insert((room.to_owned(), to.clone()));
+            }
+            Entry::Said(_) => {}
         }
     }
 

@@ -19,7 +19,8 @@ const BEAT: Duration = Duration::from_secs(2);
 const ALIVE_TTL: Duration = Duration::from_secs(6);
 
 /// Says this node is alive and renews (or writes again, if Redis lost
-/// them) the names it holds.
+/// them) the names it holds; when Redis had lost this node's heartbeat (it
+/// restarted empty), also writes again who of this node is in which room.
 pub async fn beat(cluster: &Cluster) {
     let mut pipe = redis::pipe();
     pipe.cmd("SET")
@@ -27,7 +28,7 @@ pub async fn beat(cluster: &Cluster) {
         .arg(1)
         .arg("PX")
         .arg(ALIVE_TTL.as_millis() as u64)
-        .ignore()
+        .arg("GET")
         .cmd("SADD")
         .arg(keys::NODES)
         .arg(&cluster.node)
@@ -43,9 +44,37 @@ pub async fn beat(cluster: &Cluster) {
                 .ignore();
         }
     }
-    let beat = cluster.query::<()>(&pipe).await;
-    if let Err(e) = beat {
-        warn!(error = %e, "heartbeat failed");
+    let before = match cluster.query::<(Option<String>,)>(&pipe).await {
+        Ok((before,)) => before,
+        Err(e) => {
+            warn!(error = %e, "heartbeat failed");
+            return;
+        }
+    };
+    if before.is_some() {
+        return;
+    }
+    let mut pipe = redis::pipe();
+    {
+        let present = cluster.present.lock().unwrap_or_else(|p| p.into_inner());
+        if present.is_empty() {
+            return;
+        }
+        for (room, name) in present.iter() {
+            pipe.cmd("HSET")
+                .arg(keys::who(room))
+                .arg(name)
+                .arg(&cluster.node)
+                .ignore()
+                .cmd("SADD")
+                .arg(keys::node_who(&cluster.node))
+                .arg(format!("{room}\t{name}"))
+                .ignore();
+        }
+    }
+    match cluster.query::<()>(&pipe).await {
+        Ok(()) => info!("wrote this node's room members to Redis again"),
+        Err(e) => warn!(error = %e, "could not write this node's room members again"),
     }
 }
 

@@ -345,6 +345,7 @@ impl Drop for RedisLog {
 }
 impl RoomLog for RedisLog {
     fn append(&mut self, entry: Entry, source: Source) -> Option<Logged> {
+        self.cluster.note_presence(&self.key, &entry);
         let record = Record::new(entry, &source, self.cluster.node());
         let append = Append {
             room: self.key.clone(),
