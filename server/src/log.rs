@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use chat_core::protocol::{now_millis, Replayed};
+use chat_core::protocol::{now_millis, Replayed, TopicInfo};
 use tracing::warn;
 
 use crate::directory::ClientId;
@@ -34,6 +34,8 @@ pub enum Entry {
     Left { name: String, reason: String },
     /// A member changed name.
     Renamed { from: String, to: String },
+    /// The topic changed.
+    Topic(TopicInfo),
 }
 
 /// Who caused an entry.
@@ -78,6 +80,12 @@ pub trait RoomLog: Send + 'static {
     /// (name, node); asked once, by the room's broker as it starts.
     fn elsewhere(&mut self) -> Vec<(String, String)> {
         Vec::new()
+    }
+
+    /// The room's topic as the log had it when opened (a cluster keeps
+    /// it beside the stream); asked once, by the broker as it starts.
+    fn topic(&mut self) -> Option<TopicInfo> {
+        None
     }
 
     /// The newest `n` messages, oldest first: what a newcomer is shown.

@@ -170,6 +170,9 @@ pub struct Room {
     names: BTreeMap<String, ClientId>,
     /// In a cluster, the members on other nodes: name key → (name, node).
     remote: BTreeMap<String, (String, String)>,
+    /// In a cluster, the topic as the log tells it (the directory's copy
+    /// may lag behind another node's change).
+    topic: Option<TopicInfo>,
     /// Members whose queue overflowed: the directory drops them.
     overflowed: HashSet<ClientId>,
     directory: Sender<Internal>,
@@ -185,6 +188,13 @@ impl Room {
         directory: Sender<Internal>,
         relayed: Arc<AtomicU64>,
     ) -> Self {
+        let topic = log.topic();
+        if let Some(topic) = &topic {
+            let _ = directory.try_send(Internal::Topic {
+                key: room_key(&name),
+                topic: topic.clone(),
+            });
+        }
         let remote = log
             .elsewhere()
             .into_iter()
@@ -198,6 +208,7 @@ impl Room {
             members: HashMap::new(),
             names: BTreeMap::new(),
             remote,
+            topic,
             overflowed: HashSet::new(),
             directory,
             relayed,
@@ -276,7 +287,7 @@ impl Room {
                     }
                 }
             }
-            ToRoom::Topic(topic) => self.broadcast(&ServerFrame::Topic(topic), None),
+            ToRoom::Topic(topic) => self.offer(Entry::Topic(topic), 0, None),
             ToRoom::Logged(batch) => {
                 for logged in batch {
                     self.log.delivered(&logged);
@@ -388,6 +399,16 @@ impl Room {
                     None,
                 );
             }
+            Entry::Topic(topic) => {
+                if let Source::Node(_) = source {
+                    let _ = self.directory.try_send(Internal::Topic {
+                        key: room_key(&self.name),
+                        topic: topic.clone(),
+                    });
+                }
+                self.topic = Some(topic.clone());
+                self.broadcast(&ServerFrame::Topic(topic), None);
+            }
             // This server's renames were told by the directory.
             Entry::Renamed { .. } if matches!(source, Source::Here { .. }) => {}
             Entry::Renamed { from, to } => {
@@ -468,6 +489,10 @@ impl Room {
     }
 
     fn add(&mut self, id: ClientId, member: Member, intro: Intro, topic: Option<String>) {
+        let topic = match self.log.shared() {
+            true => self.topic.as_ref().map(|t| t.topic.clone()),
+            false => topic,
+        };
         let mode = member.mode;
         let name = member.name.clone();
         self.names.insert(name_key(&name), id);

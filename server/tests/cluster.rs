@@ -244,9 +244,23 @@ async fn two_nodes_share_a_room_its_order_its_names_and_private_messages() {
     carol.send("after").await;
     let lines = alice.expect("[#lobby] <carol> after").await;
     assert!(!lines.iter().any(|l| l.contains("only for rust")));
+    // A topic set on one node shows on the other, and to newcomers there.
+    bob.send("/topic all things Rust").await;
+    alice.expect("* bob set the topic: all things Rust").await;
+    alice.send("/topic").await;
+    alice.expect("* topic: all things Rust").await;
+    let mut dora = Plain::join(a.addr(), "dora").await;
+    dora.send("/join rust").await;
+    dora.expect("* topic: all things Rust").await;
     // Quitting on one node shows on the other.
     drop(bob);
-    let mut left = vec![alice.line().await, alice.line().await];
+    let mut left = Vec::new();
+    while left.len() < 2 {
+        let line = alice.line().await;
+        if line.contains("bob left") {
+            left.push(line);
+        }
+    }
     left.sort();
     assert!(left[0].starts_with("* bob left ("), "{left:?}");
     assert!(left[1].starts_with("[#lobby] * bob left ("), "{left:?}");

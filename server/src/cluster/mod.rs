@@ -132,6 +132,9 @@ pub(crate) mod keys {
     pub fn who(room: &str) -> String {
         format!("chat:room:{room}:who")
     }
+    pub fn topic(room: &str) -> String {
+        format!("chat:room:{room}:topic")
+    }
     pub fn name(key: &str) -> String {
         format!("chat:name:{key}")
     }
@@ -410,7 +413,7 @@ impl Cluster {
                 present.remove(&(room.to_owned(), from.clone()));
                 present.insert((room.to_owned(), to.clone()));
             }
-            Entry::Said(_) => {}
+            Entry::Said(_) | Entry::Topic(_) => {}
         }
     }
 

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use async_std::channel::{Receiver, Sender};
-use chat_core::protocol::{MessageKind, Replayed};
+use chat_core::protocol::{MessageKind, Replayed, TopicInfo};
 use redis::streams::StreamRangeReply;
 use serde::{Deserialize, Serialize};
 use tracing::warn;
@@ -62,6 +62,7 @@ impl Record {
             Entry::Joined { name } => ('j', name, String::new(), now()),
             Entry::Left { name, reason } => ('l', name, reason, now()),
             Entry::Renamed { from, to } => ('r', from, to, now()),
+            Entry::Topic(topic) => ('t', topic.by.unwrap_or_default(), topic.topic, topic.time),
         };
         let node = match source {
             Source::Node(other) => other.clone(),
@@ -105,6 +106,12 @@ impl Record {
                 from: self.n,
                 to: self.t,
             },
+            't' => Entry::Topic(TopicInfo {
+                room: room.to_owned(),
+                topic: self.t,
+                by: (!self.n.is_empty()).then_some(self.n),
+                time: self.ts,
+            }),
             _ => return None,
         };
         let source = if self.node == me {
@@ -138,7 +145,7 @@ pub fn decode(id: &redis::streams::StreamId, room: &str, me: &str) -> Option<Log
 
 /// Appends an entry to a room's stream, numbering it, and keeps the room's
 /// member lists (the room's, by node; the node's, by room) in step.
-/// KEYS: stream, counter, room's members, node's members.
+/// KEYS: stream, counter, room's members, node's members, room's topic.
 /// ARGV: max length (0: all), record, kind, name, node, room key, new name.
 const APPEND: &str = r"
 local seq = redis.call('INCR', KEYS[2])
@@ -165,6 +172,8 @@ elseif k == 'r' then
   redis.call('HSET', KEYS[3], ARGV[7], ARGV[5])
   redis.call('SREM', KEYS[4], ARGV[6] .. '\t' .. ARGV[4])
   redis.call('SADD', KEYS[4], ARGV[6] .. '\t' .. ARGV[7])
+elseif k == 't' then
+  redis.call('SET', KEYS[5], ARGV[2])
 end
 return seq
 ";
@@ -183,11 +192,12 @@ pub fn append_command(room: &str, record: &Record, max_len: u64) -> redis::Cmd {
     let json = serde_json::to_string(record).unwrap_or_default();
     let mut cmd = redis::cmd("EVAL");
     cmd.arg(APPEND)
-        .arg(4)
+        .arg(5)
         .arg(keys::stream(room))
         .arg(keys::seq(room))
         .arg(keys::who(room))
         .arg(keys::node_who(&record.node))
+        .arg(keys::topic(room))
         .arg(max_len)
         .arg(json)
         .arg(record.k.to_string())
@@ -258,6 +268,8 @@ pub struct RedisLog {
     older: bool,
     /// Members on other nodes when the log was opened.
     elsewhere: Vec<(String, String)>,
+    /// The topic when the log was opened.
+    topic: Option<TopicInfo>,
 }
 
 impl std::fmt::Debug for RedisLog {
@@ -280,11 +292,12 @@ impl RedisLog {
     ) -> Self {
         let keep = replay.max(MAX_PAGE as usize);
         let mut backoff = Backoff::new();
-        let (entries, who) = loop {
+        let (entries, who, topic) = loop {
             let stream = keys::stream(key);
             let who = keys::who(key);
+            let topic = keys::topic(key);
             let read = cluster
-                .query::<(StreamRangeReply, BTreeMap<String, String>)>(
+                .query::<(StreamRangeReply, BTreeMap<String, String>, Option<String>)>(
                     redis::pipe()
                         .atomic()
                         .cmd("XREVRANGE")
@@ -294,7 +307,9 @@ impl RedisLog {
                         .arg("COUNT")
                         .arg(keep * 2)
                         .cmd("HGETALL")
-                        .arg(&who),
+                        .arg(&who)
+                        .cmd("GET")
+                        .arg(&topic),
                 )
                 .await;
             match read {
@@ -320,6 +335,15 @@ impl RedisLog {
                 remember(&mut recent, keep, &item);
             }
         }
+        let topic = topic
+            .and_then(|json| serde_json::from_str::<Record>(&json).ok())
+            .and_then(|record| match record.logged(0, name, cluster.node()) {
+                Some(Logged {
+                    entry: Entry::Topic(topic),
+                    ..
+                }) => Some(topic),
+                _ => None,
+            });
         let elsewhere = who
             .into_iter()
             .filter(|(_, node)| node != cluster.node())
@@ -334,6 +358,7 @@ impl RedisLog {
             keep,
             older,
             elsewhere,
+            topic,
         }
     }
 }
@@ -384,6 +409,10 @@ impl RoomLog for RedisLog {
 
     fn elsewhere(&mut self) -> Vec<(String, String)> {
         std::mem::take(&mut self.elsewhere)
+    }
+
+    fn topic(&mut self) -> Option<TopicInfo> {
+        self.topic.take()
     }
 
     fn recent(&self, n: usize) -> Vec<Replayed> {

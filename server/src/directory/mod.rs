@@ -168,6 +168,8 @@ pub enum Internal {
     Retired { key: String, log: Box<dyn RoomLog> },
     /// In a cluster: something from another node for a client here.
     Inbox(InboxItem),
+    /// In a cluster: another node changed a room's topic.
+    Topic { key: String, topic: TopicInfo },
 }
 
 impl std::fmt::Debug for Internal {
@@ -176,6 +178,7 @@ impl std::fmt::Debug for Internal {
             Internal::Overflowed { id } => write!(f, "Overflowed({id})"),
             Internal::Retired { key, .. } => write!(f, "Retired({key})"),
             Internal::Inbox(item) => write!(f, "Inbox({item:?})"),
+            Internal::Topic { key, .. } => write!(f, "Topic({key})"),
         }
     }
 }
@@ -274,6 +277,11 @@ impl Directory {
                 Next::Internal(Internal::Retired { .. })
                     if self.store.is_some() || self.cluster.is_some() => {}
                 Next::Internal(Internal::Inbox(item)) => self.inbox(item).await,
+                Next::Internal(Internal::Topic { key, topic }) => {
+                    if let Some(room) = self.rooms.get_mut(&key) {
+                        room.topic = Some(topic);
+                    }
+                }
                 Next::Internal(Internal::Retired { key, log }) => {
                     if self.retired.len() >= self.config.max_rooms {
                         self.retired.remove(0);
