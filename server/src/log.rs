@@ -76,6 +76,13 @@ pub trait RoomLog: Send + 'static {
         false
     }
 
+    /// Entries offered faster than the log takes them, waiting: the broker
+    /// awaits this before its next request, so a flood slows its senders
+    /// down instead of losing their words. `None` when nothing waits.
+    fn backlog(&mut self) -> Option<futures::future::BoxFuture<'static, ()>> {
+        None
+    }
+
     /// Who was in the room on other nodes when the log was opened, as
     /// (name, node); asked once, by the room's broker as it starts.
     fn elsewhere(&mut self) -> Vec<(String, String)> {

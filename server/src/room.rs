@@ -222,6 +222,9 @@ impl Room {
                 break;
             }
             self.handle(request);
+            if let Some(waiting) = self.log.backlog() {
+                waiting.await;
+            }
         }
         debug!(room = %self.name, "room broker stopped");
         (room_key(&self.name), self.log)

@@ -234,6 +234,11 @@ pub async fn write_loop(cluster: Arc<Cluster>, appends: Receiver<Append>) {
             Ok(()) => backoff.reset(),
             Err(e) => {
                 warn!(error = %e, entries = batch.len(), "could not append to the rooms' streams");
+                // What queued behind is refused too, now, rather than sent
+                // late without its senders knowing.
+                while let Ok(next) = appends.try_recv() {
+                    batch.push(next);
+                }
                 for append in batch {
                     let (Some(tx), Some(id)) = (append.tx, append.record.c) else {
                         continue;
@@ -270,6 +275,8 @@ pub struct RedisLog {
     elsewhere: Vec<(String, String)>,
     /// The topic when the log was opened.
     topic: Option<TopicInfo>,
+    /// Entries the writer had no room for yet, in order.
+    waiting: Vec<Append>,
 }
 
 impl std::fmt::Debug for RedisLog {
@@ -359,6 +366,7 @@ impl RedisLog {
             older,
             elsewhere,
             topic,
+            waiting: Vec::new(),
         }
     }
 }
@@ -377,21 +385,33 @@ impl RoomLog for RedisLog {
             record,
             tx: Some(self.tx.clone()),
         };
-        if self.cluster.appends.try_send(append).is_err() {
-            // The writer is this far behind only when Redis is gone.
-            if let Source::Here {
-                client,
-                req_id: Some(req_id),
-            } = source
-            {
-                let _ = self.tx.try_send(ToRoom::Refused {
-                    id: client,
-                    req_id: Some(req_id),
-                    why: UNAVAILABLE.to_owned(),
-                });
-            }
+        // Behind what already waits, to keep the order.
+        if !self.waiting.is_empty() {
+            self.waiting.push(append);
+            return None;
+        }
+        match self.cluster.appends.try_send(append) {
+            Ok(()) => {}
+            Err(async_std::channel::TrySendError::Full(append)) => self.waiting.push(append),
+            // The writer is gone only when the server is stopping.
+            Err(async_std::channel::TrySendError::Closed(_)) => {}
         }
         None
+    }
+
+    fn backlog(&mut self) -> Option<futures::future::BoxFuture<'static, ()>> {
+        if self.waiting.is_empty() {
+            return None;
+        }
+        let waiting = std::mem::take(&mut self.waiting);
+        let appends = self.cluster.appends.clone();
+        Some(Box::pin(async move {
+            for append in waiting {
+                if appends.send(append).await.is_err() {
+                    break;
+                }
+            }
+        }))
     }
 
     fn delivered(&mut self, logged: &Logged) {
