@@ -172,6 +172,11 @@ impl AppState {
             self.rooms.show(i);
         }
         self.push_event(i, event);
+        if first {
+            for room in self.join_at_start.clone() {
+                self.join_room(&room);
+            }
+        }
     }
 
     fn on_room_joined(&mut self, info: &RoomInfo, event: &Event) {

@@ -248,6 +248,11 @@ pub struct AppState {
     #[data(ignore)]
     #[lens(ignore)]
     pub liveness: Option<(Duration, Duration)>,
+    /// From `--room`: joined on each new session's welcome, in order (the
+    /// last one is shown).
+    #[data(ignore)]
+    #[lens(ignore)]
+    pub join_at_start: Vec<String>,
     /// This session was welcomed already: a later welcome is a
     /// reconnection, after which chat-core joins the other rooms again.
     #[data(ignore)]
@@ -311,6 +316,7 @@ impl AppState {
             focus_password: 0,
             tls_options: TlsOptions::default(),
             liveness: None,
+            join_at_start: Vec::new(),
             welcomed: false,
             pending_join: None,
             pinged: false,

@@ -75,6 +75,7 @@ type ReplEditor = Editor<ReplHelper, FileHistory>;
 pub fn run(
     addr: String,
     name: Option<String>,
+    rooms: Vec<String>,
     access: Access,
     history: Option<PathBuf>,
 ) -> anyhow::Result<()> {
@@ -118,6 +119,9 @@ pub fn run(
             }
             Err(e) => anyhow::bail!(client.explain(&e)),
         }
+    }
+    for room in rooms {
+        block_on(client.handle(Command::Chat(chat_core::Input::Join(room))));
     }
 
     let result = read_loop(&mut editor, &mut client);
