@@ -2,6 +2,7 @@
 //! fields, and runs the druid window; the network runs on async-std tasks
 //! (see `net`).
 
+mod compose;
 mod config;
 mod conversation;
 mod label;
@@ -14,6 +15,8 @@ mod rooms;
 mod route;
 mod state;
 mod theme;
+#[cfg(test)]
+mod typing_tests;
 mod ui;
 mod view;
 mod viewport;
@@ -186,8 +189,12 @@ fn run(args: Args) -> anyhow::Result<()> {
     state.tls = args.tls || saved.tls;
     state.liveness = args.liveness();
     state.join_at_start.clone_from(&args.rooms);
+    state.ca_file = match &args.ca {
+        Some(path) => path.display().to_string(),
+        None => saved.ca_file,
+    };
     state.tls_options = chat_core::TlsOptions {
-        ca_file: args.ca.clone(),
+        ca_file: None,
         insecure: args.insecure,
     };
     let transcript = args
