@@ -671,7 +671,9 @@ impl<W: Widget<AppState>> Controller<AppState, W> for ComposeKeys {
 /// Puts the caret at the end of the compose box when its text was changed
 /// from outside the box (a completed name, a recalled line, typing that
 /// began in the conversation): the stock box would leave it where it was,
-/// in the middle of the new text.
+/// in the middle of the new text. Also when the box takes the focus: the
+/// stock box selects all of it then, and the next key typed would replace
+/// the first letter typed in the conversation.
 #[derive(Debug, Default)]
 struct CaretToEnd {
     /// The text after the box's own last edit.
@@ -705,6 +707,23 @@ impl Controller<String, TextBox<String>> for CaretToEnd {
         let own = self.own_edit.take().is_some_and(|t| t == *data);
         child.update(ctx, old, data, env);
         if old != data && !own && child.text().can_write() {
+            let end = Selection::caret(data.len());
+            if let Some(change) = child.text_mut().borrow_mut().set_selection(end) {
+                ctx.invalidate_text_input(change);
+            }
+        }
+    }
+
+    fn lifecycle(
+        &mut self,
+        child: &mut TextBox<String>,
+        ctx: &mut LifeCycleCtx,
+        event: &LifeCycle,
+        data: &String,
+        env: &Env,
+    ) {
+        child.lifecycle(ctx, event, data, env);
+        if matches!(event, LifeCycle::FocusChanged(true)) && child.text().can_write() {
             let end = Selection::caret(data.len());
             if let Some(change) = child.text_mut().borrow_mut().set_selection(end) {
                 ctx.invalidate_text_input(change);
