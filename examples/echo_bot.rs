@@ -48,18 +48,22 @@ pub async fn run(config: SessionConfig, rooms: Vec<String>) -> anyhow::Result<()
     chat_examples::join_rooms(&sender, &rooms).await?;
     let mut watch = chat_examples::Watch::default();
     while let Some(event) = events.next().await {
+        // Connection changes on stdout, refusals on stderr.
         watch.note(&event);
-        // The server sends every private message back to its sender too,
-        // so our own answers arrive here: answering those would loop.
-        if let Event::Private(pm) = event {
-            if pm.from != me {
+        match event {
+            // The server sends every private message back to its sender
+            // too, so our own answers arrive here: answering those would
+            // loop.
+            Event::Private(pm) if pm.from != me => {
                 // A failed send means the connection is going; the stream
                 // says why, and core reconnects.
                 if let Err(e) = sender.tell(pm.from, pm.text).await {
                     eprintln!("cannot answer: {e}");
                 }
             }
+            _ => {}
         }
     }
+    // The stream ends only when the session is over for good.
     watch.ended()
 }
