@@ -43,6 +43,9 @@ pub struct Member {
     /// The connection's current room: plain lines about any other room are
     /// prefixed with `[#room] `.
     pub current: Arc<AtomicU64>,
+    /// Whether it is an operator (it may become one while in the room):
+    /// IRC clients see operators as `@nick`.
+    pub operator: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What a newcomer is told first.
@@ -208,7 +211,7 @@ impl Room {
             } => self.relay(id, text, req_id, action),
             ToRoom::History { id, before, limit } => self.history(id, before, limit),
             ToRoom::Who { id, irc_who: true } => {
-                let users = self.users();
+                let users = self.listed(id);
                 let line = self
                     .members
                     .get(&id)
@@ -220,12 +223,12 @@ impl Room {
             ToRoom::Who { id, .. } => {
                 let users = ServerFrame::Users(UserList {
                     room: Some(self.name.clone()),
-                    users: self.users(),
+                    users: self.listed(id),
                 });
                 self.send_frame(id, &users);
             }
             ToRoom::Info { id } => {
-                let info = ServerFrame::RoomJoined(self.info(None));
+                let info = ServerFrame::RoomJoined(self.info(id, None));
                 self.send_frame(id, &info);
             }
             ToRoom::Add {
@@ -258,19 +261,28 @@ impl Room {
         }
     }
 
-    fn info(&self, topic: Option<String>) -> RoomInfo {
+    fn info(&self, reader: ClientId, topic: Option<String>) -> RoomInfo {
         RoomInfo {
             room: self.name.clone(),
             topic,
-            users: self.users(),
+            users: self.listed(reader),
         }
     }
 
-    /// Everyone in the room, in name-key order.
-    fn users(&self) -> Vec<String> {
+    /// Everyone in the room, in name-key order, as `reader` reads it: IRC
+    /// clients see operators as `@nick`.
+    fn listed(&self, reader: ClientId) -> Vec<String> {
+        let irc = self
+            .members
+            .get(&reader)
+            .is_some_and(|m| matches!(m.mode, Mode::Irc(_)));
         self.names
             .values()
-            .filter_map(|id| Some(self.members.get(id)?.name.clone()))
+            .filter_map(|id| {
+                let member = self.members.get(id)?;
+                let op = irc && member.operator.load(Ordering::Relaxed);
+                Some(format!("{}{}", if op { "@" } else { "" }, member.name))
+            })
             .collect()
     }
 
@@ -341,13 +353,13 @@ impl Room {
         self.members.insert(id, member);
         let first = match intro {
             Intro::Welcome(mut welcome) => {
-                welcome.users = self.users();
+                welcome.users = self.listed(id);
                 if welcome.version >= 2 {
                     welcome.topic.clone_from(&topic);
                 }
                 ServerFrame::Welcome(welcome)
             }
-            Intro::Joined => ServerFrame::RoomJoined(self.info(topic.clone())),
+            Intro::Joined => ServerFrame::RoomJoined(self.info(id, topic.clone())),
         };
         self.send_frame(id, &first);
         // Structured clients have the topic in the frame above.
