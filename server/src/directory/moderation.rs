@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use chat_core::names::name_key;
-use chat_core::protocol::{now_millis, BanList, ErrorCode, ServerFrame};
+use chat_core::protocol::{now_millis, BanList, ErrorCode, Notice, ServerFrame};
 use tracing::{info, warn};
 
 use super::{Client, ClientId, Directory};
@@ -184,8 +184,7 @@ impl Directory {
                 None => String::new(),
             }
         );
-        let notice = wire::notice(self.clients.get(&id).map_or(Mode::Plain, |c| c.mode), done);
-        self.send_to(id, notice);
+        self.frame_to(id, &ServerFrame::Notice(Notice { text: done }));
         for victim in victims {
             self.put_out(victim, ErrorCode::Banned, &by, &why).await;
         }
@@ -250,14 +249,8 @@ impl Directory {
         };
         info!(target = %lifted.target.text(), by = %by, "unban");
         self.store_ban(None, lifted.target.clone());
-        let mode = self.clients.get(&id).map_or(Mode::Plain, |c| c.mode);
-        self.send_to(
-            id,
-            wire::notice(
-                mode,
-                format!("{} is no longer banned", lifted.target.text()),
-            ),
-        );
+        let text = format!("{} is no longer banned", lifted.target.text());
+        self.frame_to(id, &ServerFrame::Notice(Notice { text }));
     }
 
     pub(super) fn list_bans(&mut self, id: ClientId) {
