@@ -737,13 +737,15 @@ impl Directory {
         };
         if target != id {
             self.frame_to(target, &ServerFrame::Private(message.clone()));
-            self.tell_away(id, target);
         }
         let echo = ServerFrame::Private(PrivateMessage {
             id: req_id,
             ..message
         });
         self.frame_to(id, &echo);
+        if target != id {
+            self.tell_away(id, target);
+        }
     }
 
     async fn rename(&mut self, id: ClientId, old: String, new: String) {
