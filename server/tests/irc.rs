@@ -533,11 +533,7 @@ async fn server_time_and_echo_message_capabilities() {
     alice
         .next_is(":chat-server CAP * LIST :echo-message server-time")
         .await;
-    alice.send("NICK alice").await;
-    alice.send("USER alice 0 * :Alice").await;
-    alice.send("CAP END").await;
-    alice.until(LOBBY_JOIN_END).await;
-    alice.nick = "alice".to_owned();
+    alice.end_negotiation("alice").await;
     bob.next_is("* alice joined").await;
 
     bob.send("hi alice").await;

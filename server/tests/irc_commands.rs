@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::irc::{irc_addr, server, Irc, LOBBY_JOIN_END};
+use common::irc::{irc_addr, server, Irc};
 use common::Plain;
 
 #[async_std::test]
@@ -137,11 +137,7 @@ async fn client_tags_are_read_and_dropped_within_their_limits() {
     alice
         .next_is(":chat-server CAP * ACK :message-tags multi-prefix")
         .await;
-    alice.send("NICK alice").await;
-    alice.send("USER alice 0 * :Alice").await;
-    alice.send("CAP END").await;
-    alice.until(LOBBY_JOIN_END).await;
-    alice.nick = "alice".to_owned();
+    alice.end_negotiation("alice").await;
     bob.expect("* eve joined").await;
     bob.expect("* alice joined").await;
     eve.until(":alice!alice@chat JOIN #lobby").await;

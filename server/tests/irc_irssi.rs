@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use chat_server::{Config, ServerHandle};
+use common::irc::server;
 use common::tmux::Tmux;
 use common::Plain;
 
@@ -14,13 +14,7 @@ use common::Plain;
 async fn irssi_joins_the_lobby_and_talks_with_a_native_client() {
     let have_irssi = Command::new("irssi").arg("--version").output().is_ok();
     assert!(have_irssi, "irssi is not installed: scripts/deps.sh test");
-    let server = ServerHandle::start_with_irc(Config {
-        rate_limit: None,
-        status_interval: None,
-        ..Config::default()
-    })
-    .await
-    .expect("server starts");
+    let server = server().await;
     let irc = server.irc_addr().expect("an IRC listener");
     let mut bob = Plain::join(server.addr(), "bob").await;
     let home = tempfile::tempdir().expect("a home for irssi");

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chat_server::{Config, ServerHandle};
+use common::irc::server;
 use common::tmux::WAIT;
 use common::Plain;
 
@@ -108,13 +108,7 @@ async fn weechat_joins_the_lobby_and_talks_with_a_native_client() {
         eprintln!("skipped: {BINARY} is not installed (scripts/deps.sh test)");
         return;
     }
-    let server = ServerHandle::start_with_irc(Config {
-        rate_limit: None,
-        status_interval: None,
-        ..Config::default()
-    })
-    .await
-    .expect("server starts");
+    let server = server().await;
     let irc = server.irc_addr().expect("an IRC listener");
     let mut bob = Plain::join(server.addr(), "bob").await;
     let home = tempfile::tempdir().expect("a home for WeeChat");
@@ -122,6 +116,8 @@ async fn weechat_joins_the_lobby_and_talks_with_a_native_client() {
 
     bob.expect("* weechy joined").await;
     let lobby = "irc.chat.#lobby";
+    // Its buffer for #lobby is open once it logs its own join there.
+    weechat.wait_for_log(lobby, "weechy (weechy@chat) has joined #lobby");
     weechat.type_in(lobby, "hello from weechat");
     bob.next_is("<weechy> hello from weechat").await;
     bob.send("hi weechy, welcome").await;

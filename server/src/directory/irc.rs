@@ -59,6 +59,6 @@ impl Directory {
             return;
         }
         let bans: Vec<Ban> = self.bans.list();
-        self.send_to(id, form::ban_list(me, channel, &bans));
+        self.send_to(id, crate::irc::bans::ban_list(me, channel, &bans));
     }
 }

@@ -16,7 +16,6 @@ use chat_core::render::clock;
 
 use super::message::{Message, MAX_LINE};
 use super::numeric::*;
-use crate::access::{Ban, BanTarget};
 
 /// The server's name in numerics and `PONG`s.
 pub const SERVER: &str = "chat-server";
@@ -410,58 +409,6 @@ pub fn lusers(me: &str, users: usize, operators: usize, unnamed: usize, rooms: u
     bytes(&out).unwrap_or_default()
 }
 
-/// A ban as an IRC mask: `name!*@*` or `*!*@address`.
-pub fn ban_mask(target: &BanTarget) -> String {
-    match target {
-        BanTarget::Name(name) => format!("{name}!*@*"),
-        BanTarget::Address(ip) => format!("*!*@{ip}"),
-    }
-}
-
-/// What an IRC ban mask bans: a name (`name`, `name!*@*`, and the
-/// `*!name@chat` clients make from `name!name@chat`) or an address
-/// (`1.2.3.4`, `*!*@1.2.3.4`); `None` for masks with wildcards the
-/// server's bans cannot express.
-pub fn ban_target(mask: &str) -> Option<String> {
-    let (left, host) = mask.split_once('@').unwrap_or((mask, "*"));
-    let (nick, user) = left.split_once('!').unwrap_or((left, "*"));
-    let any = |s: &str| s.is_empty() || s == "*";
-    let plain = |s: &str| !s.is_empty() && !s.contains(['*', '?', '!', '@']);
-    let user = user.trim_start_matches(['*', '~']);
-    let our_host = any(host) || host == HOST || host == "*.chat";
-    if any(nick) && (any(user)) && host.parse::<std::net::IpAddr>().is_ok() {
-        return Some(host.to_owned());
-    }
-    if plain(nick) && our_host && (any(user) || user == nick) {
-        return Some(nick.to_owned());
-    }
-    if any(nick) && plain(user) && our_host {
-        return Some(user.to_owned());
-    }
-    None
-}
-
-/// The server's bans as the ban list (`367`s, `368`) of `channel`.
-pub fn ban_list(me: &str, channel: &str, bans: &[Ban]) -> Bytes {
-    let mut out: Vec<Message> = bans
-        .iter()
-        .map(|ban| {
-            let set = (ban.time / 1000).to_string();
-            numeric(
-                me,
-                RPL_BANLIST,
-                &[channel, &ban_mask(&ban.target), &ban.by, &set],
-            )
-        })
-        .collect();
-    out.push(numeric(
-        me,
-        RPL_ENDOFBANLIST,
-        &[channel, "End of channel ban list"],
-    ));
-    bytes(&out).unwrap_or_default()
-}
-
 /// The ISUPPORT tokens (`005`), `max_rooms` being how many rooms a client
 /// may be in.
 fn isupport(me: &str, max_rooms: usize) -> Message {
@@ -530,7 +477,7 @@ fn welcome(me: &str, w: &Welcome) -> Vec<Message> {
             &["This server is a chat relay with an IRC gateway"],
         ),
         numeric(me, RPL_MYINFO, &[SERVER, version, "o", "bo", "bo"]),
-        isupport(me, w.limits.max_rooms as usize),
+        isupport(me, w.limits.max_rooms),
         numeric(me, ERR_NOMOTD, &["MOTD File is missing"]),
     ];
     out.extend(entered(
@@ -775,6 +722,15 @@ mod tests {
         assert_eq!(
             text(frame(&leave("quit: bye"), "x", Caps::default())),
             ":bob!bob@chat QUIT :quit: bye\r\n"
+        );
+        // Put out by an operator: a KICK from them, in each channel.
+        assert_eq!(
+            text(frame(&leave("kicked by op: spam"), "x", Caps::default())),
+            ":op!op@chat KICK #rust bob :kicked by op: spam\r\n"
+        );
+        assert_eq!(
+            text(frame(&leave("banned by op for 1 h"), "x", Caps::default())),
+            ":op!op@chat KICK #rust bob :banned by op for 1 h\r\n"
         );
     }
 

@@ -47,6 +47,16 @@ impl Irc {
         (irc, lines)
     }
 
+    /// Ends a `CAP` negotiation begun by the test: `NICK`, `USER` and
+    /// `CAP END`, then reads up to the end of the default room's names.
+    pub async fn end_negotiation(&mut self, nick: &str) {
+        self.send(&format!("NICK {nick}")).await;
+        self.send(&format!("USER {nick} 0 * :{nick}")).await;
+        self.send("CAP END").await;
+        self.until(LOBBY_JOIN_END).await;
+        self.nick = nick.to_owned();
+    }
+
     pub async fn send(&mut self, line: &str) {
         self.send_raw(format!("{line}\r\n").as_bytes()).await;
     }
