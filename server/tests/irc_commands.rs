@@ -122,6 +122,12 @@ async fn lusers_version_time_info_admin_and_oper_without_operators() {
     alice
         .next_is(":chat-server 421 alice FOO :Unknown command")
         .await;
+    // No error answers a NOTICE that the gateway can refuse itself.
+    for notice in ["NOTICE", "NOTICE #lobby", "NOTICE #rust :hi"] {
+        alice.send(notice).await;
+    }
+    alice.send("PING :quiet").await;
+    alice.next_is(":chat-server PONG chat-server quiet").await;
 }
 
 #[async_std::test]

@@ -367,15 +367,23 @@ impl Reader {
         room
     }
 
+    /// `PRIVMSG` and `NOTICE`. A `NOTICE` gets no error numeric from the
+    /// gateway, as the protocol asks (the directory's `401` and `301` still
+    /// come: it does not know a notice from a message).
     async fn privmsg(&mut self, m: &Message) -> Flow {
         let command = m.command.as_str();
+        let quiet = command == "NOTICE";
         let Some(targets) = m.param(0).filter(|t| !t.is_empty()) else {
-            let text = format!("No recipient given ({command})");
-            self.reply(ERR_NORECIPIENT, &[&text]).await;
+            if !quiet {
+                let text = format!("No recipient given ({command})");
+                self.reply(ERR_NORECIPIENT, &[&text]).await;
+            }
             return Flow::Continue;
         };
         let Some(text) = m.param(1).filter(|t| !t.is_empty()) else {
-            self.reply(ERR_NOTEXTTOSEND, &["No text to send"]).await;
+            if !quiet {
+                self.reply(ERR_NOTEXTTOSEND, &["No text to send"]).await;
+            }
             return Flow::Continue;
         };
         let (text, is_action) = match action(text) {
@@ -387,12 +395,18 @@ impl Reader {
         for target in targets.split(',').filter(|t| !t.is_empty()) {
             self.irc.about = Some(target.to_owned());
             let flow = if target.starts_with('#') {
-                let Some(room) = self.room_of(target).await else {
+                let room = match quiet {
+                    true => target.strip_prefix('#').and_then(|c| parse_room(c).ok()),
+                    false => self.room_of(target).await,
+                };
+                let Some(room) = room else {
                     continue;
                 };
                 if self.rooms.find(room).is_none() {
-                    self.reply(ERR_CANNOTSENDTOCHAN, &[target, "Cannot send to channel"])
-                        .await;
+                    if !quiet {
+                        let why = "Cannot send to channel";
+                        self.reply(ERR_CANNOTSENDTOCHAN, &[target, why]).await;
+                    }
                     continue;
                 }
                 let say = Want::Say {
