@@ -43,6 +43,9 @@ async fn away_is_told_to_irc_and_native_senders_and_in_whois() {
         eve.next_is(want).await;
     }
     eve.until(" 318 eve alice ").await;
+    // A notice gets no reply, away or not.
+    eve.send("NOTICE alice :fyi").await;
+    alice.next_is(":eve!eve@chat PRIVMSG alice fyi").await;
 
     alice.send("AWAY :\u{7}bell").await;
     let refused = alice.line().await;
@@ -123,7 +126,13 @@ async fn lusers_version_time_info_admin_and_oper_without_operators() {
         .next_is(":chat-server 421 alice FOO :Unknown command")
         .await;
     // No error answers a NOTICE that the gateway can refuse itself.
-    for notice in ["NOTICE", "NOTICE #lobby", "NOTICE #rust :hi"] {
+    for notice in [
+        "NOTICE",
+        "NOTICE #lobby",
+        "NOTICE #rust :hi",
+        "NOTICE rust :hi",
+        "NOTICE alice :\u{7}",
+    ] {
         alice.send(notice).await;
     }
     alice.send("PING :quiet").await;

@@ -1,7 +1,8 @@
-//! What the directory answers for IRC alone: away messages, `LUSERS` and
-//! the ban list as a channel's, each written by `crate::irc::form`, since
+//! What the directory answers for IRC alone: away messages, notices,
+//! `LUSERS` and the ban list as a channel's, each written by `crate::irc::form`, since
 //! only the directory knows everyone connected.
 
+use chat_core::names::name_key;
 use chat_core::protocol::ErrorCode;
 
 use super::{ClientId, Directory};
@@ -22,10 +23,12 @@ impl Directory {
     }
 
     /// Tells `from`, who just wrote privately to `to`, that `to` is away.
-    pub(super) fn tell_away(&mut self, from: ClientId, to: ClientId) {
+    pub(super) fn tell_away(&mut self, from: ClientId, to: &str) {
         let Some((name, away)) = self
-            .clients
-            .get(&to)
+            .names
+            .get(&name_key(to))
+            .filter(|&&holder| holder != from)
+            .and_then(|holder| self.clients.get(holder))
             .and_then(|c| Some((c.name.clone()?, c.away.clone()?)))
         else {
             return;
@@ -38,6 +41,14 @@ impl Directory {
             mode => wire::notice(mode, format!("{name} is away: {away}")),
         };
         self.send_to(from, line);
+    }
+
+    /// `NOTICE nick :text`: sent as a private message when someone has the
+    /// name, dropped without a word otherwise.
+    pub(super) fn notice(&mut self, id: ClientId, from: String, to: String, text: String) {
+        if self.names.contains_key(&name_key(&to)) {
+            self.private(id, from, to, text, None);
+        }
     }
 
     /// `LUSERS`, counted on this server.

@@ -122,6 +122,9 @@ pub enum Request {
     Whois(String),
     /// IRC's `ISON` (`userhost: false`) or `USERHOST` of these nicks.
     Online { nicks: Vec<String>, userhost: bool },
+    /// IRC's `NOTICE` to a nick: a private message that gets no word back
+    /// (no `401`, no `301`).
+    Notice { to: String, text: String },
     /// IRC's `AWAY`: away with this message, or back with `None`.
     Away(Option<String>),
     /// IRC's `LUSERS`.
@@ -621,7 +624,11 @@ impl Directory {
                 to,
                 text,
                 id: req_id,
-            } => self.private(id, name, to, text, req_id),
+            } => {
+                self.private(id, name, to.clone(), text, req_id);
+                self.tell_away(id, &to);
+            }
+            Request::Notice { to, text } => self.notice(id, name, to, text),
             Request::Nick { name: new, done } => {
                 self.rename(id, name, new).await;
                 let now = self.clients.get(&id).and_then(|c| c.name.clone());
@@ -743,9 +750,6 @@ impl Directory {
             ..message
         });
         self.frame_to(id, &echo);
-        if target != id {
-            self.tell_away(id, target);
-        }
     }
 
     async fn rename(&mut self, id: ClientId, old: String, new: String) {

@@ -367,9 +367,8 @@ impl Reader {
         room
     }
 
-    /// `PRIVMSG` and `NOTICE`. A `NOTICE` gets no error numeric from the
-    /// gateway, as the protocol asks (the directory's `401` and `301` still
-    /// come: it does not know a notice from a message).
+    /// `PRIVMSG` and `NOTICE`. A `NOTICE` gets no error numeric and no
+    /// `301`, as the protocol asks (only `slow down` if it is one too many).
     async fn privmsg(&mut self, m: &Message) -> Flow {
         let command = m.command.as_str();
         let quiet = command == "NOTICE";
@@ -421,6 +420,18 @@ impl Reader {
                 let why = "actions in private messages are not carried yet; nothing was sent";
                 self.send(form::notice(&me, why)).await;
                 Flow::Continue
+            } else if quiet {
+                // Checked here, silently: a refusal would be a reply.
+                if validate_text(text).is_err() {
+                    continue;
+                }
+                match self.admit(None).await {
+                    Some(flow) => flow,
+                    None => {
+                        let (to, text) = (target.to_owned(), text.to_owned());
+                        self.forward(Request::Notice { to, text }).await
+                    }
+                }
             } else {
                 let private = Want::Private {
                     to: target.to_owned(),
