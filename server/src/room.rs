@@ -43,6 +43,9 @@ pub struct Member {
     /// The connection's current room: plain lines about any other room are
     /// prefixed with `[#room] `.
     pub current: Arc<AtomicU64>,
+    /// Whether it is an operator (it may become one while in the room):
+    /// IRC clients see operators as `@nick`.
+    pub operator: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What a newcomer is told first.
@@ -240,7 +243,7 @@ impl Room {
             } => self.relay(id, text, req_id, action),
             ToRoom::History { id, before, limit } => self.history(id, before, limit),
             ToRoom::Who { id, irc_who: true } => {
-                let users = self.users();
+                let users = self.listed(id);
                 let line = self
                     .members
                     .get(&id)
@@ -252,12 +255,12 @@ impl Room {
             ToRoom::Who { id, .. } => {
                 let users = ServerFrame::Users(UserList {
                     room: Some(self.name.clone()),
-                    users: self.users(),
+                    users: self.listed(id),
                 });
                 self.send_frame(id, &users);
             }
             ToRoom::Info { id } => {
-                let info = ServerFrame::RoomJoined(self.info(None));
+                let info = ServerFrame::RoomJoined(self.info(id, None));
                 self.send_frame(id, &info);
             }
             ToRoom::Add {
@@ -314,20 +317,27 @@ impl Room {
         }
     }
 
-    fn info(&self, topic: Option<String>) -> RoomInfo {
+    fn info(&self, reader: ClientId, topic: Option<String>) -> RoomInfo {
         RoomInfo {
             room: self.name.clone(),
             topic,
-            users: self.users(),
+            users: self.listed(reader),
         }
     }
 
-    /// Everyone in the room (on every node), in name-key order.
-    fn users(&self) -> Vec<String> {
-        let here = self
-            .names
-            .iter()
-            .filter_map(|(key, id)| Some((key, self.members.get(id)?.name.clone())));
+    /// Everyone in the room (on every node), in name-key order, as
+    /// `reader` reads it: IRC clients see this server's operators as
+    /// `@nick`.
+    fn listed(&self, reader: ClientId) -> Vec<String> {
+        let irc = self
+            .members
+            .get(&reader)
+            .is_some_and(|m| matches!(m.mode, Mode::Irc(_)));
+        let here = self.names.iter().filter_map(|(key, id)| {
+            let member = self.members.get(id)?;
+            let op = irc && member.operator.load(Ordering::Relaxed);
+            Some((key, format!("{}{}", if op { "@" } else { "" }, member.name)))
+        });
         let elsewhere = self
             .remote
             .iter()
@@ -502,13 +512,13 @@ impl Room {
         self.members.insert(id, member);
         let first = match intro {
             Intro::Welcome(mut welcome) => {
-                welcome.users = self.users();
+                welcome.users = self.listed(id);
                 if welcome.version >= 2 {
                     welcome.topic.clone_from(&topic);
                 }
                 ServerFrame::Welcome(welcome)
             }
-            Intro::Joined => ServerFrame::RoomJoined(self.info(topic.clone())),
+            Intro::Joined => ServerFrame::RoomJoined(self.info(id, topic.clone())),
         };
         self.send_frame(id, &first);
         // Structured clients have the topic in the frame above.

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_std::channel::{Receiver, Sender};
@@ -35,6 +35,7 @@ use crate::outbox::Outbox;
 use crate::room::{Intro, Member, RoomId, ToRoom};
 use crate::wire::{self, Mode};
 
+mod irc;
 mod moderation;
 mod remote;
 mod rooms;
@@ -100,10 +101,12 @@ pub enum Request {
     Rooms,
     /// The operator password was given (and checked by the connection).
     Oper,
-    /// Operators: put `name` out of the server.
+    /// Operators: put `name` out of the server; IRC's `KICK` names the
+    /// room (key) they must be in.
     Kick {
         name: String,
         reason: Option<String>,
+        room: Option<String>,
     },
     /// Operators: refuse a name (and its look-alikes), or with `address`
     /// an address, for `duration` or for good.
@@ -121,6 +124,15 @@ pub enum Request {
     Whois(String),
     /// IRC's `ISON` (`userhost: false`) or `USERHOST` of these nicks.
     Online { nicks: Vec<String>, userhost: bool },
+    /// IRC's `NOTICE` to a nick: a private message that gets no word back
+    /// (no `401`, no `301`).
+    Notice { to: String, text: String },
+    /// IRC's `AWAY`: away with this message, or back with `None`.
+    Away(Option<String>),
+    /// IRC's `LUSERS`.
+    Lusers,
+    /// IRC's `MODE #channel b`: the bans as a channel's ban list.
+    IrcBans { channel: String },
 }
 
 /// What connections tell the directory.
@@ -190,7 +202,10 @@ struct Client {
     mode: Mode,
     version: u32,
     name: Option<String>,
-    operator: bool,
+    /// Shared with its room memberships, which show operators to IRC.
+    operator: Arc<AtomicBool>,
+    /// IRC's away message.
+    away: Option<String>,
     /// Keys of the rooms it is in, oldest first.
     rooms: Vec<String>,
     current: Arc<AtomicU64>,
@@ -314,7 +329,8 @@ impl Directory {
                         mode,
                         version: PROTOCOL_VERSION,
                         name: None,
-                        operator: false,
+                        operator: Arc::default(),
+                        away: None,
                         rooms: Vec::new(),
                         current,
                     },
@@ -516,6 +532,7 @@ impl Directory {
             mode: client.mode,
             version: client.version,
             current: client.current.clone(),
+            operator: client.operator.clone(),
         })
     }
 
@@ -632,7 +649,11 @@ impl Directory {
                 to,
                 text,
                 id: req_id,
-            } => self.private(id, name, to, text, req_id).await,
+            } => {
+                self.private(id, name, to.clone(), text, req_id).await;
+                self.tell_away(id, &to);
+            }
+            Request::Notice { to, text } => self.notice(id, name, to, text).await,
             Request::Nick { name: new, done } => {
                 self.rename(id, name, new).await;
                 let now = self.clients.get(&id).and_then(|c| c.name.clone());
@@ -652,7 +673,7 @@ impl Directory {
             Request::Rooms => self.list_rooms(id),
             Request::Oper => {
                 if let Some(client) = self.clients.get_mut(&id) {
-                    client.operator = true;
+                    client.operator.store(true, Ordering::Relaxed);
                     info!(client = id, peer = %client.peer, name = %name, "operator");
                 }
                 self.tell_neighbours(
@@ -661,11 +682,13 @@ impl Directory {
                         text: format!("{name} is now an operator"),
                     }),
                 );
+                self.irc_operator_modes(id, &name);
             }
             Request::Kick {
                 name: target,
                 reason,
-            } => self.kick(id, name, target, reason).await,
+                room,
+            } => self.kick(id, name, target, reason, room).await,
             Request::Ban {
                 target,
                 address,
@@ -680,7 +703,7 @@ impl Directory {
                     .iter()
                     .filter_map(|nick| self.names.get(&name_key(nick)))
                     .filter_map(|t| self.clients.get(t))
-                    .filter_map(|c| Some((c.name.clone()?, c.operator)))
+                    .filter_map(|c| Some((c.name.clone()?, c.is_operator())))
                     .collect();
                 let line = match userhost {
                     true => crate::irc::form::userhost(&name, &online),
@@ -691,6 +714,9 @@ impl Directory {
                 };
                 self.send_to(id, line);
             }
+            Request::Away(message) => self.away(id, message),
+            Request::Lusers => self.lusers(id, &name),
+            Request::IrcBans { channel } => self.irc_bans(id, &name, &channel),
         }
     }
 
@@ -705,11 +731,11 @@ impl Directory {
                 .iter()
                 .filter_map(|key| Some(self.rooms.get(key)?.link.name.clone()))
                 .collect();
-            Some((c.name.clone()?, rooms, c.operator))
+            Some((c.name.clone()?, rooms, c.is_operator(), c.away.clone()))
         });
         let who = found
             .as_ref()
-            .map(|(name, rooms, op)| (name.as_str(), rooms.as_slice(), *op));
+            .map(|(name, rooms, op, away)| (name.as_str(), rooms.as_slice(), *op, away.as_deref()));
         if let Some(line) = crate::irc::form::whois(me, nick, who) {
             self.send_to(id, line);
         }
