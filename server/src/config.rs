@@ -85,6 +85,10 @@ pub struct Config {
     pub operator_password: Option<Secret>,
     /// How long a wrong password waits before it is refused.
     pub refusal_delay: Duration,
+    /// Pages of other origins that may open the web client's WebSocket
+    /// (`--web-origin`), each as [`crate::web::normalize_origin`] spells
+    /// it; the server's own page always may.
+    pub web_origins: Vec<String>,
 }
 
 /// Keepalive probes after `idle` without traffic, every `interval`, giving
@@ -131,6 +135,7 @@ impl Default for Config {
             password: None,
             operator_password: None,
             refusal_delay: Duration::from_secs(1),
+            web_origins: Vec::new(),
         }
     }
 }
