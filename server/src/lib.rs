@@ -547,7 +547,7 @@ impl ServerHandle {
     /// # Errors
     /// When the port cannot be bound.
     pub async fn start(config: Config) -> Result<Self, ServerError> {
-        Self::start_serving(config, false, false).await
+        Self::start_serving(config, false, None).await
     }
 
     /// Binds two ports on `127.0.0.1`, one for native clients and one for
@@ -558,7 +558,7 @@ impl ServerHandle {
     /// # Errors
     /// When a port cannot be bound.
     pub async fn start_with_irc(config: Config) -> Result<Self, ServerError> {
-        Self::start_serving(config, true, false).await
+        Self::start_serving(config, true, None).await
     }
 
     /// Binds two ports on `127.0.0.1`, one for native clients and one for
@@ -568,10 +568,25 @@ impl ServerHandle {
     /// # Errors
     /// When a port cannot be bound.
     pub async fn start_with_web(config: Config) -> Result<Self, ServerError> {
-        Self::start_serving(config, false, true).await
+        let any_port: SocketAddr = (std::net::Ipv4Addr::LOCALHOST, 0).into();
+        Self::start_serving(config, false, Some(any_port)).await
     }
 
-    async fn start_serving(config: Config, irc: bool, web: bool) -> Result<Self, ServerError> {
+    /// [`ServerHandle::start_with_web`] with browsers served on `web`: a
+    /// server started again where the one before was, for tests of
+    /// reconnection.
+    ///
+    /// # Errors
+    /// When a port cannot be bound.
+    pub async fn start_with_web_on(config: Config, web: SocketAddr) -> Result<Self, ServerError> {
+        Self::start_serving(config, false, Some(web)).await
+    }
+
+    async fn start_serving(
+        config: Config,
+        irc: bool,
+        web: Option<SocketAddr>,
+    ) -> Result<Self, ServerError> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let irc = match irc {
@@ -585,8 +600,8 @@ impl ServerHandle {
         };
         let irc_tls_addr = irc_tls.as_ref().map(TcpListener::local_addr).transpose()?;
         let web = match web {
-            true => Some(TcpListener::bind("127.0.0.1:0").await?),
-            false => None,
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
         };
         let web_addr = web.as_ref().map(TcpListener::local_addr).transpose()?;
         let listeners = Listeners {

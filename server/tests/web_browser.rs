@@ -13,13 +13,10 @@ mod webdriver;
 
 use std::net::SocketAddr;
 
-use async_std::net::TcpListener;
 use async_std::task::block_on;
 use chat_core::Event;
-use chat_server::{Config, Listeners, ServerHandle};
+use chat_server::{Config, ServerHandle};
 use common::{within, Structured};
-use futures::channel::oneshot;
-use futures::FutureExt;
 use serde_json::json;
 use webdriver::{wait_for, Browser, Driver, ENTER};
 
@@ -140,6 +137,7 @@ fn two_browsers_and_a_native_client_talk_in_two_rooms() {
     bob.type_into(&join_field, &format!("#rust{ENTER}"));
     wait_for("bob shows #rust", || (title(&bob) == "#rust").then_some(()));
     block_on(within("nat joins", sender.join("rust"))).expect("join");
+    block_on(nat.next_matching(|e| matches!(e, Event::RoomJoined(r) if r.room == "rust")));
     say(&alice, "anyone tried the new trait solver?");
     wait_line(&bob, "alice", "anyone tried the new trait solver?");
     say(&bob, "in rust now");
@@ -302,42 +300,9 @@ fn a_page_of_another_origin_cannot_open_the_socket() {
     assert_eq!(page_title_once_settled(&browser), "opened");
 }
 
-/// A server on the given web address (the chat port is new each time);
-/// stopping it is dropping the sender.
-fn server_at(
-    web: Option<SocketAddr>,
-) -> (
-    oneshot::Sender<()>,
-    async_std::task::JoinHandle<()>,
-    SocketAddr,
-    SocketAddr,
-) {
-    block_on(async {
-        let chat = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let chat_addr = chat.local_addr().expect("address");
-        let web = TcpListener::bind(web.unwrap_or_else(|| "127.0.0.1:0".parse().expect("addr")))
-            .await
-            .expect("bind the web port");
-        let web_addr = web.local_addr().expect("address");
-        let listeners = Listeners {
-            chat,
-            irc: None,
-            irc_tls: None,
-            web: Some(web),
-        };
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = async_std::task::spawn(async move {
-            chat_server::run_with(listeners, quiet(), stopped.map(drop))
-                .await
-                .expect("server runs");
-        });
-        (stop, task, chat_addr, web_addr)
-    })
-}
-
 #[test]
 fn the_page_comes_back_after_a_server_restart() {
-    let (stop, task, _, web) = server_at(None);
+    let (server, web) = web_server(quiet());
     let driver = Driver::start();
     let browser = driver.browser(900, 600);
     join(&browser, web, "carol");
@@ -346,8 +311,7 @@ fn the_page_comes_back_after_a_server_restart() {
         (title(&browser) == "#rust").then_some(())
     });
 
-    drop(stop);
-    block_on(within("the server stops", task));
+    block_on(within("the server stops", server.shutdown())).expect("stops");
     let status = browser.wait_until(
         "the page sees the server gone",
         "return document.body.dataset.state !== 'connected' && document.getElementById('status').textContent",
@@ -360,7 +324,8 @@ fn the_page_comes_back_after_a_server_restart() {
         "{status}"
     );
 
-    let (_stop, _task, chat, _) = server_at(Some(web));
+    let again = block_on(ServerHandle::start_with_web_on(quiet(), web)).expect("starts again");
+    let chat = again.addr();
     browser.wait_until(
         "the page reconnects by itself",
         "return document.body.dataset.state === 'connected'",
