@@ -58,28 +58,10 @@ fn get(addr: SocketAddr, path: &str) -> String {
 /// A handshake for `/ws` with these extra header lines; the answer's
 /// status line and headers.
 async fn handshake(addr: SocketAddr, extra: &str) -> String {
-    let request = format!(
-        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{extra}\r\n"
-    );
     let mut stream = within("connect", TcpStream::connect(addr))
         .await
         .expect("connect");
-    within("write", stream.write_all(request.as_bytes()))
-        .await
-        .expect("write");
-    let mut answer = Vec::new();
-    let mut byte = [0u8; 1];
-    while !answer.ends_with(b"\r\n\r\n") {
-        let n = within("read head", stream.read(&mut byte))
-            .await
-            .expect("read");
-        if n == 0 {
-            break;
-        }
-        answer.push(byte[0]);
-    }
-    String::from_utf8_lossy(&answer).into_owned()
+    handshake_on(&mut stream, addr, extra).await
 }
 
 /// A browser's end of the WebSocket, frames as JSON values.
@@ -412,7 +394,7 @@ async fn a_message_past_the_hard_limit_or_not_utf8_closes_the_socket() {
 
     // A text message that is not UTF-8, written as raw frame bytes.
     let mut raw = TcpStream::connect(web).await.expect("connect");
-    let head = handshake_on(&mut raw, web).await;
+    let head = handshake_on(&mut raw, web, VERSION_13).await;
     assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
     let hello = json!({"type": "hello", "name": "rawr"}).to_string();
     write_frame(&mut raw, 0x1, hello.as_bytes()).await;
@@ -425,22 +407,27 @@ async fn a_message_past_the_hard_limit_or_not_utf8_closes_the_socket() {
         b"{\"type\":\"message\",\"text\":\"\xff\xfe\"}",
     )
     .await;
-    native
+    let left = native
         .next_matching(|e| matches!(e, Event::Left(p) if p.name == "rawr"))
         .await;
-    // The server answered with frames, then closed the socket.
+    let Event::Left(left) = left else {
+        unreachable!()
+    };
+    assert!(left.reason.contains("UTF-8"), "{}", left.reason);
+    // Then the server closes the socket.
     let mut rest = Vec::new();
     within("socket closes", raw.read_to_end(&mut rest))
         .await
         .expect("read");
-    assert!(!rest.is_empty());
 }
 
-/// A handshake written on `stream`; the answer's head.
-async fn handshake_on(stream: &mut TcpStream, addr: SocketAddr) -> String {
+/// A handshake for `/ws` written on `stream`, with these extra header
+/// lines; the answer's head (what came before the server closed, if it
+/// did).
+async fn handshake_on(stream: &mut TcpStream, addr: SocketAddr, extra: &str) -> String {
     let request = format!(
         "GET /ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{extra}\r\n"
     );
     within("write", stream.write_all(request.as_bytes()))
         .await
@@ -451,11 +438,15 @@ async fn handshake_on(stream: &mut TcpStream, addr: SocketAddr) -> String {
         let n = within("read head", stream.read(&mut byte))
             .await
             .expect("read");
-        assert!(n > 0, "closed during the handshake");
+        if n == 0 {
+            break;
+        }
         answer.push(byte[0]);
     }
     String::from_utf8_lossy(&answer).into_owned()
 }
+
+const VERSION_13: &str = "Sec-WebSocket-Version: 13\r\n";
 
 /// One final, masked client frame (payloads under 64 KiB).
 async fn write_frame(stream: &mut TcpStream, opcode: u8, payload: &[u8]) {
@@ -485,7 +476,8 @@ async fn a_browser_that_stops_reading_is_dropped_and_nobody_waits() {
     let mut alice = Structured::join(server.addr(), "alice").await;
     // `sloth` says hello over raw frames and then never reads again.
     let mut sloth = TcpStream::connect(web).await.expect("connect");
-    handshake_on(&mut sloth, web).await;
+    let head = handshake_on(&mut sloth, web, VERSION_13).await;
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
     let hello = json!({"type": "hello", "name": "sloth"}).to_string();
     write_frame(&mut sloth, 0x1, hello.as_bytes()).await;
     alice

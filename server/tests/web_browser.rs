@@ -191,6 +191,67 @@ fn two_browsers_and_a_native_client_talk_in_two_rooms() {
     assert_eq!(badges, json!(0));
 }
 
+/// The login form's error, once it says something.
+fn login_error(browser: &Browser) -> String {
+    let said = browser.wait_until(
+        "the login form's error",
+        "const form = document.getElementById('login');
+         return !form.hidden && document.getElementById('login-error').textContent;",
+        json!([]),
+    );
+    browser.run(
+        "document.getElementById('login-error').textContent = ''",
+        json!([]),
+    );
+    said.as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn a_password_and_a_taken_name_are_asked_for_again() {
+    let (server, web) = web_server(Config {
+        password: Some(chat_server::Secret::new("open sesame".to_owned())),
+        refusal_delay: std::time::Duration::from_millis(10),
+        ..quiet()
+    });
+    let driver = Driver::start();
+    let browser = driver.browser(900, 600);
+    browser.open(&format!("http://{web}/"));
+    let name = browser.find("#name");
+    browser.type_into(&name, &format!("pat{ENTER}"));
+    assert_eq!(login_error(&browser), "this room needs a password");
+    let shown = browser.run(
+        "return !document.getElementById('password-row').hidden",
+        json!([]),
+    );
+    assert_eq!(shown, json!(true), "the password field appears");
+    let password = browser.find("#password");
+    browser.type_into(&password, &format!("guess{ENTER}"));
+    assert_eq!(login_error(&browser), "wrong password");
+
+    // A native client holds "nat": the page is told, and tries another.
+    let config = chat_core::SessionConfig::new(server.addr().to_string(), "nat")
+        .with_password("open sesame");
+    let nat = block_on(within(
+        "nat connects",
+        <chat_core::TcpSession as chat_core::ChatSession>::connect(config),
+    ))
+    .expect("nat joins");
+    browser.clear(&password);
+    browser.type_into(&password, "open sesame");
+    browser.clear(&name);
+    browser.type_into(&name, &format!("nat{ENTER}"));
+    let taken = login_error(&browser);
+    assert!(taken.contains("taken"), "{taken}");
+    browser.clear(&name);
+    browser.type_into(&name, &format!("pat{ENTER}"));
+    browser.wait_until(
+        "pat connected",
+        "return document.body.dataset.state === 'connected'",
+        json!([]),
+    );
+    drop(nat);
+}
+
 #[test]
 fn older_messages_load_on_request() {
     let (server, web) = web_server(Config {

@@ -204,6 +204,15 @@ impl Browser {
         );
     }
 
+    /// Empties a field.
+    pub fn clear(&self, element: &Element) {
+        self.must(
+            "POST",
+            &format!("/element/{}/clear", element.0),
+            Some(json!({})),
+        );
+    }
+
     /// Clicks an element.
     pub fn click(&self, element: &Element) {
         self.must(
