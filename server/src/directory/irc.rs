@@ -43,11 +43,13 @@ impl Directory {
         self.send_to(from, line);
     }
 
-    /// `NOTICE nick :text`: sent as a private message when someone has the
-    /// name, dropped without a word otherwise.
-    pub(super) fn notice(&mut self, id: ClientId, from: String, to: String, text: String) {
-        if self.names.contains_key(&name_key(&to)) {
-            self.private(id, from, to, text, None);
+    /// `NOTICE nick :text`: sent as a private message when someone here
+    /// has the name, dropped without a word when nobody has it. In a
+    /// cluster, a name not held here is looked for on the other nodes like
+    /// any private message's (and is refused like one when nobody has it).
+    pub(super) async fn notice(&mut self, id: ClientId, from: String, to: String, text: String) {
+        if self.names.contains_key(&name_key(&to)) || self.cluster.is_some() {
+            self.private(id, from, to, text, None).await;
         }
     }
 

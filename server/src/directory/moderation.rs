@@ -33,8 +33,8 @@ impl Directory {
     /// Puts a connection out, telling it why first: a structured client
     /// gets an error with `code` (kicked or banned), so that it does not
     /// come back by itself; an IRC client is kicked from each of its
-    /// channels by `by`, then told why the link closes.
-    async fn put_out(&mut self, victim: ClientId, code: ErrorCode, by: &str, why: &str) {
+    /// channels by whoever put it out, then told why the link closes.
+    pub(super) async fn put_out(&mut self, victim: ClientId, code: ErrorCode, why: &str) {
         if let Some(client) = self.clients.get(&victim) {
             let told = format!("you were {why}");
             let line = match client.mode {
@@ -47,6 +47,7 @@ impl Directory {
                         .iter()
                         .filter_map(|key| Some(self.rooms.get(key)?.link.name.as_str()))
                         .collect();
+                    let by = crate::irc::form::kicker(why).unwrap_or(crate::irc::form::SERVER);
                     crate::irc::form::kicked(by, name, &channels, why, &told)
                 }
             };
@@ -92,6 +93,10 @@ impl Directory {
             return;
         }
         let Some(&victim) = self.names.get(&name_key(&target)) else {
+            if self.cluster.is_some() {
+                self.kick_elsewhere(id, by, target, reason).await;
+                return;
+            }
             let message = format!("nobody called \"{target}\" is online");
             self.error_about(id, ErrorCode::UnknownUser, message, None, Some(&target));
             return;
@@ -119,7 +124,7 @@ impl Directory {
             let name = client.name.clone().unwrap_or_default();
             warn!(client = victim, peer = %client.peer, name = %name, by = %by, reason = reason.as_deref().unwrap_or(""), "kicked");
         }
-        self.put_out(victim, ErrorCode::Kicked, &by, &why).await;
+        self.put_out(victim, ErrorCode::Kicked, &why).await;
     }
 
     /// An operator bans a name (and puts out whoever holds it or a name
@@ -186,7 +191,7 @@ impl Directory {
         );
         self.frame_to(id, &ServerFrame::Notice(Notice { text: done }));
         for victim in victims {
-            self.put_out(victim, ErrorCode::Banned, &by, &why).await;
+            self.put_out(victim, ErrorCode::Banned, &why).await;
         }
     }
 
@@ -264,7 +269,7 @@ impl Directory {
     }
 }
 
-fn with_reason(what: String, reason: Option<&str>) -> String {
+pub(super) fn with_reason(what: String, reason: Option<&str>) -> String {
     match reason {
         Some(reason) if !reason.is_empty() => format!("{what}: {reason}"),
         _ => what,
