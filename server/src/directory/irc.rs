@@ -2,6 +2,8 @@
 //! `LUSERS` and the ban list as a channel's, each written by `crate::irc::form`, since
 //! only the directory knows everyone connected.
 
+use std::sync::atomic::Ordering;
+
 use chat_core::names::name_key;
 use chat_core::protocol::ErrorCode;
 
@@ -18,6 +20,7 @@ impl Directory {
         };
         let back = message.is_none();
         client.away = message;
+        client.standing.away.store(!back, Ordering::Relaxed);
         let me = client.name.clone().unwrap_or_default();
         self.send_to(id, form::away_set(&me, back));
     }
