@@ -1,4 +1,6 @@
 //! `TcpSession`: the [`ChatSession`] over TCP on async-std, with reconnection.
+//! A `ws://` or `wss://` address takes the same session over a WebSocket
+//! (see [`crate::ws`]).
 //!
 //! This is the one place in `chat-core` that names the runtime: it opens
 //! sockets, spawns the connection task and sleeps between attempts. One task
@@ -90,18 +92,30 @@ impl ChatSession for TcpSession {
     }
 }
 
-/// One live connection after the handshake, plain or TLS.
+/// One live connection after the handshake: lines over TCP or TLS, or
+/// frames over a WebSocket (`ws://`, `wss://` addresses).
 struct Link {
-    reader: Box<dyn AsyncRead + Send + Unpin>,
-    writer: Box<dyn AsyncWrite + Send + Unpin>,
+    wire: Wire,
     /// The raw socket, to cut the connection whatever is layered on it.
     socket: TcpStream,
     /// The address it reached (one of the configured ones).
     addr: String,
     /// Its place in the configured list.
     index: usize,
-    lines: LineDecoder,
-    chunk: Vec<u8>,
+    max_line: usize,
+}
+
+/// How frames travel on a [`Link`].
+enum Wire {
+    /// One frame per `\n`-terminated line.
+    Lines {
+        reader: Box<dyn AsyncRead + Send + Unpin>,
+        writer: Box<dyn AsyncWrite + Send + Unpin>,
+        lines: LineDecoder,
+        chunk: Vec<u8>,
+    },
+    /// One frame per WebSocket text message.
+    WebSocket(crate::ws::WsWire),
 }
 
 /// The addresses in `HOST:PORT[,HOST:PORT…]`, in order.
@@ -169,7 +183,12 @@ impl Link {
             during,
             secs: wait.as_secs(),
         };
-        let stream = async_std::io::timeout(wait, TcpStream::connect(addr.as_str()))
+        let websocket = crate::ws::target(&addr);
+        let host_port = match &websocket {
+            Some(target) => target.host_port.as_str(),
+            None => addr.as_str(),
+        };
+        let stream = async_std::io::timeout(wait, TcpStream::connect(host_port))
             .await
             .map_err(|error| ChatError::Connect {
                 addr: addr.clone(),
@@ -177,47 +196,19 @@ impl Link {
             })?;
         // Chat lines are tiny: without this, Nagle adds tens of milliseconds.
         stream.set_nodelay(true)?;
-        let (reader, writer): (
-            Box<dyn AsyncRead + Send + Unpin>,
-            Box<dyn AsyncWrite + Send + Unpin>,
-        ) = match &config.tls {
-            None => (Box::new(stream.clone()), Box::new(stream.clone())),
-            Some(options) => {
-                let tls = crate::tls::client_config(options, &addr)?;
-                let name = crate::tls::server_name(&addr)?;
-                let connector = futures_rustls::TlsConnector::from(tls);
-                let handshake = connector.connect(name, stream.clone());
-                let secured = async_std::future::timeout(wait, handshake)
-                    .await
-                    .map_err(|_| timeout("in the TLS handshake"))?
-                    .map_err(|e| crate::tls::handshake_error(&addr, &e))?;
-                let (reader, writer) = secured.split();
-                (Box::new(reader), Box::new(writer))
-            }
+        let mut link = match &websocket {
+            // The gateway sends no banner: the first frame is the welcome.
+            Some(target) => Link {
+                wire: Wire::WebSocket(
+                    crate::ws::WsWire::open(stream.clone(), target, config).await?,
+                ),
+                socket: stream,
+                addr: addr.clone(),
+                index: 0,
+                max_line: config.max_line,
+            },
+            None => Self::open_lines(stream, &addr, config, &timeout).await?,
         };
-        let mut link = Link {
-            reader,
-            writer,
-            socket: stream,
-            addr: addr.clone(),
-            index: 0,
-            lines: LineDecoder::new(config.max_line),
-            chunk: vec![0; READ_CHUNK],
-        };
-        match async_std::future::timeout(wait, link.next_line()).await {
-            Err(_) => return Err(timeout("waiting for the banner")),
-            // A server that turns newcomers away says why in place of the banner.
-            Ok(Ok(Some(banner))) => {
-                if let Some(why) = banner.strip_prefix("! ") {
-                    return Err(ChatError::Refused {
-                        code: ErrorCode::ServerFull,
-                        message: crate::render::sanitize(why),
-                    });
-                }
-            }
-            Ok(Ok(None)) => return Err(ChatError::ServerClosed),
-            Ok(Err(e)) => return Err(e),
-        }
         link.write(&ClientFrame::Hello {
             name: name.to_owned(),
             version: crate::protocol::PROTOCOL_VERSION,
@@ -260,17 +251,80 @@ impl Link {
         Ok((link, welcome))
     }
 
+    /// The line protocol on a connected socket (TLS first when configured),
+    /// past the server's banner.
+    async fn open_lines(
+        stream: TcpStream,
+        addr: &str,
+        config: &SessionConfig,
+        timeout: &impl Fn(&'static str) -> ChatError,
+    ) -> Result<Link, ChatError> {
+        let wait = config.connect_timeout;
+        let (reader, writer): (
+            Box<dyn AsyncRead + Send + Unpin>,
+            Box<dyn AsyncWrite + Send + Unpin>,
+        ) = match &config.tls {
+            None => (Box::new(stream.clone()), Box::new(stream.clone())),
+            Some(options) => {
+                let tls = crate::tls::client_config(options, addr)?;
+                let name = crate::tls::server_name(addr)?;
+                let connector = futures_rustls::TlsConnector::from(tls);
+                let handshake = connector.connect(name, stream.clone());
+                let secured = async_std::future::timeout(wait, handshake)
+                    .await
+                    .map_err(|_| timeout("in the TLS handshake"))?
+                    .map_err(|e| crate::tls::handshake_error(addr, &e))?;
+                let (reader, writer) = secured.split();
+                (Box::new(reader), Box::new(writer))
+            }
+        };
+        let mut link = Link {
+            wire: Wire::Lines {
+                reader,
+                writer,
+                lines: LineDecoder::new(config.max_line),
+                chunk: vec![0; READ_CHUNK],
+            },
+            socket: stream,
+            addr: addr.to_owned(),
+            index: 0,
+            max_line: config.max_line,
+        };
+        match async_std::future::timeout(wait, link.next_line()).await {
+            Err(_) => Err(timeout("waiting for the banner")),
+            // A server that turns newcomers away says why in place of the banner.
+            Ok(Ok(Some(banner))) => match banner.strip_prefix("! ") {
+                Some(why) => Err(ChatError::Refused {
+                    code: ErrorCode::ServerFull,
+                    message: crate::render::sanitize(why),
+                }),
+                None => Ok(link),
+            },
+            Ok(Ok(None)) => Err(ChatError::ServerClosed),
+            Ok(Err(e)) => Err(e),
+        }
+    }
+
     /// The next line, or `None` when the server closed the connection.
     async fn next_line(&mut self) -> Result<Option<String>, ChatError> {
+        let (reader, lines, chunk) = match &mut self.wire {
+            Wire::WebSocket(ws) => return ws.next_line(self.max_line).await,
+            Wire::Lines {
+                reader,
+                lines,
+                chunk,
+                ..
+            } => (reader, lines, chunk),
+        };
         loop {
-            if let Some(line) = self.lines.next_line() {
+            if let Some(line) = lines.next_line() {
                 return Ok(Some(line?));
             }
-            let n = self.reader.read(&mut self.chunk).await?;
+            let n = reader.read(chunk).await?;
             if n == 0 {
                 return Ok(None);
             }
-            self.lines.feed(&self.chunk[..n]);
+            lines.feed(&chunk[..n]);
         }
     }
 
@@ -283,15 +337,25 @@ impl Link {
     }
 
     async fn write(&mut self, frame: &ClientFrame) -> Result<(), ChatError> {
-        self.writer.write_all(&encode_frame(frame)).await?;
-        // TLS holds records until flushed.
-        self.writer.flush().await?;
-        Ok(())
+        match &mut self.wire {
+            Wire::Lines { writer, .. } => {
+                writer.write_all(&encode_frame(frame)).await?;
+                // TLS holds records until flushed.
+                writer.flush().await?;
+                Ok(())
+            }
+            Wire::WebSocket(ws) => ws.write(frame).await,
+        }
     }
 
     async fn close(&mut self) {
-        // Ends TLS politely when it can; already closed is as good as closed.
-        let _ = async_std::future::timeout(Duration::from_secs(1), self.writer.close()).await;
+        match &mut self.wire {
+            // Ends TLS politely when it can; already closed is as good as closed.
+            Wire::Lines { writer, .. } => {
+                let _ = async_std::future::timeout(Duration::from_secs(1), writer.close()).await;
+            }
+            Wire::WebSocket(ws) => ws.close().await,
+        }
         let _ = self.socket.shutdown(std::net::Shutdown::Both);
     }
 }

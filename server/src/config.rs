@@ -89,6 +89,10 @@ pub struct Config {
     /// Serve the rooms together with other servers through Redis; `None`:
     /// this server alone (history in `history_db`).
     pub cluster: Option<ClusterConfig>,
+    /// Pages of other origins that may open the web client's WebSocket
+    /// (`--web-origin`), each as [`crate::web::normalize_origin`] spells
+    /// it; the server's own page always may.
+    pub web_origins: Vec<String>,
 }
 
 /// Keepalive probes after `idle` without traffic, every `interval`, giving
@@ -136,6 +140,7 @@ impl Default for Config {
             operator_password: None,
             refusal_delay: Duration::from_secs(1),
             cluster: None,
+            web_origins: Vec::new(),
         }
     }
 }

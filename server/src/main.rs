@@ -38,6 +38,16 @@ struct Args {
     /// certificate (--tls-cert, --tls-key); 6697 by convention.
     #[arg(long, value_name = "ADDR", requires = "tls_cert")]
     irc_tls_listen: Option<String>,
+    /// Serve the web client on this address: open http://ADDR/ in a
+    /// browser, name yourself, chat in the same rooms. Its WebSocket (/ws)
+    /// carries the structured protocol. HTTPS and WSS with --tls-cert.
+    #[arg(long, value_name = "ADDR")]
+    web_listen: Option<String>,
+    /// Let pages of this origin (scheme://host[:port]) open the web
+    /// client's WebSocket too (repeatable); only the server's own page may
+    /// otherwise, so another site cannot chat in a visitor's name.
+    #[arg(long = "web-origin", value_name = "ORIGIN", requires = "web_listen")]
+    web_origins: Vec<String>,
     /// The room everyone joins on connecting (nc users, version-1 clients
     /// and bots included).
     #[arg(long, value_name = "NAME", default_value = "lobby")]
@@ -306,6 +316,12 @@ impl Args {
                     .clone()
                     .unwrap_or_else(|| default_node(&self.listen)),
             }),
+            web_origins: self
+                .web_origins
+                .iter()
+                .map(|origin| chat_server::web::normalize_origin(origin))
+                .collect::<Result<_, _>>()
+                .context("--web-origin")?,
             ..Config::default()
         })
     }
@@ -397,10 +413,24 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         Some(addr) => Some(bind("--irc-tls-listen", addr).await?.0),
         None => None,
     };
+    let web = match &args.web_listen {
+        Some(addr) => {
+            let (web, web_addrs) = bind("--web-listen", addr).await?;
+            if config.tls.is_none() && web_addrs.iter().any(|a| !a.ip().is_loopback()) {
+                warn!(
+                    "serving the web client over plain HTTP beyond this machine: anyone on the \
+                     path can read the chat; use --tls-cert and --tls-key for HTTPS"
+                );
+            }
+            Some(web)
+        }
+        None => None,
+    };
     let listeners = chat_server::Listeners {
         chat: listener,
         irc,
         irc_tls,
+        web,
     };
     chat_server::run_with(listeners, config, shutdown).await?;
     Ok(())

@@ -35,8 +35,8 @@ impl Directory {
     /// Puts a connection out, telling it why first: a structured client
     /// gets an error with `code` (kicked or banned), so that it does not
     /// come back by itself; an IRC client is kicked from each of its
-    /// channels by whoever put it out, then told why the link closes.
-    pub(super) async fn put_out(&mut self, victim: ClientId, code: ErrorCode, why: &str) {
+    /// channels by `by`, then told why the link closes.
+    pub(super) async fn put_out(&mut self, victim: ClientId, code: ErrorCode, by: &str, why: &str) {
         if let Some(client) = self.clients.get(&victim) {
             let told = format!("you were {why}");
             let line = match client.mode {
@@ -49,7 +49,6 @@ impl Directory {
                         .iter()
                         .filter_map(|key| Some(self.rooms.get(key)?.link.name.as_str()))
                         .collect();
-                    let by = crate::irc::form::kicker(why).unwrap_or(crate::irc::form::SERVER);
                     crate::irc::form::kicked(by, name, &channels, why, &told)
                 }
             };
@@ -126,7 +125,7 @@ impl Directory {
             let name = client.name.clone().unwrap_or_default();
             warn!(client = victim, peer = %client.peer, name = %name, by = %by, reason = reason.as_deref().unwrap_or(""), "kicked");
         }
-        self.put_out(victim, ErrorCode::Kicked, &why).await;
+        self.put_out(victim, ErrorCode::Kicked, &by, &why).await;
     }
 
     /// An operator bans a name (and puts out whoever holds it or a name
@@ -193,7 +192,7 @@ impl Directory {
         );
         self.frame_to(id, &ServerFrame::Notice(Notice { text: done }));
         for victim in victims {
-            self.put_out(victim, ErrorCode::Banned, &why).await;
+            self.put_out(victim, ErrorCode::Banned, &by, &why).await;
         }
     }
 

@@ -366,7 +366,7 @@ pub fn operator_mode(room: &str, name: &str) -> Bytes {
 
 /// Who put a leaver out, if a kick or a ban did (the reason the
 /// directory gives then is `kicked by NAME…` or `banned by NAME…`).
-pub fn kicker(reason: &str) -> Option<&str> {
+fn kicker(reason: &str) -> Option<&str> {
     let rest = reason
         .strip_prefix("kicked by ")
         .or_else(|| reason.strip_prefix("banned by "))?;
