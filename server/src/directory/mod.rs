@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_std::channel::{Receiver, Sender};
@@ -31,7 +31,7 @@ use crate::config::Config;
 use crate::history::Store;
 use crate::log::RoomLog;
 use crate::outbox::Outbox;
-use crate::room::{Intro, Member, RoomId, ToRoom};
+use crate::room::{Intro, Member, RoomId, Standing, ToRoom};
 use crate::wire::{self, Mode};
 
 mod irc;
@@ -202,8 +202,9 @@ struct Client {
     mode: Mode,
     version: u32,
     name: Option<String>,
-    /// Shared with its room memberships, which show operators to IRC.
-    operator: Arc<AtomicBool>,
+    /// Operator and away, shared with its room memberships, which show
+    /// them to IRC.
+    standing: Arc<Standing>,
     /// IRC's away message.
     away: Option<String>,
     /// Keys of the rooms it is in, oldest first.
@@ -329,7 +330,7 @@ impl Directory {
                         mode,
                         version: PROTOCOL_VERSION,
                         name: None,
-                        operator: Arc::default(),
+                        standing: Arc::default(),
                         away: None,
                         rooms: Vec::new(),
                         current,
@@ -482,7 +483,7 @@ impl Directory {
             mode: client.mode,
             version: client.version,
             current: client.current.clone(),
-            operator: client.operator.clone(),
+            standing: client.standing.clone(),
         })
     }
 
@@ -554,7 +555,7 @@ impl Directory {
             Request::Rooms => self.list_rooms(id),
             Request::Oper => {
                 if let Some(client) = self.clients.get_mut(&id) {
-                    client.operator.store(true, Ordering::Relaxed);
+                    client.standing.operator.store(true, Ordering::Relaxed);
                     info!(client = id, peer = %client.peer, name = %name, "operator");
                 }
                 self.tell_neighbours(
