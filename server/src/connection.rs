@@ -175,7 +175,10 @@ impl Reader {
             }
             while let Some(line) = self.source.next_line() {
                 let flow = match line {
-                    Ok(line) => self.on_line(line).await,
+                    // Boxed: handling a line takes far more state than
+                    // waiting for one, and a task is as large as its
+                    // largest state for as long as it lives.
+                    Ok(line) => Box::pin(self.on_line(line)).await,
                     Err(e) => {
                         self.refuse_undecodable(&e).await;
                         Flow::Continue

@@ -366,11 +366,15 @@ impl Client {
                 (Box::new(stream.clone()), Box::new(stream.clone()))
             }
             None => (Box::new(stream.clone()), Box::new(stream.clone())),
-            Some(tls_config) => match tls::accept(stream.clone(), tls_config.clone(), peer).await {
-                Ok(halves) => halves,
-                // Logged by `accept`; the client was told.
-                Err(_) => return,
-            },
+            // Boxed: the handshake's state is large, and held inline it
+            // would stay part of every connection's task for its whole life.
+            Some(tls_config) => {
+                match Box::pin(tls::accept(stream.clone(), tls_config.clone(), peer)).await {
+                    Ok(halves) => halves,
+                    // Logged by `accept`; the client was told.
+                    Err(_) => return,
+                }
+            }
         };
         let transport = Transport {
             source: source::Source::bytes(reader, config.max_line),
@@ -383,6 +387,35 @@ impl Client {
     /// Registers the connection with the directory, starts its writer and
     /// reads until it ends.
     async fn attach(self, transport: Transport, slot: Slot) {
+        let (id, broker) = (self.id, self.broker.clone());
+        let irc = matches!(self.kind, Kind::Irc { .. });
+        // Registering is a call of its own so that its locals (the
+        // transport's halves, the message to the directory) are gone, not
+        // kept beside the reader's state, while the reader waits: a task is
+        // as large as its largest state for its whole life.
+        let Some((reader, slot)) = self.register(transport, slot).await else {
+            return;
+        };
+        let reason = reader.run().await;
+        if irc {
+            // IRC's last word, whatever ended it (quit, flood, ping timeout);
+            // through the directory, so that it follows the reader's last
+            // lines.
+            let line = wire::irc_closing(&format!("Closing link: {reason}"));
+            let _ = broker.send(ToDirectory::Direct { id, line }).await;
+        }
+        let _ = broker.send(ToDirectory::Gone { id, reason }).await;
+        drop(slot);
+    }
+
+    /// Tells the directory of the connection and starts its writer; gives
+    /// back the reader and the slot the reader holds, or `None` when the
+    /// server is stopping.
+    async fn register(
+        self,
+        transport: Transport,
+        slot: Slot,
+    ) -> Option<(Reader, std::sync::Arc<Slot>)> {
         let Client {
             id,
             peer,
@@ -396,7 +429,6 @@ impl Client {
             sink: writer,
             socket: stream,
         } = transport;
-        let irc = matches!(kind, Kind::Irc { .. });
         let outbox = Outbox::new(config.max_send_queue);
         // IRC clients speak first, and a WebSocket carries only frames: a
         // banner would be a line they cannot read.
@@ -419,7 +451,7 @@ impl Client {
             current: current.clone(),
         };
         if broker.send(connected).await.is_err() {
-            return;
+            return None;
         }
         let write_box = outbox.clone();
         let socket = stream.clone();
@@ -434,22 +466,13 @@ impl Client {
             drop(writer_token);
         });
         let rooms = Membership::new(current);
-        let mut reader = Reader::new(id, peer, source, broker.clone(), config, rooms);
-        reader = match kind {
+        let reader = Reader::new(id, peer, source, broker, config, rooms);
+        let reader = match kind {
             Kind::Irc { .. } => reader.speaking_irc(),
             Kind::Web => reader.speaking_structured(),
             Kind::Native => reader,
         };
-        let reason = reader.run().await;
-        if irc {
-            // IRC's last word, whatever ended it (quit, flood, ping timeout);
-            // through the directory, so that it follows the reader's last
-            // lines.
-            let line = wire::irc_closing(&format!("Closing link: {reason}"));
-            let _ = broker.send(ToDirectory::Direct { id, line }).await;
-        }
-        let _ = broker.send(ToDirectory::Gone { id, reason }).await;
-        drop(slot);
+        Some((reader, slot))
     }
 }
 

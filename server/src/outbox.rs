@@ -13,6 +13,9 @@ use std::task::Poll;
 use bytes::Bytes;
 use futures::task::AtomicWaker;
 
+/// Lines an empty queue keeps room for; a larger queue is freed once drained.
+const IDLE_LINES: usize = 8;
+
 /// The push did not fit: the client is too slow and must go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Overflow;
@@ -146,6 +149,11 @@ impl Outbox {
                 batch.extend_from_slice(&line);
             }
             state.bytes = 0;
+            if state.lines.capacity() > IDLE_LINES {
+                // A burst (a join storm, a flood) grew the queue: an idle
+                // client should not keep that much room for lines.
+                state.lines = VecDeque::new();
+            }
             Poll::Ready(Next::Write)
         })
         .await

@@ -11,8 +11,15 @@ use chat_core::codec::{DecodeError, LineDecoder};
 use futures::io::{AsyncRead, AsyncReadExt};
 use futures::{Stream, StreamExt};
 
-/// Bytes read from a socket at a time.
+/// Bytes read from a socket at a time while input keeps coming.
 const READ_CHUNK: usize = 4096;
+
+/// Bytes a connection waits for input with. An idle connection (most of
+/// them, most of the time) holds its read buffer for as long as it waits, so
+/// that buffer is kept to a line or two; a read that fills it grows it to
+/// [`READ_CHUNK`] for the reads that follow, and the read that drains the
+/// socket shrinks it back.
+const IDLE_CHUNK: usize = 256;
 
 /// The first byte of every TLS connection: never the start of a name.
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
@@ -69,7 +76,7 @@ impl Source {
         Self::Bytes {
             stream,
             decoder: LineDecoder::new(max_line),
-            chunk: vec![0u8; READ_CHUNK],
+            chunk: vec![0u8; IDLE_CHUNK],
         }
     }
 
@@ -98,6 +105,13 @@ impl Source {
                 }
                 let tls_hello = decoder.buffered() == 0 && chunk[0] == TLS_HANDSHAKE_RECORD;
                 decoder.feed(&chunk[..n]);
+                if n == chunk.len() && n < READ_CHUNK {
+                    // Probably more waiting: take it in larger bites.
+                    *chunk = vec![0u8; READ_CHUNK];
+                } else if n < chunk.len() && chunk.len() > IDLE_CHUNK {
+                    // The socket ran dry: the next read is likely to wait.
+                    *chunk = vec![0u8; IDLE_CHUNK];
+                }
                 Ok(Arrived::Input { tls_hello })
             }
             Self::Messages { messages, ready } => match messages.next().await {
@@ -131,5 +145,42 @@ impl Source {
         if let Self::Bytes { decoder, .. } = self {
             decoder.shrink();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk_len(source: &Source) -> usize {
+        match source {
+            Source::Bytes { chunk, .. } => chunk.len(),
+            Source::Messages { .. } => 0,
+        }
+    }
+
+    #[async_std::test]
+    async fn the_read_buffer_grows_for_a_burst_and_shrinks_when_drained() {
+        let long = "x".repeat(3 * READ_CHUNK);
+        let input = format!("hi\n{long}\nlast\n");
+        let stream = futures::io::Cursor::new(input.into_bytes());
+        let mut source = Source::bytes(Box::new(stream), 4 * READ_CHUNK);
+        assert_eq!(chunk_len(&source), IDLE_CHUNK);
+        let mut lines = Vec::new();
+        let mut grew = false;
+        while source.fill().await.unwrap() != Arrived::Closed {
+            grew |= chunk_len(&source) == READ_CHUNK;
+            while let Some(line) = source.next_line() {
+                lines.push(line.unwrap());
+            }
+            source.shrink();
+        }
+        assert_eq!(lines, ["hi", long.as_str(), "last"]);
+        assert!(grew, "a long line is read in READ_CHUNK bites");
+        assert_eq!(
+            chunk_len(&source),
+            IDLE_CHUNK,
+            "drained: back to the idle size"
+        );
     }
 }
