@@ -13,9 +13,10 @@ packages() {
     # GUI tests run a real window under Xvfb, drive it with xdotool and
     # capture it with ImageMagick; REPL tests drive a real terminal in tmux;
     # server tests signal it with kill(1), which procps provides; the IRC
-    # gateway is tested with a real irssi in tmux; the web client in a real
-    # headless Chromium driven through WebDriver (chromedriver).
-    test) echo "gcc libc6-dev pkg-config libgtk-3-dev xvfb xauth xdotool imagemagick fonts-dejavu-core tmux procps irssi chromium chromium-driver" ;;
+    # gateway is tested with a real irssi in tmux; the cluster with a real
+    # redis-server per test; the web client in a real headless Chromium
+    # driven through WebDriver (chromedriver).
+    test) echo "gcc libc6-dev pkg-config libgtk-3-dev xvfb xauth xdotool imagemagick fonts-dejavu-core tmux procps irssi redis-server chromium chromium-driver" ;;
     *) echo "usage: scripts/deps.sh [--list] chat|gui|test" >&2; exit 2 ;;
   esac
 }

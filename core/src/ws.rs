@@ -93,12 +93,12 @@ impl WsWire {
     pub(crate) async fn open(
         stream: TcpStream,
         target: &Target,
+        addr: &str,
         config: &SessionConfig,
     ) -> Result<WsWire, ChatError> {
-        let addr = &config.addr;
         let wait = config.connect_timeout;
         let timeout = |during| ChatError::Timeout {
-            addr: addr.clone(),
+            addr: addr.to_owned(),
             during,
             secs: wait.as_secs(),
         };
@@ -209,7 +209,8 @@ pub struct WsSession {
 
 impl ChatSession for WsSession {
     async fn connect(config: SessionConfig) -> Result<Self, ChatError> {
-        if target(&config.addr).is_none() {
+        let list = crate::tcp::addresses(&config.addr);
+        if list.is_empty() || list.iter().any(|addr| target(addr).is_none()) {
             return Err(ChatError::WebSocket {
                 addr: config.addr.clone(),
                 message: "not a WebSocket address: give ws://HOST:PORT or wss://HOST:PORT"

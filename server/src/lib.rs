@@ -14,6 +14,8 @@
 //! - `outbox`: a client's bounded outgoing queue.
 //! - `rate`: flood protection per client, on `chat-core`'s token bucket.
 //! - `wire`: serialising frames once per mode.
+//! - [`cluster`]: several servers sharing rooms and names through Redis
+//!   (a room's log is a Redis stream there).
 //! - `irc`: the IRC gateway (a third mode, on its own listener): parsing
 //!   and writing IRC lines, and translating IRC commands into requests.
 //! - [`web`]: the web gateway (its own listener): the embedded web client
@@ -38,6 +40,7 @@ use tracing::{info, warn};
 pub mod config;
 
 mod access;
+pub mod cluster;
 mod connection;
 mod directory;
 pub mod history;
@@ -78,6 +81,9 @@ pub enum ServerError {
     /// The history database cannot be used.
     #[error(transparent)]
     History(#[from] history::HistoryError),
+    /// The cluster cannot be joined.
+    #[error(transparent)]
+    Cluster(#[from] cluster::ClusterError),
 }
 
 /// Where the server accepts connections.
@@ -178,7 +184,18 @@ pub async fn run_with(
         }
         None => access::Bans::default(),
     };
-    let directory = Directory::new(config.clone(), store, bans.clone(), internal_tx);
+    let cluster = match &config.cluster {
+        Some(settings) => {
+            let max_len = match config.history_keep {
+                history::Keep::Count(n) => n,
+                // A stream is trimmed by length only: by age, it keeps all.
+                history::Keep::Age(_) | history::Keep::All => 0,
+            };
+            Some(cluster::Cluster::start(settings, max_len, internal_tx.clone()).await?)
+        }
+        None => None,
+    };
+    let directory = Directory::new(config.clone(), store, bans.clone(), internal_tx, cluster);
     task::spawn(directory.run(broker_rx, internal_rx));
     // Every writer holds a clone; when all are dropped, everything is flushed.
     let (writers_done, mut all_written) = mpsc::channel::<()>(1);

@@ -27,6 +27,7 @@ use futures::StreamExt;
 use tracing::{debug, info, warn};
 
 use crate::access::Bans;
+use crate::cluster::{Cluster, InboxItem};
 use crate::config::Config;
 use crate::history::Store;
 use crate::log::RoomLog;
@@ -35,6 +36,7 @@ use crate::room::{Intro, Member, RoomId, ToRoom};
 use crate::wire::{self, Mode};
 
 mod moderation;
+mod remote;
 mod rooms;
 
 fn lower(text: &str) -> String {
@@ -164,6 +166,10 @@ pub enum Internal {
     Overflowed { id: ClientId },
     /// A room closed: its log, for when the room is created again.
     Retired { key: String, log: Box<dyn RoomLog> },
+    /// In a cluster: something from another node for a client here.
+    Inbox(InboxItem),
+    /// In a cluster: another node changed a room's topic.
+    Topic { key: String, topic: TopicInfo },
 }
 
 impl std::fmt::Debug for Internal {
@@ -171,6 +177,8 @@ impl std::fmt::Debug for Internal {
         match self {
             Internal::Overflowed { id } => write!(f, "Overflowed({id})"),
             Internal::Retired { key, .. } => write!(f, "Retired({key})"),
+            Internal::Inbox(item) => write!(f, "Inbox({item:?})"),
+            Internal::Topic { key, .. } => write!(f, "Topic({key})"),
         }
     }
 }
@@ -214,6 +222,9 @@ pub struct Directory {
     internal: Sender<Internal>,
     relayed: Arc<AtomicU64>,
     shutting_down: bool,
+    /// The cluster this server is a node of, if any: names are claimed
+    /// there too, and rooms' logs are its streams.
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl Directory {
@@ -223,6 +234,7 @@ impl Directory {
         store: Option<Arc<Store>>,
         bans: Bans,
         internal: Sender<Internal>,
+        cluster: Option<Arc<Cluster>>,
     ) -> Self {
         let mut directory = Self {
             default_room: room_key(&config.default_room),
@@ -237,6 +249,7 @@ impl Directory {
             internal,
             relayed: Arc::new(AtomicU64::new(0)),
             shutting_down: false,
+            cluster,
         };
         for name in std::iter::once(&config.default_room).chain(&config.rooms) {
             if !directory.rooms.contains_key(&room_key(name)) {
@@ -259,8 +272,16 @@ impl Directory {
                 Next::Internal(Internal::Overflowed { id }) => {
                     self.remove(id, "send queue exceeded", true).await;
                 }
-                // With a database the room's history is there; keep nothing.
-                Next::Internal(Internal::Retired { .. }) if self.store.is_some() => {}
+                // With a database (or a cluster) the room's history is
+                // there; keep nothing.
+                Next::Internal(Internal::Retired { .. })
+                    if self.store.is_some() || self.cluster.is_some() => {}
+                Next::Internal(Internal::Inbox(item)) => self.inbox(item).await,
+                Next::Internal(Internal::Topic { key, topic }) => {
+                    if let Some(room) = self.rooms.get_mut(&key) {
+                        room.topic = Some(topic);
+                    }
+                }
                 Next::Internal(Internal::Retired { key, log }) => {
                     if self.retired.len() >= self.config.max_rooms {
                         self.retired.remove(0);
@@ -524,7 +545,11 @@ impl Directory {
             self.send_to(id, line);
             return None;
         }
-        if let Err((code, message)) = self.check_name(id, &name) {
+        let checked = match self.check_name(id, &name) {
+            Ok(()) => self.claim_in_cluster(id, &name).await,
+            refused => refused,
+        };
+        if let Err((code, message)) = checked {
             info!(client = id, name = %name, reason = %message, "name refused");
             self.error_about(id, code, message, None, Some(&name));
             return None;
@@ -607,7 +632,7 @@ impl Directory {
                 to,
                 text,
                 id: req_id,
-            } => self.private(id, name, to, text, req_id),
+            } => self.private(id, name, to, text, req_id).await,
             Request::Nick { name: new, done } => {
                 self.rename(id, name, new).await;
                 let now = self.clients.get(&id).and_then(|c| c.name.clone());
@@ -690,7 +715,7 @@ impl Directory {
         }
     }
 
-    fn private(
+    async fn private(
         &mut self,
         id: ClientId,
         from: String,
@@ -699,6 +724,10 @@ impl Directory {
         req_id: Option<String>,
     ) {
         let Some(&target) = self.names.get(&name_key(&to)) else {
+            if self.cluster.is_some() {
+                self.private_elsewhere(id, from, to, text, req_id).await;
+                return;
+            }
             let message = format!("nobody called \"{to}\" is online");
             self.error_about(id, ErrorCode::UnknownUser, message, req_id, Some(&to));
             return;
@@ -730,11 +759,16 @@ impl Directory {
         if old == new {
             return;
         }
-        if let Err((code, message)) = self.check_name(id, &new) {
+        let checked = match self.check_name(id, &new) {
+            Ok(()) => self.claim_in_cluster(id, &new).await,
+            refused => refused,
+        };
+        if let Err((code, message)) = checked {
             self.error_about(id, code, message, None, Some(&new));
             return;
         }
         self.free_name(id, &old);
+        self.free_in_cluster(id, &old).await;
         self.hold_name(id, &new);
         let rooms = match self.clients.get_mut(&id) {
             Some(client) => {
@@ -794,6 +828,7 @@ impl Directory {
                     info!(client = id, peer = %client.peer, name = %name, reason, "disconnected");
                 }
                 self.free_name(id, name);
+                self.free_in_cluster(id, name).await;
             }
             None => info!(client = id, peer = %client.peer, reason, "disconnected before naming"),
         }

@@ -27,7 +27,7 @@ impl Directory {
     /// Puts a connection out, telling it why first: a structured client
     /// gets an error with `code` (kicked or banned), so that it does not
     /// come back by itself.
-    async fn put_out(&mut self, victim: ClientId, code: ErrorCode, why: &str) {
+    pub(super) async fn put_out(&mut self, victim: ClientId, code: ErrorCode, why: &str) {
         if let Some(mode) = self.clients.get(&victim).map(|c| c.mode) {
             let told = format!("you were {why}");
             let line = match mode {
@@ -53,6 +53,10 @@ impl Directory {
             return;
         }
         let Some(&victim) = self.names.get(&name_key(&target)) else {
+            if self.cluster.is_some() {
+                self.kick_elsewhere(id, by, target, reason).await;
+                return;
+            }
             let message = format!("nobody called \"{target}\" is online");
             self.error_to(id, ErrorCode::UnknownUser, message, None);
             return;
@@ -219,7 +223,7 @@ impl Directory {
     }
 }
 
-fn with_reason(what: String, reason: Option<&str>) -> String {
+pub(super) fn with_reason(what: String, reason: Option<&str>) -> String {
     match reason {
         Some(reason) if !reason.is_empty() => format!("{what}: {reason}"),
         _ => what,
