@@ -2,13 +2,16 @@
 //! welcomes back those it saw leave — in each room it is in, answering in the
 //! room it happened in. Shows a bot that keeps state from events: per room,
 //! who is here (from the welcome or the room's join answer, then joins,
-//! leaves and renames) and who left when.
+//! leaves and renames) and who left when. Someone back within the grace
+//! window (`--grace`, a dropped connection coming back) is not greeted
+//! again, and each join gets at most one line. It comes back by itself
+//! when the server restarts, and exits non-zero when its session ends for
+//! good.
 //! Run it with `cargo run --example greeter -- --server 127.0.0.1:8001 --room rust`.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use chat_core::names::{name_key, room_key};
 use chat_core::{ChatSession, Event, SessionConfig};
 use clap::Parser;
@@ -17,11 +20,12 @@ use futures::StreamExt;
 /// Welcomes each person who joins, and notes who left.
 #[derive(Debug, Parser)]
 pub struct Args {
-    /// HOST:PORT of the chat server.
-    #[arg(long, default_value = chat_core::DEFAULT_ADDR)]
+    /// HOST:PORT of the chat server (several, comma-separated, for a
+    /// cluster's nodes).
+    #[arg(short, long, value_name = "HOST:PORT", default_value = chat_core::DEFAULT_ADDR)]
     pub server: String,
     /// The name to join as.
-    #[arg(long, default_value = "greeter")]
+    #[arg(short, long, default_value = "greeter")]
     pub name: String,
     /// TLS and the room's password.
     #[command(flatten)]
@@ -29,26 +33,37 @@ pub struct Args {
     /// Rooms to greet in besides the default one.
     #[command(flatten)]
     pub rooms: chat_examples::RoomFlags,
+    /// Seconds someone may be away and come back without a greeting (a
+    /// dropped connection, a client restarted).
+    #[arg(short, long, value_name = "SECS", default_value_t = 60)]
+    pub grace: u64,
 }
 
 #[async_std::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let config = args
-        .access
-        .apply(SessionConfig::new(args.server, args.name))?;
-    run(config, args.rooms.names).await
+    let config = chat_examples::bot_config(args.server, args.name, &args.access)?;
+    run(config, args.rooms.names, Duration::from_secs(args.grace)).await
 }
 
-/// Joins (and joins `rooms`) and greets until the server goes away.
-pub async fn run(config: SessionConfig, rooms: Vec<String>) -> anyhow::Result<()> {
+/// Joins (and joins `rooms`) and greets until the session ends; nobody back
+/// within `grace` is greeted.
+///
+/// # Errors
+/// When joining is refused, or the session ends.
+pub async fn run(config: SessionConfig, rooms: Vec<String>, grace: Duration) -> anyhow::Result<()> {
     let session = chat_examples::join(config).await?;
     // Events from a server without rooms name none: they are about this one.
     let default = session.welcome().room.clone();
-    let mut here = Rooms::default();
+    let mut here = Rooms {
+        grace,
+        ..Rooms::default()
+    };
     let (sender, mut events) = session.split();
     chat_examples::join_rooms(&sender, &rooms).await?;
+    let mut watch = chat_examples::Watch::default();
     while let Some(event) = events.next().await {
+        watch.note(&event);
         let room = event.room().unwrap_or(&default).to_owned();
         let reply = match event {
             // Who is in a room, on connecting and on joining it.
@@ -63,7 +78,7 @@ pub async fn run(config: SessionConfig, rooms: Vec<String>) -> anyhow::Result<()
             // The server announces our own arrival too: no welcoming
             // ourselves, under whatever name the session holds now.
             Event::Joined(p) if name_key(&p.name) == name_key(&sender.name()) => None,
-            Event::Joined(p) => Some(here.room(&room).joined(&p.name)),
+            Event::Joined(p) => here.joined(&room, &p.name, Instant::now()),
             // Our own departure from a room: forget it, say nothing there.
             Event::Left(d) if name_key(&d.name) == name_key(&sender.name()) => {
                 here.left(&room);
@@ -75,30 +90,26 @@ pub async fn run(config: SessionConfig, rooms: Vec<String>) -> anyhow::Result<()
                 here.renamed(&r.from, &r.to);
                 None
             }
-            Event::Status(status) => {
-                println!("{}", chat_core::render::status_text(&status));
-                None
-            }
-            // Refusals (a rate limit, say) are worth a line for the operator;
-            // answering them in the room could start a loop.
-            Event::Error(e) => {
-                eprintln!("! {}", chat_core::sanitize(&e.message));
-                None
-            }
             _ => None,
         };
         if let Some(text) = reply {
-            // In the room it happened in, not whichever room is current.
-            sender.say_in(&room, text).await.context("cannot greet")?;
+            // In the room it happened in, not whichever room is current. A
+            // failed send means the connection is going; the stream says
+            // why, and core reconnects.
+            if let Err(e) = sender.say_in(&room, text).await {
+                eprintln!("cannot greet: {e}");
+            }
         }
     }
-    Ok(())
+    watch.ended()
 }
 
 /// The greeter's rooms by [`room_key`], each with what it knows of it.
 #[derive(Debug, Default)]
 pub struct Rooms {
     rooms: HashMap<String, Room>,
+    /// How long someone may be away and come back unannounced.
+    pub grace: Duration,
 }
 
 impl Rooms {
@@ -117,6 +128,16 @@ impl Rooms {
         self.rooms
             .entry(room_key(room))
             .or_insert_with(|| Room::new(&[]))
+    }
+
+    /// Someone joined `room` at `now`: the greeting, or `None` for someone
+    /// back within the grace window.
+    pub fn joined(&mut self, room: &str, name: &str, now: Instant) -> Option<String> {
+        let grace = self.grace;
+        let room = self.room(room);
+        let away = room.away(name, now);
+        let greeting = room.joined(name);
+        away.is_none_or(|away| away >= grace).then_some(greeting)
     }
 
     /// The greeter left `room`: forget it.
@@ -153,7 +174,13 @@ impl Room {
         }
     }
 
-    /// Records an arrival and returns the greeting.
+    /// How long `name` has been away at `now`, if the greeter saw them leave.
+    pub fn away(&self, name: &str, now: Instant) -> Option<Duration> {
+        let left = self.gone.get(&name_key(name))?;
+        Some(now.saturating_duration_since(*left))
+    }
+
+    /// Records an arrival and returns the greeting, one line.
     pub fn joined(&mut self, name: &str) -> String {
         self.here.push(name.to_owned());
         let others = self.here.len() - 1;
@@ -229,6 +256,31 @@ mod tests {
         assert!(room
             .joined("alice")
             .starts_with("welcome back, alice! you were away for 0 s; 1 other person"));
+    }
+
+    #[test]
+    fn nobody_back_within_the_grace_window_is_greeted() {
+        let mut rooms = Rooms {
+            grace: Duration::from_secs(60),
+            ..Rooms::default()
+        };
+        rooms.entered("lobby", &["greeter".into()]);
+        let now = Instant::now();
+        assert_eq!(
+            rooms.joined("lobby", "bob", now).as_deref(),
+            Some("welcome, bob! 1 other person is here")
+        );
+        rooms.room("lobby").left("bob", "connection lost");
+        let soon = Instant::now() + Duration::from_secs(5);
+        assert_eq!(rooms.joined("#Lobby", "Bob", soon), None, "back in 5 s");
+        rooms.room("lobby").left("Bob", "quit");
+        let later = Instant::now() + Duration::from_secs(90);
+        let again = rooms.joined("lobby", "bob", later).expect("away 90 s");
+        assert!(
+            again.starts_with("welcome back, bob! you were away for "),
+            "{again}"
+        );
+        assert!(!again.contains('\n'), "{again}");
     }
 
     #[test]

@@ -1,13 +1,17 @@
 //! Shared bits for the example bots: the flags for getting into a protected
 //! room (TLS, the room password), the rooms to join besides the default one
-//! (`--room`), and joining with an error message that says who could not
-//! join where. Each bot stays readable on its own; this file only holds what
-//! would otherwise be copied four times.
+//! (`--room`), joining with an error message that says who could not join
+//! where, waiting for a server that is not up yet, and turning the end of a
+//! session into an error (so a supervisor restarts the bot). Each bot stays
+//! readable on its own; this file only holds what would otherwise be copied
+//! four times.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use chat_core::{ChatSession, SessionConfig, SessionSender, TcpSession, TlsOptions};
+use chat_core::{
+    ChatError, ChatSession, Event, SessionConfig, SessionSender, Status, TcpSession, TlsOptions,
+};
 
 /// The environment variable that may hold the room's password (a variable,
 /// not a flag: flags are visible to everyone in `ps`).
@@ -90,16 +94,8 @@ pub use chat_core::credentials::read_password_file;
 pub struct RoomFlags {
     /// Join this room too after connecting (repeat for more; with or without
     /// the `#`). The bot stays in the server's default room as well.
-    #[arg(long = "room", value_name = "NAME", value_parser = room_name)]
+    #[arg(short = 'r', long = "room", value_name = "NAME", value_parser = chat_core::names::room_arg)]
     pub names: Vec<String>,
-}
-
-/// A `--room` value checked by core's rules and given without its `#`, so a
-/// typo fails at start rather than as a refusal from the server later.
-fn room_name(value: &str) -> Result<String, String> {
-    chat_core::names::parse_room(value)
-        .map(str::to_owned)
-        .map_err(|e| e.to_string())
 }
 
 /// Asks to join each of `rooms`. The answers (`Event::RoomJoined`, or an
@@ -119,15 +115,112 @@ pub async fn join_rooms(sender: &SessionSender, rooms: &[String]) -> anyhow::Res
     Ok(())
 }
 
-/// Connects and joins the room as `config.name`, or says why not
-/// ("echo cannot join 127.0.0.1:8001: cannot connect to …: connection refused").
+/// A bot's configuration from its flags: `server` and `name`, TLS and the
+/// password from `access`, and reconnecting (with core's default backoff)
+/// when the server goes away, as a long-running bot should.
 ///
 /// # Errors
-/// Whatever [`TcpSession::connect`] refused, with the bot's name and the
-/// server's address as context.
-pub async fn join(config: SessionConfig) -> anyhow::Result<TcpSession> {
+/// As [`Access::apply`].
+pub fn bot_config(server: String, name: String, access: &Access) -> anyhow::Result<SessionConfig> {
+    Ok(access
+        .apply(SessionConfig::new(server, name))?
+        .reconnecting())
+}
+
+/// Connects and joins the room as `config.name`, or says why not
+/// ("echo cannot join 127.0.0.1:8001: cannot connect to …: connection
+/// refused"). While the server cannot be reached and `config` reconnects,
+/// waits as core does between reconnections (the config's backoff), tells
+/// `on_wait` (which prints it) and tries again. A refusal (name taken,
+/// server full, wrong password) ends the bot: waiting would not change it.
+///
+/// # Errors
+/// A refusal, or the first failure when `config` does not reconnect, with
+/// the bot's name and the server's address as context; whatever `on_wait`
+/// returns.
+pub async fn join_patiently(
+    config: SessionConfig,
+    mut on_wait: impl FnMut(Status) -> anyhow::Result<()>,
+) -> anyhow::Result<TcpSession> {
     let context = format!("{} cannot join {}", config.name, config.addr);
-    TcpSession::connect(config).await.context(context)
+    for attempt in 1.. {
+        let error = match TcpSession::connect(config.clone()).await {
+            Ok(session) => return Ok(session),
+            Err(e) => e,
+        };
+        let unreachable = matches!(
+            error,
+            ChatError::Connect { .. }
+                | ChatError::Timeout { .. }
+                | ChatError::ServerClosed
+                | ChatError::Io(_)
+        );
+        let Some(backoff) = config.reconnect.filter(|_| unreachable) else {
+            return Err(error).context(context);
+        };
+        let delay = backoff.delay(attempt);
+        on_wait(Status::Disconnected {
+            reason: error.to_string(),
+            retry_in: Some(delay),
+        })?;
+        async_std::task::sleep(delay).await;
+    }
+    unreachable!("the attempts never run out")
+}
+
+/// [`join_patiently`], printing each wait on stdout.
+///
+/// # Errors
+/// As [`join_patiently`].
+pub async fn join(config: SessionConfig) -> anyhow::Result<TcpSession> {
+    join_patiently(config, |status| {
+        println!("{}", chat_core::render::status_text(&status));
+        Ok(())
+    })
+    .await
+}
+
+/// What a bot tells its operator about its session, and why the session
+/// ended. Every bot feeds it each event; the event stream ends only when the
+/// session is over for good (kicked, refused on reconnecting, or the server
+/// gone without reconnecting), and [`Watch::ended`] turns that into an
+/// error, so the bot exits non-zero and a supervisor restarts it.
+#[derive(Debug, Default)]
+pub struct Watch {
+    reason: Option<String>,
+}
+
+impl Watch {
+    /// Prints the connection's changes on stdout and refusals on stderr
+    /// (never answered in a room: that is how loops start), and remembers
+    /// why the session ended.
+    pub fn note(&mut self, event: &Event) {
+        match event {
+            Event::Status(status) => {
+                println!("{}", chat_core::render::status_text(status));
+                if let Status::Disconnected {
+                    reason,
+                    retry_in: None,
+                } = status
+                {
+                    self.reason = Some(reason.clone());
+                }
+            }
+            Event::Error(e) => eprintln!("! {}", chat_core::sanitize(&e.message)),
+            _ => {}
+        }
+    }
+
+    /// The error to end the bot with, once its event stream is over.
+    ///
+    /// # Errors
+    /// Always: a bot's session ends only when something went wrong.
+    pub fn ended(self) -> anyhow::Result<()> {
+        let reason = self
+            .reason
+            .unwrap_or_else(|| "the connection ended".to_owned());
+        Err(anyhow::anyhow!("the session ended: {reason}"))
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use chat_core::names::{name_key, parse_room, room_key};
 use chat_core::protocol::now_millis;
-use chat_core::{ChatError, ChatSession, Event, SessionConfig, Status, TcpSession};
+use chat_core::{ChatSession, Event, SessionConfig};
 use chrono::{DateTime, Local, SecondsFormat};
 use clap::Parser;
 use futures::StreamExt;
@@ -28,11 +28,12 @@ const EARLY_LINES: usize = 100;
 /// when the server restarts.
 #[derive(Debug, Parser)]
 pub struct Args {
-    /// HOST:PORT of the chat server.
-    #[arg(long, default_value = chat_core::DEFAULT_ADDR)]
+    /// HOST:PORT of the chat server (several, comma-separated, for a
+    /// cluster's nodes).
+    #[arg(short, long, value_name = "HOST:PORT", default_value = chat_core::DEFAULT_ADDR)]
     pub server: String,
     /// The name to join as.
-    #[arg(long, default_value = "logger")]
+    #[arg(short, long, default_value = "logger")]
     pub name: String,
     /// TLS and the room's password.
     #[command(flatten)]
@@ -49,28 +50,32 @@ pub struct Args {
 #[async_std::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let config = args
-        .access
-        .apply(SessionConfig::new(args.server, args.name))?;
-    let config = config.reconnecting();
+    let config = chat_examples::bot_config(args.server, args.name, &args.access)?;
     run(config, args.rooms.names, &args.dir).await
 }
 
 /// Joins (waiting for the server if need be), joins `rooms`, and writes the
 /// transcripts until the session ends; with `config.reconnect` set, that is
-/// never.
+/// only when reconnecting is refused.
+///
+/// # Errors
+/// When the session ends, or a transcript cannot be written.
 pub async fn run(config: SessionConfig, rooms: Vec<String>, dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the directory {}", dir.display()))?;
     let mut book = Logbook::new(dir);
-    let session = join_patiently(config, &mut book).await?;
+    let name = config.name.clone();
+    let session = chat_examples::join_patiently(config, |status| {
+        println!("{}", chat_core::render::status_text(&status));
+        book.record(&Event::Status(status), &name, now_millis())
+    })
+    .await?;
+    let mut watch = chat_examples::Watch::default();
     // The logger never speaks, but it joins rooms and needs its own name to
     // notice when it leaves one.
     let (sender, mut events) = session.split();
     while let Some(event) = events.next().await {
-        if let Event::Status(status) = &event {
-            println!("{}", chat_core::render::status_text(status));
-        }
+        watch.note(&event);
         book.record(&event, &sender.name(), now_millis())?;
         // On connecting, and on every reconnection for the rooms it never
         // got into: core joins again only the rooms the session was in, and
@@ -84,39 +89,7 @@ pub async fn run(config: SessionConfig, rooms: Vec<String>, dir: &Path) -> anyho
             }
         }
     }
-    Ok(())
-}
-
-/// Joins; while the server cannot be reached, waits as core does between
-/// reconnections (the config's backoff) and tries again. A refusal (name
-/// taken, server full) ends the bot: waiting would not change it.
-async fn join_patiently(config: SessionConfig, book: &mut Logbook) -> anyhow::Result<TcpSession> {
-    let context = format!("{} cannot join {}", config.name, config.addr);
-    for attempt in 1.. {
-        let error = match TcpSession::connect(config.clone()).await {
-            Ok(session) => return Ok(session),
-            Err(e) => e,
-        };
-        let unreachable = matches!(
-            error,
-            ChatError::Connect { .. }
-                | ChatError::Timeout { .. }
-                | ChatError::ServerClosed
-                | ChatError::Io(_)
-        );
-        let Some(backoff) = config.reconnect.filter(|_| unreachable) else {
-            return Err(error).context(context);
-        };
-        let delay = backoff.delay(attempt);
-        let status = Status::Disconnected {
-            reason: error.to_string(),
-            retry_in: Some(delay),
-        };
-        println!("{}", chat_core::render::status_text(&status));
-        book.record(&Event::Status(status), &config.name, now_millis())?;
-        async_std::task::sleep(delay).await;
-    }
-    unreachable!("the attempts never run out")
+    watch.ended()
 }
 
 /// Where an event's line goes.
@@ -396,6 +369,7 @@ fn timestamp(ms: u64) -> String {
 mod tests {
     use super::*;
     use chat_core::protocol::{ChatMessage, MessageKind, Replayed, RoomInfo, Welcome};
+    use chat_core::Status;
 
     #[test]
     fn lines_carry_the_events_time() {

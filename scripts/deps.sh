@@ -8,15 +8,18 @@ packages() {
   case "$1" in
     # The server and the terminal client need only a C linker.
     chat) echo "gcc libc6-dev" ;;
-    # druid builds against GTK 3.
-    gui) echo "gcc libc6-dev pkg-config libgtk-3-dev" ;;
+    # druid builds against GTK 3; the Noto fonts draw emoji and Chinese,
+    # Japanese and Korean text that DejaVu alone shows as empty boxes.
+    gui) echo "gcc libc6-dev pkg-config libgtk-3-dev fonts-noto-color-emoji fonts-noto-cjk" ;;
     # GUI tests run a real window under Xvfb, drive it with xdotool and
     # capture it with ImageMagick; REPL tests drive a real terminal in tmux;
     # server tests signal it with kill(1), which procps provides; the IRC
-    # gateway is tested with a real irssi in tmux; the cluster with a real
+    # gateway is tested with a real irssi in tmux and a real WeeChat
+    # (headless, driven through its FIFO); the cluster with a real
     # redis-server per test; the web client in a real headless Chromium
-    # driven through WebDriver (chromedriver).
-    test) echo "gcc libc6-dev pkg-config libgtk-3-dev xvfb xauth xdotool imagemagick fonts-dejavu-core tmux procps irssi redis-server chromium chromium-driver" ;;
+    # driven through WebDriver (chromedriver); the GUI's font test draws
+    # emoji with the gui list's fonts.
+    test) echo "gcc libc6-dev pkg-config libgtk-3-dev xvfb xauth xdotool imagemagick fonts-dejavu-core fonts-noto-color-emoji fonts-noto-cjk tmux procps irssi weechat-headless redis-server chromium chromium-driver" ;;
     *) echo "usage: scripts/deps.sh [--list] chat|gui|test" >&2; exit 2 ;;
   esac
 }

@@ -174,6 +174,15 @@ pub enum RoomError {
     },
 }
 
+/// [`parse_room`] for a command line's `--room NAME`: the name owned, as
+/// clap's `value_parser` wants it, so every client checks the flag alike.
+///
+/// # Errors
+/// As [`parse_room`].
+pub fn room_arg(room: &str) -> Result<String, RoomError> {
+    parse_room(room).map(str::to_owned)
+}
+
 /// Checks a room name, given with or without its leading `#`, and returns
 /// it without: 1 to 32 letters (any script), digits, `_` and `-`.
 ///

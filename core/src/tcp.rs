@@ -185,10 +185,10 @@ impl Link {
         };
         let websocket = crate::ws::target(&addr);
         let host_port = match &websocket {
-            Some(target) => target.host_port.clone(),
-            None => addr.clone(),
+            Some(target) => target.host_port.as_str(),
+            None => addr.as_str(),
         };
-        let stream = async_std::io::timeout(wait, TcpStream::connect(host_port.as_str()))
+        let stream = async_std::io::timeout(wait, TcpStream::connect(host_port))
             .await
             .map_err(|error| ChatError::Connect {
                 addr: addr.clone(),
@@ -207,7 +207,7 @@ impl Link {
                 index: 0,
                 max_line: config.max_line,
             },
-            None => Self::open_lines(stream, config, &addr, &timeout).await?,
+            None => Self::open_lines(stream, &addr, config, &timeout).await?,
         };
         link.write(&ClientFrame::Hello {
             name: name.to_owned(),
@@ -255,8 +255,8 @@ impl Link {
     /// past the server's banner.
     async fn open_lines(
         stream: TcpStream,
-        config: &SessionConfig,
         addr: &str,
+        config: &SessionConfig,
         timeout: &impl Fn(&'static str) -> ChatError,
     ) -> Result<Link, ChatError> {
         let wait = config.connect_timeout;

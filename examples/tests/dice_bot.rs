@@ -4,9 +4,9 @@
 
 mod common;
 
-use chat_core::SessionConfig;
+use chat_core::{Event, SessionConfig};
 use clap::Parser;
-use common::{client, server, spawn_bot, within, Client};
+use common::{client, restart, server, spawn_bot, stopped, within, Client, QUICK};
 
 // The very file `cargo run --example dice_bot` builds, run in-process.
 #[path = "../dice_bot.rs"]
@@ -75,7 +75,7 @@ async fn answers_commands_in_the_room() {
 
     assert_eq!(
         ask(&mut alice, "!dance").await,
-        "alice: I don't understand !dance; try !roll 2d6, !roll d20, !time or !who"
+        "alice: I don't understand !dance; try !roll 2d6, !roll d20+1, !time or !who"
     );
     within("stopping the server", server.shutdown())
         .await
@@ -131,6 +131,125 @@ async fn answers_in_the_room_it_was_asked_in_and_no_other() {
         .expect("clean shutdown");
 }
 
+/// Tells the bot `text` privately and returns its private answer.
+async fn ask_privately(alice: &mut Client, text: &str) -> String {
+    within("sending", alice.sender.tell("dice", text))
+        .await
+        .expect("connected");
+    match alice
+        .expect(
+            "dice's private answer",
+            |e| matches!(e, Event::Private(p) if p.from == "dice"),
+        )
+        .await
+    {
+        Event::Private(p) => {
+            assert_eq!(p.to, "alice");
+            p.text
+        }
+        other => unreachable!("expect returned {other:?}"),
+    }
+}
+
+#[async_std::test]
+async fn answers_private_messages_privately_and_rolls_with_modifiers() {
+    let server = server().await;
+    let addr = server.addr().to_string();
+    spawn_bot(
+        "dice",
+        dice_bot::run(SessionConfig::new(&addr, "dice"), Vec::new()),
+    );
+    let mut alice = client(&addr, "alice").await;
+    alice.wait_for("dice").await;
+    let mut bob = client(&addr, "bob").await;
+
+    let roll = ask_privately(&mut alice, "!roll 2d6+3").await;
+    let n = numbers(&roll, "alice rolled 2d6+3: ");
+    assert_eq!(n.len(), 4, "{roll}");
+    assert!(n[..2].iter().all(|d| (1..=6).contains(d)), "{roll}");
+    assert_eq!((n[2], n[0] + n[1] + 3), (3, n[3]), "{roll}");
+    let roll = ask_privately(&mut alice, "!roll d20-1").await;
+    let rest = roll.strip_prefix("alice rolled d20-1: ").expect(&roll);
+    let (die, total) = rest.split_once(" - 1 = ").expect(&roll);
+    let die: i64 = die.parse().expect(&roll);
+    assert!(
+        (1..=20).contains(&die) && total == (die - 1).to_string(),
+        "{roll}"
+    );
+    assert_eq!(
+        ask_privately(&mut alice, "!roll 2d6+").await,
+        "alice: \"2d6+\" is not dice; try !roll 2d6, !roll d20 or !roll 2d6+3"
+    );
+    assert_eq!(
+        ask_privately(&mut alice, "!roll d6+5000").await,
+        "alice: no: I add or take at most 1000"
+    );
+    assert_eq!(
+        ask_privately(&mut alice, "!who").await,
+        "online (3): alice, bob, dice"
+    );
+    // In the room, too.
+    let roll = ask(&mut alice, "!roll 3d4+2").await;
+    assert!(roll.starts_with("alice rolled 3d4+2: "), "{roll}");
+
+    // None of the private answers reached the room: the first thing bob
+    // sees said is the room's roll.
+    let first = bob
+        .expect("something said", |e| {
+            matches!(e, Event::Message(_) | Event::Private(_))
+        })
+        .await;
+    assert!(
+        matches!(&first, Event::Message(m) if m.from == "alice" && m.text == "!roll 3d4+2"),
+        "{first:?}"
+    );
+    within("stopping the server", server.shutdown())
+        .await
+        .expect("clean shutdown");
+}
+
+#[async_std::test]
+async fn comes_back_after_a_server_restart_and_fails_when_its_session_ends() {
+    let first = server().await;
+    let addr = first.addr().to_string();
+    let args = dice_bot::Args::try_parse_from(["dice_bot", "-s", &addr]).expect("flags");
+    let config =
+        chat_examples::bot_config(args.server, args.name, &args.access).expect("no file to read");
+    assert!(
+        config.reconnect.is_some(),
+        "a bot from its flags reconnects"
+    );
+    spawn_bot(
+        "dice",
+        dice_bot::run(config.with_backoff(QUICK), Vec::new()),
+    );
+    let mut alice = client(&addr, "alice").await;
+    alice.wait_for("dice").await;
+    assert!(ask(&mut alice, "!roll d6")
+        .await
+        .starts_with("alice rolled d6: "));
+
+    drop(alice);
+    let second = restart(first).await;
+    let mut alice = client(&addr, "alice").await;
+    alice.wait_for("dice").await;
+    assert!(ask(&mut alice, "!roll d6")
+        .await
+        .starts_with("alice rolled d6: "));
+
+    let once = async_std::task::spawn(dice_bot::run(
+        SessionConfig::new(&addr, "dice2"),
+        Vec::new(),
+    ));
+    alice.wait_for("dice2").await;
+    second.shutdown().await;
+    let err = stopped(once).await.expect_err("the session ended");
+    assert!(
+        format!("{err:#}").contains("the session ended: "),
+        "{err:#}"
+    );
+}
+
 #[test]
 fn flags_default_to_the_name_dice() {
     let args = dice_bot::Args::try_parse_from(["dice_bot"]).expect("no flags needed");
@@ -139,4 +258,9 @@ fn flags_default_to_the_name_dice() {
     let args = dice_bot::Args::try_parse_from(["dice_bot", "--room", "games"]).expect("a room");
     assert_eq!(args.rooms.names, ["games"]);
     assert!(dice_bot::Args::try_parse_from(["dice_bot", "--room", "no/such"]).is_err());
+    let args = dice_bot::Args::try_parse_from(["dice_bot", "-s", "h:1", "-n", "d", "-r", "go"])
+        .expect("short flags");
+    assert_eq!((args.server.as_str(), args.name.as_str()), ("h:1", "d"));
+    assert_eq!(args.rooms.names, ["go"]);
+    common::assert_help_wraps(&<dice_bot::Args as clap::CommandFactory>::command());
 }

@@ -5,7 +5,7 @@ mod common;
 
 use chat_core::{Event, SessionConfig};
 use clap::Parser;
-use common::{client, server, spawn_bot, within};
+use common::{client, restart, server, spawn_bot, stopped, within, Client, QUICK};
 
 // The very file `cargo run --example echo_bot` builds, run in-process.
 #[path = "../echo_bot.rs"]
@@ -61,6 +61,64 @@ async fn answers_private_messages_privately_and_only_once() {
         .expect("clean shutdown");
 }
 
+/// Sends `text` to echo privately and returns its answer.
+async fn ask(alice: &mut Client, text: &str) -> String {
+    within("sending", alice.sender.tell("echo", text))
+        .await
+        .expect("connected");
+    let answer = alice
+        .expect(
+            "echo's answer",
+            |e| matches!(e, Event::Private(p) if p.from == "echo"),
+        )
+        .await;
+    let Event::Private(answer) = answer else {
+        unreachable!()
+    };
+    answer.text
+}
+
+#[async_std::test]
+async fn comes_back_after_a_server_restart_and_fails_when_its_session_ends() {
+    let first = server().await;
+    let addr = first.addr().to_string();
+    // The configuration its flags make reconnects (only faster here).
+    let args = echo_bot::Args::try_parse_from(["echo_bot", "-s", &addr]).expect("flags");
+    let config =
+        chat_examples::bot_config(args.server, args.name, &args.access).expect("no file to read");
+    assert!(
+        config.reconnect.is_some(),
+        "a bot from its flags reconnects"
+    );
+    spawn_bot(
+        "echo",
+        echo_bot::run(config.with_backoff(QUICK), Vec::new()),
+    );
+    let mut alice = client(&addr, "alice").await;
+    alice.wait_for("echo").await;
+    assert_eq!(ask(&mut alice, "before").await, "before");
+
+    drop(alice);
+    let second = restart(first).await;
+    let mut alice = client(&addr, "alice").await;
+    alice.wait_for("echo").await;
+    assert_eq!(ask(&mut alice, "after").await, "after");
+
+    // A session that ends for good (here: no reconnecting, and the server
+    // gone) ends the bot with an error, so its exit status is not 0.
+    let once = async_std::task::spawn(echo_bot::run(
+        SessionConfig::new(&addr, "echo2"),
+        Vec::new(),
+    ));
+    alice.wait_for("echo2").await;
+    second.shutdown().await;
+    let err = stopped(once).await.expect_err("the session ended");
+    assert!(
+        format!("{err:#}").contains("the session ended: "),
+        "{err:#}"
+    );
+}
+
 #[test]
 fn flags_default_to_the_local_server_and_the_name_echo() {
     let args = echo_bot::Args::try_parse_from(["echo_bot"]).expect("no flags needed");
@@ -72,6 +130,12 @@ fn flags_default_to_the_local_server_and_the_name_echo() {
     let args = echo_bot::Args::try_parse_from(["echo_bot", "--room", "rust", "--room", "#go"])
         .expect("rooms");
     assert_eq!(args.rooms.names, ["rust", "go"]);
+    // The short flags every client shares.
+    let args = echo_bot::Args::try_parse_from(["echo_bot", "-s", "h:1", "-n", "e2", "-r", "go"])
+        .expect("short flags");
+    assert_eq!((args.server.as_str(), args.name.as_str()), ("h:1", "e2"));
+    assert_eq!(args.rooms.names, ["go"]);
+    common::assert_help_wraps(&<echo_bot::Args as clap::CommandFactory>::command());
 }
 
 #[async_std::test]

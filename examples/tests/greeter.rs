@@ -3,9 +3,11 @@
 
 mod common;
 
+use std::time::Duration;
+
 use chat_core::{Event, SessionConfig};
 use clap::Parser;
-use common::{client, server, spawn_bot, within};
+use common::{client, restart, server, spawn_bot, stopped, within, QUICK};
 
 // The very file `cargo run --example greeter` builds, run in-process.
 #[path = "../greeter.rs"]
@@ -19,7 +21,11 @@ async fn welcomes_newcomers_notes_departures_and_welcomes_back() {
     let mut alice = client(&addr, "alice").await;
     spawn_bot(
         "greeter",
-        greeter::run(SessionConfig::new(&addr, "greeter"), Vec::new()),
+        greeter::run(
+            SessionConfig::new(&addr, "greeter"),
+            Vec::new(),
+            Duration::ZERO,
+        ),
     );
     alice.wait_for("greeter").await;
 
@@ -63,7 +69,11 @@ async fn greets_in_the_room_joined_with_that_rooms_count() {
     let mut alice = client(&addr, "alice").await;
     spawn_bot(
         "greeter",
-        greeter::run(SessionConfig::new(&addr, "greeter"), vec!["rust".into()]),
+        greeter::run(
+            SessionConfig::new(&addr, "greeter"),
+            vec!["rust".into()],
+            Duration::ZERO,
+        ),
     );
     alice.wait_for("greeter").await;
     // bob arrives (the lobby: alice, bob, the greeter), then joins #rust
@@ -101,9 +111,110 @@ async fn greets_in_the_room_joined_with_that_rooms_count() {
         .expect("clean shutdown");
 }
 
+#[async_std::test]
+async fn says_nothing_to_someone_back_within_the_grace_window() {
+    let server = server().await;
+    let addr = server.addr().to_string();
+    let mut alice = client(&addr, "alice").await;
+    spawn_bot(
+        "greeter",
+        greeter::run(
+            SessionConfig::new(&addr, "greeter"),
+            Vec::new(),
+            Duration::from_secs(60),
+        ),
+    );
+    alice.wait_for("greeter").await;
+    let bob = client(&addr, "bob").await;
+    assert_eq!(
+        alice.next_message_from("greeter").await,
+        "welcome, bob! 2 other people are here"
+    );
+    within("bob quitting", bob.sender.quit(None))
+        .await
+        .expect("connected");
+    let note = alice.next_message_from("greeter").await;
+    assert!(note.starts_with("bob left ("), "{note}");
+    // Back at once: no welcome back. Had there been one, it would come
+    // before carol's welcome, which is the one line carol's join gets.
+    let _bob = client(&addr, "bob").await;
+    alice
+        .expect(
+            "bob back",
+            |e| matches!(e, Event::Joined(p) if p.name == "bob"),
+        )
+        .await;
+    let _carol = client(&addr, "carol").await;
+    assert_eq!(
+        alice.next_message_from("greeter").await,
+        "welcome, carol! 3 other people are here"
+    );
+    alice.say("marker").await;
+    let next = alice
+        .expect("something said", |e| matches!(e, Event::Message(_)))
+        .await;
+    assert!(
+        matches!(&next, Event::Message(m) if m.from == "alice" && m.text == "marker"),
+        "one line for carol's join, none for bob's: {next:?}"
+    );
+    within("stopping the server", server.shutdown())
+        .await
+        .expect("clean shutdown");
+}
+
+#[async_std::test]
+async fn comes_back_after_a_server_restart_and_fails_when_its_session_ends() {
+    let first = server().await;
+    let addr = first.addr().to_string();
+    let args = greeter::Args::try_parse_from(["greeter", "-s", &addr, "-g", "0"]).expect("flags");
+    let config =
+        chat_examples::bot_config(args.server, args.name, &args.access).expect("no file to read");
+    assert!(
+        config.reconnect.is_some(),
+        "a bot from its flags reconnects"
+    );
+    spawn_bot(
+        "greeter",
+        greeter::run(
+            config.with_backoff(QUICK),
+            Vec::new(),
+            Duration::from_secs(args.grace),
+        ),
+    );
+    let mut alice = client(&addr, "alice").await;
+    alice.wait_for("greeter").await;
+
+    drop(alice);
+    let second = restart(first).await;
+    let mut alice = client(&addr, "alice").await;
+    alice.wait_for("greeter").await;
+    let _carol = client(&addr, "carol").await;
+    let welcome = alice.next_message_from("greeter").await;
+    assert!(welcome.starts_with("welcome, carol! "), "{welcome}");
+
+    let once = async_std::task::spawn(greeter::run(
+        SessionConfig::new(&addr, "greeter2"),
+        Vec::new(),
+        Duration::ZERO,
+    ));
+    alice.wait_for("greeter2").await;
+    second.shutdown().await;
+    let err = stopped(once).await.expect_err("the session ended");
+    assert!(
+        format!("{err:#}").contains("the session ended: "),
+        "{err:#}"
+    );
+}
+
 #[test]
 fn flags_default_to_the_name_greeter() {
     let args = greeter::Args::try_parse_from(["greeter"]).expect("no flags needed");
     assert_eq!(args.name, "greeter");
     assert_eq!(args.server, chat_core::DEFAULT_ADDR);
+    assert_eq!(args.grace, 60);
+    let args = greeter::Args::try_parse_from(["greeter", "-s", "h:1", "-n", "g", "-r", "go"])
+        .expect("short flags");
+    assert_eq!((args.server.as_str(), args.name.as_str()), ("h:1", "g"));
+    assert_eq!(args.rooms.names, ["go"]);
+    common::assert_help_wraps(&<greeter::Args as clap::CommandFactory>::command());
 }

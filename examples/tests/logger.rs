@@ -15,21 +15,12 @@ use chat_core::{Backoff, SessionConfig};
 use chat_server::ServerHandle;
 use chrono::DateTime;
 use clap::Parser;
-use common::{client, server, server_config, spawn_bot, within, WAIT};
-use futures::channel::oneshot;
-use futures::FutureExt;
+use common::{client, server, server_config, spawn_bot, within, Restarted, QUICK, WAIT};
 
 // The very file `cargo run --example logger` builds, run in-process.
 #[path = "../logger.rs"]
 #[allow(dead_code)]
 mod logger;
-
-/// Core's real backoff, only shorter, so the test does not wait seconds.
-const QUICK: Backoff = Backoff {
-    initial: Duration::from_millis(50),
-    max: Duration::from_millis(500),
-    jitter: 0.1,
-};
 
 /// The logger's directory of transcripts, removed when the test ends.
 struct Transcripts(tempfile::TempDir);
@@ -80,43 +71,6 @@ fn spawn_logger(addr: SocketAddr, backoff: Backoff, rooms: &[&str], logs: &Trans
         "logger",
         async move { logger::run(config, rooms, &dir).await },
     );
-}
-
-/// A server run with `chat_server::run` on a listener we bound ourselves, so
-/// it can take over the port of one that stopped.
-struct Restarted {
-    stop: Option<oneshot::Sender<()>>,
-    task: async_std::task::JoinHandle<Result<(), chat_server::ServerError>>,
-}
-
-impl Restarted {
-    async fn on(addr: SocketAddr, config: chat_server::Config) -> Self {
-        // The old server's sockets may take a moment to let go of the port.
-        let deadline = Instant::now() + WAIT;
-        let listener = loop {
-            match TcpListener::bind(addr).await {
-                Ok(listener) => break listener,
-                Err(e) if Instant::now() < deadline => {
-                    eprintln!("rebinding {addr}: {e}; retrying");
-                    async_std::task::sleep(Duration::from_millis(50)).await;
-                }
-                Err(e) => panic!("cannot bind {addr} again: {e}"),
-            }
-        };
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = async_std::task::spawn(chat_server::run(listener, config, stopped.map(drop)));
-        Self {
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    async fn shutdown(mut self) {
-        drop(self.stop.take());
-        within("stopping the server", self.task)
-            .await
-            .expect("clean shutdown");
-    }
 }
 
 /// The index of the first line at or after `from` that contains `text`.

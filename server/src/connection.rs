@@ -538,7 +538,8 @@ impl Reader {
             }
             Want::Kick { name, reason } => {
                 let reason = reason.filter(|r| validate_text(r).is_ok());
-                self.forward(Request::Kick { name, reason }).await
+                let room = None;
+                self.forward(Request::Kick { name, reason, room }).await
             }
             Want::Ban {
                 target,

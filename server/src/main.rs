@@ -309,12 +309,6 @@ impl Args {
                 (Some(cert), Some(key)) => Some(chat_server::tls::load(cert, key)?),
                 _ => None,
             },
-            web_origins: self
-                .web_origins
-                .iter()
-                .map(|origin| chat_server::web::normalize_origin(origin))
-                .collect::<Result<_, _>>()
-                .context("--web-origin")?,
             cluster: self.cluster.as_ref().map(|url| ClusterConfig {
                 url: url.clone(),
                 node: self
@@ -322,6 +316,12 @@ impl Args {
                     .clone()
                     .unwrap_or_else(|| default_node(&self.listen)),
             }),
+            web_origins: self
+                .web_origins
+                .iter()
+                .map(|origin| chat_server::web::normalize_origin(origin))
+                .collect::<Result<_, _>>()
+                .context("--web-origin")?,
             ..Config::default()
         })
     }

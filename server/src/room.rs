@@ -43,6 +43,18 @@ pub struct Member {
     /// The connection's current room: plain lines about any other room are
     /// prefixed with `[#room] `.
     pub current: Arc<AtomicU64>,
+    /// Whether it is an operator or away, which may change while it is in
+    /// the room: IRC clients see operators as `@nick` and away users as
+    /// gone (`G`) in `WHO`.
+    pub standing: Arc<Standing>,
+}
+
+/// What IRC shows of a connection beside its name, shared by the
+/// directory (which changes it) and the rooms the connection is in.
+#[derive(Debug, Default)]
+pub struct Standing {
+    pub operator: std::sync::atomic::AtomicBool,
+    pub away: std::sync::atomic::AtomicBool,
 }
 
 /// What a newcomer is told first.
@@ -240,7 +252,7 @@ impl Room {
             } => self.relay(id, text, req_id, action),
             ToRoom::History { id, before, limit } => self.history(id, before, limit),
             ToRoom::Who { id, irc_who: true } => {
-                let users = self.users();
+                let users = self.standings();
                 let line = self
                     .members
                     .get(&id)
@@ -252,12 +264,12 @@ impl Room {
             ToRoom::Who { id, .. } => {
                 let users = ServerFrame::Users(UserList {
                     room: Some(self.name.clone()),
-                    users: self.users(),
+                    users: self.listed(id),
                 });
                 self.send_frame(id, &users);
             }
             ToRoom::Info { id } => {
-                let info = ServerFrame::RoomJoined(self.info(None));
+                let info = ServerFrame::RoomJoined(self.info(id, None));
                 self.send_frame(id, &info);
             }
             ToRoom::Add {
@@ -314,26 +326,48 @@ impl Room {
         }
     }
 
-    fn info(&self, topic: Option<String>) -> RoomInfo {
+    fn info(&self, reader: ClientId, topic: Option<String>) -> RoomInfo {
         RoomInfo {
             room: self.name.clone(),
             topic,
-            users: self.users(),
+            users: self.listed(reader),
         }
     }
 
-    /// Everyone in the room (on every node), in name-key order.
-    fn users(&self) -> Vec<String> {
-        let here = self
-            .names
-            .iter()
-            .filter_map(|(key, id)| Some((key, self.members.get(id)?.name.clone())));
+    /// Everyone in the room (on every node), in name-key order, as
+    /// `reader` reads it: IRC clients see this server's operators as
+    /// `@nick`.
+    fn listed(&self, reader: ClientId) -> Vec<String> {
+        let irc = self
+            .members
+            .get(&reader)
+            .is_some_and(|m| matches!(m.mode, Mode::Irc(_)));
+        self.standings()
+            .into_iter()
+            .map(|(name, op, _)| match irc && op {
+                true => format!("@{name}"),
+                false => name,
+            })
+            .collect()
+    }
+
+    /// Everyone in the room (on every node), in name-key order, with
+    /// whether they are an operator and away (known of this server's
+    /// members only).
+    fn standings(&self) -> Vec<(String, bool, bool)> {
+        let here = self.names.iter().filter_map(|(key, id)| {
+            let member = self.members.get(id)?;
+            let standing = &member.standing;
+            let op = standing.operator.load(Ordering::Relaxed);
+            let away = standing.away.load(Ordering::Relaxed);
+            Some((key, (member.name.clone(), op, away)))
+        });
         let elsewhere = self
             .remote
             .iter()
             .filter(|(key, _)| !self.names.contains_key(*key))
-            .map(|(key, (name, _))| (key, name.clone()));
-        let all: BTreeMap<&String, String> = here.chain(elsewhere).collect();
+            .map(|(key, (name, _))| (key, (name.clone(), false, false)));
+        let all: BTreeMap<&String, _> = here.chain(elsewhere).collect();
         all.into_values().collect()
     }
 
@@ -502,13 +536,13 @@ impl Room {
         self.members.insert(id, member);
         let first = match intro {
             Intro::Welcome(mut welcome) => {
-                welcome.users = self.users();
+                welcome.users = self.listed(id);
                 if welcome.version >= 2 {
                     welcome.topic.clone_from(&topic);
                 }
                 ServerFrame::Welcome(welcome)
             }
-            Intro::Joined => ServerFrame::RoomJoined(self.info(topic.clone())),
+            Intro::Joined => ServerFrame::RoomJoined(self.info(id, topic.clone())),
         };
         self.send_frame(id, &first);
         // Structured clients have the topic in the frame above.

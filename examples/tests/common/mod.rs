@@ -6,12 +6,17 @@
 #![allow(dead_code)]
 
 use std::future::Future;
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
+use async_std::net::TcpListener;
 use chat_core::names::room_key;
-use chat_core::{ChatSession, Event, EventStream, SessionConfig, SessionSender, TcpSession};
+use chat_core::{
+    Backoff, ChatSession, Event, EventStream, SessionConfig, SessionSender, TcpSession,
+};
 use chat_server::{Config, ServerHandle};
-use futures::StreamExt;
+use futures::channel::oneshot;
+use futures::{FutureExt, StreamExt};
 
 /// The longest any single step may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -51,6 +56,79 @@ pub fn spawn_bot(
             eprintln!("{name} stopped: {e:#}");
         }
     });
+}
+
+/// Core's real backoff, only shorter, so the test does not wait seconds.
+pub const QUICK: Backoff = Backoff {
+    initial: Duration::from_millis(50),
+    max: Duration::from_millis(500),
+    jitter: 0.1,
+};
+
+/// A server run with `chat_server::run` on a listener we bound ourselves, so
+/// it can take over the port of one that stopped.
+pub struct Restarted {
+    stop: Option<oneshot::Sender<()>>,
+    task: async_std::task::JoinHandle<Result<(), chat_server::ServerError>>,
+}
+
+impl Restarted {
+    /// A server on `addr`, once the one before has let go of it.
+    pub async fn on(addr: SocketAddr, config: Config) -> Self {
+        // The old server's sockets may take a moment to let go of the port.
+        let deadline = Instant::now() + WAIT;
+        let listener = loop {
+            match TcpListener::bind(addr).await {
+                Ok(listener) => break listener,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("rebinding {addr}: {e}; retrying");
+                    async_std::task::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("cannot bind {addr} again: {e}"),
+            }
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = async_std::task::spawn(chat_server::run(listener, config, stopped.map(drop)));
+        Self {
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Stops the server.
+    pub async fn shutdown(mut self) {
+        drop(self.stop.take());
+        within("stopping the server", self.task)
+            .await
+            .expect("clean shutdown");
+    }
+}
+
+/// Stops `server` and starts another on its port: a server restart as the
+/// bots see it.
+pub async fn restart(server: ServerHandle) -> Restarted {
+    let addr = server.addr();
+    within("stopping the first server", server.shutdown())
+        .await
+        .expect("clean shutdown");
+    Restarted::on(addr, server_config()).await
+}
+
+/// What a bot returned when it stopped by itself, failing the test if it
+/// did not stop within [`WAIT`].
+pub async fn stopped(bot: async_std::task::JoinHandle<anyhow::Result<()>>) -> anyhow::Result<()> {
+    within("the bot to stop", bot).await
+}
+
+/// Fails unless `command`'s help fits in 60 columns (clap's `wrap_help`).
+pub fn assert_help_wraps(command: &clap::Command) {
+    let help = command
+        .clone()
+        .term_width(60)
+        .render_long_help()
+        .to_string();
+    let long: Vec<&str> = help.lines().filter(|l| l.chars().count() > 60).collect();
+    assert!(long.is_empty(), "lines wider than 60 columns: {long:#?}");
 }
 
 /// Someone in the room, watching what the bots do.

@@ -1,4 +1,4 @@
-//! The server and name fields and the TLS box, remembered between runs in
+//! The server, name and CA file fields and the TLS box, remembered between runs in
 //! `<config dir>/chat-gui/config.json` (on Linux
 //! `$XDG_CONFIG_HOME/chat-gui/config.json`, usually `~/.config/chat-gui/`).
 
@@ -17,6 +17,8 @@ pub struct Config {
     pub name: String,
     /// Whether the TLS box was ticked. (The password is never saved.)
     pub tls: bool,
+    /// The CA file field ("" when empty).
+    pub ca_file: String,
 }
 
 impl Default for Config {
@@ -25,6 +27,7 @@ impl Default for Config {
             server: chat_core::DEFAULT_ADDR.to_owned(),
             name: default_name(),
             tls: false,
+            ca_file: String::new(),
         }
     }
 }
@@ -96,6 +99,7 @@ mod tests {
             server: "example.org:9000".into(),
             name: "zoe".into(),
             tls: true,
+            ca_file: "/etc/chat/ca.pem".into(),
         };
         config.save(&path).unwrap();
         assert_eq!(Config::load(Some(&path)), config);

@@ -61,6 +61,12 @@ pub struct Conversation {
     #[data(ignore)]
     #[lens(ignore)]
     replay_run: bool,
+    /// The id of the line saying how reconnecting goes, while it may
+    /// still be the last line: the next such line replaces it rather than
+    /// adding one per attempt.
+    #[data(ignore)]
+    #[lens(ignore)]
+    progress: Option<u64>,
     /// When the room was (re)joined, on the rooms' own clock: leaving the
     /// shown room shows the most recently joined one, as the server does.
     #[data(ignore)]
@@ -104,6 +110,7 @@ impl Conversation {
             older: Vec::new(),
             newest_seq: None,
             replay_run: false,
+            progress: None,
             joined_at: 0,
             transcript: None,
             tag: "".into(),
@@ -130,6 +137,21 @@ impl Conversation {
         if let Some(transcript) = &self.transcript {
             transcript.write(&self.tag, line);
         }
+    }
+
+    /// Shows how reconnecting goes (untranscribed, as for
+    /// [`push_untranscribed`](Self::push_untranscribed)): replaces the
+    /// previous such line when it is still the last one, so the attempts
+    /// update one line.
+    pub fn push_progress(&mut self, line: ChatLine) {
+        self.replay_run = false;
+        let last = self.log.lines().back().map(|l| l.id);
+        let stored = if last.is_some() && last == self.progress {
+            self.log.replace_last(line)
+        } else {
+            self.log.push(line)
+        };
+        self.progress = Some(stored.id);
     }
 
     /// Appends a line without writing it to the transcript: for a line

@@ -32,6 +32,8 @@ pub enum Kind {
     Status,
     /// A separator such as "— earlier messages —": centred, muted.
     Marker,
+    /// `/help`: muted, in a monospace font so its columns line up.
+    Help,
 }
 
 impl From<LineKind> for Kind {
@@ -82,7 +84,7 @@ impl fmt::Display for ChatLine {
             Kind::Message => LineKind::Message,
             Kind::Action => LineKind::Action,
             Kind::Private => LineKind::Private,
-            Kind::Notice => LineKind::Notice,
+            Kind::Notice | Kind::Help => LineKind::Notice,
             Kind::Error => LineKind::Error,
             Kind::Status => LineKind::Status,
             Kind::Marker => return f.write_str(&self.text),
@@ -196,6 +198,19 @@ impl Log {
         while self.lines.len() > self.cap {
             self.lines.pop_front();
         }
+        &self.lines[self.lines.len() - 1]
+    }
+
+    /// Replaces the last line (appends when there is none); the line
+    /// gets a new id, so views see a change. Returns the stored line.
+    pub fn replace_last(&mut self, mut line: ChatLine) -> &ChatLine {
+        if self.lines.pop_back().is_none() {
+            return self.push(line);
+        }
+        line.id = self.next_id;
+        self.next_id += 1;
+        self.lines.push_back(line);
+        self.edits += 1;
         &self.lines[self.lines.len() - 1]
     }
 

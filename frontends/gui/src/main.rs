@@ -2,6 +2,7 @@
 //! fields, and runs the druid window; the network runs on async-std tasks
 //! (see `net`).
 
+mod compose;
 mod config;
 mod conversation;
 mod label;
@@ -14,6 +15,8 @@ mod rooms;
 mod route;
 mod state;
 mod theme;
+#[cfg(test)]
+mod typing_tests;
 mod ui;
 mod view;
 mod viewport;
@@ -37,12 +40,19 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Parser, Serialize, Deserialize)]
 #[command(version, about)]
 struct Args {
-    /// Server address, HOST:PORT (default: the last one used, else 127.0.0.1:8001).
-    #[arg(long, value_name = "HOST:PORT")]
+    /// Server address, HOST:PORT (default: the last one used, else
+    /// 127.0.0.1:8001); several separated by commas are a cluster's nodes,
+    /// tried in turn.
+    #[arg(short, long, value_name = "HOST:PORT")]
     server: Option<String>,
     /// Your name (default: the last one used, else your login name).
-    #[arg(long)]
+    #[arg(short, long)]
     name: Option<String>,
+    /// Join this room too after connecting (repeat for more; with or
+    /// without the `#`). The last one is shown.
+    #[arg(short, long = "room", value_name = "NAME", value_parser = chat_core::names::room_arg)]
+    #[serde(default)]
+    rooms: Vec<String>,
     /// Connect as soon as the window opens.
     #[arg(long)]
     connect: bool,
@@ -180,8 +190,13 @@ fn run(args: Args) -> anyhow::Result<()> {
     state.password = mask::Masked::new(&password);
     state.tls = args.tls || saved.tls;
     state.liveness = args.liveness();
+    state.join_at_start.clone_from(&args.rooms);
+    state.ca_file = match &args.ca {
+        Some(path) => path.display().to_string(),
+        None => saved.ca_file,
+    };
     state.tls_options = chat_core::TlsOptions {
-        ca_file: args.ca.clone(),
+        ca_file: None,
         insecure: args.insecure,
     };
     let transcript = args
@@ -274,5 +289,26 @@ mod tests {
             help.contains(chat_core::credentials::PASSWORD_FILE_RULE),
             "{help}"
         );
+    }
+
+    #[test]
+    fn short_flags_match_the_other_clients() {
+        let args = Args::try_parse_from([
+            "chat-gui", "-s", "h:1", "-n", "ann", "-r", "#rust", "-r", "go",
+        ])
+        .expect("short flags");
+        assert_eq!(args.server.as_deref(), Some("h:1"));
+        assert_eq!(args.name.as_deref(), Some("ann"));
+        assert_eq!(args.rooms, ["rust", "go"]);
+    }
+
+    #[test]
+    fn help_wraps_to_the_terminal_width() {
+        let help = Args::command()
+            .term_width(60)
+            .render_long_help()
+            .to_string();
+        let long: Vec<&str> = help.lines().filter(|l| l.chars().count() > 60).collect();
+        assert!(long.is_empty(), "lines wider than 60 columns: {long:#?}");
     }
 }

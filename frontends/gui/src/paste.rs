@@ -89,7 +89,10 @@ impl AppState {
                 Err(e) => Err(e.to_string()),
             };
             match result {
-                Ok(()) => sent += 1,
+                Ok(()) => {
+                    sent += 1;
+                    self.sent += 1;
+                }
                 Err(why) => {
                     refused = Some(why);
                     break;

@@ -7,7 +7,7 @@
 //! cheaper than re-laying out a flex of labels, pills and spacers.
 
 use druid::kurbo::{Circle, RoundedRect};
-use druid::piet::{FontFamily, FontStyle, FontWeight, Text, TextLayout, TextLayoutBuilder};
+use druid::piet::{FontStyle, FontWeight, Text, TextLayout, TextLayoutBuilder};
 use druid::widget::prelude::*;
 use druid::widget::{Button, CrossAxisAlignment, Flex, Label, List, Scroll, SizedBox, TextBox};
 use druid::{lens, Color, Cursor, Insets, LensExt, Point, Rect, Selector, WidgetExt};
@@ -83,7 +83,7 @@ pub fn panel(ids: Ids) -> impl Widget<AppState> {
 /// The shown room's name and topic, above its conversation.
 pub fn topic_bar(ids: Ids) -> impl Widget<AppState> {
     let name = TextLine::new(Conversation::title).with_font(
-        druid::FontDescriptor::new(FontFamily::SYSTEM_UI)
+        druid::FontDescriptor::new(theme::text_family())
             .with_weight(FontWeight::SEMI_BOLD)
             .with_size(15.0),
     );
@@ -195,7 +195,7 @@ impl Widget<RoomItem> for RoomRow {
             if let Ok(text) = ctx
                 .text()
                 .new_text_layout(count)
-                .font(FontFamily::SYSTEM_UI, 11.5)
+                .font(theme::text_family(), 11.5)
                 .text_color(Color::WHITE)
                 .default_attribute(FontWeight::BOLD)
                 .build()
@@ -217,7 +217,7 @@ impl Widget<RoomItem> for RoomRow {
             if let Ok(text) = ctx
                 .text()
                 .new_text_layout("@")
-                .font(FontFamily::SYSTEM_UI, 12.0)
+                .font(theme::text_family(), 12.0)
                 .text_color(theme::LOG_BG)
                 .default_attribute(FontWeight::BOLD)
                 .build()
@@ -243,7 +243,7 @@ impl Widget<RoomItem> for RoomRow {
         let mut builder = ctx
             .text()
             .new_text_layout(format!("# {}", data.name))
-            .font(FontFamily::SYSTEM_UI, 14.0)
+            .font(theme::text_family(), 14.0)
             .text_color(colour)
             .default_attribute(weight)
             .max_width((right - 18.0).max(20.0))

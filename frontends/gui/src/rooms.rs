@@ -241,6 +241,20 @@ impl Rooms {
         }
     }
 
+    /// [`broadcast`](Self::broadcast) for a line about a reconnection
+    /// attempt: each conversation replaces its previous one.
+    pub fn broadcast_progress(&mut self, line: ChatLine) {
+        let shown = self.shown;
+        for (i, c) in self.list.iter_mut().enumerate() {
+            if c.joined || i == shown {
+                c.push_progress(line.clone());
+            }
+        }
+        if let Some(transcript) = &self.transcript {
+            transcript.write("", &line);
+        }
+    }
+
     /// The session left every room (the connection is gone).
     pub fn leave_all(&mut self) {
         for c in self.list.iter_mut() {

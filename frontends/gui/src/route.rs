@@ -11,10 +11,10 @@
 use chat_core::names::{name_key, parse_room, room_key};
 use chat_core::protocol::{RoomInfo, Welcome};
 use chat_core::render::room_lines;
-use chat_core::{render, ChatError, Event, Input};
+use chat_core::{render, ChatError, Event, Input, Status};
 
 use crate::log::{clock, ChatLine, Kind};
-use crate::state::AppState;
+use crate::state::{AppState, Conn};
 
 impl AppState {
     /// Applies one session event.
@@ -25,7 +25,23 @@ impl AppState {
                     return;
                 }
                 if let Some(line) = self.chat_line(event) {
-                    self.rooms.broadcast(line);
+                    // After a loss, each attempt (connecting, failing,
+                    // waiting) updates one line; the loss and the return
+                    // have their own.
+                    let attempt = match status {
+                        Status::Connecting { .. } => {
+                            matches!(self.conn, Conn::Reconnecting { .. })
+                        }
+                        Status::Disconnected {
+                            retry_in: Some(_), ..
+                        } => matches!(self.conn, Conn::Connecting { .. }),
+                        _ => false,
+                    };
+                    if attempt {
+                        self.rooms.broadcast_progress(line);
+                    } else {
+                        self.rooms.broadcast(line);
+                    }
                 }
                 self.on_status(status);
             }
@@ -172,6 +188,11 @@ impl AppState {
             self.rooms.show(i);
         }
         self.push_event(i, event);
+        if first {
+            for room in self.join_at_start.clone() {
+                self.join_room(&room);
+            }
+        }
     }
 
     fn on_room_joined(&mut self, info: &RoomInfo, event: &Event) {
@@ -228,6 +249,9 @@ impl AppState {
         }
         if name_key(&self.me) == name_key(from) {
             self.me = to.to_owned();
+            // The name field shows the name held, so the next Connect
+            // (and the remembered config) asks for it.
+            to.clone_into(&mut self.name);
             if let crate::state::Conn::Connected { name, .. } = &mut self.conn {
                 to.clone_into(name);
             }

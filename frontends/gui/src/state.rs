@@ -13,6 +13,7 @@ use chat_core::{parse_input, Event, Input, InputError, Status, TlsOptions};
 use druid::im::Vector;
 use druid::{Data, Lens};
 
+use crate::compose::{Completion, Recall};
 use crate::log::{local, Kind, Log, Transcript};
 use crate::mask::Masked;
 use crate::rooms::Rooms;
@@ -220,6 +221,9 @@ pub struct AppState {
     pub password: Masked,
     /// The TLS box (remembered).
     pub tls: bool,
+    /// The CA file field: with TLS, trust only the certificates in this
+    /// PEM file (a self-signed server's own). Filling it in implies TLS.
+    pub ca_file: String,
     /// The compose box.
     pub compose: String,
     /// The field under the room list: a room to join.
@@ -237,10 +241,14 @@ pub struct AppState {
     pub generation: u64,
     /// Rises when the compose box should take the keyboard focus.
     pub focus_compose: u64,
+    /// Rises with every line sent: the conversation scrolls to the bottom,
+    /// so one's own line is seen arriving.
+    pub sent: u64,
     /// Rises when the password field should take the keyboard focus (the
     /// server refused the password).
     pub focus_password: u64,
-    /// How certificates are checked when TLS is on (from `--ca`, `--insecure`).
+    /// How certificates are checked when TLS is on: only `insecure` (from
+    /// `--insecure`) is used; the CA file is the field's.
     #[data(ignore)]
     #[lens(ignore)]
     pub tls_options: TlsOptions,
@@ -248,6 +256,19 @@ pub struct AppState {
     #[data(ignore)]
     #[lens(ignore)]
     pub liveness: Option<(Duration, Duration)>,
+    /// Up/Down in the compose box.
+    #[data(ignore)]
+    #[lens(ignore)]
+    pub(crate) recall: Recall,
+    /// Tab in the compose box.
+    #[data(ignore)]
+    #[lens(ignore)]
+    pub(crate) completion: Completion,
+    /// From `--room`: joined on each new session's welcome, in order (the
+    /// last one is shown).
+    #[data(ignore)]
+    #[lens(ignore)]
+    pub join_at_start: Vec<String>,
     /// This session was welcomed already: a later welcome is a
     /// reconnection, after which chat-core joins the other rooms again.
     #[data(ignore)]
@@ -300,6 +321,7 @@ impl AppState {
             name: name.into(),
             password: Masked::default(),
             tls: false,
+            ca_file: String::new(),
             compose: String::new(),
             join_field: String::new(),
             pending_paste: Vector::new(),
@@ -308,9 +330,13 @@ impl AppState {
             rooms: Rooms::default(),
             generation: 0,
             focus_compose: 0,
+            sent: 0,
             focus_password: 0,
             tls_options: TlsOptions::default(),
             liveness: None,
+            join_at_start: Vec::new(),
+            recall: Recall::default(),
+            completion: Completion::default(),
             welcomed: false,
             pending_join: None,
             pinged: false,
@@ -433,7 +459,8 @@ impl AppState {
             let remembered = crate::config::Config {
                 server: addr.clone(),
                 name: name.clone(),
-                tls: self.tls,
+                tls: self.tls || !self.ca_file.trim().is_empty(),
+                ca_file: self.ca_file.trim().to_owned(),
             };
             if let Err(e) = remembered.save(path) {
                 self.push_local(Kind::Error, &format!("{e:#}"));
@@ -460,13 +487,35 @@ impl AppState {
             addr,
             name,
             password: Some(self.password.secret().to_owned()).filter(|p| !p.is_empty()),
-            tls: self.tls.then(|| self.tls_options.clone()),
+            tls: self.tls_spec(),
             liveness: self.liveness,
         };
         if let Some(connector) = &self.connector {
             let cancel = connector.start(self.generation, spec);
             self.cancel = Some(Arc::new(Mutex::new(cancel)));
         }
+    }
+
+    /// A CA file picked in the file chooser: it fills the field and ticks
+    /// TLS, as `--ca` implies it.
+    pub fn choose_ca_file(&mut self, path: &std::path::Path) {
+        if self.fields_editable() {
+            self.ca_file = path.display().to_string();
+            self.tls = true;
+        }
+    }
+
+    /// How certificates are checked: the CA file field (filled in, it
+    /// implies TLS) and `--insecure`; `None` without TLS.
+    fn tls_spec(&mut self) -> Option<TlsOptions> {
+        let ca_file = self.ca_file.trim();
+        if !ca_file.is_empty() {
+            self.tls = true;
+        }
+        self.tls.then(|| TlsOptions {
+            ca_file: Some(PathBuf::from(ca_file)).filter(|_| !ca_file.is_empty()),
+            insecure: self.tls_options.insecure,
+        })
     }
 
     /// The status bar's text: the connection, and how it is protected.
@@ -669,6 +718,8 @@ impl AppState {
                 return;
             }
         };
+        // Up brings back what was entered, sent or refused, as in a shell.
+        self.recall.remember(&self.compose);
         if let Input::History(limit) = input {
             // In the window, /history N means "N more, above": the same as
             // scrolling to the top, so nothing is shown twice.
@@ -690,10 +741,10 @@ impl AppState {
         }
         if input == Input::Help {
             for text in chat_core::input::help_lines() {
-                self.push_local(Kind::Notice, &text);
+                self.push_local(Kind::Help, &text);
             }
             self.push_local(
-                Kind::Notice,
+                Kind::Help,
                 "click a line to select it, shift-click to extend, Ctrl+C copies; \
                  Alt+↑/↓ shows the room above/below",
             );
@@ -729,7 +780,10 @@ impl AppState {
             _ => Err(chat_core::ChatError::NotConnected.to_string()),
         };
         match sent {
-            Ok(()) => self.compose.clear(),
+            Ok(()) => {
+                self.compose.clear();
+                self.sent += 1;
+            }
             Err(why) => self.push_local(Kind::Error, &why),
         }
         self.focus_compose += 1;
@@ -1739,17 +1793,21 @@ mod tests {
             .with_connector(connector.clone())
             .with_config_path(Some(path.clone()));
         state.password = Masked::new("hunter2");
-        state.tls = true;
-        state.tls_options = TlsOptions {
-            ca_file: Some("/etc/chat/ca.pem".into()),
-            insecure: false,
-        };
+        // The CA file field, filled in, implies TLS (as --ca does).
+        state.ca_file = " /etc/chat/ca.pem ".into();
         assert!(!format!("{state:?}").contains("hunter2"));
         assert_eq!(state.insecure_warning(), None);
         state.connect();
         let spec = connector.specs.lock().unwrap()[0].clone();
         assert_eq!(spec.password.as_deref(), Some("hunter2"));
-        assert_eq!(spec.tls, Some(state.tls_options.clone()));
+        assert_eq!(
+            spec.tls,
+            Some(TlsOptions {
+                ca_file: Some("/etc/chat/ca.pem".into()),
+                insecure: false,
+            })
+        );
+        assert!(state.tls, "the box is ticked");
         assert_eq!(state.status_line(), "connecting to chat.example:8001…");
         let (outbox, _) = testing::recording_outbox();
         state.apply(state.generation, testing::joined(outbox, "alice", &[]));
@@ -1760,10 +1818,15 @@ mod tests {
         let saved = std::fs::read_to_string(&path).unwrap();
         assert!(!saved.contains("hunter2"), "{saved}");
         assert!(saved.contains("\"tls\": true"), "{saved}");
+        assert!(
+            saved.contains("\"ca_file\": \"/etc/chat/ca.pem\""),
+            "{saved}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
         // No password typed: none is sent. TLS unticked: plain TCP.
         state.disconnect();
         state.password = Masked::default();
+        state.ca_file.clear();
         state.tls = false;
         state.tls_options.insecure = true;
         assert_eq!(state.insecure_warning(), None, "only matters with TLS");

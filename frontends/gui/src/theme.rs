@@ -76,6 +76,26 @@ pub fn name_color(name: &str) -> Color {
     NAME_COLOURS[(hash % NAME_COLOURS.len() as u32) as usize]
 }
 
+/// The fonts text is drawn in, first to last: pango (under druid on Linux)
+/// takes a list of families and draws each character in the first that
+/// has it, so names and messages in any script and emoji show as glyphs
+/// rather than empty boxes once `fonts-noto-cjk` and
+/// `fonts-noto-color-emoji` are installed (`scripts/deps.sh gui`).
+pub const TEXT_FONTS: &str = "DejaVu Sans, Noto Sans CJK SC, Noto Color Emoji, sans-serif";
+
+/// The same for text whose columns must line up (`/help`).
+pub const MONO_FONTS: &str = "DejaVu Sans Mono, Noto Sans Mono CJK SC, Noto Color Emoji, monospace";
+
+/// [`TEXT_FONTS`] as a family.
+pub fn text_family() -> FontFamily {
+    FontFamily::new_unchecked(TEXT_FONTS)
+}
+
+/// [`MONO_FONTS`] as a family.
+pub fn mono_family() -> FontFamily {
+    FontFamily::new_unchecked(MONO_FONTS)
+}
+
 /// Applies the theme to druid's built-in widgets.
 pub fn configure(env: &mut Env) {
     env.set(theme::WINDOW_BACKGROUND_COLOR, WINDOW_BG);
@@ -99,7 +119,7 @@ pub fn configure(env: &mut Env) {
     env.set(theme::BORDERED_WIDGET_HEIGHT, 30.0);
     env.set(
         theme::UI_FONT,
-        FontDescriptor::new(FontFamily::SYSTEM_UI).with_size(14.0),
+        FontDescriptor::new(text_family()).with_size(14.0),
     );
     env.set(
         theme::SELECTED_TEXT_BACKGROUND_COLOR,
@@ -127,5 +147,51 @@ mod tests {
             .map(|n| name_color(n).as_rgba_u32())
             .collect();
         assert!(distinct.len() >= 4, "names get different colours");
+    }
+
+    /// Pixels of `text` drawn white on black in `family` at 40 px that
+    /// are clearly coloured: a colour emoji's, never a tofu box's.
+    fn coloured_pixels(text: &str, family: FontFamily) -> usize {
+        use druid::tests::harness::Harness;
+        use druid::widget::Label;
+        use druid::WidgetExt;
+        let mut count = 0;
+        let label = Label::new(text.to_owned())
+            .with_font(FontDescriptor::new(family).with_size(40.0))
+            .with_text_color(Color::WHITE)
+            .background(Color::BLACK);
+        Harness::create_with_render(
+            (),
+            label,
+            druid::Size::new(240.0, 80.0),
+            |h| {
+                h.send_initial_events();
+                h.just_layout();
+                h.paint();
+            },
+            |target| {
+                count = target
+                    .into_raw()
+                    .chunks(4)
+                    .filter(|p| {
+                        let (r, g, b) = (i32::from(p[0]), i32::from(p[1]), i32::from(p[2]));
+                        (r - b).abs() > 80 || (g - b).abs() > 80 || (r - g).abs() > 80
+                    })
+                    .count();
+            },
+        );
+        count
+    }
+
+    #[test]
+    fn emoji_are_drawn_in_colour_with_the_font_stack() {
+        assert_eq!(coloured_pixels("plain text", text_family()), 0);
+        for emoji in ["👍", "🎉", "😀"] {
+            let coloured = coloured_pixels(emoji, text_family());
+            assert!(
+                coloured > 200,
+                "{emoji} drew {coloured} coloured pixels: is fonts-noto-color-emoji installed?"
+            );
+        }
     }
 }

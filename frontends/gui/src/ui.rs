@@ -4,12 +4,13 @@
 //! into [`AppState`] calls.
 
 use druid::kurbo::Circle;
+use druid::text::Selection;
 use druid::widget::prelude::*;
 use druid::widget::{
     Button, Checkbox, Container, Controller, CrossAxisAlignment, Either, Flex, Label, List,
     Painter, Scroll, SizedBox, TextBox,
 };
-use druid::{Insets, KbKey, LensExt, Selector, WidgetExt, WidgetId};
+use druid::{FileDialogOptions, Insets, KbKey, LensExt, Selector, WidgetExt, WidgetId};
 
 use crate::conversation::{Conversation, HISTORY_PAGE};
 use crate::label::TextLine;
@@ -17,7 +18,7 @@ use crate::roomlist::{self, SHOW_ROOM};
 use crate::rooms::Shown;
 use crate::state::{AppState, Conn};
 use crate::theme;
-use crate::view::{ConversationView, LOAD_OLDER};
+use crate::view::{ConversationView, JUMP_TO_BOTTOM, LOAD_OLDER};
 use crate::wrap::Wrap;
 
 /// Gives the compose box the keyboard focus.
@@ -83,6 +84,12 @@ pub struct Ids {
     pub tls: WidgetId,
     /// Connect / Disconnect.
     pub connect: WidgetId,
+    /// "CA file", its field and its "…" button, kept together.
+    pub ca_unit: WidgetId,
+    /// The CA file field.
+    pub ca_file: WidgetId,
+    /// The "…" button that opens a file chooser for the CA file.
+    pub ca_browse: WidgetId,
     /// The status bar, its padded column, and the row of the status line.
     pub status_bar: WidgetId,
     /// The padded column inside the status bar.
@@ -129,6 +136,9 @@ impl Ids {
             connect_unit: WidgetId::next(),
             tls: WidgetId::next(),
             connect: WidgetId::next(),
+            ca_unit: WidgetId::next(),
+            ca_file: WidgetId::next(),
+            ca_browse: WidgetId::next(),
             status_bar: WidgetId::next(),
             status_column: WidgetId::next(),
             status_row: WidgetId::next(),
@@ -157,7 +167,10 @@ pub fn build(ids: Ids) -> impl Widget<AppState> {
         .with_flex_child(
             ConversationView::new()
                 .with_id(ids.conversation)
-                .lens(AppState::rooms.then(Shown)),
+                .lens(AppState::rooms.then(Shown))
+                .controller(ConversationKeys {
+                    view: ids.conversation,
+                }),
             1.0,
         );
     let middle = Flex::row()
@@ -208,6 +221,12 @@ impl<W: Widget<AppState>> Controller<AppState, W> for WindowCommands {
                     ctx.set_handled();
                     return;
                 }
+                // The file chooser's answer ("…" beside the CA file field).
+                if let Some(file) = cmd.get(druid::commands::OPEN_FILE) {
+                    data.choose_ca_file(file.path());
+                    ctx.set_handled();
+                    return;
+                }
             }
             Event::KeyDown(key) if key.mods.alt() && !key.mods.ctrl() => {
                 let step = match key.key {
@@ -247,7 +266,7 @@ fn caption(text: &str) -> Label<AppState> {
         .with_text_size(13.0)
 }
 
-/// The smallest window: the connection bar wraps onto three lines, the
+/// The smallest window: the connection bar wraps onto four lines, the
 /// room list, the conversation and the user list share what is left.
 /// `tests::every_control_is_inside_the_smallest_window` holds it to that.
 pub const MIN_WINDOW: (f64, f64) = (620.0, 440.0);
@@ -296,6 +315,30 @@ fn connection_bar(ids: Ids) -> impl Widget<AppState> {
     .on_click(|_, d: &mut AppState, _| d.toggle_connection())
     .fix_width(108.0)
     .with_id(ids.connect);
+    let ca_file = TextBox::new()
+        .with_placeholder("server's certificate (PEM)")
+        .lens(AppState::ca_file)
+        .controller(OnEnter(AppState::connect))
+        .disabled_if(|d: &AppState, _| !d.fields_editable())
+        .fix_width(170.0)
+        .with_id(ids.ca_file);
+    let browse = Button::new("…")
+        .on_click(|ctx, _: &mut AppState, _| {
+            let options = FileDialogOptions::new()
+                .title("The server's certificate (PEM)")
+                .button_text("Trust");
+            ctx.submit_command(druid::commands::SHOW_OPEN_PANEL.with(options));
+        })
+        .disabled_if(|d: &AppState, _| !d.fields_editable())
+        .fix_width(32.0)
+        .with_id(ids.ca_browse);
+    let ca_unit = Flex::row()
+        .with_child(caption("CA file"))
+        .with_spacer(8.0)
+        .with_child(ca_file)
+        .with_spacer(4.0)
+        .with_child(browse)
+        .with_id(ids.ca_unit);
     let unit = |label: &str, field: Box<dyn Widget<AppState>>, id: WidgetId| {
         Flex::row()
             .with_child(caption(label))
@@ -307,6 +350,7 @@ fn connection_bar(ids: Ids) -> impl Widget<AppState> {
         .with_child(unit("Server", server.boxed(), ids.server_unit))
         .with_child(unit("Name", name.boxed(), ids.name_unit))
         .with_child(unit("Password", password.boxed(), ids.password_unit))
+        .with_child(ca_unit)
         .with_child(
             // Together: the box is read as part of what Connect does.
             Flex::row()
@@ -359,6 +403,7 @@ fn compose_bar(ids: Ids) -> impl Widget<AppState> {
     let compose = TextBox::new()
         .with_placeholder("Type a message, or /help")
         .with_text_size(14.0)
+        .controller(CaretToEnd::default())
         .lens(AppState::compose)
         .controller(ComposeKeys)
         .with_id(ids.compose)
@@ -559,6 +604,26 @@ impl<W: Widget<AppState>> Controller<AppState, W> for ComposeKeys {
                 ctx.set_handled();
                 return;
             }
+            // Tab completes a name and never leaves the box (the stock box
+            // would move the focus on); Up and Down recall sent lines.
+            Event::KeyDown(key) if key.key == KbKey::Tab && key.mods.is_empty() => {
+                data.complete_name();
+                ctx.set_handled();
+                return;
+            }
+            Event::KeyDown(key)
+                if matches!(key.key, KbKey::ArrowUp | KbKey::ArrowDown)
+                    && key.mods.is_empty()
+                    && data.pending_paste.is_empty() =>
+            {
+                if key.key == KbKey::ArrowUp {
+                    data.recall_older();
+                } else {
+                    data.recall_newer();
+                }
+                ctx.set_handled();
+                return;
+            }
             // The stock box keeps only the first line of a paste: several
             // lines are sent here (the guard does it) and the box never
             // sees them; one line is left to the box.
@@ -598,6 +663,118 @@ impl<W: Widget<AppState>> Controller<AppState, W> for ComposeKeys {
         if old.focus_compose != data.focus_compose {
             // Focus can only be requested while handling an event.
             ctx.submit_command(FOCUS_COMPOSE.to(ctx.widget_id()));
+        }
+        child.update(ctx, old, data, env);
+    }
+}
+
+/// Puts the caret at the end of the compose box when its text was changed
+/// from outside the box (a completed name, a recalled line, typing that
+/// began in the conversation): the stock box would leave it where it was,
+/// in the middle of the new text. Also when the box takes the focus: the
+/// stock box selects all of it then, and the next key typed would replace
+/// the first letter typed in the conversation.
+#[derive(Debug, Default)]
+struct CaretToEnd {
+    /// The text after the box's own last edit.
+    own_edit: Option<String>,
+}
+
+impl Controller<String, TextBox<String>> for CaretToEnd {
+    fn event(
+        &mut self,
+        child: &mut TextBox<String>,
+        ctx: &mut EventCtx,
+        event: &Event,
+        data: &mut String,
+        env: &Env,
+    ) {
+        let before = data.clone();
+        child.event(ctx, event, data, env);
+        if *data != before {
+            self.own_edit = Some(data.clone());
+        }
+    }
+
+    fn update(
+        &mut self,
+        child: &mut TextBox<String>,
+        ctx: &mut UpdateCtx,
+        old: &String,
+        data: &String,
+        env: &Env,
+    ) {
+        let own = self.own_edit.take().is_some_and(|t| t == *data);
+        child.update(ctx, old, data, env);
+        if old != data && !own && child.text().can_write() {
+            let end = Selection::caret(data.len());
+            if let Some(change) = child.text_mut().borrow_mut().set_selection(end) {
+                ctx.invalidate_text_input(change);
+            }
+        }
+    }
+
+    fn lifecycle(
+        &mut self,
+        child: &mut TextBox<String>,
+        ctx: &mut LifeCycleCtx,
+        event: &LifeCycle,
+        data: &String,
+        env: &Env,
+    ) {
+        child.lifecycle(ctx, event, data, env);
+        if matches!(event, LifeCycle::FocusChanged(true)) && child.text().can_write() {
+            let end = Selection::caret(data.len());
+            if let Some(change) = child.text_mut().borrow_mut().set_selection(end) {
+                ctx.invalidate_text_input(change);
+            }
+        }
+    }
+}
+
+/// What the conversation does for the compose box: a key typed while the
+/// conversation has the focus (after a click to select lines) goes to the
+/// compose box, which takes the focus back; and each line sent scrolls the
+/// conversation to the bottom, so one's own line is seen arriving.
+#[derive(Debug)]
+struct ConversationKeys {
+    /// The conversation view, told to jump to the bottom.
+    view: WidgetId,
+}
+
+impl<W: Widget<AppState>> Controller<AppState, W> for ConversationKeys {
+    fn event(
+        &mut self,
+        child: &mut W,
+        ctx: &mut EventCtx,
+        event: &Event,
+        data: &mut AppState,
+        env: &Env,
+    ) {
+        if let Event::KeyDown(key) = event {
+            let plain = !(key.mods.ctrl() || key.mods.alt() || key.mods.meta());
+            if let KbKey::Character(text) = &key.key {
+                if plain && !text.chars().any(char::is_control) {
+                    data.compose.push_str(text);
+                    data.focus_compose += 1;
+                    ctx.set_handled();
+                    return;
+                }
+            }
+        }
+        child.event(ctx, event, data, env);
+    }
+
+    fn update(
+        &mut self,
+        child: &mut W,
+        ctx: &mut UpdateCtx,
+        old: &AppState,
+        data: &AppState,
+        env: &Env,
+    ) {
+        if old.sent != data.sent {
+            ctx.submit_command(JUMP_TO_BOTTOM.to(self.view));
         }
         child.update(ctx, old, data, env);
     }

@@ -16,8 +16,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use druid::kurbo::{Line, RoundedRect};
 use druid::piet::{
-    FontFamily, FontStyle, FontWeight, PietTextLayout, Text, TextAttribute, TextLayout,
-    TextLayoutBuilder,
+    FontStyle, FontWeight, PietTextLayout, Text, TextAttribute, TextLayout, TextLayoutBuilder,
 };
 use druid::widget::prelude::*;
 use druid::{
@@ -171,7 +170,7 @@ impl ConversationView {
     fn layout_row(text: &mut druid::piet::PietText, line: &ChatLine, width: f64) -> Row {
         let time = text
             .new_text_layout(line.time.to_string())
-            .font(FontFamily::SYSTEM_UI, TIME_SIZE)
+            .font(theme::text_family(), TIME_SIZE)
             .text_color(if line.history {
                 theme::HISTORY_TIME
             } else {
@@ -184,7 +183,7 @@ impl ConversationView {
             _ if line.history => theme::HISTORY,
             Kind::Message | Kind::Action => theme::TEXT,
             Kind::Private => theme::PRIVATE,
-            Kind::Notice | Kind::Status | Kind::Marker => theme::MUTED,
+            Kind::Notice | Kind::Status | Kind::Marker | Kind::Help => theme::MUTED,
             Kind::Error => theme::ERROR,
         };
         let size = if line.kind == Kind::Marker {
@@ -192,9 +191,14 @@ impl ConversationView {
         } else {
             BODY_SIZE
         };
+        let family = if line.kind == Kind::Help {
+            theme::mono_family()
+        } else {
+            theme::text_family()
+        };
         let mut builder = text
             .new_text_layout(body_text)
-            .font(FontFamily::SYSTEM_UI, size)
+            .font(family, size)
             .text_color(base_color)
             .max_width(width.max(40.0));
         if line.kind == Kind::Marker {
@@ -480,7 +484,9 @@ fn body_spans(line: &ChatLine) -> (String, Vec<(std::ops::Range<usize>, String)>
             )
         }
         Kind::Error => (format!("! {}", line.text), Vec::new()),
-        Kind::Notice | Kind::Status | Kind::Marker => (line.text.to_string(), Vec::new()),
+        Kind::Notice | Kind::Status | Kind::Marker | Kind::Help => {
+            (line.text.to_string(), Vec::new())
+        }
     }
 }
 
@@ -739,7 +745,7 @@ impl Widget<Conversation> for ConversationView {
                 if let Ok(text) = ctx
                     .text()
                     .new_text_layout(label)
-                    .font(FontFamily::SYSTEM_UI, 13.0)
+                    .font(theme::text_family(), 13.0)
                     .text_color(Color::WHITE)
                     .default_attribute(FontWeight::SEMI_BOLD)
                     .build()
@@ -785,6 +791,27 @@ impl Widget<Conversation> for ConversationView {
             ..Default::default()
         }
     }
+}
+
+/// Where the character at byte `index` of each line's body is drawn, laid
+/// out as the view lays lines out: for tests of what lines up.
+#[cfg(test)]
+pub fn text_x_positions(lines: &[ChatLine], index: usize) -> Vec<f64> {
+    use druid::piet::{Device, HitTestPosition, RenderContext};
+    let mut device = Device::new().expect("a drawing device");
+    let mut target = device.bitmap_target(8, 8, 1.0).expect("a bitmap");
+    let mut rc = target.render_context();
+    let xs = lines
+        .iter()
+        .map(|line| {
+            let row = ConversationView::layout_row(rc.text(), line, 2000.0);
+            let body = row.body.expect("laid out");
+            let hit: HitTestPosition = body.hit_test_text_position(index);
+            hit.point.x
+        })
+        .collect();
+    let _ = rc.finish();
+    xs
 }
 
 #[cfg(test)]

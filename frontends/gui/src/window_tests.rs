@@ -24,6 +24,8 @@ fn controls(ids: Ids) -> Vec<(&'static str, Vec<WidgetId>)> {
         ("server", bar_path(ids.server_unit, ids.server)),
         ("name", bar_path(ids.name_unit, ids.name)),
         ("password", bar_path(ids.password_unit, ids.password_box)),
+        ("CA file", bar_path(ids.ca_unit, ids.ca_file)),
+        ("CA file chooser", bar_path(ids.ca_unit, ids.ca_browse)),
         ("TLS", bar_path(ids.connect_unit, ids.tls)),
         ("Connect", bar_path(ids.connect_unit, ids.connect)),
         ("room list", vec![ids.middle, ids.room_panel]),
@@ -95,7 +97,7 @@ fn every_control_is_inside_the_smallest_window() {
             assert_inside(h, ids, smallest());
             // The toolbar never squeezes the button ("Disco"): it keeps
             // the width that fits "Disconnect".
-            let button = window_rect(h, &controls(ids)[4].1);
+            let button = window_rect(h, &controls(ids)[6].1);
             assert!(button.width() >= 100.0, "{button:?}");
         });
     }
@@ -107,8 +109,8 @@ fn the_toolbar_wraps_rather_than_cutting_controls_off() {
         let size = Size::new(width, 640.0);
         harness(AppState::new("127.0.0.1:8001", "alice"), size, |h, ids| {
             assert_inside(h, ids, size);
-            let tls = window_rect(h, &controls(ids)[3].1);
-            let connect = window_rect(h, &controls(ids)[4].1);
+            let tls = window_rect(h, &controls(ids)[5].1);
+            let connect = window_rect(h, &controls(ids)[6].1);
             assert!(
                 (connect.center().y - tls.center().y).abs() < 1.0,
                 "TLS and Connect stay on one line at {width}"
@@ -119,9 +121,15 @@ fn the_toolbar_wraps_rather_than_cutting_controls_off() {
 
 /// The text the status bar draws, and its rect and the line counter's.
 fn status(h: &mut Harness<AppState>, ids: Ids) -> (Rect, Rect) {
-    let all = controls(ids);
-    let text = window_rect(h, &all[11].1);
-    let lines = window_rect(h, &all[12].1);
+    let path = |name: &str| {
+        controls(ids)
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, path)| path)
+            .expect("a control of that name")
+    };
+    let text = window_rect(h, &path("status text"));
+    let lines = window_rect(h, &path("line counter"));
     (text, lines)
 }
 

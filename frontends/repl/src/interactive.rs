@@ -2,8 +2,11 @@
 //! task prints incoming lines above the prompt through an `ExternalPrinter`,
 //! so a half-typed line survives them. Up/Down recall history, which is kept
 //! in the user's data directory between runs (except `/oper` lines, which
-//! carry a password).
+//! carry a password). A line is shown once: what was typed is erased when
+//! Enter is pressed, and the server's echo (`[20:04] <me> hello`) takes its
+//! place, as in irssi and WeeChat.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -14,6 +17,7 @@ use chat_core::{ChatError, Line, LineKind};
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::{Cmd, CompletionType, Config, Editor, ExternalPrinter, KeyEvent, Movement};
+use unicode_width::UnicodeWidthStr as _;
 
 use crate::access::Access;
 use crate::client::{Client, Flow, Output};
@@ -75,6 +79,7 @@ type ReplEditor = Editor<ReplHelper, FileHistory>;
 pub fn run(
     addr: String,
     name: Option<String>,
+    rooms: Vec<String>,
     access: Access,
     history: Option<PathBuf>,
 ) -> anyhow::Result<()> {
@@ -119,6 +124,9 @@ pub fn run(
             Err(e) => anyhow::bail!(client.explain(&e)),
         }
     }
+    for room in rooms {
+        block_on(client.handle(Command::Chat(chat_core::Input::Join(room))));
+    }
 
     let result = read_loop(&mut editor, &mut client);
     if let Some(path) = &history {
@@ -135,7 +143,16 @@ fn read_loop(editor: &mut ReplEditor, client: &mut Client) -> anyhow::Result<()>
         // wait for theirs, so the prompt names the room the next line goes to.
         let prompt = lock(client.state()).rooms.prompt();
         let line = match editor.readline(&prompt) {
-            Ok(line) => line,
+            Ok(line) => {
+                if let Some((columns, _)) = editor.dimensions() {
+                    let mut out = std::io::stdout();
+                    // Cosmetic: a terminal that cannot take it keeps the line.
+                    let _ = out
+                        .write_all(erase_typed(&prompt, &line, columns.into()).as_bytes())
+                        .and_then(|()| out.flush());
+                }
+                line
+            }
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => {
                 block_on(client.quit());
@@ -154,6 +171,23 @@ fn read_loop(editor: &mut ReplEditor, client: &mut Client) -> anyhow::Result<()>
             }
         }
     }
+}
+
+/// The escape sequence that erases the prompt and `line` as the terminal
+/// shows them once Enter was pressed: rustyline leaves the cursor at the
+/// start of the row below, and each line of the input (a bracketed paste
+/// has several) takes one row per `columns` characters, plus one.
+fn erase_typed(prompt: &str, line: &str, columns: usize) -> String {
+    let columns = columns.max(1);
+    let rows: usize = line
+        .split('\n')
+        .enumerate()
+        .map(|(i, part)| {
+            let prefix = if i == 0 { prompt.width() } else { 0 };
+            (prefix + part.width()) / columns + 1
+        })
+        .sum();
+    format!("\x1b[{rows}A\r\x1b[J")
 }
 
 /// Acts on one typed line.
@@ -213,6 +247,24 @@ fn save_history(editor: &mut ReplEditor, path: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn erasing_covers_every_row_the_input_took() {
+        assert_eq!(erase_typed("#lobby> ", "hello", 80), "\x1b[1A\r\x1b[J");
+        assert_eq!(erase_typed("#lobby> ", "", 80), "\x1b[1A\r\x1b[J");
+        // 8 + 72 fill the row exactly: the cursor wrapped to the next one.
+        assert_eq!(
+            erase_typed("#lobby> ", &"x".repeat(72), 80),
+            "\x1b[2A\r\x1b[J"
+        );
+        assert_eq!(
+            erase_typed("#lobby> ", &"x".repeat(200), 80),
+            "\x1b[3A\r\x1b[J"
+        );
+        // Wide characters take two columns; a paste's lines one row each.
+        assert_eq!(erase_typed("> ", &"日".repeat(40), 80), "\x1b[2A\r\x1b[J");
+        assert_eq!(erase_typed("> ", "a\nb\nc", 80), "\x1b[3A\r\x1b[J");
+    }
 
     #[test]
     fn oper_lines_are_not_remembered() {

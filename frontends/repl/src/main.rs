@@ -26,12 +26,18 @@ mod state;
 #[derive(Debug, Parser)]
 #[command(name = "chat-repl", version)]
 struct Args {
-    /// The server to connect to.
+    /// The server to connect to: HOST:PORT, ws://HOST:PORT for the web
+    /// gateway, or several separated by commas (a cluster's nodes: the next
+    /// is tried when one fails).
     #[arg(short, long, value_name = "HOST:PORT", default_value = chat_core::DEFAULT_ADDR)]
     server: String,
     /// The name to use in the room; asked for when missing.
     #[arg(short, long)]
     name: Option<String>,
+    /// Join this room too after connecting, as `/join NAME` would (repeat
+    /// for more; with or without the `#`). The last one is the current room.
+    #[arg(short, long = "room", value_name = "NAME", value_parser = chat_core::names::room_arg)]
+    rooms: Vec<String>,
     /// Neither read nor save the input history.
     #[arg(long)]
     no_history: bool,
@@ -97,9 +103,9 @@ fn run(args: Args) -> anyhow::Result<()> {
         } else {
             interactive::history_path()
         };
-        interactive::run(args.server, args.name, access, history)
+        interactive::run(args.server, args.name, args.rooms, access, history)
     } else {
-        async_std::task::block_on(piped::run(args.server, args.name, access))
+        async_std::task::block_on(piped::run(args.server, args.name, args.rooms, access))
     }
 }
 
@@ -134,5 +140,38 @@ mod tests {
             help.contains(chat_core::credentials::PASSWORD_FILE_RULE),
             "{help}"
         );
+    }
+
+    #[test]
+    fn short_flags_match_the_other_clients() {
+        let args = Args::try_parse_from([
+            "chat-repl",
+            "-s",
+            "h:1",
+            "-n",
+            "ann",
+            "-r",
+            "#rust",
+            "-r",
+            "go",
+        ])
+        .expect("short flags");
+        assert_eq!(
+            (args.server.as_str(), args.name.as_deref()),
+            ("h:1", Some("ann"))
+        );
+        assert_eq!(args.rooms, ["rust", "go"]);
+        let err = Args::try_parse_from(["chat-repl", "--room", "../etc"]).expect_err("bad room");
+        assert!(err.to_string().contains("--room"), "{err}");
+    }
+
+    #[test]
+    fn help_wraps_to_the_terminal_width() {
+        let help = Args::command()
+            .term_width(60)
+            .render_long_help()
+            .to_string();
+        let long: Vec<&str> = help.lines().filter(|l| l.chars().count() > 60).collect();
+        assert!(long.is_empty(), "lines wider than 60 columns: {long:#?}");
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use async_std::io::{prelude::BufReadExt, BufReader};
 use chat_core::render::clock;
-use chat_core::{InputError, Line, LineKind};
+use chat_core::{Input, InputError, Line, LineKind};
 use futures::StreamExt;
 
 use crate::access::Access;
@@ -50,7 +50,12 @@ impl Output for Plain {
 ///
 /// # Errors
 /// The first connection's failure, in one line; I/O errors on stdin.
-pub async fn run(addr: String, name: Option<String>, access: Access) -> anyhow::Result<()> {
+pub async fn run(
+    addr: String,
+    name: Option<String>,
+    rooms: Vec<String>,
+    access: Access,
+) -> anyhow::Result<()> {
     let mut lines = BufReader::new(async_std::io::stdin()).lines();
     let name = match name {
         Some(name) => name,
@@ -75,6 +80,11 @@ pub async fn run(addr: String, name: Option<String>, access: Access) -> anyhow::
     let mut client = Client::new(addr, access, state, Arc::new(Plain)).settling_before_quit();
     if let Err(e) = client.connect(None).await {
         anyhow::bail!(client.explain(&e));
+    }
+    for room in rooms {
+        if client.handle(Command::Chat(Input::Join(room))).await == Flow::Quit {
+            return Ok(());
+        }
     }
     while let Some(line) = lines.next().await {
         let line = match line {

@@ -271,6 +271,49 @@ async fn incoming_message_prints_above_a_half_typed_line() {
 }
 
 #[async_std::test]
+async fn a_sent_line_shows_once_as_its_echo() {
+    let server = start_server().await;
+    let (_watcher, mut events) = join(server.addr(), "watcher").await;
+    let tmux = Tmux::start(&repl_command(&server.addr().to_string(), "alice", None));
+    tmux.wait_for("connected status", |s| s.contains("connected as alice to"));
+    expect_event(
+        &mut events,
+        "alice joining",
+        |e| matches!(e, Event::Joined(p) if p.name == "alice"),
+    )
+    .await;
+    let before = rows(&tmux.screen()).len();
+
+    tmux.type_text("hello once");
+    tmux.wait_for("the typed line", |s| prompt_is(s, "hello once"));
+    tmux.keys(&["Enter"]);
+    // Wider than the 120-column pane: it takes two rows while typed.
+    let long = format!("long {}", "word ".repeat(30)).trim_end().to_owned();
+    tmux.type_text(&long);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("both echoes", |s| {
+        rows(s).iter().any(|r| is_stamped(r, "<alice> hello once"))
+            && rows(s).iter().any(|r| r.ends_with("word word"))
+            && prompt_is(s, "")
+    });
+    let rows = rows(&screen);
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r.starts_with("#lobby> ") && r.len() > "#lobby> ".len()),
+        "the typed lines are gone:\n{screen}"
+    );
+    // What was on screen before stays; after it come the two echoes (the
+    // long one on two rows) and the prompt, nothing else.
+    assert_eq!(rows.len(), before + 3, "{screen}");
+    assert!(
+        is_stamped(rows[before - 1], "<alice> hello once"),
+        "{screen}"
+    );
+    assert!(rows[before].starts_with('[') && rows[before].contains("<alice> long word"));
+}
+
+#[async_std::test]
 async fn typed_commands_reach_others_and_keys_work() {
     let server = start_server().await;
     let (_watcher, mut events) = join(server.addr(), "watcher").await;
@@ -1262,6 +1305,43 @@ async fn rooms_in_a_terminal_prompt_tab_prefixes_and_unread_counts() {
     });
     tmux.keys(&["C-d"]);
     tmux.wait_for("exit code 0", |s| s.contains("exit=0"));
+}
+
+#[async_std::test]
+async fn room_flags_join_before_the_first_line_is_read() {
+    let server = start_server().await;
+    let addr = server.addr();
+    let (_bob, mut bob_events) = join_room(addr, "bob", "rust", None).await;
+    // -r as in every client; the line goes to the last room joined.
+    let finished = run_piped(
+        &[
+            "-s",
+            &addr.to_string(),
+            "-n",
+            "bot",
+            "-r",
+            "#go",
+            "-r",
+            "rust",
+        ],
+        &[],
+        "in rust\n/quit\n",
+    );
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    let said = expect_event(
+        &mut bob_events,
+        "bot's line",
+        |e| matches!(e, Event::Message(m) if m.from == "bot"),
+    )
+    .await;
+    let Event::Message(m) = said else {
+        unreachable!()
+    };
+    assert_eq!(
+        (m.room.as_deref(), m.text.as_str()),
+        (Some("rust"), "in rust")
+    );
+    assert!(finished.stdout.contains("#go"), "{}", finished.stdout);
 }
 
 #[async_std::test]

@@ -111,10 +111,11 @@ pub enum InboxItem {
         text: String,
         time: u64,
     },
-    /// An operator on another node put the client out.
+    /// An operator (`by`) on another node put the client out.
     Kick {
         to: ClientId,
         to_name: String,
+        by: String,
         why: String,
     },
     /// Nothing: wakes the node's reader when it has new streams to read.
@@ -554,6 +555,7 @@ mod tests {
         let item = InboxItem::Kick {
             to: 3,
             to_name: "bob".into(),
+            by: "alice".into(),
             why: "kicked by alice".into(),
         };
         let json = serde_json::to_string(&item).unwrap_or_default();

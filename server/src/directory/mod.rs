@@ -17,10 +17,9 @@ use std::sync::Arc;
 use async_std::channel::{Receiver, Sender};
 use async_std::net::TcpStream;
 use bytes::Bytes;
-use chat_core::names::{name_key, name_keys, room_key, validate_name};
+use chat_core::names::{name_key, room_key};
 use chat_core::protocol::{
-    now_millis, ErrorCode, Limits, Notice, PrivateMessage, Rename, ServerFrame, TopicInfo, Welcome,
-    MAX_NAME_CHARS, PROTOCOL_VERSION,
+    now_millis, ErrorCode, Notice, PrivateMessage, ServerFrame, TopicInfo, PROTOCOL_VERSION,
 };
 use futures::channel::oneshot;
 use futures::StreamExt;
@@ -32,10 +31,12 @@ use crate::config::Config;
 use crate::history::Store;
 use crate::log::RoomLog;
 use crate::outbox::Outbox;
-use crate::room::{Intro, Member, RoomId, ToRoom};
+use crate::room::{Intro, Member, RoomId, Standing, ToRoom};
 use crate::wire::{self, Mode};
 
+mod irc;
 mod moderation;
+mod names;
 mod remote;
 mod rooms;
 
@@ -100,10 +101,12 @@ pub enum Request {
     Rooms,
     /// The operator password was given (and checked by the connection).
     Oper,
-    /// Operators: put `name` out of the server.
+    /// Operators: put `name` out of the server; IRC's `KICK` names the
+    /// room (key) they must be in.
     Kick {
         name: String,
         reason: Option<String>,
+        room: Option<String>,
     },
     /// Operators: refuse a name (and its look-alikes), or with `address`
     /// an address, for `duration` or for good.
@@ -121,6 +124,15 @@ pub enum Request {
     Whois(String),
     /// IRC's `ISON` (`userhost: false`) or `USERHOST` of these nicks.
     Online { nicks: Vec<String>, userhost: bool },
+    /// IRC's `NOTICE` to a nick: a private message that gets no word back
+    /// (no `401`, no `301`).
+    Notice { to: String, text: String },
+    /// IRC's `AWAY`: away with this message, or back with `None`.
+    Away(Option<String>),
+    /// IRC's `LUSERS`.
+    Lusers,
+    /// IRC's `MODE #channel b`: the bans as a channel's ban list.
+    IrcBans { channel: String },
 }
 
 /// What connections tell the directory.
@@ -190,7 +202,11 @@ struct Client {
     mode: Mode,
     version: u32,
     name: Option<String>,
-    operator: bool,
+    /// Operator and away, shared with its room memberships, which show
+    /// them to IRC.
+    standing: Arc<Standing>,
+    /// IRC's away message.
+    away: Option<String>,
     /// Keys of the rooms it is in, oldest first.
     rooms: Vec<String>,
     current: Arc<AtomicU64>,
@@ -314,7 +330,8 @@ impl Directory {
                         mode,
                         version: PROTOCOL_VERSION,
                         name: None,
-                        operator: false,
+                        standing: Arc::default(),
+                        away: None,
                         rooms: Vec::new(),
                         current,
                     },
@@ -458,56 +475,6 @@ impl Directory {
         }
     }
 
-    /// Checks a wanted name: valid, not banned, and free unless `id`
-    /// already holds it (or a name that looks the same).
-    fn check_name(&self, id: ClientId, name: &str) -> Result<(), Refusal> {
-        validate_name(name).map_err(|e| (ErrorCode::InvalidName, e.to_string()))?;
-        if let Some(banned) = self.bans.name_banned(name) {
-            let message = if banned.eq_ignore_ascii_case(name) {
-                format!("the name \"{name}\" is banned from this server")
-            } else {
-                format!(
-                    "the name \"{name}\" looks like \"{banned}\", which is banned from this server"
-                )
-            };
-            return Err((ErrorCode::Banned, message));
-        }
-        let holder = name_keys(name)
-            .iter()
-            .filter_map(|key| self.names.get(key))
-            .find(|&&holder| holder != id);
-        let Some(&holder) = holder else {
-            return Ok(());
-        };
-        let taken = self
-            .clients
-            .get(&holder)
-            .and_then(|c| c.name.clone())
-            .unwrap_or_default();
-        let message = if lower(&taken) == lower(name) {
-            format!("the name \"{name}\" is taken")
-        } else {
-            format!("the name \"{name}\" looks like \"{taken}\", who is online")
-        };
-        Err((ErrorCode::NameTaken, message))
-    }
-
-    /// Holds every key of `name` for `id`.
-    fn hold_name(&mut self, id: ClientId, name: &str) {
-        for key in name_keys(name) {
-            self.names.insert(key, id);
-        }
-    }
-
-    /// Frees every key of `name` that `id` holds.
-    fn free_name(&mut self, id: ClientId, name: &str) {
-        for key in name_keys(name) {
-            if self.names.get(&key) == Some(&id) {
-                self.names.remove(&key);
-            }
-        }
-    }
-
     fn member(&self, id: ClientId) -> Option<Member> {
         let client = self.clients.get(&id)?;
         Some(Member {
@@ -516,76 +483,8 @@ impl Directory {
             mode: client.mode,
             version: client.version,
             current: client.current.clone(),
+            standing: client.standing.clone(),
         })
-    }
-
-    async fn claim(
-        &mut self,
-        id: ClientId,
-        name: String,
-        mode: Mode,
-        version: u32,
-    ) -> Option<RoomLink> {
-        let client = self.clients.get_mut(&id)?;
-        client.mode = mode;
-        client.version = version;
-        let peer = client.peer;
-        if self.shutting_down {
-            let line = wire::error(mode, ErrorCode::Other, "server is shutting down", None);
-            self.send_to(id, line);
-            return None;
-        }
-        if self.bans.address_banned(peer.ip()) {
-            let line = wire::error(
-                mode,
-                ErrorCode::Banned,
-                "you are banned from this server",
-                None,
-            );
-            self.send_to(id, line);
-            return None;
-        }
-        let checked = match self.check_name(id, &name) {
-            Ok(()) => self.claim_in_cluster(id, &name).await,
-            refused => refused,
-        };
-        if let Err((code, message)) = checked {
-            info!(client = id, name = %name, reason = %message, "name refused");
-            self.error_about(id, code, message, None, Some(&name));
-            return None;
-        }
-        self.hold_name(id, &name);
-        if let Some(client) = self.clients.get_mut(&id) {
-            client.name = Some(name.clone());
-        }
-        info!(client = id, %peer, name = %name, mode = ?mode, version, "named");
-        let default = self.default_room.clone();
-        let welcome = Welcome {
-            version: version.min(PROTOCOL_VERSION),
-            name,
-            room: self
-                .rooms
-                .get(&default)
-                .map_or_else(|| default.clone(), |r| r.link.name.clone()),
-            users: Vec::new(),
-            topic: None,
-            rooms: Vec::new(),
-            limits: Limits {
-                max_rooms: if version >= 2 {
-                    self.config.max_rooms_per_client
-                } else {
-                    0
-                },
-                max_line: self.config.max_line,
-                max_name: MAX_NAME_CHARS,
-                rate_per_sec: self
-                    .config
-                    .rate_limit
-                    .map_or(0, |r| r.per_sec.ceil() as u32),
-                burst: self.config.rate_limit.map_or(0, |r| r.burst),
-            },
-        };
-        self.enter(id, &default, Intro::Welcome(welcome)).await
     }
 
     /// Puts a named client into the room with key `key` (open), makes it
@@ -632,7 +531,11 @@ impl Directory {
                 to,
                 text,
                 id: req_id,
-            } => self.private(id, name, to, text, req_id).await,
+            } => {
+                self.private(id, name, to.clone(), text, req_id).await;
+                self.tell_away(id, &to);
+            }
+            Request::Notice { to, text } => self.notice(id, name, to, text).await,
             Request::Nick { name: new, done } => {
                 self.rename(id, name, new).await;
                 let now = self.clients.get(&id).and_then(|c| c.name.clone());
@@ -652,7 +555,7 @@ impl Directory {
             Request::Rooms => self.list_rooms(id),
             Request::Oper => {
                 if let Some(client) = self.clients.get_mut(&id) {
-                    client.operator = true;
+                    client.standing.operator.store(true, Ordering::Relaxed);
                     info!(client = id, peer = %client.peer, name = %name, "operator");
                 }
                 self.tell_neighbours(
@@ -661,11 +564,13 @@ impl Directory {
                         text: format!("{name} is now an operator"),
                     }),
                 );
+                self.irc_operator_modes(id, &name);
             }
             Request::Kick {
                 name: target,
                 reason,
-            } => self.kick(id, name, target, reason).await,
+                room,
+            } => self.kick(id, name, target, reason, room).await,
             Request::Ban {
                 target,
                 address,
@@ -680,7 +585,7 @@ impl Directory {
                     .iter()
                     .filter_map(|nick| self.names.get(&name_key(nick)))
                     .filter_map(|t| self.clients.get(t))
-                    .filter_map(|c| Some((c.name.clone()?, c.operator)))
+                    .filter_map(|c| Some((c.name.clone()?, c.is_operator())))
                     .collect();
                 let line = match userhost {
                     true => crate::irc::form::userhost(&name, &online),
@@ -691,6 +596,9 @@ impl Directory {
                 };
                 self.send_to(id, line);
             }
+            Request::Away(message) => self.away(id, message),
+            Request::Lusers => self.lusers(id, &name),
+            Request::IrcBans { channel } => self.irc_bans(id, &name, &channel),
         }
     }
 
@@ -705,11 +613,11 @@ impl Directory {
                 .iter()
                 .filter_map(|key| Some(self.rooms.get(key)?.link.name.clone()))
                 .collect();
-            Some((c.name.clone()?, rooms, c.operator))
+            Some((c.name.clone()?, rooms, c.is_operator(), c.away.clone()))
         });
         let who = found
             .as_ref()
-            .map(|(name, rooms, op)| (name.as_str(), rooms.as_slice(), *op));
+            .map(|(name, rooms, op, away)| (name.as_str(), rooms.as_slice(), *op, away.as_deref()));
         if let Some(line) = crate::irc::form::whois(me, nick, who) {
             self.send_to(id, line);
         }
@@ -753,48 +661,6 @@ impl Directory {
             ..message
         });
         self.frame_to(id, &echo);
-    }
-
-    async fn rename(&mut self, id: ClientId, old: String, new: String) {
-        if old == new {
-            return;
-        }
-        let checked = match self.check_name(id, &new) {
-            Ok(()) => self.claim_in_cluster(id, &new).await,
-            refused => refused,
-        };
-        if let Err((code, message)) = checked {
-            self.error_about(id, code, message, None, Some(&new));
-            return;
-        }
-        self.free_name(id, &old);
-        self.free_in_cluster(id, &old).await;
-        self.hold_name(id, &new);
-        let rooms = match self.clients.get_mut(&id) {
-            Some(client) => {
-                client.name = Some(new.clone());
-                client.rooms.clone()
-            }
-            None => return,
-        };
-        info!(client = id, from = %old, to = %new, "renamed");
-        for key in rooms {
-            if let Some(room) = self.rooms.get(&key) {
-                let rename = ToRoom::Rename {
-                    id,
-                    name: new.clone(),
-                };
-                let _ = room.link.tx.send(rename).await;
-            }
-        }
-        self.tell_neighbours(
-            id,
-            &ServerFrame::Rename(Rename {
-                time: now_millis(),
-                from: old,
-                to: new,
-            }),
-        );
     }
 
     /// Forgets a client and tells its rooms it left. `abort` drops what was

@@ -125,6 +125,7 @@ impl Directory {
         let item = InboxItem::Kick {
             to: holder.client,
             to_name: holder.name,
+            by,
             why,
         };
         if let Err(e) = cluster.deliver(&holder.node, &item).await {
@@ -159,9 +160,14 @@ impl Directory {
                 };
                 self.frame_to(to, &ServerFrame::Private(message));
             }
-            InboxItem::Kick { to, to_name, why } if holds(self, to, &to_name) => {
-                info!(client = to, name = %to_name, why = %why, "kicked from another node");
-                self.put_out(to, ErrorCode::Kicked, &why).await;
+            InboxItem::Kick {
+                to,
+                to_name,
+                by,
+                why,
+            } if holds(self, to, &to_name) => {
+                info!(client = to, name = %to_name, by = %by, why = %why, "kicked from another node");
+                self.put_out(to, ErrorCode::Kicked, &by, &why).await;
             }
             _ => {}
         }

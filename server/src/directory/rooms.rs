@@ -200,7 +200,7 @@ impl Directory {
         text: Option<String>,
     ) {
         let (member, operator) = self.clients.get(&id).map_or((false, false), |c| {
-            (c.rooms.iter().any(|r| r == key), c.operator)
+            (c.rooms.iter().any(|r| r == key), c.is_operator())
         });
         let Some(room) = self.rooms.get_mut(key).filter(|_| member) else {
             let message = format!("you are not in #{key}: /join it first");
