@@ -34,7 +34,8 @@ const MAX_QUOTE: usize = 24;
 /// Answers `!roll NdM[+K]`, `!time` and `!who`, in the room or privately.
 #[derive(Debug, Parser)]
 pub struct Args {
-    /// HOST:PORT of the chat server.
+    /// HOST:PORT of the chat server (several, comma-separated, for a
+    /// cluster's nodes).
     #[arg(short, long, value_name = "HOST:PORT", default_value = chat_core::DEFAULT_ADDR)]
     pub server: String,
     /// The name to join as.

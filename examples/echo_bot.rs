@@ -13,7 +13,8 @@ use futures::StreamExt;
 /// Answers every private message with the same text, privately.
 #[derive(Debug, Parser)]
 pub struct Args {
-    /// HOST:PORT of the chat server.
+    /// HOST:PORT of the chat server (several, comma-separated, for a
+    /// cluster's nodes).
     #[arg(short, long, value_name = "HOST:PORT", default_value = chat_core::DEFAULT_ADDR)]
     pub server: String,
     /// The name to join as.

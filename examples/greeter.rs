@@ -20,7 +20,8 @@ use futures::StreamExt;
 /// Welcomes each person who joins, and notes who left.
 #[derive(Debug, Parser)]
 pub struct Args {
-    /// HOST:PORT of the chat server.
+    /// HOST:PORT of the chat server (several, comma-separated, for a
+    /// cluster's nodes).
     #[arg(short, long, value_name = "HOST:PORT", default_value = chat_core::DEFAULT_ADDR)]
     pub server: String,
     /// The name to join as.

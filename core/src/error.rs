@@ -82,6 +82,16 @@ pub enum ChatError {
     /// The server closed the connection.
     #[error("server closed the connection")]
     ServerClosed,
+    /// The WebSocket could not be opened (`ws://`, `wss://` addresses):
+    /// the server refused the handshake, or is not a chat server's web
+    /// gateway.
+    #[error("WebSocket with {addr} failed: {message}")]
+    WebSocket {
+        /// The address tried.
+        addr: String,
+        /// What went wrong, with the server's reason when it gave one.
+        message: String,
+    },
     /// The server sent something that is not the protocol.
     #[error("bad frame from server: {0}")]
     BadFrame(#[from] DecodeError),

@@ -33,6 +33,8 @@
 //! - [`session`]: the [`ChatSession`] trait, [`Event`]s, [`SessionSender`] and
 //!   [`EventStream`] — runtime-free, only `futures` types.
 //! - [`tcp`]: [`TcpSession`], the implementation on async-std, with reconnection.
+//! - [`ws`]: the session over WebSocket (`ws://`, `wss://` addresses, a
+//!   server's web gateway), and [`WsSession`].
 //! - [`tls`]: [`TlsOptions`] and the rustls client configuration.
 //! - [`credentials`]: reading the room password from a file or `CHAT_PASSWORD`.
 //! - [`error`]: [`ChatError`], the typed errors.
@@ -49,6 +51,7 @@ pub mod session;
 pub mod split;
 pub mod tcp;
 pub mod tls;
+pub mod ws;
 
 pub use error::ChatError;
 pub use input::{parse_input, Input, InputError};
@@ -57,3 +60,4 @@ pub use render::{render, sanitize, Line, LineKind};
 pub use session::{Backoff, ChatSession, Event, EventStream, SessionConfig, SessionSender, Status};
 pub use tcp::TcpSession;
 pub use tls::TlsOptions;
+pub use ws::WsSession;

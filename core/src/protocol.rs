@@ -543,6 +543,9 @@ pub enum ErrorCode {
     NotInRoom,
     /// The server or the client has as many rooms as allowed.
     TooManyRooms,
+    /// The server cannot reach what it needs to accept messages (in a
+    /// cluster, its Redis): nothing was sent; try again shortly.
+    Unavailable,
     /// Any other refusal.
     Other,
 }
@@ -572,6 +575,7 @@ impl ErrorCode {
             ErrorCode::InvalidRoom => "invalid_room",
             ErrorCode::NotInRoom => "not_in_room",
             ErrorCode::TooManyRooms => "too_many_rooms",
+            ErrorCode::Unavailable => "unavailable",
             ErrorCode::Other => "other",
         }
     }

@@ -68,7 +68,10 @@ impl Backoff {
 /// What a session needs to connect.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
-    /// `HOST:PORT` of the server.
+    /// `HOST:PORT` of the server, or several separated by commas (the
+    /// nodes of a cluster, `a:8001,b:8002`): the session connects to the
+    /// first that answers and, when its server goes away, reconnects to
+    /// the next one first.
     pub addr: String,
     /// The name to ask for.
     pub name: String,

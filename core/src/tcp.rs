@@ -1,4 +1,6 @@
 //! `TcpSession`: the [`ChatSession`] over TCP on async-std, with reconnection.
+//! A `ws://` or `wss://` address takes the same session over a WebSocket
+//! (see [`crate::ws`]).
 //!
 //! This is the one place in `chat-core` that names the runtime: it opens
 //! sockets, spawns the connection task and sleeps between attempts. One task
@@ -45,7 +47,7 @@ pub struct TcpSession {
 
 impl ChatSession for TcpSession {
     async fn connect(config: SessionConfig) -> Result<Self, ChatError> {
-        let (link, welcome) = Link::open(&config, &config.name).await?;
+        let (link, welcome) = Link::open(&config, &config.name, 0).await?;
         let (command_tx, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let (mut event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
         let shared = Arc::new(Shared::default());
@@ -56,11 +58,13 @@ impl ChatSession for TcpSession {
         shared.rooms().joined(&welcome.room);
         // The channel is new and has room: these cannot fail.
         let _ = event_tx.try_send(Event::Status(Status::Connected {
-            addr: config.addr.clone(),
+            addr: link.addr.clone(),
             name: welcome.name.clone(),
         }));
         let _ = event_tx.try_send(Event::Welcome(welcome.clone()));
         let task = Task {
+            addr: link.addr.clone(),
+            at: link.index,
             name: welcome.name.clone(),
             put_out: None,
             joining: HashSet::from([room_key(&welcome.room)]),
@@ -88,73 +92,123 @@ impl ChatSession for TcpSession {
     }
 }
 
-/// One live connection after the handshake, plain or TLS.
+/// One live connection after the handshake: lines over TCP or TLS, or
+/// frames over a WebSocket (`ws://`, `wss://` addresses).
 struct Link {
-    reader: Box<dyn AsyncRead + Send + Unpin>,
-    writer: Box<dyn AsyncWrite + Send + Unpin>,
+    wire: Wire,
     /// The raw socket, to cut the connection whatever is layered on it.
     socket: TcpStream,
-    lines: LineDecoder,
-    chunk: Vec<u8>,
+    /// The address it reached (one of the configured ones).
+    addr: String,
+    /// Its place in the configured list.
+    index: usize,
+    max_line: usize,
+}
+
+/// How frames travel on a [`Link`].
+enum Wire {
+    /// One frame per `\n`-terminated line.
+    Lines {
+        reader: Box<dyn AsyncRead + Send + Unpin>,
+        writer: Box<dyn AsyncWrite + Send + Unpin>,
+        lines: LineDecoder,
+        chunk: Vec<u8>,
+    },
+    /// One frame per WebSocket text message.
+    WebSocket(crate::ws::WsWire),
+}
+
+/// The addresses in `HOST:PORT[,HOST:PORT…]`, in order.
+pub fn addresses(list: &str) -> Vec<&str> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .collect()
+}
+
+/// Whether another server of the list may do better than the one that
+/// gave this answer (a refusal of the name or password would be the same).
+fn try_next(error: &ChatError) -> bool {
+    match error {
+        ChatError::Connect { .. }
+        | ChatError::Timeout { .. }
+        | ChatError::ServerClosed
+        | ChatError::Io(_)
+        | ChatError::BadFrame(_) => true,
+        ChatError::Refused { code, .. } => {
+            matches!(code, ErrorCode::ServerFull | ErrorCode::Unavailable)
+        }
+        _ => false,
+    }
 }
 
 impl Link {
-    /// Connects, skips the banner, says hello and waits for the welcome.
-    async fn open(config: &SessionConfig, name: &str) -> Result<(Link, Welcome), ChatError> {
+    /// Connects to the first of the configured addresses that answers,
+    /// starting at place `from` in the list (after a failure, the one
+    /// after the server that failed), and joins as `name`.
+    async fn open(
+        config: &SessionConfig,
+        name: &str,
+        from: usize,
+    ) -> Result<(Link, Welcome), ChatError> {
+        let list = addresses(&config.addr);
+        let count = list.len().max(1);
+        let mut last = None;
+        for step in 0..count {
+            let index = (from + step) % count;
+            let addr = list.get(index).copied().unwrap_or(config.addr.as_str());
+            match Link::open_at(config, addr, name).await {
+                Ok((mut link, welcome)) => {
+                    link.index = index;
+                    return Ok((link, welcome));
+                }
+                Err(e) if try_next(&e) => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or(ChatError::ServerClosed))
+    }
+
+    /// Connects to `addr`, skips the banner, says hello and waits for the
+    /// welcome.
+    async fn open_at(
+        config: &SessionConfig,
+        addr: &str,
+        name: &str,
+    ) -> Result<(Link, Welcome), ChatError> {
         let wait = config.connect_timeout;
-        let addr = config.addr.clone();
+        let addr = addr.to_owned();
         let timeout = |during| ChatError::Timeout {
             addr: addr.clone(),
             during,
             secs: wait.as_secs(),
         };
-        let stream = async_std::io::timeout(wait, TcpStream::connect(config.addr.as_str()))
+        let websocket = crate::ws::target(&addr);
+        let host_port = match &websocket {
+            Some(target) => target.host_port.as_str(),
+            None => addr.as_str(),
+        };
+        let stream = async_std::io::timeout(wait, TcpStream::connect(host_port))
             .await
             .map_err(|error| ChatError::Connect {
-                addr: config.addr.clone(),
+                addr: addr.clone(),
                 error,
             })?;
         // Chat lines are tiny: without this, Nagle adds tens of milliseconds.
         stream.set_nodelay(true)?;
-        let (reader, writer): (
-            Box<dyn AsyncRead + Send + Unpin>,
-            Box<dyn AsyncWrite + Send + Unpin>,
-        ) = match &config.tls {
-            None => (Box::new(stream.clone()), Box::new(stream.clone())),
-            Some(options) => {
-                let tls = crate::tls::client_config(options, &config.addr)?;
-                let name = crate::tls::server_name(&config.addr)?;
-                let connector = futures_rustls::TlsConnector::from(tls);
-                let handshake = connector.connect(name, stream.clone());
-                let secured = async_std::future::timeout(wait, handshake)
-                    .await
-                    .map_err(|_| timeout("in the TLS handshake"))?
-                    .map_err(|e| crate::tls::handshake_error(&config.addr, &e))?;
-                let (reader, writer) = secured.split();
-                (Box::new(reader), Box::new(writer))
-            }
+        let mut link = match &websocket {
+            // The gateway sends no banner: the first frame is the welcome.
+            Some(target) => Link {
+                wire: Wire::WebSocket(
+                    crate::ws::WsWire::open(stream.clone(), target, config).await?,
+                ),
+                socket: stream,
+                addr: addr.clone(),
+                index: 0,
+                max_line: config.max_line,
+            },
+            None => Self::open_lines(stream, &addr, config, &timeout).await?,
         };
-        let mut link = Link {
-            reader,
-            writer,
-            socket: stream,
-            lines: LineDecoder::new(config.max_line),
-            chunk: vec![0; READ_CHUNK],
-        };
-        match async_std::future::timeout(wait, link.next_line()).await {
-            Err(_) => return Err(timeout("waiting for the banner")),
-            // A server that turns newcomers away says why in place of the banner.
-            Ok(Ok(Some(banner))) => {
-                if let Some(why) = banner.strip_prefix("! ") {
-                    return Err(ChatError::Refused {
-                        code: ErrorCode::ServerFull,
-                        message: crate::render::sanitize(why),
-                    });
-                }
-            }
-            Ok(Ok(None)) => return Err(ChatError::ServerClosed),
-            Ok(Err(e)) => return Err(e),
-        }
         link.write(&ClientFrame::Hello {
             name: name.to_owned(),
             version: crate::protocol::PROTOCOL_VERSION,
@@ -197,17 +251,80 @@ impl Link {
         Ok((link, welcome))
     }
 
+    /// The line protocol on a connected socket (TLS first when configured),
+    /// past the server's banner.
+    async fn open_lines(
+        stream: TcpStream,
+        addr: &str,
+        config: &SessionConfig,
+        timeout: &impl Fn(&'static str) -> ChatError,
+    ) -> Result<Link, ChatError> {
+        let wait = config.connect_timeout;
+        let (reader, writer): (
+            Box<dyn AsyncRead + Send + Unpin>,
+            Box<dyn AsyncWrite + Send + Unpin>,
+        ) = match &config.tls {
+            None => (Box::new(stream.clone()), Box::new(stream.clone())),
+            Some(options) => {
+                let tls = crate::tls::client_config(options, addr)?;
+                let name = crate::tls::server_name(addr)?;
+                let connector = futures_rustls::TlsConnector::from(tls);
+                let handshake = connector.connect(name, stream.clone());
+                let secured = async_std::future::timeout(wait, handshake)
+                    .await
+                    .map_err(|_| timeout("in the TLS handshake"))?
+                    .map_err(|e| crate::tls::handshake_error(addr, &e))?;
+                let (reader, writer) = secured.split();
+                (Box::new(reader), Box::new(writer))
+            }
+        };
+        let mut link = Link {
+            wire: Wire::Lines {
+                reader,
+                writer,
+                lines: LineDecoder::new(config.max_line),
+                chunk: vec![0; READ_CHUNK],
+            },
+            socket: stream,
+            addr: addr.to_owned(),
+            index: 0,
+            max_line: config.max_line,
+        };
+        match async_std::future::timeout(wait, link.next_line()).await {
+            Err(_) => Err(timeout("waiting for the banner")),
+            // A server that turns newcomers away says why in place of the banner.
+            Ok(Ok(Some(banner))) => match banner.strip_prefix("! ") {
+                Some(why) => Err(ChatError::Refused {
+                    code: ErrorCode::ServerFull,
+                    message: crate::render::sanitize(why),
+                }),
+                None => Ok(link),
+            },
+            Ok(Ok(None)) => Err(ChatError::ServerClosed),
+            Ok(Err(e)) => Err(e),
+        }
+    }
+
     /// The next line, or `None` when the server closed the connection.
     async fn next_line(&mut self) -> Result<Option<String>, ChatError> {
+        let (reader, lines, chunk) = match &mut self.wire {
+            Wire::WebSocket(ws) => return ws.next_line(self.max_line).await,
+            Wire::Lines {
+                reader,
+                lines,
+                chunk,
+                ..
+            } => (reader, lines, chunk),
+        };
         loop {
-            if let Some(line) = self.lines.next_line() {
+            if let Some(line) = lines.next_line() {
                 return Ok(Some(line?));
             }
-            let n = self.reader.read(&mut self.chunk).await?;
+            let n = reader.read(chunk).await?;
             if n == 0 {
                 return Ok(None);
             }
-            self.lines.feed(&self.chunk[..n]);
+            lines.feed(&chunk[..n]);
         }
     }
 
@@ -220,15 +337,25 @@ impl Link {
     }
 
     async fn write(&mut self, frame: &ClientFrame) -> Result<(), ChatError> {
-        self.writer.write_all(&encode_frame(frame)).await?;
-        // TLS holds records until flushed.
-        self.writer.flush().await?;
-        Ok(())
+        match &mut self.wire {
+            Wire::Lines { writer, .. } => {
+                writer.write_all(&encode_frame(frame)).await?;
+                // TLS holds records until flushed.
+                writer.flush().await?;
+                Ok(())
+            }
+            Wire::WebSocket(ws) => ws.write(frame).await,
+        }
     }
 
     async fn close(&mut self) {
-        // Ends TLS politely when it can; already closed is as good as closed.
-        let _ = async_std::future::timeout(Duration::from_secs(1), self.writer.close()).await;
+        match &mut self.wire {
+            // Ends TLS politely when it can; already closed is as good as closed.
+            Wire::Lines { writer, .. } => {
+                let _ = async_std::future::timeout(Duration::from_secs(1), writer.close()).await;
+            }
+            Wire::WebSocket(ws) => ws.close().await,
+        }
         let _ = self.socket.shutdown(std::net::Shutdown::Both);
     }
 }
@@ -244,6 +371,10 @@ enum End {
 /// The connection task's state, alive for the whole session.
 struct Task {
     config: SessionConfig,
+    /// The server connected to now (or last), and its place in the list
+    /// of addresses: a reconnection tries the next one first.
+    addr: String,
+    at: usize,
     /// The name currently held, claimed again after a reconnection.
     name: String,
     /// Rooms between our joining them and our own join notice: their
@@ -336,7 +467,7 @@ impl Task {
                 }
                 lagging = true;
                 let lag = Status::Unresponsive {
-                    addr: self.config.addr.clone(),
+                    addr: self.addr.clone(),
                     silent: heard.elapsed(),
                 };
                 if self.emit(Event::Status(lag)).await.is_err() {
@@ -350,7 +481,7 @@ impl Task {
                 if std::mem::take(&mut lagging) {
                     // It answered: say so where the lag was shown.
                     let back = Status::Connected {
-                        addr: self.config.addr.clone(),
+                        addr: self.addr.clone(),
                         name: self.name.clone(),
                     };
                     if self.emit(Event::Status(back)).await.is_err() {
@@ -555,8 +686,10 @@ impl Task {
             }))
             .await
             .map_err(|()| "event stream dropped".to_owned())?;
-            match Link::open(&self.config, &self.name).await {
+            match Link::open(&self.config, &self.name, self.at + 1).await {
                 Ok((mut link, welcome)) => {
+                    self.addr.clone_from(&link.addr);
+                    self.at = link.index;
                     self.name = welcome.name.clone();
                     self.shared.set_name(&welcome.name);
                     self.joining = HashSet::from([room_key(&welcome.room)]);
@@ -568,7 +701,7 @@ impl Task {
                     }
                     self.shared.connected.store(true, Ordering::Release);
                     let connected = Status::Connected {
-                        addr: self.config.addr.clone(),
+                        addr: self.addr.clone(),
                         name: welcome.name.clone(),
                     };
                     self.emit(Event::Status(connected))

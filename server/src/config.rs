@@ -8,6 +8,7 @@ use std::time::Duration;
 use chat_core::protocol::DEFAULT_MAX_LINE;
 
 use crate::access::Secret;
+pub use crate::cluster::ClusterConfig;
 use crate::history::Keep;
 
 /// A token bucket: `burst` messages at once, refilled at `per_sec` a second.
@@ -85,6 +86,13 @@ pub struct Config {
     pub operator_password: Option<Secret>,
     /// How long a wrong password waits before it is refused.
     pub refusal_delay: Duration,
+    /// Serve the rooms together with other servers through Redis; `None`:
+    /// this server alone (history in `history_db`).
+    pub cluster: Option<ClusterConfig>,
+    /// Pages of other origins that may open the web client's WebSocket
+    /// (`--web-origin`), each as [`crate::web::normalize_origin`] spells
+    /// it; the server's own page always may.
+    pub web_origins: Vec<String>,
 }
 
 /// Keepalive probes after `idle` without traffic, every `interval`, giving
@@ -131,6 +139,8 @@ impl Default for Config {
             password: None,
             operator_password: None,
             refusal_delay: Duration::from_secs(1),
+            cluster: None,
+            web_origins: Vec::new(),
         }
     }
 }

@@ -11,8 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_std::channel::Sender;
-use async_std::io::ReadExt;
-use chat_core::codec::{decode_client_frame, is_structured_hello, DecodeError, LineDecoder};
+use chat_core::codec::{decode_client_frame, is_structured_hello, DecodeError};
 use chat_core::error::describe_io;
 use chat_core::input::{help_lines, parse_input, Input, InputError};
 use chat_core::names::{parse_room, validate_text, TextError};
@@ -20,7 +19,6 @@ use chat_core::protocol::{
     ClientFrame, ErrorCode, ServerFrame, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION,
 };
 use futures::channel::oneshot;
-use futures::io::AsyncRead;
 use tracing::{debug, info, warn};
 
 use crate::config::Config;
@@ -29,14 +27,9 @@ use crate::irc::gateway::Registration;
 use crate::membership::Membership;
 use crate::rate::{FloodGuard, Verdict};
 use crate::room::ToRoom;
+use crate::source::{Arrived, Source};
 use crate::want::Want;
 use crate::wire::{self, Mode};
-
-/// The first byte of every TLS connection: never the start of a name.
-const TLS_HANDSHAKE_RECORD: u8 = 0x16;
-
-/// Bytes read from the socket at a time.
-const READ_CHUNK: usize = 4096;
 
 /// The banner: the first line every client gets.
 pub fn banner(room: &str) -> String {
@@ -68,10 +61,9 @@ pub struct Reader {
     peer: SocketAddr,
     /// Whether the room's password was given (or none is needed).
     pub(crate) admitted: bool,
-    stream: Box<dyn AsyncRead + Send + Sync + Unpin>,
+    source: Source,
     directory: Sender<ToDirectory>,
     pub(crate) config: Arc<Config>,
-    decoder: LineDecoder,
     pub(crate) phase: Phase,
     bucket: Option<FloodGuard>,
     /// The protocol version a structured client said it speaks.
@@ -87,7 +79,7 @@ impl Reader {
     pub fn new(
         id: ClientId,
         peer: SocketAddr,
-        stream: Box<dyn AsyncRead + Send + Sync + Unpin>,
+        source: Source,
         directory: Sender<ToDirectory>,
         config: Arc<Config>,
         rooms: Membership,
@@ -96,11 +88,10 @@ impl Reader {
             id,
             peer,
             admitted: config.password.is_none(),
-            stream,
+            source,
             directory,
             version: PROTOCOL_VERSION,
             rooms,
-            decoder: LineDecoder::new(config.max_line),
             phase: Phase::New,
             bucket: config.rate_limit.map(FloodGuard::new),
             config,
@@ -115,18 +106,24 @@ impl Reader {
         self
     }
 
+    /// A reader for a transport that carries only the structured protocol
+    /// (WebSocket): its first frame must be a hello, and it gets no banner.
+    pub fn speaking_structured(mut self) -> Self {
+        self.phase = Phase::Naming(Mode::Structured);
+        self
+    }
+
     /// Reads until the client leaves; returns why it left.
     pub async fn run(mut self) -> String {
         let peer = self.peer;
         let reason = self.read_loop().await;
-        if self.decoder.buffered() > 0 {
-            debug!(client = self.id, %peer, bytes = self.decoder.buffered(), "partial line dropped");
+        if self.source.buffered() > 0 {
+            debug!(client = self.id, %peer, bytes = self.source.buffered(), "partial line dropped");
         }
         reason
     }
 
     async fn read_loop(&mut self) -> String {
-        let mut chunk = vec![0u8; READ_CHUNK];
         let started = Instant::now();
         let mut pinged = false;
         loop {
@@ -146,7 +143,7 @@ impl Reader {
                 Phase::Named(Mode::Structured | Mode::Irc(_)) => Some(self.config.ping_interval),
                 Phase::Named(Mode::Plain) => None,
             };
-            let read = self.stream.read(&mut chunk);
+            let read = self.source.fill();
             let n = match wait {
                 Some(wait) => match async_std::future::timeout(wait, read).await {
                     Ok(result) => result,
@@ -162,9 +159,9 @@ impl Reader {
                 },
                 None => read.await,
             };
-            let n = match n {
-                Ok(0) => return "closed by peer".to_owned(),
-                Ok(n) => n,
+            let tls_hello = match n {
+                Ok(Arrived::Closed) => return "closed by peer".to_owned(),
+                Ok(Arrived::Input { tls_hello }) => tls_hello,
                 // Keepalive probes went unanswered: the peer is gone.
                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                     return "connection lost (keepalive)".to_owned()
@@ -172,16 +169,11 @@ impl Reader {
                 Err(e) => return format!("error: {}", describe_io(&e)),
             };
             pinged = false;
-            if matches!(self.phase, Phase::New)
-                && self.decoder.buffered() == 0
-                && chunk[0] == TLS_HANDSHAKE_RECORD
-                && self.config.tls.is_none()
-            {
+            if matches!(self.phase, Phase::New) && tls_hello && self.config.tls.is_none() {
                 // The client reads our banner as a broken TLS record and says so.
                 return "TLS handshake on a plain port".to_owned();
             }
-            self.decoder.feed(&chunk[..n]);
-            while let Some(line) = self.decoder.next_line() {
+            while let Some(line) = self.source.next_line() {
                 let flow = match line {
                     Ok(line) => self.on_line(line).await,
                     Err(e) => {
@@ -193,7 +185,7 @@ impl Reader {
                     return reason;
                 }
             }
-            self.decoder.shrink();
+            self.source.shrink();
         }
     }
 
@@ -546,7 +538,8 @@ impl Reader {
             }
             Want::Kick { name, reason } => {
                 let reason = reason.filter(|r| validate_text(r).is_ok());
-                self.forward(Request::Kick { name, reason }).await
+                let room = None;
+                self.forward(Request::Kick { name, reason, room }).await
             }
             Want::Ban {
                 target,

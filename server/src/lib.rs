@@ -14,8 +14,14 @@
 //! - `outbox`: a client's bounded outgoing queue.
 //! - `rate`: flood protection per client, on `chat-core`'s token bucket.
 //! - `wire`: serialising frames once per mode.
+//! - [`cluster`]: several servers sharing rooms and names through Redis
+//!   (a room's log is a Redis stream there).
 //! - `irc`: the IRC gateway (a third mode, on its own listener): parsing
 //!   and writing IRC lines, and translating IRC commands into requests.
+//! - [`web`]: the web gateway (its own listener): the embedded web client
+//!   and the structured protocol over WebSocket at `/ws`.
+//! - `source`: where a reader's lines come from (a byte stream, or a
+//!   WebSocket's messages).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -34,6 +40,7 @@ use tracing::{info, warn};
 pub mod config;
 
 mod access;
+pub mod cluster;
 mod connection;
 mod directory;
 pub mod history;
@@ -41,6 +48,7 @@ mod irc;
 pub mod log;
 mod membership;
 mod room;
+mod source;
 mod want;
 mod writer;
 // Public only for the micro-benchmarks in `benches/`.
@@ -48,6 +56,7 @@ mod writer;
 pub mod outbox;
 mod rate;
 pub mod tls;
+pub mod web;
 #[doc(hidden)]
 pub mod wire;
 
@@ -72,6 +81,9 @@ pub enum ServerError {
     /// The history database cannot be used.
     #[error(transparent)]
     History(#[from] history::HistoryError),
+    /// The cluster cannot be joined.
+    #[error(transparent)]
+    Cluster(#[from] cluster::ClusterError),
 }
 
 /// Where the server accepts connections.
@@ -83,6 +95,9 @@ pub struct Listeners {
     pub irc: Option<TcpListener>,
     /// IRC clients over TLS (with the server's certificate, `Config::tls`).
     pub irc_tls: Option<TcpListener>,
+    /// Browsers: the web client's page and its WebSocket (HTTPS and WSS
+    /// with `Config::tls`).
+    pub web: Option<TcpListener>,
 }
 
 /// Serves the rooms on `listener` until `shutdown` completes, then tells every
@@ -100,11 +115,12 @@ pub async fn run(
         chat: listener,
         irc: None,
         irc_tls: None,
+        web: None,
     };
     run_with(listeners, config, shutdown).await
 }
 
-/// [`run`], with IRC clients accepted on a second listener.
+/// [`run`], with IRC clients and browsers accepted on listeners of their own.
 ///
 /// # Errors
 /// [`ServerError::Io`] when a listener's address cannot be read.
@@ -117,6 +133,7 @@ pub async fn run_with(
         chat: listener,
         irc: irc_listener,
         irc_tls: irc_tls_listener,
+        web: web_listener,
     } = listeners;
     if irc_tls_listener.is_some() && config.tls.is_none() {
         return Err(ServerError::IrcTlsWithoutCertificate);
@@ -148,7 +165,11 @@ pub async fn run_with(
         }
         None => None,
     };
-    info!(%addr, irc = ?irc_addr, irc_tls = ?irc_tls_addr, default_room = %config.default_room, rooms = ?config.rooms, "server started");
+    let web_addr = web_listener
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()?;
+    info!(%addr, irc = ?irc_addr, irc_tls = ?irc_tls_addr, web = ?web_addr, default_room = %config.default_room, rooms = ?config.rooms, "server started");
 
     let (broker_tx, broker_rx) = async_std::channel::bounded(1024);
     let (internal_tx, internal_rx) = async_std::channel::unbounded();
@@ -163,7 +184,18 @@ pub async fn run_with(
         }
         None => access::Bans::default(),
     };
-    let directory = Directory::new(config.clone(), store, bans.clone(), internal_tx);
+    let cluster = match &config.cluster {
+        Some(settings) => {
+            let max_len = match config.history_keep {
+                history::Keep::Count(n) => n,
+                // A stream is trimmed by length only: by age, it keeps all.
+                history::Keep::Age(_) | history::Keep::All => 0,
+            };
+            Some(cluster::Cluster::start(settings, max_len, internal_tx.clone()).await?)
+        }
+        None => None,
+    };
+    let directory = Directory::new(config.clone(), store, bans.clone(), internal_tx, cluster);
     task::spawn(directory.run(broker_rx, internal_rx));
     // Every writer holds a clone; when all are dropped, everything is flushed.
     let (writers_done, mut all_written) = mpsc::channel::<()>(1);
@@ -180,17 +212,27 @@ pub async fn run_with(
     });
 
     let slots = Slots::new(config.max_clients, config.max_per_ip);
+    // Dropped when the server stops: open web connections end.
+    let (_web_stop, web_stopped) = oneshot::channel::<()>();
+    let web = web::Gateway {
+        broker: broker_tx.clone(),
+        config: config.clone(),
+        slots: slots.clone(),
+        stop: web_stopped.shared(),
+    };
     let mut next_id: ClientId = 1;
     let mut accept_backoff = Duration::from_millis(10);
     let shutdown = shutdown.fuse();
     futures::pin_mut!(shutdown);
     loop {
-        let (accepted, irc, irc_tls) = futures::select_biased! {
+        let (accepted, kind) = futures::select_biased! {
             () = shutdown => break,
-            accepted = listener.accept().fuse() => (accepted, false, false),
-            accepted = accept_on(irc_listener.as_ref()).fuse() => (accepted, true, false),
-            accepted = accept_on(irc_tls_listener.as_ref()).fuse() => (accepted, true, true),
+            accepted = listener.accept().fuse() => (accepted, Kind::Native),
+            accepted = accept_on(irc_listener.as_ref()).fuse() => (accepted, Kind::Irc { tls: false }),
+            accepted = accept_on(irc_tls_listener.as_ref()).fuse() => (accepted, Kind::Irc { tls: true }),
+            accepted = accept_on(web_listener.as_ref()).fuse() => (accepted, Kind::Web),
         };
+        let irc = matches!(kind, Kind::Irc { .. });
         let (stream, peer) = match accepted {
             Ok(pair) => {
                 accept_backoff = Duration::from_millis(10);
@@ -204,6 +246,22 @@ pub async fn run_with(
                 continue;
             }
         };
+        if kind == Kind::Web {
+            // A browser's connection may only fetch the page: it takes a
+            // slot when it opens the WebSocket.
+            let id = next_id;
+            next_id += 1;
+            let visitor = web::Visitor {
+                id,
+                peer,
+                writer_token: writers_done.clone(),
+                refused: bans
+                    .address_banned(peer.ip())
+                    .then(|| "you are banned from this server".to_owned()),
+            };
+            task::spawn(web::serve(web.clone(), visitor, stream));
+            continue;
+        }
         if bans.address_banned(peer.ip()) {
             task::spawn(refuse(
                 stream,
@@ -225,17 +283,16 @@ pub async fn run_with(
         let client = Client {
             id,
             peer,
-            stream,
             broker: broker_tx.clone(),
             config: config.clone(),
             writer_token: writers_done.clone(),
-            irc,
-            irc_tls,
+            kind,
         };
-        task::spawn(client.serve(slot));
+        task::spawn(client.serve_tcp(stream, slot));
     }
 
     info!("shutting down: no new connections");
+    drop(_web_stop);
     if let Some(status) = status {
         status.cancel().await;
     }
@@ -260,47 +317,54 @@ async fn accept_on(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream
     }
 }
 
+/// What a connection speaks, by the listener that accepted it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Native clients: plain or structured, decided by the first line.
+    Native,
+    /// IRC from the first byte, no banner; over TLS or not.
+    Irc { tls: bool },
+    /// The structured protocol over WebSocket, one frame per message.
+    Web,
+}
+
 /// One accepted connection, before its tasks start.
 struct Client {
     id: ClientId,
     peer: SocketAddr,
-    stream: TcpStream,
     broker: Sender<ToDirectory>,
     config: Arc<Config>,
     writer_token: mpsc::Sender<()>,
-    /// Accepted on an IRC listener: IRC from the first byte, no banner.
-    irc: bool,
-    /// Accepted on the IRC-over-TLS listener.
-    irc_tls: bool,
+    kind: Kind,
+}
+
+/// A connection's two directions, whatever carries them.
+pub(crate) struct Transport {
+    /// Where its lines come from.
+    source: source::Source,
+    /// Where its outbox is written.
+    sink: Box<dyn futures::io::AsyncWrite + Send + Unpin>,
+    /// The socket underneath, shut down to cut the connection off.
+    socket: TcpStream,
 }
 
 impl Client {
-    async fn serve(self, slot: Slot) {
-        let Client {
-            id,
-            peer,
-            stream,
-            broker,
-            config,
-            writer_token,
-            irc,
-            irc_tls,
-        } = self;
+    /// A native or IRC connection: TCP options, TLS, then [`Client::attach`].
+    async fn serve_tcp(self, stream: TcpStream, slot: Slot) {
+        let (id, peer, config) = (self.id, self.peer, self.config.clone());
         // Chat lines are tiny: without this, Nagle and delayed ACKs add 40 ms.
         if let Err(e) = stream.set_nodelay(true) {
             warn!(client = id, error = %e, "cannot set TCP_NODELAY");
         }
         // Plain users are never pinged (they would see it): the kernel's
         // keepalive probes find the peers that vanished without a word.
-        if let Some(keepalive) = &config.keepalive {
-            if let Err(e) = socket2::SockRef::from(&stream).set_tcp_keepalive(keepalive) {
-                warn!(client = id, error = %e, "cannot turn on TCP keepalive");
-            }
-        }
-        info!(client = id, %peer, irc, "connected");
+        set_keepalive(&stream, &config, id);
+        info!(client = id, %peer, irc = matches!(self.kind, Kind::Irc { .. }), "connected");
         let (reader, writer): tls::Halves = match &config.tls {
             // The plain IRC listener speaks plain TCP whatever the chat port does.
-            _ if irc && !irc_tls => (Box::new(stream.clone()), Box::new(stream.clone())),
+            _ if self.kind == (Kind::Irc { tls: false }) => {
+                (Box::new(stream.clone()), Box::new(stream.clone()))
+            }
             None => (Box::new(stream.clone()), Box::new(stream.clone())),
             Some(tls_config) => match tls::accept(stream.clone(), tls_config.clone(), peer).await {
                 Ok(halves) => halves,
@@ -308,20 +372,47 @@ impl Client {
                 Err(_) => return,
             },
         };
+        let transport = Transport {
+            source: source::Source::bytes(reader, config.max_line),
+            sink: writer,
+            socket: stream,
+        };
+        self.attach(transport, slot).await;
+    }
+
+    /// Registers the connection with the directory, starts its writer and
+    /// reads until it ends.
+    async fn attach(self, transport: Transport, slot: Slot) {
+        let Client {
+            id,
+            peer,
+            broker,
+            config,
+            writer_token,
+            kind,
+        } = self;
+        let Transport {
+            source,
+            sink: writer,
+            socket: stream,
+        } = transport;
+        let irc = matches!(kind, Kind::Irc { .. });
         let outbox = Outbox::new(config.max_send_queue);
-        // IRC clients speak first; a banner would be a line they cannot read.
-        if !irc {
+        // IRC clients speak first, and a WebSocket carries only frames: a
+        // banner would be a line they cannot read.
+        if kind == Kind::Native {
             let _ = outbox.push(wire::plain_line(&banner(&config.default_room)));
         }
         let current = Arc::new(std::sync::atomic::AtomicU64::new(NO_ROOM));
         let connected = ToDirectory::Connected {
             id,
             peer,
-            // Lines to an IRC client before it registers (shutdown) are IRC.
-            mode: if irc {
-                wire::Mode::Irc(wire::IrcCaps::default())
-            } else {
-                wire::Mode::Plain
+            // Lines to an IRC client before it registers (shutdown) are IRC;
+            // a WebSocket client is structured from the start.
+            mode: match kind {
+                Kind::Irc { .. } => wire::Mode::Irc(wire::IrcCaps::default()),
+                Kind::Web => wire::Mode::Structured,
+                Kind::Native => wire::Mode::Plain,
             },
             outbox: outbox.clone(),
             closer: stream.clone(),
@@ -343,10 +434,12 @@ impl Client {
             drop(writer_token);
         });
         let rooms = Membership::new(current);
-        let mut reader = Reader::new(id, peer, reader, broker.clone(), config, rooms);
-        if irc {
-            reader = reader.speaking_irc();
-        }
+        let mut reader = Reader::new(id, peer, source, broker.clone(), config, rooms);
+        reader = match kind {
+            Kind::Irc { .. } => reader.speaking_irc(),
+            Kind::Web => reader.speaking_structured(),
+            Kind::Native => reader,
+        };
         let reason = reader.run().await;
         if irc {
             // IRC's last word, whatever ended it (quit, flood, ping timeout);
@@ -357,6 +450,15 @@ impl Client {
         }
         let _ = broker.send(ToDirectory::Gone { id, reason }).await;
         drop(slot);
+    }
+}
+
+/// Turns on the kernel's keepalive probes, when configured.
+fn set_keepalive(stream: &TcpStream, config: &Config, id: ClientId) {
+    if let Some(keepalive) = &config.keepalive {
+        if let Err(e) = socket2::SockRef::from(stream).set_tcp_keepalive(keepalive) {
+            warn!(client = id, error = %e, "cannot turn on TCP keepalive");
+        }
     }
 }
 
@@ -451,6 +553,7 @@ pub struct ServerHandle {
     addr: SocketAddr,
     irc_addr: Option<SocketAddr>,
     irc_tls_addr: Option<SocketAddr>,
+    web_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<task::JoinHandle<Result<(), ServerError>>>,
 }
@@ -461,7 +564,7 @@ impl ServerHandle {
     /// # Errors
     /// When the port cannot be bound.
     pub async fn start(config: Config) -> Result<Self, ServerError> {
-        Self::start_serving(config, false).await
+        Self::start_serving(config, false, None).await
     }
 
     /// Binds two ports on `127.0.0.1`, one for native clients and one for
@@ -472,10 +575,35 @@ impl ServerHandle {
     /// # Errors
     /// When a port cannot be bound.
     pub async fn start_with_irc(config: Config) -> Result<Self, ServerError> {
-        Self::start_serving(config, true).await
+        Self::start_serving(config, true, None).await
     }
 
-    async fn start_serving(config: Config, irc: bool) -> Result<Self, ServerError> {
+    /// Binds two ports on `127.0.0.1`, one for native clients and one for
+    /// browsers ([`ServerHandle::web_addr`]: the web client and its
+    /// WebSocket, over TLS with `config.tls`), and runs the server there.
+    ///
+    /// # Errors
+    /// When a port cannot be bound.
+    pub async fn start_with_web(config: Config) -> Result<Self, ServerError> {
+        let any_port: SocketAddr = (std::net::Ipv4Addr::LOCALHOST, 0).into();
+        Self::start_serving(config, false, Some(any_port)).await
+    }
+
+    /// [`ServerHandle::start_with_web`] with browsers served on `web`: a
+    /// server started again where the one before was, for tests of
+    /// reconnection.
+    ///
+    /// # Errors
+    /// When a port cannot be bound.
+    pub async fn start_with_web_on(config: Config, web: SocketAddr) -> Result<Self, ServerError> {
+        Self::start_serving(config, false, Some(web)).await
+    }
+
+    async fn start_serving(
+        config: Config,
+        irc: bool,
+        web: Option<SocketAddr>,
+    ) -> Result<Self, ServerError> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let irc = match irc {
@@ -488,10 +616,16 @@ impl ServerHandle {
             false => None,
         };
         let irc_tls_addr = irc_tls.as_ref().map(TcpListener::local_addr).transpose()?;
+        let web = match web {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
+        let web_addr = web.as_ref().map(TcpListener::local_addr).transpose()?;
         let listeners = Listeners {
             chat: listener,
             irc,
             irc_tls,
+            web,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = task::spawn(run_with(listeners, config, stopped.map(drop)));
@@ -499,6 +633,7 @@ impl ServerHandle {
             addr,
             irc_addr,
             irc_tls_addr,
+            web_addr,
             stop: Some(stop),
             task: Some(task),
         })
@@ -517,6 +652,12 @@ impl ServerHandle {
     /// Where IRC clients connect over TLS, when started with IRC and TLS.
     pub fn irc_tls_addr(&self) -> Option<SocketAddr> {
         self.irc_tls_addr
+    }
+
+    /// Where browsers connect (`http://` or, with TLS, `https://`), when
+    /// started with the web gateway.
+    pub fn web_addr(&self) -> Option<SocketAddr> {
+        self.web_addr
     }
 
     /// Stops the server as Ctrl-C would, and waits until it has finished.

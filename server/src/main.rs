@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use async_std::net::TcpListener;
+use chat_server::config::ClusterConfig;
 use chat_server::{Config, RateLimit, Secret};
 use clap::Parser;
 use futures::channel::mpsc;
@@ -37,6 +38,16 @@ struct Args {
     /// certificate (--tls-cert, --tls-key); 6697 by convention.
     #[arg(long, value_name = "ADDR", requires = "tls_cert")]
     irc_tls_listen: Option<String>,
+    /// Serve the web client on this address: open http://ADDR/ in a
+    /// browser, name yourself, chat in the same rooms. Its WebSocket (/ws)
+    /// carries the structured protocol. HTTPS and WSS with --tls-cert.
+    #[arg(long, value_name = "ADDR")]
+    web_listen: Option<String>,
+    /// Let pages of this origin (scheme://host[:port]) open the web
+    /// client's WebSocket too (repeatable); only the server's own page may
+    /// otherwise, so another site cannot chat in a visitor's name.
+    #[arg(long = "web-origin", value_name = "ORIGIN", requires = "web_listen")]
+    web_origins: Vec<String>,
     /// The room everyone joins on connecting (nc users, version-1 clients
     /// and bots included).
     #[arg(long, value_name = "NAME", default_value = "lobby")]
@@ -92,6 +103,15 @@ struct Args {
     /// Recent messages shown to each newcomer on joining; 0 for none.
     #[arg(long, value_name = "N", default_value_t = 50)]
     replay: usize,
+    /// Serve the same rooms and names as every other server given this
+    /// Redis (redis://HOST:PORT): each room's history is then a Redis
+    /// stream, not SQLite. See docs/CLUSTER.md.
+    #[arg(long, value_name = "REDIS_URL", conflicts_with_all = ["history_db", "no_history"])]
+    cluster: Option<String>,
+    /// This server's name in the cluster, unique among its nodes
+    /// [default: HOSTNAME-PORT].
+    #[arg(long, value_name = "NAME", requires = "cluster")]
+    node: Option<String>,
     /// SQLite file that keeps the room's history across restarts
     /// [default: history.sqlite3 in the user's data directory].
     #[arg(long, value_name = "PATH", conflicts_with = "no_history")]
@@ -221,6 +241,28 @@ fn parse_room_flag(flag: &str, room: &str) -> anyhow::Result<String> {
         .with_context(|| format!("{flag} {room}"))
 }
 
+/// A node name from the host's name and the listening port.
+fn default_node(listen: &str) -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".to_owned());
+    let port = listen.rsplit(':').next().unwrap_or("0");
+    let name: String = format!("{host}-{port}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    name
+}
+
 impl Args {
     fn config(&self) -> anyhow::Result<Config> {
         Ok(Config {
@@ -253,6 +295,7 @@ impl Args {
                 .then(|| Duration::from_secs(self.status_interval)),
             replay: self.replay,
             history_db: match (&self.history_db, self.no_history) {
+                _ if self.cluster.is_some() => None,
                 (_, true) => None,
                 (Some(path), false) => Some(path.clone()),
                 (None, false) => Some(default_history_db()?),
@@ -266,6 +309,19 @@ impl Args {
                 (Some(cert), Some(key)) => Some(chat_server::tls::load(cert, key)?),
                 _ => None,
             },
+            cluster: self.cluster.as_ref().map(|url| ClusterConfig {
+                url: url.clone(),
+                node: self
+                    .node
+                    .clone()
+                    .unwrap_or_else(|| default_node(&self.listen)),
+            }),
+            web_origins: self
+                .web_origins
+                .iter()
+                .map(|origin| chat_server::web::normalize_origin(origin))
+                .collect::<Result<_, _>>()
+                .context("--web-origin")?,
             ..Config::default()
         })
     }
@@ -357,10 +413,24 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         Some(addr) => Some(bind("--irc-tls-listen", addr).await?.0),
         None => None,
     };
+    let web = match &args.web_listen {
+        Some(addr) => {
+            let (web, web_addrs) = bind("--web-listen", addr).await?;
+            if config.tls.is_none() && web_addrs.iter().any(|a| !a.ip().is_loopback()) {
+                warn!(
+                    "serving the web client over plain HTTP beyond this machine: anyone on the \
+                     path can read the chat; use --tls-cert and --tls-key for HTTPS"
+                );
+            }
+            Some(web)
+        }
+        None => None,
+    };
     let listeners = chat_server::Listeners {
         chat: listener,
         irc,
         irc_tls,
+        web,
     };
     chat_server::run_with(listeners, config, shutdown).await?;
     Ok(())

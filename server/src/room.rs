@@ -16,15 +16,15 @@ use async_std::channel::{Receiver, Sender};
 use bytes::Bytes;
 use chat_core::names::{name_key, room_key};
 use chat_core::protocol::{
-    now_millis, ChatMessage, Departure, HistoryEnd, MessageKind, Presence, Replayed, RoomInfo,
-    ServerFrame, TopicInfo, UserList, Welcome,
+    now_millis, ChatMessage, Departure, HistoryEnd, MessageKind, Presence, Rename, Replayed,
+    RoomInfo, ServerFrame, TopicInfo, UserList, Welcome,
 };
 use futures::channel::oneshot;
 use tracing::debug;
 
 use crate::directory::{ClientId, Internal};
 use crate::irc;
-use crate::log::RoomLog;
+use crate::log::{Entry, Logged, RoomLog, Source};
 use crate::outbox::Outbox;
 use crate::wire::{self, Mode};
 
@@ -43,6 +43,9 @@ pub struct Member {
     /// The connection's current room: plain lines about any other room are
     /// prefixed with `[#room] `.
     pub current: Arc<AtomicU64>,
+    /// Whether it is an operator (it may become one while in the room):
+    /// IRC clients see operators as `@nick`.
+    pub operator: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What a newcomer is told first.
@@ -96,6 +99,16 @@ pub enum ToRoom {
     Rename { id: ClientId, name: String },
     /// The topic changed: tell everyone.
     Topic(TopicInfo),
+    /// Entries the room's log accepted (in a cluster, from every node), in
+    /// the room's order: relay them.
+    Logged(Vec<Logged>),
+    /// The log could not take what a member said: tell them nothing was
+    /// sent.
+    Refused {
+        id: ClientId,
+        req_id: Option<String>,
+        why: String,
+    },
     /// The room is empty and forgotten, or the server is stopping: end.
     Close,
 }
@@ -158,6 +171,11 @@ pub struct Room {
     members: HashMap<ClientId, Member>,
     /// Name key → member, so that user lists come out sorted.
     names: BTreeMap<String, ClientId>,
+    /// In a cluster, the members on other nodes: name key → (name, node).
+    remote: BTreeMap<String, (String, String)>,
+    /// In a cluster, the topic as the log tells it (the directory's copy
+    /// may lag behind another node's change).
+    topic: Option<TopicInfo>,
     /// Members whose queue overflowed: the directory drops them.
     overflowed: HashSet<ClientId>,
     directory: Sender<Internal>,
@@ -169,10 +187,22 @@ impl Room {
         id: RoomId,
         name: String,
         replay: usize,
-        log: Box<dyn RoomLog>,
+        mut log: Box<dyn RoomLog>,
         directory: Sender<Internal>,
         relayed: Arc<AtomicU64>,
     ) -> Self {
+        let topic = log.topic();
+        if let Some(topic) = &topic {
+            let _ = directory.try_send(Internal::Topic {
+                key: room_key(&name),
+                topic: topic.clone(),
+            });
+        }
+        let remote = log
+            .elsewhere()
+            .into_iter()
+            .map(|(name, node)| (name_key(&name), (name, node)))
+            .collect();
         Self {
             id,
             name,
@@ -180,6 +210,8 @@ impl Room {
             log,
             members: HashMap::new(),
             names: BTreeMap::new(),
+            remote,
+            topic,
             overflowed: HashSet::new(),
             directory,
             relayed,
@@ -193,6 +225,9 @@ impl Room {
                 break;
             }
             self.handle(request);
+            if let Some(waiting) = self.log.backlog() {
+                waiting.await;
+            }
         }
         debug!(room = %self.name, "room broker stopped");
         (room_key(&self.name), self.log)
@@ -208,7 +243,7 @@ impl Room {
             } => self.relay(id, text, req_id, action),
             ToRoom::History { id, before, limit } => self.history(id, before, limit),
             ToRoom::Who { id, irc_who: true } => {
-                let users = self.users();
+                let users = self.listed(id);
                 let line = self
                     .members
                     .get(&id)
@@ -220,12 +255,12 @@ impl Room {
             ToRoom::Who { id, .. } => {
                 let users = ServerFrame::Users(UserList {
                     room: Some(self.name.clone()),
-                    users: self.users(),
+                    users: self.listed(id),
                 });
                 self.send_frame(id, &users);
             }
             ToRoom::Info { id } => {
-                let info = ServerFrame::RoomJoined(self.info(None));
+                let info = ServerFrame::RoomJoined(self.info(id, None));
                 self.send_frame(id, &info);
             }
             ToRoom::Add {
@@ -248,30 +283,162 @@ impl Room {
             }
             ToRoom::Rename { id, name } => {
                 if let Some(member) = self.members.get_mut(&id) {
-                    self.names.remove(&name_key(&member.name));
+                    let from = std::mem::replace(&mut member.name, name.clone());
+                    self.names.remove(&name_key(&from));
                     self.names.insert(name_key(&name), id);
-                    member.name = name;
+                    // The directory tells this server's clients; other
+                    // nodes hear it through the log.
+                    if self.log.shared() {
+                        self.offer(Entry::Renamed { from, to: name }, id, None);
+                    }
                 }
             }
-            ToRoom::Topic(topic) => self.broadcast(&ServerFrame::Topic(topic), None),
+            ToRoom::Topic(topic) => self.offer(Entry::Topic(topic), 0, None),
+            ToRoom::Logged(batch) => {
+                for logged in batch {
+                    self.log.delivered(&logged);
+                    self.apply(logged);
+                }
+            }
+            ToRoom::Refused { id, req_id, why } => {
+                let line = self.members.get(&id).map(|m| {
+                    wire::error(
+                        m.mode,
+                        chat_core::protocol::ErrorCode::Unavailable,
+                        &why,
+                        req_id,
+                    )
+                });
+                if let Some(line) = line {
+                    self.push(id, line);
+                }
+            }
             ToRoom::Close => {}
         }
     }
 
-    fn info(&self, topic: Option<String>) -> RoomInfo {
+    fn info(&self, reader: ClientId, topic: Option<String>) -> RoomInfo {
         RoomInfo {
             room: self.name.clone(),
             topic,
-            users: self.users(),
+            users: self.listed(reader),
         }
     }
 
-    /// Everyone in the room, in name-key order.
-    fn users(&self) -> Vec<String> {
-        self.names
-            .values()
-            .filter_map(|id| Some(self.members.get(id)?.name.clone()))
-            .collect()
+    /// Everyone in the room (on every node), in name-key order, as
+    /// `reader` reads it: IRC clients see this server's operators as
+    /// `@nick`.
+    fn listed(&self, reader: ClientId) -> Vec<String> {
+        let irc = self
+            .members
+            .get(&reader)
+            .is_some_and(|m| matches!(m.mode, Mode::Irc(_)));
+        let here = self.names.iter().filter_map(|(key, id)| {
+            let member = self.members.get(id)?;
+            let op = irc && member.operator.load(Ordering::Relaxed);
+            Some((key, format!("{}{}", if op { "@" } else { "" }, member.name)))
+        });
+        let elsewhere = self
+            .remote
+            .iter()
+            .filter(|(key, _)| !self.names.contains_key(*key))
+            .map(|(key, (name, _))| (key, name.clone()));
+        let all: BTreeMap<&String, String> = here.chain(elsewhere).collect();
+        all.into_values().collect()
+    }
+
+    /// Offers an entry to the log on behalf of member `id`, relaying it at
+    /// once when the log accepts it at once.
+    fn offer(&mut self, entry: Entry, id: ClientId, req_id: Option<String>) {
+        let source = Source::Here { client: id, req_id };
+        if let Some(logged) = self.log.append(entry, source) {
+            self.apply(logged);
+        }
+    }
+
+    /// Relays an accepted entry to this server's members.
+    fn apply(&mut self, logged: Logged) {
+        let Logged { entry, source } = logged;
+        match entry {
+            Entry::Said(item) => {
+                self.relayed.fetch_add(1, Ordering::Relaxed);
+                let wrap = match item.kind {
+                    MessageKind::Action => ServerFrame::Action,
+                    MessageKind::Message => ServerFrame::Message,
+                };
+                let mut message = item.message;
+                message.room = Some(self.name.clone());
+                match source {
+                    Source::Here {
+                        client,
+                        req_id: Some(req_id),
+                    } => {
+                        let echo = wrap(ChatMessage {
+                            id: Some(req_id),
+                            ..message.clone()
+                        });
+                        self.broadcast(&wrap(message), Some((client, &echo)));
+                    }
+                    _ => self.broadcast(&wrap(message), None),
+                }
+            }
+            Entry::Joined { name } => {
+                if let Source::Node(node) = source {
+                    self.remote.insert(name_key(&name), (name.clone(), node));
+                }
+                self.broadcast(
+                    &ServerFrame::Join(Presence {
+                        room: Some(self.name.clone()),
+                        time: now_millis(),
+                        name,
+                    }),
+                    None,
+                );
+            }
+            Entry::Left { name, reason } => {
+                if let Source::Node(node) = &source {
+                    let key = name_key(&name);
+                    if self.remote.get(&key).is_some_and(|(_, n)| n == node) {
+                        self.remote.remove(&key);
+                    }
+                }
+                self.broadcast(
+                    &ServerFrame::Leave(Departure {
+                        room: Some(self.name.clone()),
+                        time: now_millis(),
+                        name,
+                        reason,
+                    }),
+                    None,
+                );
+            }
+            Entry::Topic(topic) => {
+                if let Source::Node(_) = source {
+                    let _ = self.directory.try_send(Internal::Topic {
+                        key: room_key(&self.name),
+                        topic: topic.clone(),
+                    });
+                }
+                self.topic = Some(topic.clone());
+                self.broadcast(&ServerFrame::Topic(topic), None);
+            }
+            // This server's renames were told by the directory.
+            Entry::Renamed { .. } if matches!(source, Source::Here { .. }) => {}
+            Entry::Renamed { from, to } => {
+                if let Source::Node(node) = source {
+                    self.remote.remove(&name_key(&from));
+                    self.remote.insert(name_key(&to), (to.clone(), node));
+                }
+                self.broadcast(
+                    &ServerFrame::Rename(Rename {
+                        time: now_millis(),
+                        from,
+                        to,
+                    }),
+                    None,
+                );
+            }
+        }
     }
 
     /// Whether a member can read this frame: version-1 clients get only
@@ -335,19 +502,23 @@ impl Room {
     }
 
     fn add(&mut self, id: ClientId, member: Member, intro: Intro, topic: Option<String>) {
+        let topic = match self.log.shared() {
+            true => self.topic.as_ref().map(|t| t.topic.clone()),
+            false => topic,
+        };
         let mode = member.mode;
         let name = member.name.clone();
         self.names.insert(name_key(&name), id);
         self.members.insert(id, member);
         let first = match intro {
             Intro::Welcome(mut welcome) => {
-                welcome.users = self.users();
+                welcome.users = self.listed(id);
                 if welcome.version >= 2 {
                     welcome.topic.clone_from(&topic);
                 }
                 ServerFrame::Welcome(welcome)
             }
-            Intro::Joined => ServerFrame::RoomJoined(self.info(topic.clone())),
+            Intro::Joined => ServerFrame::RoomJoined(self.info(id, topic.clone())),
         };
         self.send_frame(id, &first);
         // Structured clients have the topic in the frame above.
@@ -363,14 +534,7 @@ impl Room {
         for item in self.log.recent(self.replay) {
             self.send_frame(id, &ServerFrame::Replay(item));
         }
-        self.broadcast(
-            &ServerFrame::Join(Presence {
-                room: Some(self.name.clone()),
-                time: now_millis(),
-                name,
-            }),
-            None,
-        );
+        self.offer(Entry::Joined { name }, id, None);
     }
 
     fn remove(&mut self, id: ClientId, reason: String, tell_leaver: bool, farewell: Option<Bytes>) {
@@ -378,25 +542,22 @@ impl Room {
             return;
         };
         let name = member.name.clone();
-        let leave = ServerFrame::Leave(Departure {
-            room: Some(self.name.clone()),
-            time: now_millis(),
-            name: name.clone(),
-            reason,
-        });
-        let leaver = if tell_leaver {
-            None
-        } else {
-            self.members.remove(&id)
-        };
-        self.broadcast(&leave, None);
+        if tell_leaver {
+            let leave = ServerFrame::Leave(Departure {
+                room: Some(self.name.clone()),
+                time: now_millis(),
+                name: name.clone(),
+                reason: reason.clone(),
+            });
+            self.send_frame(id, &leave);
+        }
         if let Some(line) = farewell {
             self.push(id, line);
         }
-        drop(leaver);
         self.members.remove(&id);
         self.names.remove(&name_key(&name));
         self.overflowed.remove(&id);
+        self.offer(Entry::Left { name, reason }, id, None);
     }
 
     fn relay(&mut self, id: ClientId, text: String, req_id: Option<String>, action: bool) {
@@ -411,7 +572,7 @@ impl Room {
         } else {
             MessageKind::Message
         };
-        let accepted = self.log.append(Replayed {
+        let item = Replayed {
             kind,
             message: ChatMessage {
                 room: None,
@@ -421,24 +582,8 @@ impl Room {
                 text,
                 id: None,
             },
-        });
-        self.relayed.fetch_add(1, Ordering::Relaxed);
-        let wrap = if action {
-            ServerFrame::Action
-        } else {
-            ServerFrame::Message
         };
-        let message = accepted.message;
-        match req_id {
-            Some(req_id) => {
-                let echo = wrap(ChatMessage {
-                    id: Some(req_id),
-                    ..message.clone()
-                });
-                self.broadcast(&wrap(message), Some((id, &echo)));
-            }
-            None => self.broadcast(&wrap(message), None),
-        }
+        self.offer(Entry::Said(item), id, req_id);
     }
 
     /// Answers a history request through the log, which may look on disk

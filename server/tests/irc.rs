@@ -4,137 +4,18 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use async_std::io::{BufReader, WriteExt};
-use async_std::net::TcpStream;
-use async_std::prelude::*;
 use chat_server::{Config, ServerHandle};
-use common::{within, Plain};
-
-/// An IRC client on a raw socket.
-struct Irc {
-    nick: String,
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-    /// The line [`Irc::until`] stopped at.
-    last: Option<String>,
-}
-
-impl Irc {
-    async fn connect(addr: SocketAddr) -> Irc {
-        let stream = within("connect", TcpStream::connect(addr))
-            .await
-            .expect("connect");
-        stream.set_nodelay(true).expect("nodelay");
-        Irc {
-            nick: "*".to_owned(),
-            reader: BufReader::new(stream.clone()),
-            writer: stream,
-            last: None,
-        }
-    }
-
-    /// Connects and registers as `nick`; returns what came up to the end
-    /// of the default room's names.
-    async fn register(addr: SocketAddr, nick: &str) -> (Irc, Vec<String>) {
-        let mut irc = Irc::connect(addr).await;
-        irc.send(&format!("NICK {nick}")).await;
-        irc.send(&format!("USER {nick} 0 * :{nick} the tester"))
-            .await;
-        let mut lines = irc.until(" 366 ").await;
-        lines.push(irc.last.take().unwrap_or_default());
-        irc.nick = nick.to_owned();
-        (irc, lines)
-    }
-
-    async fn send(&mut self, line: &str) {
-        self.send_raw(format!("{line}\r\n").as_bytes()).await;
-    }
-
-    async fn send_raw(&mut self, bytes: &[u8]) {
-        within("write", self.writer.write_all(bytes))
-            .await
-            .expect("write");
-    }
-
-    /// The next line without `\r\n`; `None` at EOF.
-    async fn try_line(&mut self) -> Option<String> {
-        let mut line = String::new();
-        let n = within("read a line", self.reader.read_line(&mut line))
-            .await
-            .expect("read");
-        if n == 0 {
-            return None;
-        }
-        assert!(line.ends_with("\r\n"), "not CRLF-terminated: {line:?}");
-        line.truncate(line.len() - 2);
-        Some(line)
-    }
-
-    async fn line(&mut self) -> String {
-        match self.try_line().await {
-            Some(line) => line,
-            None => panic!("{}: connection closed", self.nick),
-        }
-    }
-
-    async fn next_is(&mut self, want: &str) {
-        let line = self.line().await;
-        assert_eq!(line, want, "{}", self.nick);
-    }
-
-    /// Lines up to (not including) one that contains `needle`, which is
-    /// kept in `last`.
-    async fn until(&mut self, needle: &str) -> Vec<String> {
-        let mut skipped = Vec::new();
-        loop {
-            let line = self.line().await;
-            if line.contains(needle) {
-                self.last = Some(line);
-                return skipped;
-            }
-            skipped.push(line);
-        }
-    }
-
-    /// Whatever arrives within `quiet`.
-    async fn drain(&mut self, quiet: Duration) -> Vec<String> {
-        let mut lines = Vec::new();
-        loop {
-            let mut line = String::new();
-            match async_std::future::timeout(quiet, self.reader.read_line(&mut line)).await {
-                Ok(Ok(n)) if n > 0 => lines.push(line.trim_end().to_owned()),
-                _ => return lines,
-            }
-        }
-    }
-}
-
-async fn server() -> ServerHandle {
-    let config = Config {
-        rate_limit: None,
-        status_interval: None,
-        ..Config::default()
-    };
-    ServerHandle::start_with_irc(config)
-        .await
-        .expect("server starts")
-}
-
-fn irc_addr(server: &ServerHandle) -> SocketAddr {
-    server.irc_addr().expect("an IRC listener")
-}
-
-const LOBBY_JOIN_END: &str = ":chat-server 366 ";
+use common::irc::{irc_addr, server, Irc, LOBBY_JOIN_END};
+use common::Plain;
 
 #[async_std::test]
 async fn registration_with_cap_negotiation_and_honest_isupport() {
     let server = server().await;
     let mut irc = Irc::connect(irc_addr(&server)).await;
     irc.send("CAP LS 302").await;
-    irc.next_is(":chat-server CAP * LS :echo-message server-time")
+    irc.next_is(":chat-server CAP * LS :echo-message message-tags multi-prefix server-time")
         .await;
     irc.send("NICK alice").await;
     irc.send("USER alice 0 * :Alice Liddell").await;
@@ -162,6 +43,7 @@ async fn registration_with_cap_negotiation_and_honest_isupport() {
         " CASEMAPPING=",
         " PREFIX=(o)@ ",
         " CHANLIMIT=#:20 ",
+        " CHANMODES=b,,, ",
     ] {
         assert!(isupport.contains(token), "{token} missing: {isupport}");
     }
@@ -532,7 +414,10 @@ async fn a_native_operator_can_kick_an_irc_user() {
     op.next_is("* op is now an operator").await;
     irc.next_is(":chat-server NOTICE rude :op is now an operator")
         .await;
+    irc.next_is(":chat-server MODE #lobby +o op").await;
     op.send("/kick rude enough").await;
+    irc.next_is(":op!op@chat KICK #lobby rude :kicked by op: enough")
+        .await;
     irc.next_is("ERROR :you were kicked by op: enough").await;
     assert_eq!(irc.try_line().await, None);
     op.expect("* rude left (kicked by op: enough)").await;
@@ -638,7 +523,7 @@ async fn server_time_and_echo_message_capabilities() {
     let mut alice = Irc::connect(irc_addr(&server)).await;
     alice.send("CAP LS 302").await;
     alice
-        .next_is(":chat-server CAP * LS :echo-message server-time")
+        .next_is(":chat-server CAP * LS :echo-message message-tags multi-prefix server-time")
         .await;
     alice.send("CAP REQ :server-time echo-message").await;
     alice
@@ -648,11 +533,7 @@ async fn server_time_and_echo_message_capabilities() {
     alice
         .next_is(":chat-server CAP * LIST :echo-message server-time")
         .await;
-    alice.send("NICK alice").await;
-    alice.send("USER alice 0 * :Alice").await;
-    alice.send("CAP END").await;
-    alice.until(LOBBY_JOIN_END).await;
-    alice.nick = "alice".to_owned();
+    alice.end_negotiation("alice").await;
     bob.next_is("* alice joined").await;
 
     bob.send("hi alice").await;

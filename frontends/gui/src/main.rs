@@ -40,7 +40,9 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Parser, Serialize, Deserialize)]
 #[command(version, about)]
 struct Args {
-    /// Server address, HOST:PORT (default: the last one used, else 127.0.0.1:8001).
+    /// Server address, HOST:PORT (default: the last one used, else
+    /// 127.0.0.1:8001); several separated by commas are a cluster's nodes,
+    /// tried in turn.
     #[arg(short, long, value_name = "HOST:PORT")]
     server: Option<String>,
     /// Your name (default: the last one used, else your login name).

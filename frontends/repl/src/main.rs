@@ -26,7 +26,9 @@ mod state;
 #[derive(Debug, Parser)]
 #[command(name = "chat-repl", version)]
 struct Args {
-    /// The server to connect to.
+    /// The server to connect to: HOST:PORT, ws://HOST:PORT for the web
+    /// gateway, or several separated by commas (a cluster's nodes: the next
+    /// is tried when one fails).
     #[arg(short, long, value_name = "HOST:PORT", default_value = chat_core::DEFAULT_ADDR)]
     server: String,
     /// The name to use in the room; asked for when missing.

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_std::channel::{Receiver, Sender};
@@ -27,6 +27,7 @@ use futures::StreamExt;
 use tracing::{debug, info, warn};
 
 use crate::access::Bans;
+use crate::cluster::{Cluster, InboxItem};
 use crate::config::Config;
 use crate::history::Store;
 use crate::log::RoomLog;
@@ -34,7 +35,9 @@ use crate::outbox::Outbox;
 use crate::room::{Intro, Member, RoomId, ToRoom};
 use crate::wire::{self, Mode};
 
+mod irc;
 mod moderation;
+mod remote;
 mod rooms;
 
 fn lower(text: &str) -> String {
@@ -98,10 +101,12 @@ pub enum Request {
     Rooms,
     /// The operator password was given (and checked by the connection).
     Oper,
-    /// Operators: put `name` out of the server.
+    /// Operators: put `name` out of the server; IRC's `KICK` names the
+    /// room (key) they must be in.
     Kick {
         name: String,
         reason: Option<String>,
+        room: Option<String>,
     },
     /// Operators: refuse a name (and its look-alikes), or with `address`
     /// an address, for `duration` or for good.
@@ -119,6 +124,15 @@ pub enum Request {
     Whois(String),
     /// IRC's `ISON` (`userhost: false`) or `USERHOST` of these nicks.
     Online { nicks: Vec<String>, userhost: bool },
+    /// IRC's `NOTICE` to a nick: a private message that gets no word back
+    /// (no `401`, no `301`).
+    Notice { to: String, text: String },
+    /// IRC's `AWAY`: away with this message, or back with `None`.
+    Away(Option<String>),
+    /// IRC's `LUSERS`.
+    Lusers,
+    /// IRC's `MODE #channel b`: the bans as a channel's ban list.
+    IrcBans { channel: String },
 }
 
 /// What connections tell the directory.
@@ -164,6 +178,10 @@ pub enum Internal {
     Overflowed { id: ClientId },
     /// A room closed: its log, for when the room is created again.
     Retired { key: String, log: Box<dyn RoomLog> },
+    /// In a cluster: something from another node for a client here.
+    Inbox(InboxItem),
+    /// In a cluster: another node changed a room's topic.
+    Topic { key: String, topic: TopicInfo },
 }
 
 impl std::fmt::Debug for Internal {
@@ -171,6 +189,8 @@ impl std::fmt::Debug for Internal {
         match self {
             Internal::Overflowed { id } => write!(f, "Overflowed({id})"),
             Internal::Retired { key, .. } => write!(f, "Retired({key})"),
+            Internal::Inbox(item) => write!(f, "Inbox({item:?})"),
+            Internal::Topic { key, .. } => write!(f, "Topic({key})"),
         }
     }
 }
@@ -182,7 +202,10 @@ struct Client {
     mode: Mode,
     version: u32,
     name: Option<String>,
-    operator: bool,
+    /// Shared with its room memberships, which show operators to IRC.
+    operator: Arc<AtomicBool>,
+    /// IRC's away message.
+    away: Option<String>,
     /// Keys of the rooms it is in, oldest first.
     rooms: Vec<String>,
     current: Arc<AtomicU64>,
@@ -214,6 +237,9 @@ pub struct Directory {
     internal: Sender<Internal>,
     relayed: Arc<AtomicU64>,
     shutting_down: bool,
+    /// The cluster this server is a node of, if any: names are claimed
+    /// there too, and rooms' logs are its streams.
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl Directory {
@@ -223,6 +249,7 @@ impl Directory {
         store: Option<Arc<Store>>,
         bans: Bans,
         internal: Sender<Internal>,
+        cluster: Option<Arc<Cluster>>,
     ) -> Self {
         let mut directory = Self {
             default_room: room_key(&config.default_room),
@@ -237,6 +264,7 @@ impl Directory {
             internal,
             relayed: Arc::new(AtomicU64::new(0)),
             shutting_down: false,
+            cluster,
         };
         for name in std::iter::once(&config.default_room).chain(&config.rooms) {
             if !directory.rooms.contains_key(&room_key(name)) {
@@ -259,8 +287,16 @@ impl Directory {
                 Next::Internal(Internal::Overflowed { id }) => {
                     self.remove(id, "send queue exceeded", true).await;
                 }
-                // With a database the room's history is there; keep nothing.
-                Next::Internal(Internal::Retired { .. }) if self.store.is_some() => {}
+                // With a database (or a cluster) the room's history is
+                // there; keep nothing.
+                Next::Internal(Internal::Retired { .. })
+                    if self.store.is_some() || self.cluster.is_some() => {}
+                Next::Internal(Internal::Inbox(item)) => self.inbox(item).await,
+                Next::Internal(Internal::Topic { key, topic }) => {
+                    if let Some(room) = self.rooms.get_mut(&key) {
+                        room.topic = Some(topic);
+                    }
+                }
                 Next::Internal(Internal::Retired { key, log }) => {
                     if self.retired.len() >= self.config.max_rooms {
                         self.retired.remove(0);
@@ -293,7 +329,8 @@ impl Directory {
                         mode,
                         version: PROTOCOL_VERSION,
                         name: None,
-                        operator: false,
+                        operator: Arc::default(),
+                        away: None,
                         rooms: Vec::new(),
                         current,
                     },
@@ -495,6 +532,7 @@ impl Directory {
             mode: client.mode,
             version: client.version,
             current: client.current.clone(),
+            operator: client.operator.clone(),
         })
     }
 
@@ -524,7 +562,11 @@ impl Directory {
             self.send_to(id, line);
             return None;
         }
-        if let Err((code, message)) = self.check_name(id, &name) {
+        let checked = match self.check_name(id, &name) {
+            Ok(()) => self.claim_in_cluster(id, &name).await,
+            refused => refused,
+        };
+        if let Err((code, message)) = checked {
             info!(client = id, name = %name, reason = %message, "name refused");
             self.error_about(id, code, message, None, Some(&name));
             return None;
@@ -607,7 +649,11 @@ impl Directory {
                 to,
                 text,
                 id: req_id,
-            } => self.private(id, name, to, text, req_id),
+            } => {
+                self.private(id, name, to.clone(), text, req_id).await;
+                self.tell_away(id, &to);
+            }
+            Request::Notice { to, text } => self.notice(id, name, to, text).await,
             Request::Nick { name: new, done } => {
                 self.rename(id, name, new).await;
                 let now = self.clients.get(&id).and_then(|c| c.name.clone());
@@ -627,7 +673,7 @@ impl Directory {
             Request::Rooms => self.list_rooms(id),
             Request::Oper => {
                 if let Some(client) = self.clients.get_mut(&id) {
-                    client.operator = true;
+                    client.operator.store(true, Ordering::Relaxed);
                     info!(client = id, peer = %client.peer, name = %name, "operator");
                 }
                 self.tell_neighbours(
@@ -636,11 +682,13 @@ impl Directory {
                         text: format!("{name} is now an operator"),
                     }),
                 );
+                self.irc_operator_modes(id, &name);
             }
             Request::Kick {
                 name: target,
                 reason,
-            } => self.kick(id, name, target, reason).await,
+                room,
+            } => self.kick(id, name, target, reason, room).await,
             Request::Ban {
                 target,
                 address,
@@ -655,7 +703,7 @@ impl Directory {
                     .iter()
                     .filter_map(|nick| self.names.get(&name_key(nick)))
                     .filter_map(|t| self.clients.get(t))
-                    .filter_map(|c| Some((c.name.clone()?, c.operator)))
+                    .filter_map(|c| Some((c.name.clone()?, c.is_operator())))
                     .collect();
                 let line = match userhost {
                     true => crate::irc::form::userhost(&name, &online),
@@ -666,6 +714,9 @@ impl Directory {
                 };
                 self.send_to(id, line);
             }
+            Request::Away(message) => self.away(id, message),
+            Request::Lusers => self.lusers(id, &name),
+            Request::IrcBans { channel } => self.irc_bans(id, &name, &channel),
         }
     }
 
@@ -680,17 +731,17 @@ impl Directory {
                 .iter()
                 .filter_map(|key| Some(self.rooms.get(key)?.link.name.clone()))
                 .collect();
-            Some((c.name.clone()?, rooms, c.operator))
+            Some((c.name.clone()?, rooms, c.is_operator(), c.away.clone()))
         });
         let who = found
             .as_ref()
-            .map(|(name, rooms, op)| (name.as_str(), rooms.as_slice(), *op));
+            .map(|(name, rooms, op, away)| (name.as_str(), rooms.as_slice(), *op, away.as_deref()));
         if let Some(line) = crate::irc::form::whois(me, nick, who) {
             self.send_to(id, line);
         }
     }
 
-    fn private(
+    async fn private(
         &mut self,
         id: ClientId,
         from: String,
@@ -699,6 +750,10 @@ impl Directory {
         req_id: Option<String>,
     ) {
         let Some(&target) = self.names.get(&name_key(&to)) else {
+            if self.cluster.is_some() {
+                self.private_elsewhere(id, from, to, text, req_id).await;
+                return;
+            }
             let message = format!("nobody called \"{to}\" is online");
             self.error_about(id, ErrorCode::UnknownUser, message, req_id, Some(&to));
             return;
@@ -730,11 +785,16 @@ impl Directory {
         if old == new {
             return;
         }
-        if let Err((code, message)) = self.check_name(id, &new) {
+        let checked = match self.check_name(id, &new) {
+            Ok(()) => self.claim_in_cluster(id, &new).await,
+            refused => refused,
+        };
+        if let Err((code, message)) = checked {
             self.error_about(id, code, message, None, Some(&new));
             return;
         }
         self.free_name(id, &old);
+        self.free_in_cluster(id, &old).await;
         self.hold_name(id, &new);
         let rooms = match self.clients.get_mut(&id) {
             Some(client) => {
@@ -794,6 +854,7 @@ impl Directory {
                     info!(client = id, peer = %client.peer, name = %name, reason, "disconnected");
                 }
                 self.free_name(id, name);
+                self.free_in_cluster(id, name).await;
             }
             None => info!(client = id, peer = %client.peer, reason, "disconnected before naming"),
         }

@@ -6,17 +6,23 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use chat_core::names::name_key;
-use chat_core::protocol::{now_millis, BanList, ErrorCode, ServerFrame};
+use chat_core::protocol::{now_millis, BanList, ErrorCode, Notice, ServerFrame};
 use tracing::{info, warn};
 
-use super::{ClientId, Directory};
+use super::{Client, ClientId, Directory};
 use crate::access::{Ban, BanTarget};
 use crate::wire::{self, Mode};
+
+impl Client {
+    pub(super) fn is_operator(&self) -> bool {
+        self.operator.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
 
 impl Directory {
     /// Refuses with a reason unless `id` is an operator.
     fn operator(&mut self, id: ClientId, what: &str) -> bool {
-        if self.clients.get(&id).is_some_and(|c| c.operator) {
+        if self.clients.get(&id).is_some_and(|c| c.is_operator()) {
             return true;
         }
         let message = format!("only operators may {what}: /oper PASSWORD first");
@@ -26,19 +32,51 @@ impl Directory {
 
     /// Puts a connection out, telling it why first: a structured client
     /// gets an error with `code` (kicked or banned), so that it does not
-    /// come back by itself.
-    async fn put_out(&mut self, victim: ClientId, code: ErrorCode, why: &str) {
-        if let Some(mode) = self.clients.get(&victim).map(|c| c.mode) {
+    /// come back by itself; an IRC client is kicked from each of its
+    /// channels by `by`, then told why the link closes.
+    pub(super) async fn put_out(&mut self, victim: ClientId, code: ErrorCode, by: &str, why: &str) {
+        if let Some(client) = self.clients.get(&victim) {
             let told = format!("you were {why}");
-            let line = match mode {
-                Mode::Plain => wire::notice(mode, told),
-                Mode::Structured => wire::error(mode, code, told, None),
-                // IRC's way to say why a connection ends.
-                Mode::Irc(_) => wire::irc_closing(&told),
+            let line = match client.mode {
+                Mode::Plain => wire::notice(client.mode, told),
+                Mode::Structured => wire::error(client.mode, code, told, None),
+                Mode::Irc(_) => {
+                    let name = client.name.as_deref().unwrap_or("*");
+                    let channels: Vec<&str> = client
+                        .rooms
+                        .iter()
+                        .filter_map(|key| Some(self.rooms.get(key)?.link.name.as_str()))
+                        .collect();
+                    crate::irc::form::kicked(by, name, &channels, why, &told)
+                }
             };
             self.send_to(victim, line);
         }
         self.remove(victim, why, false).await;
+    }
+
+    /// Tells the IRC clients in `id`'s rooms that it is an operator now,
+    /// as a channel mode (`+o`), which is how IRC shows one.
+    pub(super) fn irc_operator_modes(&mut self, id: ClientId, name: &str) {
+        let Some(client) = self.clients.get(&id) else {
+            return;
+        };
+        let mut lines = Vec::new();
+        for key in &client.rooms {
+            let Some(room) = self.rooms.get(key) else {
+                continue;
+            };
+            let line = crate::irc::form::operator_mode(&room.link.name, name);
+            lines.extend(room.members.iter().map(|&member| (member, line.clone())));
+        }
+        for (member, line) in lines {
+            if matches!(
+                self.clients.get(&member).map(|c| c.mode),
+                Some(Mode::Irc(_))
+            ) {
+                self.send_to(member, line);
+            }
+        }
     }
 
     /// An operator puts `target` out; nothing keeps them from coming back.
@@ -48,15 +86,33 @@ impl Directory {
         by: String,
         target: String,
         reason: Option<String>,
+        room: Option<String>,
     ) {
         if !self.operator(id, "kick") {
             return;
         }
         let Some(&victim) = self.names.get(&name_key(&target)) else {
+            if self.cluster.is_some() {
+                self.kick_elsewhere(id, by, target, reason).await;
+                return;
+            }
             let message = format!("nobody called \"{target}\" is online");
-            self.error_to(id, ErrorCode::UnknownUser, message, None);
+            self.error_about(id, ErrorCode::UnknownUser, message, None, Some(&target));
             return;
         };
+        // IRC kicks from a channel: the victim must be in it.
+        if let Some(room) = room.and_then(|key| self.rooms.get(&key)) {
+            if !room.members.contains(&victim) {
+                let channel = room.link.name.clone();
+                if let Some(line) = self.clients.get(&id).map(|c| {
+                    let me = c.name.as_deref().unwrap_or("*");
+                    crate::irc::form::not_in_channel(me, &target, &channel)
+                }) {
+                    self.send_to(id, line);
+                }
+                return;
+            }
+        }
         if victim == id {
             let message = "you cannot kick yourself".to_owned();
             self.error_to(id, ErrorCode::BadCommand, message, None);
@@ -67,7 +123,7 @@ impl Directory {
             let name = client.name.clone().unwrap_or_default();
             warn!(client = victim, peer = %client.peer, name = %name, by = %by, reason = reason.as_deref().unwrap_or(""), "kicked");
         }
-        self.put_out(victim, ErrorCode::Kicked, &why).await;
+        self.put_out(victim, ErrorCode::Kicked, &by, &why).await;
     }
 
     /// An operator bans a name (and puts out whoever holds it or a name
@@ -132,10 +188,9 @@ impl Directory {
                 None => String::new(),
             }
         );
-        let notice = wire::notice(self.clients.get(&id).map_or(Mode::Plain, |c| c.mode), done);
-        self.send_to(id, notice);
+        self.frame_to(id, &ServerFrame::Notice(Notice { text: done }));
         for victim in victims {
-            self.put_out(victim, ErrorCode::Banned, &why).await;
+            self.put_out(victim, ErrorCode::Banned, &by, &why).await;
         }
     }
 
@@ -198,14 +253,8 @@ impl Directory {
         };
         info!(target = %lifted.target.text(), by = %by, "unban");
         self.store_ban(None, lifted.target.clone());
-        let mode = self.clients.get(&id).map_or(Mode::Plain, |c| c.mode);
-        self.send_to(
-            id,
-            wire::notice(
-                mode,
-                format!("{} is no longer banned", lifted.target.text()),
-            ),
-        );
+        let text = format!("{} is no longer banned", lifted.target.text());
+        self.frame_to(id, &ServerFrame::Notice(Notice { text }));
     }
 
     pub(super) fn list_bans(&mut self, id: ClientId) {
@@ -219,7 +268,7 @@ impl Directory {
     }
 }
 
-fn with_reason(what: String, reason: Option<&str>) -> String {
+pub(super) fn with_reason(what: String, reason: Option<&str>) -> String {
     match reason {
         Some(reason) if !reason.is_empty() => format!("{what}: {reason}"),
         _ => what,

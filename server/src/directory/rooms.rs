@@ -14,6 +14,7 @@ use tracing::{info, warn};
 use super::{
     ClientId, Directory, Internal, Refusal, RoomEntry, RoomLink, MAX_TOPIC_CHARS, ROOM_QUEUE,
 };
+use crate::cluster::stream::RedisLog;
 use crate::log::{LocalLog, RoomLog};
 use crate::room::{Intro, Room, ToRoom};
 
@@ -35,10 +36,15 @@ impl Directory {
             .iter()
             .position(|(k, _)| *k == key)
             .map(|at| self.retired.remove(at).1);
+        let cluster = self.cluster.clone();
+        let room_tx = tx.clone();
         async_std::task::spawn(async move {
-            let log: Box<dyn RoomLog> = match retired {
-                Some(log) => log,
-                None => {
+            let log: Box<dyn RoomLog> = match (retired, cluster) {
+                (Some(log), _) => log,
+                (None, Some(cluster)) => {
+                    Box::new(RedisLog::open(cluster, &log_key, &log_name, replay, room_tx).await)
+                }
+                (None, None) => {
                     let opened = async_std::task::spawn_blocking(move || {
                         LocalLog::open(store, &log_key, &log_name, replay).or_else(|e| {
                             warn!(room = %log_name, error = %e, "cannot read the room's history; keeping it in memory");
@@ -194,7 +200,7 @@ impl Directory {
         text: Option<String>,
     ) {
         let (member, operator) = self.clients.get(&id).map_or((false, false), |c| {
-            (c.rooms.iter().any(|r| r == key), c.operator)
+            (c.rooms.iter().any(|r| r == key), c.is_operator())
         });
         let Some(room) = self.rooms.get_mut(key).filter(|_| member) else {
             let message = format!("you are not in #{key}: /join it first");

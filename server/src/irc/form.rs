@@ -32,10 +32,16 @@ pub struct Caps {
     pub server_time: bool,
     /// `echo-message`: the client reads its own messages back.
     pub echo_message: bool,
+    /// `message-tags`: the client may send tags (and `TAGMSG`); the
+    /// gateway reads and drops them, relaying none.
+    pub message_tags: bool,
+    /// `multi-prefix`: every prefix in `NAMES` and `WHO`; with the one
+    /// prefix there is (`@`), that is what everyone gets.
+    pub multi_prefix: bool,
 }
 
 /// The capabilities offered, as `CAP LS` lists them (their order there).
-pub const OFFERED: &str = "echo-message server-time";
+pub const OFFERED: &str = "echo-message message-tags multi-prefix server-time";
 
 impl Caps {
     /// Takes a `CAP REQ` list (`-name` drops one); `None` if it names a
@@ -50,6 +56,8 @@ impl Caps {
             match name {
                 "server-time" => caps.server_time = on,
                 "echo-message" => caps.echo_message = on,
+                "message-tags" => caps.message_tags = on,
+                "multi-prefix" => caps.multi_prefix = on,
                 _ => return None,
             }
         }
@@ -61,6 +69,12 @@ impl Caps {
         let mut names = Vec::new();
         if self.echo_message {
             names.push("echo-message");
+        }
+        if self.message_tags {
+            names.push("message-tags");
+        }
+        if self.multi_prefix {
+            names.push("multi-prefix");
         }
         if self.server_time {
             names.push("server-time");
@@ -240,11 +254,16 @@ pub fn who(me: &str, room: &str, users: &[String]) -> Option<Bytes> {
     let chan = format!("#{room}");
     let mut out: Vec<Message> = users
         .iter()
-        .map(|u| {
+        .map(|listed| {
+            // An operator (`@nick` in the list) is a server operator too.
+            let (u, flags) = match listed.strip_prefix('@') {
+                Some(u) => (u, "H*@"),
+                None => (listed.as_str(), "H"),
+            };
             numeric(
                 me,
                 RPL_WHOREPLY,
-                &[&chan, u, HOST, SERVER, u, "H", &format!("0 {u}")],
+                &[&chan, u, HOST, SERVER, u, flags, &format!("0 {u}")],
             )
         })
         .collect();
@@ -252,15 +271,21 @@ pub fn who(me: &str, room: &str, users: &[String]) -> Option<Bytes> {
     bytes(&out)
 }
 
+/// Who `WHOIS` is about: name, rooms, whether an operator, away message.
+pub type Whois<'a> = (&'a str, &'a [String], bool, Option<&'a str>);
+
 /// The answer to `WHOIS nick`: `None` for `who` when nobody has the nick
-/// (then `401`), else who they are, their rooms and whether they are an
-/// operator; `318` closes it either way.
-pub fn whois(me: &str, nick: &str, who: Option<(&str, &[String], bool)>) -> Option<Bytes> {
+/// (then `401`), else who they are, their rooms, whether they are an
+/// operator and away; `318` closes it either way.
+pub fn whois(me: &str, nick: &str, who: Option<Whois>) -> Option<Bytes> {
     let mut out = Vec::new();
     match who {
         None => out.push(numeric(me, ERR_NOSUCHNICK, &[nick, "No such nick/channel"])),
-        Some((name, rooms, operator)) => {
+        Some((name, rooms, operator, away)) => {
             out.push(numeric(me, RPL_WHOISUSER, &[name, name, HOST, "*", name]));
+            if let Some(away) = away {
+                out.push(numeric(me, RPL_AWAY, &[name, away]));
+            }
             if !rooms.is_empty() {
                 let chans: Vec<String> = rooms.iter().map(|r| format!("#{r}")).collect();
                 out.push(numeric(me, RPL_WHOISCHANNELS, &[name, &chans.join(" ")]));
@@ -294,6 +319,132 @@ pub fn userhost(me: &str, online: &[(String, bool)]) -> Bytes {
     line(&numeric(me, RPL_USERHOST, &[&replies.join(" ")]))
 }
 
+/// `301`: `nick` is away with `message` (said to whoever writes to them).
+pub fn away(me: &str, nick: &str, message: &str) -> Bytes {
+    line(&numeric(me, RPL_AWAY, &[nick, message]))
+}
+
+/// `305` (back) or `306` (away), answering `AWAY`.
+pub fn away_set(me: &str, back: bool) -> Bytes {
+    line(&match back {
+        true => numeric(me, RPL_UNAWAY, &["You are no longer marked as being away"]),
+        false => numeric(me, RPL_NOWAWAY, &["You have been marked as being away"]),
+    })
+}
+
+/// `441`: `nick` is not in `#room`.
+pub fn not_in_channel(me: &str, nick: &str, room: &str) -> Bytes {
+    let chan = format!("#{room}");
+    line(&numeric(
+        me,
+        ERR_USERNOTINCHANNEL,
+        &[nick, &chan, "They aren't on that channel"],
+    ))
+}
+
+/// What a kicked (or banned) IRC client reads: a `KICK` by `by` from each
+/// of its `rooms`, then the `ERROR` that ends its link.
+pub fn kicked(by: &str, name: &str, rooms: &[&str], why: &str, told: &str) -> Bytes {
+    let mut out: Vec<Message> = rooms
+        .iter()
+        .map(|room| {
+            let params = vec![format!("#{room}"), name.to_owned(), why.to_owned()];
+            Message::new(Some(&source(by)), "KICK", params)
+        })
+        .collect();
+    out.push(Message::new(None, "ERROR", vec![told.to_owned()]));
+    bytes(&out).unwrap_or_default()
+}
+
+/// `MODE #room +o name`: `name` became an operator.
+pub fn operator_mode(room: &str, name: &str) -> Bytes {
+    let params = vec![format!("#{room}"), "+o".to_owned(), name.to_owned()];
+    line(&Message::new(Some(SERVER), "MODE", params))
+}
+
+/// Who put a leaver out, if a kick or a ban did (the reason the
+/// directory gives then is `kicked by NAME…` or `banned by NAME…`).
+fn kicker(reason: &str) -> Option<&str> {
+    let rest = reason
+        .strip_prefix("kicked by ")
+        .or_else(|| reason.strip_prefix("banned by "))?;
+    rest.split([':', ' ']).next().filter(|n| !n.is_empty())
+}
+
+/// The `251`–`255`, `265` and `266` that answer `LUSERS`.
+pub fn lusers(me: &str, users: usize, operators: usize, unnamed: usize, rooms: usize) -> Bytes {
+    let (u, o, n, r) = (
+        users.to_string(),
+        operators.to_string(),
+        unnamed.to_string(),
+        rooms.to_string(),
+    );
+    let out = [
+        numeric(
+            me,
+            RPL_LUSERCLIENT,
+            &[&format!(
+                "There are {users} users and 0 invisible on 1 servers"
+            )],
+        ),
+        numeric(me, RPL_LUSEROP, &[&o, "operator(s) online"]),
+        numeric(me, RPL_LUSERUNKNOWN, &[&n, "unknown connection(s)"]),
+        numeric(me, RPL_LUSERCHANNELS, &[&r, "channels formed"]),
+        numeric(
+            me,
+            RPL_LUSERME,
+            &[&format!("I have {users} clients and 0 servers")],
+        ),
+        numeric(
+            me,
+            RPL_LOCALUSERS,
+            &[&u, &u, &format!("Current local users {users}")],
+        ),
+        numeric(
+            me,
+            RPL_GLOBALUSERS,
+            &[&u, &u, &format!("Current global users {users}")],
+        ),
+    ];
+    bytes(&out).unwrap_or_default()
+}
+
+/// The ISUPPORT tokens (`005`), `max_rooms` being how many rooms a client
+/// may be in.
+fn isupport(me: &str, max_rooms: usize) -> Message {
+    let tokens = [
+        format!("NETWORK={NETWORK}"),
+        "CHANTYPES=#".to_owned(),
+        format!("CHANLIMIT=#:{max_rooms}"),
+        format!("CHANNELLEN={}", MAX_ROOM_CHARS + 1),
+        format!("NICKLEN={MAX_NAME_CHARS}"),
+        // Unicode case folding; look-alike names are refused besides.
+        "CASEMAPPING=rfc8265".to_owned(),
+        "PREFIX=(o)@".to_owned(),
+        // `b` is the server's own bans, the same in every channel.
+        "CHANMODES=b,,,".to_owned(),
+        format!("TOPICLEN={}", crate::directory::MAX_TOPIC_CHARS),
+        "UTF8ONLY".to_owned(),
+    ];
+    let mut params: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    params.push("are supported by this server");
+    numeric(me, RPL_ISUPPORT, &params)
+}
+
+/// The answer to `VERSION`: `351` and the ISUPPORT tokens.
+pub fn version(me: &str, max_rooms: usize) -> Bytes {
+    let version = env!("CARGO_PKG_VERSION");
+    let out = [
+        numeric(
+            me,
+            RPL_VERSION,
+            &[version, SERVER, "a chat relay with an IRC gateway"],
+        ),
+        isupport(me, max_rooms),
+    ];
+    bytes(&out).unwrap_or_default()
+}
+
 /// What a client reads on entering a room: its own JOIN, the topic and
 /// the names.
 fn entered(me: &str, info: &RoomInfo) -> Vec<Message> {
@@ -309,21 +460,6 @@ fn entered(me: &str, info: &RoomInfo) -> Vec<Message> {
 /// Registration's end: `001`–`005`, `422`, then the default room.
 fn welcome(me: &str, w: &Welcome) -> Vec<Message> {
     let version = env!("CARGO_PKG_VERSION");
-    let isupport = [
-        format!("NETWORK={NETWORK}"),
-        "CHANTYPES=#".to_owned(),
-        format!("CHANLIMIT=#:{}", w.limits.max_rooms),
-        format!("CHANNELLEN={}", MAX_ROOM_CHARS + 1),
-        format!("NICKLEN={MAX_NAME_CHARS}"),
-        // Unicode case folding; look-alike names are refused besides.
-        "CASEMAPPING=rfc8265".to_owned(),
-        "PREFIX=(o)@".to_owned(),
-        "CHANMODES=,,,".to_owned(),
-        format!("TOPICLEN={}", crate::directory::MAX_TOPIC_CHARS),
-        "UTF8ONLY".to_owned(),
-    ];
-    let mut tokens: Vec<&str> = isupport.iter().map(String::as_str).collect();
-    tokens.push("are supported by this server");
     let mut out = vec![
         numeric(
             me,
@@ -340,8 +476,8 @@ fn welcome(me: &str, w: &Welcome) -> Vec<Message> {
             RPL_CREATED,
             &["This server is a chat relay with an IRC gateway"],
         ),
-        numeric(me, RPL_MYINFO, &[SERVER, version, "o", "o"]),
-        numeric(me, RPL_ISUPPORT, &tokens),
+        numeric(me, RPL_MYINFO, &[SERVER, version, "o", "bo", "bo"]),
+        isupport(me, w.limits.max_rooms),
         numeric(me, ERR_NOMOTD, &["MOTD File is missing"]),
     ];
     out.extend(entered(
@@ -435,6 +571,10 @@ fn lines(frame: &ServerFrame, me: &str, caps: Caps) -> Vec<Message> {
         ServerFrame::Leave(d) => {
             let chan = channel(d.room.as_deref());
             let from = Some(source(&d.name));
+            if let Some(by) = kicker(&d.reason) {
+                let params = vec![chan, d.name.clone(), d.reason.clone()];
+                return vec![Message::new(Some(&source(by)), "KICK", params)];
+            }
             vec![match d.reason.strip_prefix("part") {
                 Some("") => Message::new(from.as_deref(), "PART", vec![chan]),
                 Some(rest) if rest.starts_with(": ") => {
@@ -582,6 +722,15 @@ mod tests {
         assert_eq!(
             text(frame(&leave("quit: bye"), "x", Caps::default())),
             ":bob!bob@chat QUIT :quit: bye\r\n"
+        );
+        // Put out by an operator: a KICK from them, in each channel.
+        assert_eq!(
+            text(frame(&leave("kicked by op: spam"), "x", Caps::default())),
+            ":op!op@chat KICK #rust bob :kicked by op: spam\r\n"
+        );
+        assert_eq!(
+            text(frame(&leave("banned by op for 1 h"), "x", Caps::default())),
+            ":op!op@chat KICK #rust bob :banned by op for 1 h\r\n"
         );
     }
 

@@ -7,7 +7,7 @@
 //! goes through the same checks, rate limit and directory as plain and
 //! structured clients, so the rooms never know an IRC client from another.
 
-use chat_core::names::parse_room;
+use chat_core::names::{parse_room, validate_text};
 
 use super::form::{self, numeric, SERVER};
 use super::message::{self, Message};
@@ -33,7 +33,14 @@ pub struct Registration {
     /// The nick or channel the command being handled is about, for the
     /// numeric of a refusal.
     pub about: Option<String>,
+    /// `OPER` succeeded: this client is an operator (the only way an IRC
+    /// connection becomes one).
+    pub(super) oper: bool,
 }
+
+/// Longest tag section a client may send, `@` and the space after it
+/// included (IRCv3 message-tags: 4094 bytes of tags).
+pub const MAX_TAGS: usize = 4096;
 
 /// The body of a CTCP ACTION (`\x01ACTION text\x01`), if `text` is one.
 fn action(text: &str) -> Option<&str> {
@@ -52,16 +59,16 @@ impl Reader {
             .unwrap_or_else(|| "*".to_owned())
     }
 
-    async fn reply(&self, code: &str, params: &[&str]) {
+    pub(super) async fn reply(&self, code: &str, params: &[&str]) {
         let me = self.me();
         self.push(form::line(&numeric(&me, code, params))).await;
     }
 
-    async fn send(&self, message: Message) {
+    pub(super) async fn send(&self, message: Message) {
         self.push(form::line(&message)).await;
     }
 
-    async fn need_more_params(&self, command: &str) -> Flow {
+    pub(super) async fn need_more_params(&self, command: &str) -> Flow {
         self.reply(ERR_NEEDMOREPARAMS, &[command, "Not enough parameters"])
             .await;
         Flow::Continue
@@ -69,6 +76,23 @@ impl Reader {
 
     /// One line from an IRC client.
     pub(crate) async fn on_irc(&mut self, line: &str) -> Flow {
+        // Tags have their own budget; the rest must fit IRC's 512 bytes.
+        let (tags, rest) = match line.strip_prefix('@') {
+            Some(_) => line
+                .split_once(' ')
+                .map_or((line.len(), ""), |(t, r)| (t.len() + 1, r)),
+            None => (0, line),
+        };
+        if tags > MAX_TAGS || rest.len() + 2 > message::MAX_LINE {
+            let what = if tags > MAX_TAGS {
+                "Tags"
+            } else {
+                "Input line"
+            };
+            let text = format!("{what} too long; nothing was done");
+            self.reply(ERR_INPUTTOOLONG, &[&text]).await;
+            return Flow::Continue;
+        }
         let message = match message::parse(line) {
             Ok(message) => message,
             Err(message::ParseError::Empty) => return Flow::Continue,
@@ -159,7 +183,55 @@ impl Reader {
             "NAMES" => self.names(m).await,
             "WHO" => self.who(m).await,
             "LIST" => self.want(Want::Rooms).await,
-            "MODE" => self.mode_query(m).await,
+            "MODE" => self.mode_command(m).await,
+            "OPER" => self.oper_irc(m).await,
+            "KICK" => self.kick(m).await,
+            "AWAY" => {
+                let message = m.param(0).filter(|a| !a.is_empty());
+                if let Some(Err(e)) = message.map(validate_text) {
+                    let me = self.me();
+                    self.send(form::notice(&me, &e.to_string())).await;
+                    return Flow::Continue;
+                }
+                match self.admit(None).await {
+                    Some(flow) => flow,
+                    None => {
+                        let away = Request::Away(message.map(str::to_owned));
+                        self.forward(away).await
+                    }
+                }
+            }
+            "LUSERS" => match self.admit(None).await {
+                Some(flow) => flow,
+                None => self.forward(Request::Lusers).await,
+            },
+            "VERSION" => {
+                let me = self.me();
+                let max_rooms = self.config.max_rooms_per_client;
+                self.push(form::version(&me, max_rooms)).await;
+                Flow::Continue
+            }
+            "TIME" => {
+                let now = form::timestamp(chat_core::protocol::now_millis());
+                self.reply(RPL_TIME, &[SERVER, &now]).await;
+                Flow::Continue
+            }
+            "ADMIN" => {
+                let text = "No administrative info available";
+                self.reply(ERR_NOADMININFO, &[SERVER, text]).await;
+                Flow::Continue
+            }
+            "INFO" => {
+                let about = format!(
+                    "{SERVER} {}: a chat relay with an IRC gateway",
+                    env!("CARGO_PKG_VERSION")
+                );
+                self.reply(RPL_INFO, &[&about]).await;
+                self.reply(RPL_ENDOFINFO, &["End of INFO list"]).await;
+                Flow::Continue
+            }
+            // Tags alone (typing notices and the like): nothing is relayed.
+            "TAGMSG" => Flow::Continue,
             "ISON" | "USERHOST" if m.params.is_empty() => self.need_more_params(&m.command).await,
             "ISON" | "USERHOST" => {
                 let userhost = m.command == "USERHOST";
@@ -286,7 +358,7 @@ impl Reader {
     }
 
     /// The room a `#channel` names, if it is a valid one; a `403` if not.
-    async fn room_of<'a>(&self, channel: &'a str) -> Option<&'a str> {
+    pub(super) async fn room_of<'a>(&self, channel: &'a str) -> Option<&'a str> {
         let room = channel.strip_prefix('#').and_then(|c| parse_room(c).ok());
         if room.is_none() {
             self.reply(ERR_NOSUCHCHANNEL, &[channel, "No such channel"])
@@ -295,15 +367,22 @@ impl Reader {
         room
     }
 
+    /// `PRIVMSG` and `NOTICE`. A `NOTICE` gets no error numeric and no
+    /// `301`, as the protocol asks (only `slow down` if it is one too many).
     async fn privmsg(&mut self, m: &Message) -> Flow {
         let command = m.command.as_str();
+        let quiet = command == "NOTICE";
         let Some(targets) = m.param(0).filter(|t| !t.is_empty()) else {
-            let text = format!("No recipient given ({command})");
-            self.reply(ERR_NORECIPIENT, &[&text]).await;
+            if !quiet {
+                let text = format!("No recipient given ({command})");
+                self.reply(ERR_NORECIPIENT, &[&text]).await;
+            }
             return Flow::Continue;
         };
         let Some(text) = m.param(1).filter(|t| !t.is_empty()) else {
-            self.reply(ERR_NOTEXTTOSEND, &["No text to send"]).await;
+            if !quiet {
+                self.reply(ERR_NOTEXTTOSEND, &["No text to send"]).await;
+            }
             return Flow::Continue;
         };
         let (text, is_action) = match action(text) {
@@ -315,12 +394,18 @@ impl Reader {
         for target in targets.split(',').filter(|t| !t.is_empty()) {
             self.irc.about = Some(target.to_owned());
             let flow = if target.starts_with('#') {
-                let Some(room) = self.room_of(target).await else {
+                let room = match quiet {
+                    true => target.strip_prefix('#').and_then(|c| parse_room(c).ok()),
+                    false => self.room_of(target).await,
+                };
+                let Some(room) = room else {
                     continue;
                 };
                 if self.rooms.find(room).is_none() {
-                    self.reply(ERR_CANNOTSENDTOCHAN, &[target, "Cannot send to channel"])
-                        .await;
+                    if !quiet {
+                        let why = "Cannot send to channel";
+                        self.reply(ERR_CANNOTSENDTOCHAN, &[target, why]).await;
+                    }
                     continue;
                 }
                 let say = Want::Say {
@@ -335,6 +420,18 @@ impl Reader {
                 let why = "actions in private messages are not carried yet; nothing was sent";
                 self.send(form::notice(&me, why)).await;
                 Flow::Continue
+            } else if quiet {
+                // Checked here, silently: a refusal would be a reply.
+                if validate_text(text).is_err() {
+                    continue;
+                }
+                match self.admit(None).await {
+                    Some(flow) => flow,
+                    None => {
+                        let (to, text) = (target.to_owned(), text.to_owned());
+                        self.forward(Request::Notice { to, text }).await
+                    }
+                }
             } else {
                 let private = Want::Private {
                     to: target.to_owned(),
@@ -474,38 +571,5 @@ impl Reader {
             irc_who: true,
         };
         self.send_to_room(Some(room), None, who).await
-    }
-
-    /// `MODE`: there are no modes to set; queries get honest answers.
-    async fn mode_query(&mut self, m: &Message) -> Flow {
-        let Some(target) = m.param(0) else {
-            return self.need_more_params("MODE").await;
-        };
-        let me = self.me();
-        if target.starts_with('#') {
-            match m.param(1) {
-                None => self.reply(RPL_CHANNELMODEIS, &[target, "+"]).await,
-                Some("b" | "+b") => {
-                    self.reply(RPL_ENDOFBANLIST, &[target, "End of channel ban list"])
-                        .await;
-                }
-                Some(_) => {
-                    self.reply(
-                        ERR_CHANOPRIVSNEEDED,
-                        &[target, "Channel modes cannot be changed here"],
-                    )
-                    .await;
-                }
-            }
-        } else if target == me {
-            if m.param(1).is_none() {
-                self.reply(RPL_UMODEIS, &["+"]).await;
-            }
-            // Setting one's own modes (irssi asks for +i) changes nothing.
-        } else {
-            self.reply(ERR_USERSDONTMATCH, &["Cant change mode for other users"])
-                .await;
-        }
-        Flow::Continue
     }
 }

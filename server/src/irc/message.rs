@@ -33,7 +33,7 @@ pub enum ParseError {
     #[error("no command")]
     NoCommand,
     /// A command that is neither letters nor three digits.
-    #[error("the command \"{0}\" is neither letters nor a three-digit numeric")]
+    #[error("the command {0:?} is neither letters nor a three-digit numeric")]
     BadCommand(String),
 }
 

@@ -1,5 +1,6 @@
 //! Test helpers: a plain-mode client over a raw socket, a structured client
-//! over `chat-core`, and a deadline on every await.
+//! over `chat-core`, and a deadline on every await; an IRC client in
+//! [`irc`], a terminal program in tmux in [`tmux`].
 
 #![allow(dead_code)]
 
@@ -11,6 +12,9 @@ use async_std::net::TcpStream;
 use async_std::prelude::*;
 use chat_core::{ChatSession, Event, EventStream, SessionConfig, SessionSender, TcpSession};
 use chat_server::{Config, ServerHandle};
+
+pub mod irc;
+pub mod tmux;
 
 /// How long any single step may take before the test fails.
 pub const STEP: Duration = Duration::from_secs(10);

@@ -18,6 +18,8 @@ use chat_bench::scenario::{check_loopback, run_relay, RelayParams, RelayReport};
 use chat_bench::soak::{run_soak, SoakParams, SoakReport};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod cluster;
+
 /// Load generator, raw fan-out baseline and soak test for chat-server.
 /// Loopback only. Many clients need `ulimit -n` raised in the same shell.
 #[derive(Debug, Parser)]
@@ -65,6 +67,19 @@ enum Cmd {
         runs: usize,
         #[command(flatten)]
         shape: RoomsShape,
+    },
+    /// The same load on one server, on one cluster node with Redis, and
+    /// split over two cluster nodes sharing the room through Redis (a
+    /// redis-server of its own, persistence off); print all three and what
+    /// the hop through Redis costs (issue 14).
+    Cluster {
+        #[command(flatten)]
+        spawn: Spawn,
+        /// Runs of each; the tables show medians.
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        #[command(flatten)]
+        shape: Shape,
     },
     /// Minutes of mixed traffic and misbehaviour (the server keeps its rate limit).
     Soak {
@@ -292,6 +307,16 @@ struct ServerProcess {
 
 impl ServerProcess {
     fn spawn(spawn: &Spawn, extra: &[&str]) -> anyhow::Result<Self> {
+        Self::spawn_node(spawn, extra, None)
+    }
+
+    /// Spawns a server; with `cluster` (Redis URL, node name), a node of
+    /// that cluster, whose history is the Redis streams.
+    fn spawn_node(
+        spawn: &Spawn,
+        extra: &[&str],
+        cluster: Option<(&str, &str)>,
+    ) -> anyhow::Result<Self> {
         let bin = match &spawn.server_bin {
             Some(bin) => bin.clone(),
             None => std::env::current_exe()
@@ -310,8 +335,11 @@ impl ServerProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::null());
         // History starts empty on every run, in memory unless asked to store it.
-        match &spawn.history_db {
-            Some(db) => {
+        match (&spawn.history_db, cluster) {
+            (_, Some((url, node))) => {
+                cmd.args(["--cluster", url, "--node", node]);
+            }
+            (Some(db), None) => {
                 for suffix in ["", "-wal", "-shm"] {
                     let mut file = db.clone().into_os_string();
                     file.push(suffix);
@@ -319,7 +347,7 @@ impl ServerProcess {
                 }
                 cmd.arg("--history-db").arg(db);
             }
-            None => {
+            (None, None) => {
                 cmd.arg("--no-history");
             }
         }
@@ -618,6 +646,7 @@ async fn main_async(cli: Cli) -> anyhow::Result<bool> {
         }
         Cmd::Compare { spawn, runs, shape } => compare(&spawn, runs, &shape).await,
         Cmd::Rooms { spawn, runs, shape } => rooms(&spawn, runs, &shape).await,
+        Cmd::Cluster { spawn, runs, shape } => cluster::compare(&spawn, runs, &shape).await,
         Cmd::Soak {
             target,
             minutes,

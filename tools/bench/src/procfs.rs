@@ -101,6 +101,9 @@ pub enum Probe {
     Process(u32),
     /// One thread's directory, `/proc/PID/task/TID` (CPU only).
     Thread(PathBuf),
+    /// Several processes together (a cluster's nodes and its Redis): CPU
+    /// and memory summed.
+    Processes(Vec<u32>),
 }
 
 /// One reading of a probe.
@@ -117,6 +120,9 @@ impl Probe {
         match self {
             Probe::Process(pid) => Path::new("/proc").join(pid.to_string()),
             Probe::Thread(dir) => dir.clone(),
+            Probe::Processes(pids) => {
+                Path::new("/proc").join(pids.first().unwrap_or(&0).to_string())
+            }
         }
     }
 
@@ -125,6 +131,21 @@ impl Probe {
     /// # Errors
     /// When the process is gone or `/proc` is unreadable.
     pub fn sample(&self) -> anyhow::Result<Sample> {
+        if let Probe::Processes(pids) = self {
+            let mut total = Sample {
+                cpu_secs: 0.0,
+                memory: Some(Memory::default()),
+            };
+            for pid in pids {
+                let one = Probe::Process(*pid).sample()?;
+                total.cpu_secs += one.cpu_secs;
+                if let (Some(sum), Some(m)) = (total.memory.as_mut(), one.memory) {
+                    sum.rss_kib += m.rss_kib;
+                    sum.hwm_kib += m.hwm_kib;
+                }
+            }
+            return Ok(total);
+        }
         let dir = self.dir();
         let stat = std::fs::read_to_string(dir.join("stat"))
             .with_context(|| format!("cannot read {}/stat", dir.display()))?;
@@ -135,7 +156,7 @@ impl Probe {
                     .with_context(|| format!("cannot read {}/status", dir.display()))?;
                 Some(parse_status(&status)?)
             }
-            Probe::Thread(_) => None,
+            Probe::Thread(_) | Probe::Processes(_) => None,
         };
         Ok(Sample { cpu_secs, memory })
     }

@@ -48,6 +48,9 @@ pub struct RelayParams {
     /// R ≥ 1 puts `clients` clients, `senders` of them sending, into each of
     /// R rooms `r1`…`rR`, joined after the welcome.
     pub rooms: usize,
+    /// More servers (nodes of one cluster): clients are dealt out in turn
+    /// to `addr` and these, so senders and receivers sit on every node.
+    pub also: Vec<SocketAddr>,
 }
 
 impl RelayParams {
@@ -64,6 +67,7 @@ impl RelayParams {
             probe: None,
             connect_concurrency: 64,
             rooms: 0,
+            also: Vec::new(),
         }
     }
 
@@ -250,12 +254,19 @@ pub struct Seat {
     pub name: String,
     /// The room it joins after the welcome; `None`: the default room only.
     pub room: Option<String>,
+    /// The server it connects to, when not the plan's (clients split
+    /// across the nodes of a cluster).
+    pub addr: Option<SocketAddr>,
 }
 
 impl Seat {
     /// A client that stays in the server's default room.
     pub fn default_room(name: String) -> Self {
-        Self { name, room: None }
+        Self {
+            name,
+            room: None,
+            addr: None,
+        }
     }
 }
 
@@ -284,7 +295,8 @@ pub async fn connect_all(
     let mut writers = Vec::with_capacity(seats.len());
     let mut handshakes = futures::stream::iter(seats)
         .map(|seat| async move {
-            let conn = Conn::connect_in(addr, &seat.name, seat.room.as_deref(), wait).await;
+            let to = seat.addr.unwrap_or(addr);
+            let conn = Conn::connect_in(to, &seat.name, seat.room.as_deref(), wait).await;
             (seat, conn)
         })
         .buffered(concurrency.max(1));
@@ -319,6 +331,9 @@ pub async fn connect_all(
 /// When clients cannot connect or the probe cannot be read.
 pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
     check_loopback(p.addr)?;
+    for addr in &p.also {
+        check_loopback(*addr)?;
+    }
     if p.senders > p.clients {
         bail!(
             "--senders ({}) cannot exceed --clients ({})",
@@ -335,6 +350,14 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
         .map(|i| Seat {
             name: format!("b{i}"),
             room: p.room_of(i),
+            addr: match p.also.len() {
+                0 => None,
+                n => Some(if i % (n + 1) == 0 {
+                    p.addr
+                } else {
+                    p.also[i % (n + 1) - 1]
+                }),
+            },
         })
         .collect();
     // Each room's senders are its first clients; a receiver tracks the
