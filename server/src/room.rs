@@ -43,9 +43,18 @@ pub struct Member {
     /// The connection's current room: plain lines about any other room are
     /// prefixed with `[#room] `.
     pub current: Arc<AtomicU64>,
-    /// Whether it is an operator (it may become one while in the room):
-    /// IRC clients see operators as `@nick`.
-    pub operator: Arc<std::sync::atomic::AtomicBool>,
+    /// Whether it is an operator or away, which may change while it is in
+    /// the room: IRC clients see operators as `@nick` and away users as
+    /// gone (`G`) in `WHO`.
+    pub standing: Arc<Standing>,
+}
+
+/// What IRC shows of a connection beside its name, shared by the
+/// directory (which changes it) and the rooms the connection is in.
+#[derive(Debug, Default)]
+pub struct Standing {
+    pub operator: std::sync::atomic::AtomicBool,
+    pub away: std::sync::atomic::AtomicBool,
 }
 
 /// What a newcomer is told first.
@@ -243,7 +252,7 @@ impl Room {
             } => self.relay(id, text, req_id, action),
             ToRoom::History { id, before, limit } => self.history(id, before, limit),
             ToRoom::Who { id, irc_who: true } => {
-                let users = self.listed(id);
+                let users = self.standings();
                 let line = self
                     .members
                     .get(&id)
@@ -333,17 +342,32 @@ impl Room {
             .members
             .get(&reader)
             .is_some_and(|m| matches!(m.mode, Mode::Irc(_)));
+        self.standings()
+            .into_iter()
+            .map(|(name, op, _)| match irc && op {
+                true => format!("@{name}"),
+                false => name,
+            })
+            .collect()
+    }
+
+    /// Everyone in the room (on every node), in name-key order, with
+    /// whether they are an operator and away (known of this server's
+    /// members only).
+    fn standings(&self) -> Vec<(String, bool, bool)> {
         let here = self.names.iter().filter_map(|(key, id)| {
             let member = self.members.get(id)?;
-            let op = irc && member.operator.load(Ordering::Relaxed);
-            Some((key, format!("{}{}", if op { "@" } else { "" }, member.name)))
+            let standing = &member.standing;
+            let op = standing.operator.load(Ordering::Relaxed);
+            let away = standing.away.load(Ordering::Relaxed);
+            Some((key, (member.name.clone(), op, away)))
         });
         let elsewhere = self
             .remote
             .iter()
             .filter(|(key, _)| !self.names.contains_key(*key))
-            .map(|(key, (name, _))| (key, name.clone()));
-        let all: BTreeMap<&String, String> = here.chain(elsewhere).collect();
+            .map(|(key, (name, _))| (key, (name.clone(), false, false)));
+        let all: BTreeMap<&String, _> = here.chain(elsewhere).collect();
         all.into_values().collect()
     }
 

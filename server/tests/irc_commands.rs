@@ -34,6 +34,16 @@ async fn away_is_told_to_irc_and_native_senders_and_in_whois() {
     bob.next_is("<bob -> alice> hello").await;
     bob.next_is("* alice is away: at lunch").await;
     alice.next_is(":bob!bob@chat PRIVMSG alice hello").await;
+    // Gone (`G`) in WHO, where the others are here (`H`).
+    eve.send("WHO #lobby").await;
+    for want in [
+        ":chat-server 352 eve #lobby alice chat chat-server alice G :0 alice",
+        ":chat-server 352 eve #lobby bob chat chat-server bob H :0 bob",
+        ":chat-server 352 eve #lobby eve chat chat-server eve H :0 eve",
+        ":chat-server 315 eve #lobby :End of WHO list",
+    ] {
+        eve.next_is(want).await;
+    }
     eve.send("WHOIS alice").await;
     for want in [
         ":chat-server 311 eve alice alice chat * alice",

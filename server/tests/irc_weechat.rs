@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::irc::server;
+use chat_server::{Config, Secret, ServerHandle};
 use common::tmux::WAIT;
 use common::Plain;
 
@@ -108,7 +108,14 @@ async fn weechat_joins_the_lobby_and_talks_with_a_native_client() {
         eprintln!("skipped: {BINARY} is not installed (scripts/deps.sh test)");
         return;
     }
-    let server = server().await;
+    let server = ServerHandle::start_with_irc(Config {
+        rate_limit: None,
+        status_interval: None,
+        operator_password: Some(Secret::new("root")),
+        ..Config::default()
+    })
+    .await
+    .expect("server starts");
     let irc = server.irc_addr().expect("an IRC listener");
     let mut bob = Plain::join(server.addr(), "bob").await;
     let home = tempfile::tempdir().expect("a home for WeeChat");
@@ -138,6 +145,19 @@ async fn weechat_joins_the_lobby_and_talks_with_a_native_client() {
     bob.expect("* bob joined").await;
     weechat.wait_for_log("irc.chat.#rust", "bob (bob@chat) has joined #rust");
 
+    // An operator's kick, from WeeChat's own commands.
+    weechat.type_in(lobby, "/oper weechy root");
+    bob.expect("* weechy is now an operator").await;
+    weechat.wait_for_log(lobby, "Mode #lobby [+o weechy] by chat-server");
+    weechat.type_in(lobby, "/kick bob enough for today");
+    bob.expect("* you were kicked by weechy: enough for today")
+        .await;
+    weechat.wait_for_log(
+        lobby,
+        "weechy has kicked bob (kicked by weechy: enough for today)",
+    );
+
+    let mut carol = Plain::join(server.addr(), "carol").await;
     weechat.type_in(lobby, "/quit see you");
-    bob.expect("* weechy left (quit: see you)").await;
+    carol.expect("* weechy left (quit: see you)").await;
 }

@@ -2,6 +2,8 @@
 //! `LUSERS` and the ban list as a channel's, each written by `crate::irc::form`, since
 //! only the directory knows everyone connected.
 
+use std::sync::atomic::Ordering;
+
 use chat_core::names::name_key;
 use chat_core::protocol::ErrorCode;
 
@@ -18,6 +20,7 @@ impl Directory {
         };
         let back = message.is_none();
         client.away = message;
+        client.standing.away.store(!back, Ordering::Relaxed);
         let me = client.name.clone().unwrap_or_default();
         self.send_to(id, form::away_set(&me, back));
     }
@@ -43,10 +46,12 @@ impl Directory {
         self.send_to(from, line);
     }
 
-    /// `NOTICE nick :text`: sent as a private message when someone has the
-    /// name, dropped without a word otherwise.
+    /// `NOTICE nick :text`: sent as a private message when someone here
+    /// has the name, dropped without a word when nobody has it. In a
+    /// cluster, a name not held here is looked for on the other nodes like
+    /// any private message's (and is refused like one when nobody has it).
     pub(super) async fn notice(&mut self, id: ClientId, from: String, to: String, text: String) {
-        if self.names.contains_key(&name_key(&to)) {
+        if self.names.contains_key(&name_key(&to)) || self.cluster.is_some() {
             self.private(id, from, to, text, None).await;
         }
     }

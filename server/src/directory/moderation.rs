@@ -15,7 +15,9 @@ use crate::wire::{self, Mode};
 
 impl Client {
     pub(super) fn is_operator(&self) -> bool {
-        self.operator.load(std::sync::atomic::Ordering::Relaxed)
+        self.standing
+            .operator
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

@@ -249,21 +249,23 @@ pub fn names(me: &str, room: &str, users: &[String]) -> Vec<Message> {
     out
 }
 
-/// The `352`s and `315` that answer `WHO #room`.
-pub fn who(me: &str, room: &str, users: &[String]) -> Option<Bytes> {
+/// The `352`s and `315` that answer `WHO #room`, from each member's name,
+/// whether an operator and whether away.
+pub fn who(me: &str, room: &str, users: &[(String, bool, bool)]) -> Option<Bytes> {
     let chan = format!("#{room}");
     let mut out: Vec<Message> = users
         .iter()
-        .map(|listed| {
-            // An operator (`@nick` in the list) is a server operator too.
-            let (u, flags) = match listed.strip_prefix('@') {
-                Some(u) => (u, "H*@"),
-                None => (listed.as_str(), "H"),
-            };
+        .map(|(u, op, away)| {
+            // Here or gone; an operator is a server operator (`*`) and
+            // shown as a channel operator (`@`).
+            let mut flags = String::from(if *away { "G" } else { "H" });
+            if *op {
+                flags.push_str("*@");
+            }
             numeric(
                 me,
                 RPL_WHOREPLY,
-                &[&chan, u, HOST, SERVER, u, flags, &format!("0 {u}")],
+                &[&chan, u, HOST, SERVER, u, &flags, &format!("0 {u}")],
             )
         })
         .collect();
