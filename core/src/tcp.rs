@@ -200,7 +200,7 @@ impl Link {
             // The gateway sends no banner: the first frame is the welcome.
             Some(target) => Link {
                 wire: Wire::WebSocket(
-                    crate::ws::WsWire::open(stream.clone(), target, config).await?,
+                    crate::ws::WsWire::open(stream.clone(), target, &addr, config).await?,
                 ),
                 socket: stream,
                 addr: addr.clone(),

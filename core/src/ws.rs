@@ -93,12 +93,12 @@ impl WsWire {
     pub(crate) async fn open(
         stream: TcpStream,
         target: &Target,
+        addr: &str,
         config: &SessionConfig,
     ) -> Result<WsWire, ChatError> {
-        let addr = &config.addr;
         let wait = config.connect_timeout;
         let timeout = |during| ChatError::Timeout {
-            addr: addr.clone(),
+            addr: addr.to_owned(),
             during,
             secs: wait.as_secs(),
         };

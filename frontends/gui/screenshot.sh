@@ -1,17 +1,23 @@
 #!/bin/bash
 # Retakes docs/img/gui.png from a real session: Xvfb on :58, a TLS server
 # with a room password, four chat-repl bots fed through pipes, and chat-gui
-# as alice in #lobby, #rust and #ops, showing #rust with news elsewhere.
+# as alice in #lobby, #rust and #ops, showing #rust with news elsewhere
+# (emoji and CJK among them). Then docs/img/gui-narrow.png: a second
+# chat-gui at the smallest size, over TLS without the CA file, refused.
 #
-# Run from the repository root: frontends/gui/screenshot.sh [OUT.png]
+# Run from the repository root:
+#   frontends/gui/screenshot.sh [OUT.png [NARROW.png]]
 # Needs Xvfb, xdotool and ImageMagick's `import`.
 set -eu
 OUT=${1:-docs/img/gui.png}
+NARROW=${2:-docs/img/gui-narrow.png}
 cargo build -q -p chat-server -p chat-repl -p chat-gui
 B=${CARGO_TARGET_DIR:-target}/debug
 D=$(mktemp -d)
 PORT=18401
 export DISPLAY=:58
+# The GUIs remember their fields here, not in your own config.
+export XDG_CONFIG_HOME="$D/config"
 PIDS=""
 Xvfb :58 -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
 XVFB=$!
@@ -71,7 +77,8 @@ type_line "/join rust"
 say erin "/join rust"
 say carol "alice: the rustfmt config is in the repo root now"
 type_line "thanks carol, reading it now"
-say dave "does clippy still complain about that lifetime?"
+say dave "does clippy still complain about that lifetime? 🤔"
+say erin "it did for me too — 同じく, 我也是 🙂"
 say bob "/join ops"
 say erin "/join ops"
 type_line "/join ops"
@@ -83,9 +90,21 @@ say bob "deploy of 2.3.1 is done, dashboards are green"
 say erin "/join lobby"
 say carol "/join lobby"
 say dave "/join lobby"
-say erin "hi alice, welcome back"
+say erin "hi alice, welcome back 👋 — 你好, こんにちは, 안녕하세요"
 say dave "lunch at 12:30?"
-say carol "+1"
+say carol "+1 🍜"
 sleep 1
 import -window "$W" "$OUT"
 echo "wrote $OUT"
+
+# The smallest window, over TLS without the server's certificate.
+# A config of its own (alice's remembers the CA file), and the password.
+XDG_CONFIG_HOME="$D/config-zoe" CHAT_PASSWORD='open sesame' \
+    "$B/chat-gui" --server 127.0.0.1:$PORT --name zoe --tls --connect > "$D/gui2.log" 2>&1 &
+PIDS="$PIDS $!"
+sleep 3
+N=$(xdotool search --onlyvisible --name '^chat-gui$' | head -1)
+xdotool windowsize "$N" 620 440
+sleep 1.5
+import -window "$N" "$NARROW"
+echo "wrote $NARROW"

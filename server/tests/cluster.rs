@@ -24,6 +24,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_chat-server");
 struct Redis {
     child: Option<Child>,
     port: u16,
+    /// Set once it has run: restarts use the same port.
+    port_fixed: Option<u16>,
     dir: tempfile::TempDir,
 }
 
@@ -33,6 +35,7 @@ impl Redis {
         let mut redis = Redis {
             child: None,
             port: free_port(),
+            port_fixed: None,
             dir,
         };
         redis.run();
@@ -43,23 +46,42 @@ impl Redis {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// Starts it (again) on its port, with nothing kept on disk.
+    /// Starts it (again), with nothing kept on disk: on its port, or on
+    /// another when that one was taken meanwhile by a test running beside
+    /// this one (only before its first start: a restart keeps the port).
     fn run(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server runs (scripts/deps.sh test installs it)");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
+        let first = self.child.is_none() && self.port_fixed.is_none();
+        for _ in 0..5 {
+            let mut child = Command::new("redis-server")
+                .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(self.dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server runs (scripts/deps.sh test installs it)");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                    self.child = Some(child);
+                    self.port_fixed = Some(self.port);
+                    return;
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "redis-server did not start");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert!(
+                first,
+                "redis-server could not start again on port {}",
+                self.port
+            );
+            self.port = free_port();
         }
+        panic!("redis-server did not start on any of 5 free ports");
     }
 
     /// Stops it at once: what it held is gone.
@@ -113,12 +135,11 @@ struct Process {
 }
 
 impl Process {
+    /// Starts a node on a port of its own choosing (so that no test beside
+    /// this one can take it first) and reads the address from its log.
     fn start(redis: &Redis, node: &str) -> Process {
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port())
-            .parse()
-            .expect("address");
         let mut child = Command::new(BIN)
-            .args(["--listen", &addr.to_string(), "--status-interval", "0"])
+            .args(["--listen", "127.0.0.1:0", "--status-interval", "0"])
             .args([
                 "--cluster",
                 &redis.url(),
@@ -140,13 +161,20 @@ impl Process {
                 let _ = tx.send(line);
             }
         });
-        loop {
-            match rx.recv_timeout(Duration::from_secs(10)) {
-                Ok(line) if line.contains("server started") => break,
-                Ok(_) => {}
-                Err(e) => panic!("chat-server did not start: {e}"),
+        let mut seen = Vec::new();
+        let addr = loop {
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) if line.contains("server started") => {
+                    let addr = line
+                        .split_whitespace()
+                        .find_map(|w| w.strip_prefix("addr="))
+                        .and_then(|a| a.parse().ok());
+                    break addr.unwrap_or_else(|| panic!("no address in {line:?}"));
+                }
+                Ok(line) => seen.push(line),
+                Err(e) => panic!("chat-server did not start ({e}); it said: {seen:?}"),
             }
-        }
+        };
         Process { child, addr }
     }
 

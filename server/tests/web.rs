@@ -176,6 +176,13 @@ async fn the_page_is_served_with_a_strict_policy() {
         .to_ascii_lowercase()
         .contains("content-type: text/css"));
 
+    let icon = http(web, &get(web, "/favicon.svg")).await;
+    assert!(
+        icon.to_ascii_lowercase()
+            .contains("content-type: image/svg+xml"),
+        "{icon}"
+    );
+
     let missing = http(web, &get(web, "/etc/passwd")).await;
     assert!(missing.starts_with("HTTP/1.1 404 "), "{missing}");
     let post = http(

@@ -189,6 +189,17 @@ fn two_browsers_and_a_native_client_talk_in_two_rooms() {
         json!([]),
     );
     assert_eq!(badges, json!(0));
+    // The page did all that within its Content-Security-Policy, and
+    // nothing on it went wrong.
+    // (A policy violation is SEVERE.)
+    for browser in [&alice, &bob] {
+        let console = browser.console();
+        let bad: Vec<&String> = console
+            .iter()
+            .filter(|line| line.contains("SEVERE") || line.contains("WARNING"))
+            .collect();
+        assert!(bad.is_empty(), "{console:#?}");
+    }
 }
 
 /// The login form's error, once it says something.

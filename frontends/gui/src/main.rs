@@ -5,6 +5,7 @@
 mod compose;
 mod config;
 mod conversation;
+mod keys;
 mod label;
 mod log;
 mod mask;

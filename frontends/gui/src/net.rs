@@ -157,6 +157,12 @@ pub fn explain(error: &ChatError) -> String {
         ChatError::NotTls { addr } => format!(
             "the server at {addr} does not speak TLS (it answered in plain text); untick TLS and connect again"
         ),
+        // chat-core's own hint names the --ca flag; the window has a field.
+        ChatError::UntrustedCertificate { addr, message } => format!(
+            "TLS with {addr} failed: {message}. The server's certificate is not trusted: \
+             put the very certificate it serves (the chat-cert.pem written by chat-server \
+             gen-cert), or its CA's, in the CA file field (… picks it) and connect again"
+        ),
         ChatError::Tls { message, .. } if message.contains("certificate") => format!(
             "{error}. The server's certificate is not trusted: start chat-gui with --ca FILE \
              holding the server's (or its CA's) certificate"

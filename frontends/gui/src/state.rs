@@ -1874,5 +1874,13 @@ mod tests {
             message: "invalid peer certificate: UnknownIssuer".into(),
         });
         assert!(untrusted.contains("--ca FILE"), "{untrusted}");
+        let untrusted = explain(&chat_core::ChatError::UntrustedCertificate {
+            addr: "h:1".into(),
+            message: "invalid peer certificate: UnknownIssuer".into(),
+        });
+        assert!(
+            untrusted.ends_with("in the CA file field (… picks it) and connect again"),
+            "{untrusted}"
+        );
     }
 }

@@ -78,13 +78,17 @@ pub fn name_color(name: &str) -> Color {
 
 /// The fonts text is drawn in, first to last: pango (under druid on Linux)
 /// takes a list of families and draws each character in the first that
-/// has it, so names and messages in any script and emoji show as glyphs
-/// rather than empty boxes once `fonts-noto-cjk` and
-/// `fonts-noto-color-emoji` are installed (`scripts/deps.sh gui`).
-pub const TEXT_FONTS: &str = "DejaVu Sans, Noto Sans CJK SC, Noto Color Emoji, sans-serif";
+/// has it, then in whatever installed font fontconfig finds for it, so
+/// names and messages in any script show as glyphs rather than empty boxes
+/// once `fonts-noto-cjk` is installed (`scripts/deps.sh gui`). Emoji come
+/// from that last step: pango draws a character meant as an emoji in a
+/// colour font when one is installed (`fonts-noto-color-emoji`). Naming the
+/// emoji font here would be worse: digits are emoji characters too, and
+/// pango would draw every `0`–`9` from it, each as wide as an emoji.
+pub const TEXT_FONTS: &str = "DejaVu Sans, Noto Sans CJK SC, sans-serif";
 
 /// The same for text whose columns must line up (`/help`).
-pub const MONO_FONTS: &str = "DejaVu Sans Mono, Noto Sans Mono CJK SC, Noto Color Emoji, monospace";
+pub const MONO_FONTS: &str = "DejaVu Sans Mono, Noto Sans Mono CJK SC, monospace";
 
 /// [`TEXT_FONTS`] as a family.
 pub fn text_family() -> FontFamily {
@@ -193,5 +197,36 @@ mod tests {
                 "{emoji} drew {coloured} coloured pixels: is fonts-noto-color-emoji installed?"
             );
         }
+    }
+
+    /// How wide `text` is laid out in `family` at 14 px.
+    fn width(text: &str, family: FontFamily) -> f64 {
+        use druid::piet::{Device, RenderContext, Text, TextLayout, TextLayoutBuilder};
+        let mut device = Device::new().expect("a drawing device");
+        let mut target = device.bitmap_target(8, 8, 1.0).expect("a bitmap");
+        let mut rc = target.render_context();
+        let layout = rc
+            .text()
+            .new_text_layout(text.to_owned())
+            .font(family, 14.0)
+            .build()
+            .expect("laid out");
+        let _ = rc.finish();
+        layout.size().width
+    }
+
+    #[test]
+    fn digits_and_cjk_come_from_text_fonts() {
+        // Drawn from an emoji font, ten digits would be twice as wide as
+        // ten letters.
+        let digits = width("1234567890", text_family());
+        let letters = width("abcdefghij", text_family());
+        assert!(digits < 1.5 * letters, "digits {digits}, letters {letters}");
+        let mono = width("1234567890", mono_family());
+        assert!((mono - width("abcdefghij", mono_family())).abs() < 0.5);
+        // A CJK character is a full square: as wide as the font is high,
+        // where an empty box is narrower.
+        let han = width("漢字漢字", text_family());
+        assert!((han - 4.0 * 14.0).abs() < 2.0, "four CJK characters: {han}");
     }
 }

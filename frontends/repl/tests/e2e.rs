@@ -287,6 +287,11 @@ async fn a_sent_line_shows_once_as_its_echo() {
     tmux.type_text("hello once");
     tmux.wait_for("the typed line", |s| prompt_is(s, "hello once"));
     tmux.keys(&["Enter"]);
+    // Its echo first: a message printed above a line being typed that
+    // wraps leaves a row behind (rustyline's repaint, not this erasing).
+    tmux.wait_for("the first echo", |s| {
+        rows(s).iter().any(|r| is_stamped(r, "<alice> hello once")) && prompt_is(s, "")
+    });
     // Wider than the 120-column pane: it takes two rows while typed.
     let long = format!("long {}", "word ".repeat(30)).trim_end().to_owned();
     tmux.type_text(&long);

@@ -17,6 +17,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 const INDEX: &str = include_str!("static/index.html");
 const SCRIPT: &str = include_str!("static/app.js");
 const STYLE: &str = include_str!("static/style.css");
+const ICON: &str = include_str!("static/favicon.svg");
 
 /// The file at `path`, or 404.
 pub fn file(path: &str) -> Response<Full<Bytes>> {
@@ -24,6 +25,7 @@ pub fn file(path: &str) -> Response<Full<Bytes>> {
         "/" | "/index.html" => (INDEX, "text/html; charset=utf-8"),
         "/app.js" => (SCRIPT, "text/javascript; charset=utf-8"),
         "/style.css" => (STYLE, "text/css; charset=utf-8"),
+        "/favicon.svg" => (ICON, "image/svg+xml"),
         _ => return text(StatusCode::NOT_FOUND, "not found"),
     };
     respond(StatusCode::OK, Bytes::from_static(body.as_bytes()), kind)

@@ -68,6 +68,7 @@ impl Driver {
         let capabilities = json!({
             "capabilities": {"alwaysMatch": {
                 "browserName": "chrome",
+                "goog:loggingPrefs": {"browser": "ALL"},
                 "goog:chromeOptions": {
                     "binary": CHROMIUM,
                     "args": [
@@ -248,6 +249,21 @@ impl Browser {
         self.call("GET", "/alert/text", None)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
+    }
+
+    /// What the page wrote to the browser's console (and the browser's own
+    /// complaints about it, such as a Content-Security-Policy violation).
+    pub fn console(&self) -> Vec<String> {
+        let entries = self.must("POST", "/se/log", Some(json!({"type": "browser"})));
+        entries
+            .as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .map(|e| format!("{} {}", e["level"], e["message"]))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The page's title.

@@ -193,13 +193,14 @@ function addMessage(room, frame, kind, replay) {
 }
 
 function addEvent(room, text, className) {
+  if (!room) { setStatus(text, className === "error" ? "bad" : ""); return; }
   const line = el("div", `line ${className || "event"}`);
   line.append(el("span", "time", clock(Date.now())), el("span", "text", text));
   append(room, line);
 }
 
 function currentRoom() {
-  return state.rooms.get(state.current) || ensureRoom("server", true);
+  return state.rooms.get(state.current) || null;
 }
 
 function askHistory(room) {
@@ -513,8 +514,8 @@ function init() {
     document.body.classList.toggle("show-users");
     document.body.classList.remove("show-rooms");
   });
+  // The name field has the focus already (autofocus).
   document.body.dataset.state = "disconnected";
-  $("name").focus();
 }
 
 init();
