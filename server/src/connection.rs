@@ -668,6 +668,10 @@ impl Reader {
             Verdict::Flooding => {
                 self.refuse(ErrorCode::RateLimited, "flooding: disconnected", id)
                     .await;
+                // What the flooder already sent is read and dropped before
+                // the socket closes: closing with it unread would reset the
+                // connection and could destroy the lines telling it why.
+                self.source.drain().await;
                 Some(Flow::Close("flooding".to_owned()))
             }
         }

@@ -6,6 +6,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
+use std::time::Duration;
 
 use chat_core::codec::{DecodeError, LineDecoder};
 use futures::io::{AsyncRead, AsyncReadExt};
@@ -121,6 +122,23 @@ impl Source {
                 }
                 None => Ok(Arrived::Closed),
             },
+        }
+    }
+
+    /// Reads and drops what the peer already sent (a byte stream only), up
+    /// to 64 KiB or until it has been quiet for 200 ms, before the server
+    /// closes the connection.
+    pub async fn drain(&mut self) {
+        let Self::Bytes { stream, chunk, .. } = self else {
+            return;
+        };
+        let mut left: usize = 64 * 1024;
+        while left > 0 {
+            let read = async_std::future::timeout(Duration::from_millis(200), stream.read(chunk));
+            match read.await {
+                Ok(Ok(n)) if n > 0 => left = left.saturating_sub(n),
+                _ => return,
+            }
         }
     }
 
