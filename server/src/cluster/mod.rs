@@ -402,6 +402,10 @@ impl Cluster {
     /// Notes who of this node is in room `room` after `entry`.
     pub(crate) fn note_presence(&self, room: &str, entry: &crate::log::Entry) {
         use crate::log::Entry;
+        // Messages are the hot path: they never take the lock.
+        if matches!(entry, Entry::Said(_) | Entry::Topic(_)) {
+            return;
+        }
         let mut present = self.present.lock().unwrap_or_else(|p| p.into_inner());
         match entry {
             Entry::Joined { name } => {
