@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
-use super::stream::{append_now, Record};
+use super::stream::{append_command, Record};
 use super::{keys, Cluster, Unavailable, NAME_TTL};
 use crate::log::{Entry, Source};
 
@@ -129,6 +129,11 @@ pub async fn reap(cluster: &Cluster, node: &str) -> Result<(), Unavailable> {
     } else {
         format!("server {node} stopped")
     };
+    // One transaction: a client that sees the leave and takes the name at
+    // once must find it free, and nobody may take it before the leave is in
+    // the room's order.
+    let mut pipe = redis::pipe();
+    pipe.atomic();
     for member in &members {
         let Some((room, name)) = member.split_once('\t') else {
             continue;
@@ -138,30 +143,26 @@ pub async fn reap(cluster: &Cluster, node: &str) -> Result<(), Unavailable> {
             reason: reason.clone(),
         };
         let record = Record::new(left, &Source::Node(node.to_owned()), &cluster.node);
-        append_now(cluster, room, &record).await?;
+        pipe.add_command(append_command(room, &record, cluster.max_len))
+            .ignore();
     }
     let (names_key, inbox, alive) = (keys::node_names(node), keys::inbox(node), keys::alive(node));
     let prefix = format!("{node}\t");
-    let node_name = node.to_owned();
-    let who_key = keys::node_who(node);
-    let lock = keys::reap(node);
     let own = node == cluster.node;
-    cluster
-        .query::<()>(
-            redis::cmd("EVAL")
-                .arg(FORGET)
-                .arg(0)
-                .arg(&names_key)
-                .arg(&prefix)
-                .arg(&who_key)
-                .arg(&inbox)
-                .arg(keys::NODES)
-                .arg(&node_name)
-                .arg(&alive)
-                .arg(&lock)
-                .arg(if own { "1" } else { "0" }),
-        )
-        .await?;
+    pipe.cmd("EVAL")
+        .arg(FORGET)
+        .arg(0)
+        .arg(&names_key)
+        .arg(&prefix)
+        .arg(&who_key)
+        .arg(&inbox)
+        .arg(keys::NODES)
+        .arg(node)
+        .arg(&alive)
+        .arg(&lock)
+        .arg(if own { "1" } else { "0" })
+        .ignore();
+    cluster.query::<()>(&pipe).await?;
     if !members.is_empty() || node != cluster.node {
         info!(
             node,

@@ -510,17 +510,6 @@ async fn page(
     }
 }
 
-/// Appends an entry from outside any room's broker (a departed node's
-/// users leaving).
-pub(crate) async fn append_now(
-    cluster: &Cluster,
-    room: &str,
-    record: &Record,
-) -> Result<(), super::Unavailable> {
-    let cmd = append_command(room, record, cluster.max_len);
-    cluster.query::<u64>(&cmd).await.map(|_| ())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

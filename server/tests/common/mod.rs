@@ -131,7 +131,22 @@ impl Plain {
     pub async fn expect(&mut self, want: &str) -> Vec<String> {
         let mut skipped = Vec::new();
         loop {
-            let line = self.line().await;
+            let mut line = String::new();
+            let read = async_std::future::timeout(STEP, self.reader.read_line(&mut line)).await;
+            match read {
+                Ok(Ok(n)) if n > 0 => {}
+                Ok(Ok(_)) => panic!(
+                    "{}: connection closed waiting for {want:?} after {skipped:?}",
+                    self.name
+                ),
+                Ok(Err(e)) => panic!("{}: {e} waiting for {want:?} after {skipped:?}", self.name),
+                Err(_) => panic!(
+                    "{}: timed out after {STEP:?} waiting for {want:?} after {skipped:?}",
+                    self.name
+                ),
+            }
+            assert!(line.ends_with('\n'), "partial line: {line:?}");
+            line.pop();
             if line == want {
                 return skipped;
             }
