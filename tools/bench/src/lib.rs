@@ -5,7 +5,7 @@
 //! - [`baseline`]: the in-process raw fan-out the relay is compared with.
 //! - [`soak`]: minutes of mixed traffic and misbehaviour; the churn run.
 //! - [`client`]: one client on a raw socket, using chat-core's codec.
-//! - [`tracker`], [`msgtext`], [`stats`], [`procfs`]: the pure pieces.
+//! - [`tracker`], [`msgtext`], [`stats`], [`procfs`], [`switches`]: the pure pieces.
 //! - [`report`]: Markdown tables of the figures.
 
 pub mod baseline;
@@ -16,4 +16,5 @@ pub mod report;
 pub mod scenario;
 pub mod soak;
 pub mod stats;
+pub mod switches;
 pub mod tracker;

@@ -120,6 +120,18 @@ pub fn figures(r: &RelayReport) -> Vec<Figure> {
             true,
         ),
         fig(
+            "server context switches per 1,000 deliveries",
+            r.switches_per_delivery().map(|(_, all)| all * 1e3),
+            Unit::Fixed2,
+            true,
+        ),
+        fig(
+            "of which voluntary (waits, wake-ups)",
+            r.switches_per_delivery().map(|(voluntary, _)| voluntary * 1e3),
+            Unit::Fixed2,
+            true,
+        ),
+        fig(
             "server RSS before connects (MiB)",
             mib(s.and_then(|s| s.rss_start_kib)),
             Unit::Fixed2,

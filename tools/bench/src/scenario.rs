@@ -98,6 +98,8 @@ pub struct ServerFigures {
     pub rss_end_kib: Option<u64>,
     /// Peak RSS (VmHWM) at the end, KiB.
     pub hwm_kib: Option<u64>,
+    /// Context switches of every server thread while messages flowed.
+    pub switches: Option<crate::switches::Switches>,
 }
 
 /// What a run measured.
@@ -158,6 +160,13 @@ impl RelayReport {
     pub fn cpu_us_per_delivery(&self) -> Option<f64> {
         let server = self.server?;
         (self.delivered > 0).then(|| server.cpu_secs * 1e6 / self.delivered as f64)
+    }
+
+    /// Server context switches (`(voluntary, all)`) per delivery.
+    pub fn switches_per_delivery(&self) -> Option<(f64, f64)> {
+        let s = self.server?.switches?;
+        let per = |n: u64| n as f64 / self.delivered as f64;
+        (self.delivered > 0).then(|| (per(s.voluntary), per(s.total())))
     }
 
     /// Server CPU seconds per second of wall time while messages flowed:
@@ -401,6 +410,7 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
     settle(&counters, Duration::from_millis(300), left).await;
     let connect_time = connect_start.elapsed();
     let connected_sample = sample(probe)?;
+    let switches_connected = probe.and_then(crate::switches::read);
     let clients_connected = this_process.sample().ok();
     let machine_connected = crate::procfs::machine_busy_secs();
 
@@ -456,6 +466,7 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
         }
     }
     let end_sample = sample(probe)?;
+    let switches_end = probe.and_then(crate::switches::read);
     let clients_end = this_process.sample().ok();
     let machine_end = crate::procfs::machine_busy_secs();
     // Late receivers hand in what they have once told to stop.
@@ -510,6 +521,9 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
             rss_connected_kib: s1.memory.map(|m| m.rss_kib),
             rss_end_kib: s2.memory.map(|m| m.rss_kib),
             hwm_kib: s2.memory.map(|m| m.hwm_kib),
+            switches: switches_end
+                .zip(switches_connected)
+                .map(|(end, start)| end.since(start)),
         });
     }
     Ok(report)
