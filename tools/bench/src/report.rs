@@ -127,7 +127,8 @@ pub fn figures(r: &RelayReport) -> Vec<Figure> {
         ),
         fig(
             "of which voluntary (waits, wake-ups)",
-            r.switches_per_delivery().map(|(voluntary, _)| voluntary * 1e3),
+            r.switches_per_delivery()
+                .map(|(voluntary, _)| voluntary * 1e3),
             Unit::Fixed2,
             true,
         ),

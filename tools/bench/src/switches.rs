@@ -76,9 +76,9 @@ pub fn read(probe: &Probe) -> Option<Switches> {
     match probe {
         Probe::Process(pid) => process_total(*pid),
         Probe::Thread(dir) => read_one(dir),
-        Probe::Processes(pids) => pids
-            .iter()
-            .try_fold(Switches::default(), |sum, pid| Some(sum.add(process_total(*pid)?))),
+        Probe::Processes(pids) => pids.iter().try_fold(Switches::default(), |sum, pid| {
+            Some(sum.add(process_total(*pid)?))
+        }),
     }
 }
 
