@@ -126,6 +126,8 @@ impl Reader {
     async fn read_loop(&mut self) -> String {
         let started = Instant::now();
         let mut pinged = false;
+        // One timer for every read, not a new one each (see `deadline`).
+        let mut deadline = crate::deadline::Deadline::default();
         loop {
             let wait = match self.phase {
                 Phase::New | Phase::Naming(_) | Phase::Password(_) => {
@@ -145,7 +147,7 @@ impl Reader {
             };
             let read = self.source.fill();
             let n = match wait {
-                Some(wait) => match async_std::future::timeout(wait, read).await {
+                Some(wait) => match deadline.within(wait, read).await {
                     Ok(result) => result,
                     Err(_) => match self.phase {
                         Phase::Named(_) if !pinged => {

@@ -10,7 +10,8 @@
 //!   keeps them in SQLite.
 //! - `connection`: each client's reader (bytes → requests); `want`: what
 //!   a client asks for, in either mode; `membership`: the rooms it is in;
-//!   `writer`: drains its outbox into the socket.
+//!   `writer`: drains its outbox into the socket; `deadline`: its reads'
+//!   timeout, one timer for many reads.
 //! - `outbox`: a client's bounded outgoing queue.
 //! - `rate`: flood protection per client, on `chat-core`'s token bucket.
 //! - `wire`: serialising frames once per mode.
@@ -53,6 +54,7 @@ mod want;
 mod writer;
 // Public only for the micro-benchmarks in `benches/`.
 #[doc(hidden)]
+mod deadline;
 pub mod outbox;
 mod rate;
 pub mod tls;
@@ -344,6 +346,9 @@ pub(crate) struct Transport {
     source: source::Source,
     /// Where its outbox is written.
     sink: Box<dyn futures::io::AsyncWrite + Send + Unpin>,
+    /// The socket, when `sink` writes lines to it unchanged (no TLS, no
+    /// WebSocket): the outbox may then write to it directly.
+    direct: Option<TcpStream>,
     /// The socket underneath, shut down to cut the connection off.
     socket: TcpStream,
 }
@@ -360,11 +365,9 @@ impl Client {
         // keepalive probes find the peers that vanished without a word.
         set_keepalive(&stream, &config, id);
         info!(client = id, %peer, irc = matches!(self.kind, Kind::Irc { .. }), "connected");
-        let (reader, writer): tls::Halves = match &config.tls {
-            // The plain IRC listener speaks plain TCP whatever the chat port does.
-            _ if self.kind == (Kind::Irc { tls: false }) => {
-                (Box::new(stream.clone()), Box::new(stream.clone()))
-            }
+        // The plain IRC listener speaks plain TCP whatever the chat port does.
+        let plain = config.tls.is_none() || self.kind == (Kind::Irc { tls: false });
+        let (reader, writer): tls::Halves = match config.tls.as_ref().filter(|_| !plain) {
             None => (Box::new(stream.clone()), Box::new(stream.clone())),
             // Boxed: the handshake's state is large, and held inline it
             // would stay part of every connection's task for its whole life.
@@ -379,6 +382,7 @@ impl Client {
         let transport = Transport {
             source: source::Source::bytes(reader, config.max_line),
             sink: writer,
+            direct: plain.then(|| stream.clone()),
             socket: stream,
         };
         self.attach(transport, slot).await;
@@ -427,9 +431,13 @@ impl Client {
         let Transport {
             source,
             sink: writer,
+            direct,
             socket: stream,
         } = transport;
         let outbox = Outbox::new(config.max_send_queue);
+        if let Some(socket) = direct {
+            outbox.write_directly_to(socket);
+        }
         // IRC clients speak first, and a WebSocket carries only frames: a
         // banner would be a line they cannot read.
         if kind == Kind::Native {
