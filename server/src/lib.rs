@@ -346,9 +346,6 @@ pub(crate) struct Transport {
     source: source::Source,
     /// Where its outbox is written.
     sink: Box<dyn futures::io::AsyncWrite + Send + Unpin>,
-    /// The socket, when `sink` writes lines to it unchanged (no TLS, no
-    /// WebSocket): the outbox may then write to it directly.
-    direct: Option<TcpStream>,
     /// The socket underneath, shut down to cut the connection off.
     socket: TcpStream,
 }
@@ -365,9 +362,11 @@ impl Client {
         // keepalive probes find the peers that vanished without a word.
         set_keepalive(&stream, &config, id);
         info!(client = id, %peer, irc = matches!(self.kind, Kind::Irc { .. }), "connected");
-        // The plain IRC listener speaks plain TCP whatever the chat port does.
-        let plain = config.tls.is_none() || self.kind == (Kind::Irc { tls: false });
-        let (reader, writer): tls::Halves = match config.tls.as_ref().filter(|_| !plain) {
+        let (reader, writer): tls::Halves = match &config.tls {
+            // The plain IRC listener speaks plain TCP whatever the chat port does.
+            _ if self.kind == (Kind::Irc { tls: false }) => {
+                (Box::new(stream.clone()), Box::new(stream.clone()))
+            }
             None => (Box::new(stream.clone()), Box::new(stream.clone())),
             // Boxed: the handshake's state is large, and held inline it
             // would stay part of every connection's task for its whole life.
@@ -382,7 +381,6 @@ impl Client {
         let transport = Transport {
             source: source::Source::bytes(reader, config.max_line),
             sink: writer,
-            direct: plain.then(|| stream.clone()),
             socket: stream,
         };
         self.attach(transport, slot).await;
@@ -431,13 +429,9 @@ impl Client {
         let Transport {
             source,
             sink: writer,
-            direct,
             socket: stream,
         } = transport;
         let outbox = Outbox::new(config.max_send_queue);
-        if let Some(socket) = direct {
-            outbox.write_directly_to(socket);
-        }
         // IRC clients speak first, and a WebSocket carries only frames: a
         // banner would be a line they cannot read.
         if kind == Kind::Native {

@@ -25,12 +25,8 @@ use tracing::debug;
 use crate::directory::{ClientId, Internal};
 use crate::irc;
 use crate::log::{Entry, Logged, RoomLog, Source};
-use crate::outbox::{Deferred, Outbox};
+use crate::outbox::Outbox;
 use crate::wire::{self, Mode};
-
-/// Most requests a busy room handles before its writers hear of the lines
-/// (see [`Deferred`]).
-const FLUSH_EVERY: usize = 32;
 
 /// Identifies a room for as long as it is open (a room created again after
 /// it closed gets a new one).
@@ -193,8 +189,6 @@ pub struct Room {
     overflowed: HashSet<ClientId>,
     directory: Sender<Internal>,
     relayed: Arc<AtomicU64>,
-    /// Outboxes pushed to since the writers last heard of their lines.
-    deferred: Deferred,
 }
 
 impl Room {
@@ -230,32 +224,20 @@ impl Room {
             overflowed: HashSet::new(),
             directory,
             relayed,
-            deferred: Deferred::default(),
         }
     }
 
     /// Serves the room until it is closed; gives back its key and log.
     pub async fn run(mut self, requests: Receiver<ToRoom>) -> (String, Box<dyn RoomLog>) {
-        let mut unflushed = 0;
         while let Ok(request) = requests.recv().await {
             if let ToRoom::Close = request {
                 break;
             }
             self.handle(request);
-            // Writers hear of their lines once per batch of requests (when
-            // none waits, or every FLUSH_EVERY), not once per line.
-            unflushed += 1;
-            if requests.is_empty() || unflushed == FLUSH_EVERY {
-                self.deferred.flush();
-                unflushed = 0;
-            }
             if let Some(waiting) = self.log.backlog() {
-                self.deferred.flush();
-                unflushed = 0;
                 waiting.await;
             }
         }
-        self.deferred.flush();
         debug!(room = %self.name, "room broker stopped");
         (room_key(&self.name), self.log)
     }
@@ -497,7 +479,7 @@ impl Room {
         let Some(member) = self.members.get(&id) else {
             return;
         };
-        if self.deferred.push(&member.outbox, line).is_err() && self.overflowed.insert(id) {
+        if member.outbox.push(line).is_err() && self.overflowed.insert(id) {
             // The directory drops it everywhere; until then, skip it.
             let _ = self.directory.try_send(Internal::Overflowed { id });
         }
@@ -531,7 +513,7 @@ impl Room {
                 _ => &shared,
             };
             if let Some(line) = copy.get(member, self.id) {
-                if self.deferred.push(&member.outbox, line).is_err() {
+                if member.outbox.push(line).is_err() {
                     failed.push(id);
                 }
             }

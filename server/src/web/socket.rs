@@ -65,7 +65,6 @@ pub(super) async fn run(
     let transport = Transport {
         source: Source::messages(lines(receiver, max_line)),
         sink: Box::new(LineSink::new(sender)),
-        direct: None,
         socket,
     };
     client.attach(transport, slot).await;
