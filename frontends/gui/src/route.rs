@@ -693,28 +693,24 @@ mod tests {
         // #rust is shown; it became large: nobody is named, the size is.
         state.on_event(&room_joined("rust", &[], None));
         let count = |state: &AppState| state.rooms.shown().size();
-        state.on_event(&Event::Headcount(Headcount {
-            room: "rust".into(),
-            time: 0,
-            count: 1234,
-            joined: 0,
-            left: 0,
-            users: None,
-        }));
+        let headcount = |room: &str, count, joined, left, users: Option<&[&str]>| {
+            Event::Headcount(Headcount {
+                room: room.into(),
+                time: 0,
+                count,
+                joined,
+                left,
+                users: users.map(|u| u.iter().map(|n| (*n).to_owned()).collect()),
+            })
+        };
+        state.on_event(&headcount("rust", 1234, 0, 0, None));
         assert_eq!(count(&state), 1234);
         assert!(
             last(&state).contains("1234 here: too many to announce"),
             "{}",
             last(&state)
         );
-        state.on_event(&Event::Headcount(Headcount {
-            room: "rust".into(),
-            time: 0,
-            count: 1270,
-            joined: 40,
-            left: 4,
-            users: None,
-        }));
+        state.on_event(&headcount("rust", 1270, 40, 4, None));
         assert_eq!(count(&state), 1270);
         assert!(
             last(&state).ends_with("40 joined, 4 left (1270 here)"),
@@ -722,23 +718,9 @@ mod tests {
             last(&state)
         );
         // A headcount about the other room does not touch this one.
-        state.on_event(&Event::Headcount(Headcount {
-            room: "lobby".into(),
-            time: 0,
-            count: 999,
-            joined: 1,
-            left: 0,
-            users: None,
-        }));
+        state.on_event(&headcount("lobby", 999, 1, 0, None));
         assert_eq!(count(&state), 1270);
-        state.on_event(&Event::Headcount(Headcount {
-            room: "rust".into(),
-            time: 0,
-            count: 2,
-            joined: 0,
-            left: 1268,
-            users: Some(vec!["bob".into(), "alice".into()]),
-        }));
+        state.on_event(&headcount("rust", 2, 0, 1268, Some(&["bob", "alice"])));
         assert_eq!(count(&state), 2);
         assert_eq!(state.users().len(), 2);
         // Joins are followed one by one again.
