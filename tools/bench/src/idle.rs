@@ -54,6 +54,9 @@ pub struct IdleParams {
     pub quiet: Duration,
     /// Handshakes at once.
     pub concurrency: usize,
+    /// How long the clients stay connected after the measurement (to look
+    /// at the server meanwhile: gdb, heaptrack, `/proc/PID/smaps`).
+    pub hold: Duration,
 }
 
 impl IdleParams {
@@ -68,6 +71,7 @@ impl IdleParams {
             timeout: Duration::from_secs(600),
             quiet: Duration::from_secs(1),
             concurrency: 64,
+            hold: Duration::ZERO,
         }
     }
 }
@@ -154,6 +158,14 @@ pub async fn run_idle(p: &IdleParams) -> anyhow::Result<IdleReport> {
     settle(&counters, p.quiet, left).await;
     let connect_time = began.elapsed();
     let idle = p.probe.sample()?;
+    if !p.hold.is_zero() {
+        eprintln!(
+            "measured; holding {} clients for {:?}",
+            writers.len(),
+            p.hold
+        );
+        async_std::task::sleep(p.hold).await;
+    }
     drop(stop_tx);
     let mut dropped = 0;
     for _ in 0..writers.len() {

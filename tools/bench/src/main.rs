@@ -117,6 +117,10 @@ enum Cmd {
         /// Seconds a run may take to connect everyone and settle.
         #[arg(long, default_value_t = 600)]
         timeout: u64,
+        /// Seconds the clients stay connected after the measurement, to
+        /// inspect the server meanwhile (gdb, heaptrack, /proc/PID/smaps).
+        #[arg(long, default_value_t = 0.0)]
+        hold: f64,
     },
     /// Clients connecting and disconnecting while others chat.
     Churn {
@@ -646,14 +650,27 @@ async fn rooms(spawn: &Spawn, runs: usize, shape: &RoomsShape) -> anyhow::Result
 
 /// Runs `runs` idle runs of each mode (on fresh servers, or on the one
 /// given) and prints their medians side by side.
-async fn idle(
-    spawn: &Spawn,
-    server: Option<(SocketAddr, u32)>,
+/// What `chat-bench idle` was asked for.
+struct IdleShape {
     clients: usize,
     mode: IdleMode,
     runs: usize,
-    timeout: u64,
+    timeout: Duration,
+    hold: Duration,
+}
+
+async fn idle(
+    spawn: &Spawn,
+    server: Option<(SocketAddr, u32)>,
+    shape: &IdleShape,
 ) -> anyhow::Result<bool> {
+    let &IdleShape {
+        clients,
+        mode,
+        runs,
+        timeout,
+        hold,
+    } = shape;
     if server.is_some() && (mode == IdleMode::Both || runs > 1) {
         bail!("against a running server, give one --mode and one run: clients of a run stay until it ends, and the next would start from their memory");
     }
@@ -671,7 +688,8 @@ async fn idle(
                 }
             };
             let mut p = IdleParams::new(addr, Probe::Process(pid), clients, speech);
-            p.timeout = Duration::from_secs(timeout);
+            p.timeout = timeout;
+            p.hold = hold;
             let r = run_idle(&p)
                 .await
                 .with_context(|| format!("{} run {run}", speech.label()))?;
@@ -776,13 +794,21 @@ async fn main_async(cli: Cli) -> anyhow::Result<bool> {
             mode,
             runs,
             timeout,
+            hold,
         } => {
             let running = match (server, server_pid) {
                 (Some(addr), Some(pid)) => Some((resolve(&addr)?, pid)),
                 (Some(_), None) => bail!("--server needs --server-pid: the figure is its memory"),
                 (None, _) => None,
             };
-            idle(&spawn, running, clients, mode, runs, timeout).await
+            let shape = IdleShape {
+                clients,
+                mode,
+                runs,
+                timeout: Duration::from_secs(timeout),
+                hold: Duration::try_from_secs_f64(hold).context("--hold")?,
+            };
+            idle(&spawn, running, &shape).await
         }
         Cmd::Churn { target, cycles } => {
             let extra = ["--max-per-ip", "1000"];
