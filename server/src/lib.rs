@@ -22,6 +22,8 @@
 //!   and the structured protocol over WebSocket at `/ws`.
 //! - `source`: where a reader's lines come from (a byte stream, or a
 //!   WebSocket's messages).
+//! - [`heap`]: glibc's malloc set for many idle connections (one arena,
+//!   free pages given back after bursts of connections).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -43,6 +45,7 @@ mod access;
 pub mod cluster;
 mod connection;
 mod directory;
+pub mod heap;
 pub mod history;
 mod irc;
 pub mod log;
@@ -212,6 +215,12 @@ pub async fn run_with(
     });
 
     let slots = Slots::new(config.max_clients, config.max_per_ip);
+    // A second after a join storm or a mass disconnect, the heap's free
+    // pages go back to the kernel (idle connections: see `heap`).
+    let trimmer = task::spawn(heap::trim_after_bursts(
+        slots.churn.clone(),
+        Duration::from_secs(1),
+    ));
     // Dropped when the server stops: open web connections end.
     let (_web_stop, web_stopped) = oneshot::channel::<()>();
     let web = web::Gateway {
@@ -296,6 +305,7 @@ pub async fn run_with(
     if let Some(status) = status {
         status.cancel().await;
     }
+    trimmer.cancel().await;
     let (done, queued) = oneshot::channel();
     if broker_tx.send(ToDirectory::Shutdown { done }).await.is_ok() {
         let _ = queued.await;
@@ -496,6 +506,8 @@ async fn refuse(mut stream: TcpStream, peer: SocketAddr, why: String, irc: bool)
 #[derive(Clone)]
 struct Slots {
     inner: Arc<Mutex<SlotCounts>>,
+    /// Every slot taken or given back, for giving memory back after bursts.
+    churn: heap::Churn,
 }
 
 struct SlotCounts {
@@ -520,6 +532,7 @@ impl Slots {
                 total: 0,
                 per_ip: HashMap::new(),
             })),
+            churn: heap::Churn::default(),
         }
     }
 
@@ -544,6 +557,7 @@ impl Slots {
         }
         *from_ip += 1;
         counts.total += 1;
+        self.churn.tick();
         Ok(Slot {
             slots: self.clone(),
             ip,
@@ -553,6 +567,7 @@ impl Slots {
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        self.slots.churn.tick();
         let mut counts = self.slots.counts();
         counts.total = counts.total.saturating_sub(1);
         if let Some(n) = counts.per_ip.get_mut(&self.ip) {

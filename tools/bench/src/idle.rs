@@ -2,7 +2,7 @@
 //! structured `hello`, or as plain-text clients typing a name — and then sit
 //! idle. What the server holds for them is its RSS growth over N, read from
 //! `/proc/PID/status` once every join has been delivered and the traffic
-//! has stopped.
+//! has stopped for 3 s.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -69,7 +69,9 @@ impl IdleParams {
             clients,
             speech,
             timeout: Duration::from_secs(600),
-            quiet: Duration::from_secs(1),
+            // Idle means idle for a while: the server gives memory back a
+            // second after connections stop coming (chat_server::heap).
+            quiet: Duration::from_secs(3),
             concurrency: 64,
             hold: Duration::ZERO,
         }
