@@ -7,8 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Version of the structured protocol spoken by this crate: 2 added rooms.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// Version of the structured protocol spoken by this crate: 2 added rooms,
+/// 3 the headcounts of large rooms.
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The oldest version a server still serves: a version-1 client sees only
 /// its default room, in frames it already knows.
@@ -222,6 +223,9 @@ pub enum ServerFrame {
     Rename(Rename),
     /// Who is in a room, answering `who`.
     Users(UserList),
+    /// A large room's arrivals and departures, counted instead of announced
+    /// one by one (version 3).
+    Headcount(Headcount),
     /// This client is now in a room (answering `join`): its topic and
     /// members. The room's recent history follows as `replay` frames, then
     /// the client's own `join`.
@@ -401,6 +405,30 @@ pub struct UserList {
     pub room: Option<String>,
     /// Names, sorted case-insensitively.
     pub users: Vec<String>,
+}
+
+/// How many are in a large room, and how many came and went since the
+/// last count. A room past the server's announcement size stops sending
+/// `join` and `leave` for each person (N people joining would otherwise
+/// cost N²/2 lines) and sends this at most once a second instead; its
+/// `room_joined` and `welcome` then list nobody (ask with `who`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Headcount {
+    /// The room it belongs to.
+    pub room: String,
+    /// When, in milliseconds since the Unix epoch.
+    pub time: u64,
+    /// How many are in the room now.
+    pub count: u32,
+    /// How many joined since the last headcount.
+    pub joined: u32,
+    /// How many left since the last headcount.
+    pub left: u32,
+    /// Present when the room became small enough to announce each join and
+    /// leave again: everyone in it, sorted case-insensitively, to replace
+    /// the list a client kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<Vec<String>>,
 }
 
 /// A room the client has just joined.

@@ -9,7 +9,7 @@
 use std::fmt;
 
 use crate::names::{name_key, room_key};
-use crate::protocol::{BanInfo, BanList, MessageKind, RoomList};
+use crate::protocol::{BanInfo, BanList, Headcount, MessageKind, RoomList};
 use crate::session::{Event, Status};
 
 /// What kind of line an event became, so front ends can style it.
@@ -150,6 +150,7 @@ pub fn render(event: &Event) -> Option<Line> {
         Event::Left(d) => notice(Some(d.time), format!("{} left ({})", d.name, d.reason)),
         Event::Renamed(r) => notice(Some(r.time), format!("{} is now known as {}", r.from, r.to)),
         Event::Users(u) => notice(None, who_text(&u.users)),
+        Event::Headcount(h) => notice(Some(h.time), headcount_text(h)),
         Event::RoomJoined(r) => notice(
             None,
             format!("now talking in #{} — {}", r.room, who_text(&r.users)),
@@ -251,7 +252,30 @@ fn ban_line(ban: &BanInfo) -> String {
 
 /// `online (2): alice, bob`
 pub fn who_text(users: &[String]) -> String {
+    if users.is_empty() {
+        // Only a large room's `welcome` or `room_joined` lists nobody; its
+        // headcount follows.
+        return "too many here to list (/who lists them)".to_owned();
+    }
     format!("online ({}): {}", users.len(), users.join(", "))
+}
+
+/// A large room's headcount: `37 joined, 5 left (1234 here)`.
+pub fn headcount_text(h: &Headcount) -> String {
+    let here = match h.count {
+        1 => "1 here".to_owned(),
+        n => format!("{n} here"),
+    };
+    match (h.joined, h.left, &h.users) {
+        (_, _, Some(_)) => format!(
+            "{} joined, {} left; {here}, few enough to announce each arrival again",
+            h.joined, h.left
+        ),
+        (0, 0, None) => {
+            format!("{here}: too many to announce each arrival (counted once a second instead)")
+        }
+        (joined, left, None) => format!("{joined} joined, {left} left ({here})"),
+    }
 }
 
 /// The connection state in words: `connected as alice to 127.0.0.1:8001`.

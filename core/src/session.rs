@@ -19,9 +19,9 @@ use crate::error::ChatError;
 use crate::input::Input;
 use crate::names::room_key;
 use crate::protocol::{
-    BanList, ChatMessage, ClientFrame, Departure, ErrorFrame, HistoryEnd, Limits, Notice, Presence,
-    PrivateMessage, Rename, Replayed, RoomInfo, RoomList, ServerFrame, TopicInfo, UserList,
-    Welcome, DEFAULT_MAX_LINE,
+    BanList, ChatMessage, ClientFrame, Departure, ErrorFrame, Headcount, HistoryEnd, Limits,
+    Notice, Presence, PrivateMessage, Rename, Replayed, RoomInfo, RoomList, ServerFrame, TopicInfo,
+    UserList, Welcome, DEFAULT_MAX_LINE,
 };
 use crate::split::{split_text, text_budget};
 use crate::tls::TlsOptions;
@@ -243,6 +243,8 @@ pub enum Event {
     Renamed(Rename),
     /// Who is in a room, answering `/who`.
     Users(UserList),
+    /// A large room's headcount, instead of each join and leave.
+    Headcount(Headcount),
     /// This session is now in a room (answering `/join`); it is the current
     /// room from now on.
     RoomJoined(RoomInfo),
@@ -273,6 +275,7 @@ impl Event {
             ServerFrame::Leave(d) => Event::Left(d),
             ServerFrame::Rename(r) => Event::Renamed(r),
             ServerFrame::Users(u) => Event::Users(u),
+            ServerFrame::Headcount(h) => Event::Headcount(h),
             ServerFrame::RoomJoined(r) => Event::RoomJoined(r),
             ServerFrame::Rooms(r) => Event::Rooms(r),
             ServerFrame::Topic(t) => Event::Topic(t),
@@ -294,6 +297,7 @@ impl Event {
             Event::Joined(p) => p.room.as_deref(),
             Event::Left(d) => d.room.as_deref(),
             Event::Users(u) => u.room.as_deref(),
+            Event::Headcount(h) => Some(&h.room),
             Event::RoomJoined(r) => Some(&r.room),
             Event::Topic(t) => Some(&t.room),
             Event::Status(_)

@@ -6,7 +6,7 @@ mod common;
 
 use chat_core::{Event, SessionConfig};
 use clap::Parser;
-use common::{client, restart, server, spawn_bot, stopped, within, Client, QUICK};
+use common::{client, restart_drill, server, spawn_bot, within, Client};
 
 // The very file `cargo run --example dice_bot` builds, run in-process.
 #[path = "../dice_bot.rs"]
@@ -215,39 +215,14 @@ async fn comes_back_after_a_server_restart_and_fails_when_its_session_ends() {
     let args = dice_bot::Args::try_parse_from(["dice_bot", "-s", &addr]).expect("flags");
     let config =
         chat_examples::bot_config(args.server, args.name, &args.access).expect("no file to read");
-    assert!(
-        config.reconnect.is_some(),
-        "a bot from its flags reconnects"
-    );
-    spawn_bot(
-        "dice",
-        dice_bot::run(config.with_backoff(QUICK), Vec::new()),
-    );
-    let mut alice = client(&addr, "alice").await;
-    alice.wait_for("dice").await;
-    assert!(ask(&mut alice, "!roll d6")
-        .await
-        .starts_with("alice rolled d6: "));
-
-    drop(alice);
-    let second = restart(first).await;
-    let mut alice = client(&addr, "alice").await;
-    alice.wait_for("dice").await;
-    assert!(ask(&mut alice, "!roll d6")
-        .await
-        .starts_with("alice rolled d6: "));
-
-    let once = async_std::task::spawn(dice_bot::run(
-        SessionConfig::new(&addr, "dice2"),
-        Vec::new(),
-    ));
-    alice.wait_for("dice2").await;
-    second.shutdown().await;
-    let err = stopped(once).await.expect_err("the session ended");
-    assert!(
-        format!("{err:#}").contains("the session ended: "),
-        "{err:#}"
-    );
+    let run = |config| dice_bot::run(config, Vec::new());
+    restart_drill(first, ("dice", "dice2"), config, run, |alice| {
+        Box::pin(async move {
+            let answer = ask(alice, "!roll d6").await;
+            assert!(answer.starts_with("alice rolled d6: "), "{answer}");
+        })
+    })
+    .await;
 }
 
 #[test]

@@ -5,7 +5,7 @@ mod common;
 
 use chat_core::{Event, SessionConfig};
 use clap::Parser;
-use common::{client, restart, server, spawn_bot, stopped, within, Client, QUICK};
+use common::{client, restart_drill, server, spawn_bot, within, Client};
 
 // The very file `cargo run --example echo_bot` builds, run in-process.
 #[path = "../echo_bot.rs"]
@@ -82,41 +82,14 @@ async fn ask(alice: &mut Client, text: &str) -> String {
 async fn comes_back_after_a_server_restart_and_fails_when_its_session_ends() {
     let first = server().await;
     let addr = first.addr().to_string();
-    // The configuration its flags make reconnects (only faster here).
     let args = echo_bot::Args::try_parse_from(["echo_bot", "-s", &addr]).expect("flags");
     let config =
         chat_examples::bot_config(args.server, args.name, &args.access).expect("no file to read");
-    assert!(
-        config.reconnect.is_some(),
-        "a bot from its flags reconnects"
-    );
-    spawn_bot(
-        "echo",
-        echo_bot::run(config.with_backoff(QUICK), Vec::new()),
-    );
-    let mut alice = client(&addr, "alice").await;
-    alice.wait_for("echo").await;
-    assert_eq!(ask(&mut alice, "before").await, "before");
-
-    drop(alice);
-    let second = restart(first).await;
-    let mut alice = client(&addr, "alice").await;
-    alice.wait_for("echo").await;
-    assert_eq!(ask(&mut alice, "after").await, "after");
-
-    // A session that ends for good (here: no reconnecting, and the server
-    // gone) ends the bot with an error, so its exit status is not 0.
-    let once = async_std::task::spawn(echo_bot::run(
-        SessionConfig::new(&addr, "echo2"),
-        Vec::new(),
-    ));
-    alice.wait_for("echo2").await;
-    second.shutdown().await;
-    let err = stopped(once).await.expect_err("the session ended");
-    assert!(
-        format!("{err:#}").contains("the session ended: "),
-        "{err:#}"
-    );
+    let run = |config| echo_bot::run(config, Vec::new());
+    restart_drill(first, ("echo", "echo2"), config, run, |alice| {
+        Box::pin(async move { assert_eq!(ask(alice, "hello").await, "hello") })
+    })
+    .await;
 }
 
 #[test]
@@ -228,6 +201,7 @@ async fn works_over_tls_with_the_room_password() {
     let users = alice.welcome().users.clone();
     let (sender, events) = alice.split();
     let mut alice = common::Client {
+        addr: addr.to_string(),
         users,
         sender,
         events,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chat_core::{Event, SessionConfig};
 use clap::Parser;
-use common::{client, restart, server, spawn_bot, stopped, within, QUICK};
+use common::{client, restart_drill, server, spawn_bot, within};
 
 // The very file `cargo run --example greeter` builds, run in-process.
 #[path = "../greeter.rs"]
@@ -167,43 +167,19 @@ async fn comes_back_after_a_server_restart_and_fails_when_its_session_ends() {
     let first = server().await;
     let addr = first.addr().to_string();
     let args = greeter::Args::try_parse_from(["greeter", "-s", &addr, "-g", "0"]).expect("flags");
+    let grace = Duration::from_secs(args.grace);
     let config =
         chat_examples::bot_config(args.server, args.name, &args.access).expect("no file to read");
-    assert!(
-        config.reconnect.is_some(),
-        "a bot from its flags reconnects"
-    );
-    spawn_bot(
-        "greeter",
-        greeter::run(
-            config.with_backoff(QUICK),
-            Vec::new(),
-            Duration::from_secs(args.grace),
-        ),
-    );
-    let mut alice = client(&addr, "alice").await;
-    alice.wait_for("greeter").await;
-
-    drop(alice);
-    let second = restart(first).await;
-    let mut alice = client(&addr, "alice").await;
-    alice.wait_for("greeter").await;
-    let _carol = client(&addr, "carol").await;
-    let welcome = alice.next_message_from("greeter").await;
-    assert!(welcome.starts_with("welcome, carol! "), "{welcome}");
-
-    let once = async_std::task::spawn(greeter::run(
-        SessionConfig::new(&addr, "greeter2"),
-        Vec::new(),
-        Duration::ZERO,
-    ));
-    alice.wait_for("greeter2").await;
-    second.shutdown().await;
-    let err = stopped(once).await.expect_err("the session ended");
-    assert!(
-        format!("{err:#}").contains("the session ended: "),
-        "{err:#}"
-    );
+    let run = move |config| greeter::run(config, Vec::new(), grace);
+    restart_drill(first, ("greeter", "greeter2"), config, run, |alice| {
+        Box::pin(async move {
+            // Someone joins while alice watches: the greeter welcomes them.
+            let _carol = client(&alice.addr.clone(), "carol").await;
+            let welcome = alice.next_message_from("greeter").await;
+            assert!(welcome.starts_with("welcome, carol! "), "{welcome}");
+        })
+    })
+    .await;
 }
 
 #[test]

@@ -30,6 +30,11 @@ impl Default for RateLimit {
     }
 }
 
+/// The size past which a room counts arrivals instead of announcing each
+/// one: the point where large chat services stop showing joins (Discord's
+/// largest `large_threshold`).
+pub const DEFAULT_LARGE_ROOM: usize = 250;
+
 /// Everything `run` needs to know besides the listener.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -74,6 +79,12 @@ pub struct Config {
     pub keepalive: Option<socket2::TcpKeepalive>,
     /// How many recent messages a newcomer is shown on joining (0: none).
     pub replay: usize,
+    /// A room with more than this many people is large: it counts arrivals
+    /// and departures in a headcount once a second instead of announcing
+    /// each to everyone (which costs N²/2 lines for N people joining), and
+    /// tells newcomers its size instead of listing everyone. `None`: every
+    /// room announces each join and leave.
+    pub large_room: Option<usize>,
     /// The SQLite file that keeps the room's history across restarts;
     /// `None` keeps it in memory only.
     pub history_db: Option<PathBuf>,
@@ -134,6 +145,7 @@ impl Default for Config {
             // Embedders and tests start with an empty, unpersisted room; the
             // binary turns replay and the database on.
             replay: 0,
+            large_room: Some(DEFAULT_LARGE_ROOM),
             history_db: None,
             tls: None,
             password: None,

@@ -103,6 +103,12 @@ struct Args {
     /// Recent messages shown to each newcomer on joining; 0 for none.
     #[arg(long, value_name = "N", default_value_t = 50)]
     replay: usize,
+    /// Rooms with more than N people count arrivals and departures once a
+    /// second instead of announcing each one, and list their members only
+    /// when asked (/who); "off" announces every join and leave in every
+    /// room.
+    #[arg(long, value_name = "N|off", default_value = "250")]
+    large_room: String,
     /// Serve the same rooms and names as every other server given this
     /// Redis (redis://HOST:PORT): each room's history is then a Redis
     /// stream, not SQLite. See docs/CLUSTER.md.
@@ -219,6 +225,16 @@ fn default_history_db() -> anyhow::Result<PathBuf> {
     Ok(dirs.data_dir().join("history.sqlite3"))
 }
 
+fn parse_large_room(spec: &str) -> anyhow::Result<Option<usize>> {
+    if spec.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    match spec.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(Some(n)),
+        _ => bail!("--large-room takes a number of people above 0, or off, not {spec:?}"),
+    }
+}
+
 fn parse_rate(spec: &str) -> anyhow::Result<Option<RateLimit>> {
     if spec.eq_ignore_ascii_case("off") {
         return Ok(None);
@@ -279,6 +295,7 @@ impl Args {
             max_line: self.max_line,
             max_send_queue: self.max_send_queue,
             rate_limit: parse_rate(&self.rate_limit)?,
+            large_room: parse_large_room(&self.large_room)?,
             max_clients: self.max_clients,
             max_per_ip: self.max_per_ip,
             name_timeout: Duration::from_secs(self.name_timeout),

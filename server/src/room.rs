@@ -11,13 +11,14 @@ use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_std::channel::{Receiver, Sender};
 use bytes::Bytes;
 use chat_core::names::{name_key, room_key};
 use chat_core::protocol::{
-    now_millis, ChatMessage, Departure, HistoryEnd, MessageKind, Presence, Rename, Replayed,
-    RoomInfo, ServerFrame, TopicInfo, UserList, Welcome,
+    now_millis, ChatMessage, Departure, Headcount, HistoryEnd, MessageKind, Presence, Rename,
+    Replayed, RoomInfo, ServerFrame, TopicInfo, UserList, Welcome,
 };
 use futures::channel::oneshot;
 use tracing::debug;
@@ -122,6 +123,19 @@ pub enum ToRoom {
     Close,
 }
 
+/// How often a large room tells its members how many came and went.
+const HEADCOUNT_EVERY: Duration = Duration::from_secs(1);
+
+/// A large room's arrivals and departures since its last headcount.
+#[derive(Debug, Default)]
+struct Crowd {
+    joined: u32,
+    left: u32,
+    /// When the next headcount is due: set by the first arrival or
+    /// departure after the last one.
+    due: Option<Instant>,
+}
+
 /// A room event serialised at most once per form, however many receive it.
 struct Shared<'a> {
     frame: &'a ServerFrame,
@@ -176,6 +190,10 @@ pub struct Room {
     id: RoomId,
     name: String,
     replay: usize,
+    /// Past this many people the room is large (see [`Crowd`]).
+    large: Option<usize>,
+    /// While the room is large: who came and went since the last headcount.
+    crowd: Option<Crowd>,
     log: Box<dyn RoomLog>,
     members: HashMap<ClientId, Member>,
     /// Name key → member, so that user lists come out sorted.
@@ -192,10 +210,12 @@ pub struct Room {
 }
 
 impl Room {
+    /// `sizes` is how many recent messages newcomers are shown, and the
+    /// size past which the room is large (`None`: never).
     pub fn new(
         id: RoomId,
         name: String,
-        replay: usize,
+        (replay, large): (usize, Option<usize>),
         mut log: Box<dyn RoomLog>,
         directory: Sender<Internal>,
         relayed: Arc<AtomicU64>,
@@ -216,6 +236,8 @@ impl Room {
             id,
             name,
             replay,
+            large,
+            crowd: None,
             log,
             members: HashMap::new(),
             names: BTreeMap::new(),
@@ -229,11 +251,30 @@ impl Room {
 
     /// Serves the room until it is closed; gives back its key and log.
     pub async fn run(mut self, requests: Receiver<ToRoom>) -> (String, Box<dyn RoomLog>) {
-        while let Ok(request) = requests.recv().await {
+        loop {
+            let due = self.crowd.as_ref().and_then(|c| c.due);
+            let request = match due {
+                Some(due) => {
+                    let wait = due.saturating_duration_since(Instant::now());
+                    match async_std::future::timeout(wait, requests.recv()).await {
+                        Ok(request) => request,
+                        Err(_) => {
+                            self.count_heads(false);
+                            continue;
+                        }
+                    }
+                }
+                None => requests.recv().await,
+            };
+            let Ok(request) = request else { break };
             if let ToRoom::Close = request {
                 break;
             }
             self.handle(request);
+            // A busy room may never be idle for a whole second.
+            if due.is_some_and(|due| due <= Instant::now()) {
+                self.count_heads(false);
+            }
             if let Some(waiting) = self.log.backlog() {
                 waiting.await;
             }
@@ -407,17 +448,28 @@ impl Room {
                 }
             }
             Entry::Joined { name } => {
-                if let Source::Node(node) = source {
-                    self.remote.insert(name_key(&name), (name.clone(), node));
+                let join = ServerFrame::Join(Presence {
+                    room: Some(self.name.clone()),
+                    time: now_millis(),
+                    name: name.clone(),
+                });
+                if let Source::Node(node) = &source {
+                    self.remote.insert(name_key(&name), (name, node.clone()));
                 }
-                self.broadcast(
-                    &ServerFrame::Join(Presence {
-                        room: Some(self.name.clone()),
-                        time: now_millis(),
-                        name,
-                    }),
-                    None,
-                );
+                match (&mut self.crowd, source) {
+                    (Some(crowd), source) => {
+                        crowd.joined += 1;
+                        crowd
+                            .due
+                            .get_or_insert_with(|| Instant::now() + HEADCOUNT_EVERY);
+                        // The joiner is still told of its own join.
+                        if let Source::Here { client, .. } = source {
+                            self.send_frame(client, &join);
+                        }
+                    }
+                    (None, _) => self.broadcast(&join, None),
+                }
+                self.resize();
             }
             Entry::Left { name, reason } => {
                 if let Source::Node(node) = &source {
@@ -426,15 +478,24 @@ impl Room {
                         self.remote.remove(&key);
                     }
                 }
-                self.broadcast(
-                    &ServerFrame::Leave(Departure {
-                        room: Some(self.name.clone()),
-                        time: now_millis(),
-                        name,
-                        reason,
-                    }),
-                    None,
-                );
+                match &mut self.crowd {
+                    Some(crowd) => {
+                        crowd.left += 1;
+                        crowd
+                            .due
+                            .get_or_insert_with(|| Instant::now() + HEADCOUNT_EVERY);
+                    }
+                    None => self.broadcast(
+                        &ServerFrame::Leave(Departure {
+                            room: Some(self.name.clone()),
+                            time: now_millis(),
+                            name,
+                            reason,
+                        }),
+                        None,
+                    ),
+                }
+                self.resize();
             }
             Entry::Topic(topic) => {
                 if let Source::Node(_) = source {
@@ -465,14 +526,71 @@ impl Room {
         }
     }
 
+    /// How many are in the room, on every node.
+    fn size(&self) -> usize {
+        self.members.len() + self.remote.len()
+    }
+
+    /// Whether the room has more people than it announces joins to.
+    fn over(&self) -> bool {
+        self.large.is_some_and(|large| self.size() > large)
+    }
+
+    /// Makes the room large once it passes its size, and small again once
+    /// it is well below it (not at the first departure, so that a room at
+    /// the edge does not send everyone its whole list again and again).
+    fn resize(&mut self) {
+        let Some(large) = self.large else { return };
+        if self.crowd.is_none() && self.size() > large {
+            self.crowd = Some(Crowd::default());
+            self.count_heads(true);
+        } else if self.crowd.is_some() && self.size() <= large - large / 5 {
+            self.count_heads(true);
+            self.crowd = None;
+        }
+    }
+
+    /// Tells everyone how many are here and how many came and went since
+    /// the last count; `always` sends it even if nobody did (the room just
+    /// became large, or small again — then with the whole list).
+    fn count_heads(&mut self, always: bool) {
+        let Some(crowd) = self.crowd.as_mut() else {
+            return;
+        };
+        let (joined, left) = (crowd.joined, crowd.left);
+        *crowd = Crowd::default();
+        if joined == 0 && left == 0 && !always {
+            return;
+        }
+        let small_again = always && !self.over() && (joined > 0 || left > 0);
+        let users = small_again.then(|| {
+            self.standings()
+                .into_iter()
+                .map(|(name, _, _)| name)
+                .collect()
+        });
+        let count = u32::try_from(self.size()).unwrap_or(u32::MAX);
+        let headcount = ServerFrame::Headcount(Headcount {
+            room: self.name.clone(),
+            time: now_millis(),
+            count,
+            joined,
+            left,
+            users,
+        });
+        self.broadcast(&headcount, None);
+    }
+
     /// Whether a member can read this frame: version-1 clients get only
-    /// the frames they know.
+    /// the frames they know, version-2 clients no headcounts.
     fn understands(member: &Member, frame: &ServerFrame) -> bool {
-        member.version >= 2
-            || !matches!(
-                frame,
-                ServerFrame::Topic(_) | ServerFrame::RoomJoined(_) | ServerFrame::Rooms(_)
-            )
+        match frame {
+            ServerFrame::Headcount(_) => member.mode != Mode::Structured || member.version >= 3,
+            ServerFrame::Topic(_) | ServerFrame::RoomJoined(_) | ServerFrame::Rooms(_) => {
+                member.version >= 2
+            }
+            _ => true,
+        }
     }
 
     fn push(&mut self, id: ClientId, line: Bytes) {
@@ -534,17 +652,43 @@ impl Room {
         let name = member.name.clone();
         self.names.insert(name_key(&name), id);
         self.members.insert(id, member);
+        // In a large room a newcomer who reads headcounts is told the size,
+        // not everyone's name: listing N people to each of N newcomers is
+        // quadratic too. IRC clients always get NAMES.
+        let counted = self.over()
+            && self.members.get(&id).is_some_and(|m| {
+                m.mode == Mode::Plain || (m.mode == Mode::Structured && m.version >= 3)
+            });
+        let users = match counted {
+            true => Vec::new(),
+            false => self.listed(id),
+        };
         let first = match intro {
             Intro::Welcome(mut welcome) => {
-                welcome.users = self.listed(id);
+                welcome.users = users;
                 if welcome.version >= 2 {
                     welcome.topic.clone_from(&topic);
                 }
                 ServerFrame::Welcome(welcome)
             }
-            Intro::Joined => ServerFrame::RoomJoined(self.info(id, topic.clone())),
+            Intro::Joined => ServerFrame::RoomJoined(RoomInfo {
+                room: self.name.clone(),
+                topic: topic.clone(),
+                users,
+            }),
         };
         self.send_frame(id, &first);
+        if counted {
+            let size = ServerFrame::Headcount(Headcount {
+                room: self.name.clone(),
+                time: now_millis(),
+                count: u32::try_from(self.size()).unwrap_or(u32::MAX),
+                joined: 0,
+                left: 0,
+                users: None,
+            });
+            self.send_frame(id, &size);
+        }
         // Structured clients have the topic in the frame above.
         if let (Mode::Plain, Some(topic)) = (mode, topic.filter(|t| !t.is_empty())) {
             let shown = ServerFrame::Topic(TopicInfo {

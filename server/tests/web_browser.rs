@@ -3,7 +3,8 @@
 //! client talk in `#lobby` and `#rust`; unread counts, mentions and own
 //! lines are marked; a peer's HTML shows as text; older messages load on
 //! request; a page of another origin cannot open the socket; the page comes
-//! back by itself after a server restart; and it fits a phone's screen.
+//! back by itself after a server restart; it fits a phone's screen; and a
+//! large room shows its headcount.
 //!
 //! `CHAT_WEB_SCREENSHOT=docs/img/web.png` saves the first test's window,
 //! which is how the picture in the docs is made.
@@ -296,6 +297,42 @@ fn older_messages_load_on_request() {
         json!([]),
     );
     assert_eq!(start, json!("start of #lobby"));
+}
+
+#[test]
+fn a_large_room_shows_its_headcount() {
+    let (server, web) = web_server(Config {
+        large_room: Some(3),
+        ..quiet()
+    });
+    let _first = [native(server.addr(), "ann"), native(server.addr(), "bo")];
+    let driver = Driver::start();
+    let browser = driver.browser(900, 600);
+    join(&browser, web, "wanda");
+    let people = "return document.getElementById('user-count').textContent";
+    browser.wait_until(
+        "three listed",
+        &format!("{people} === 'People (3)'"),
+        json!([]),
+    );
+    // Two more make the room large: counted, not named.
+    let _more = [native(server.addr(), "cy"), native(server.addr(), "di")];
+    browser.wait_until(
+        "the headcount in the header",
+        &format!("{people} === 'People (5)'"),
+        json!([]),
+    );
+    let names = "return [...document.querySelectorAll('#users li')].map(l => l.textContent)";
+    let listed = browser.run(names, json!([]));
+    assert!(
+        !listed.to_string().contains("\"di\""),
+        "di was counted, not named: {listed}"
+    );
+    browser.wait_until(
+        "the headcount in the conversation",
+        "return [...document.querySelectorAll('.room-log:not([hidden]) .line')].some(l => l.textContent.includes('1 joined, 0 left (5 here)'))",
+        json!([]),
+    );
 }
 
 /// Serves one page, whatever is asked, on `listener`: another site a

@@ -120,6 +120,50 @@ pub async fn stopped(bot: async_std::task::JoinHandle<anyhow::Result<()>>) -> an
     within("the bot to stop", bot).await
 }
 
+/// What a bot's restart drill checks while the bot is up, as the client
+/// `alice` who joined after it (an async check on a borrowed client).
+pub type Probe = for<'a> fn(&'a mut Client) -> futures::future::BoxFuture<'a, ()>;
+
+/// The drill every bot passes. Started with `config`, the configuration
+/// its flags make, it reconnects: it passes `probe`, the server restarts,
+/// it passes `probe` again. Started as `again` with a configuration that
+/// does not reconnect, it ends with an error when its session ends, so a
+/// supervisor sees a failure (exit status not 0).
+pub async fn restart_drill<Bot>(
+    first: ServerHandle,
+    (name, again): (&'static str, &str),
+    config: SessionConfig,
+    run: impl Fn(SessionConfig) -> Bot,
+    probe: Probe,
+) where
+    Bot: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let addr = first.addr().to_string();
+    assert!(
+        config.reconnect.is_some(),
+        "a bot from its flags reconnects"
+    );
+    spawn_bot(name, run(config.with_backoff(QUICK)));
+    let mut alice = client(&addr, "alice").await;
+    alice.wait_for(name).await;
+    probe(&mut alice).await;
+
+    drop(alice);
+    let second = restart(first).await;
+    let mut alice = client(&addr, "alice").await;
+    alice.wait_for(name).await;
+    probe(&mut alice).await;
+
+    let once = async_std::task::spawn(run(SessionConfig::new(&addr, again)));
+    alice.wait_for(again).await;
+    second.shutdown().await;
+    let err = stopped(once).await.expect_err("the session ended");
+    assert!(
+        format!("{err:#}").contains("the session ended: "),
+        "{err:#}"
+    );
+}
+
 /// Fails unless `command`'s help fits in 60 columns (clap's `wrap_help`).
 pub fn assert_help_wraps(command: &clap::Command) {
     let help = command
@@ -133,6 +177,8 @@ pub fn assert_help_wraps(command: &clap::Command) {
 
 /// Someone in the room, watching what the bots do.
 pub struct Client {
+    /// The server it joined.
+    pub addr: String,
     /// Everyone online when this client joined.
     pub users: Vec<String>,
     pub sender: SessionSender,
@@ -150,6 +196,7 @@ pub async fn client(addr: &str, name: &str) -> Client {
     let users = session.welcome().users.clone();
     let (sender, events) = session.split();
     Client {
+        addr: addr.to_owned(),
         users,
         sender,
         events,

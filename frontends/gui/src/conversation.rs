@@ -36,6 +36,9 @@ pub struct Conversation {
     pub log: Log,
     /// Who is in the room, sorted case-insensitively.
     pub users: Vector<String>,
+    /// A large room's size, from its headcounts: it names nobody when
+    /// people come and go, so the list may be short of it.
+    pub headcount: Option<u32>,
     /// The room's topic, when it has one.
     pub topic: Option<Arc<str>>,
     /// This session is in the room now. A room left (or lost with the
@@ -102,6 +105,7 @@ impl Conversation {
             room: room.map(Into::into),
             log: Log::with_capacity(cap),
             users: Vector::new(),
+            headcount: None,
             topic: None,
             joined: false,
             unread: 0,
@@ -298,7 +302,17 @@ impl Conversation {
     pub fn leave(&mut self) {
         self.joined = false;
         self.users.clear();
+        self.headcount = None;
         self.drop_history_request();
+    }
+
+    /// How many are in the room: its headcount when it is large, else its
+    /// list.
+    pub fn size(&self) -> usize {
+        match self.headcount {
+            Some(count) => count as usize,
+            None => self.users.len(),
+        }
     }
 
     /// Replaces who is in the room.

@@ -79,6 +79,19 @@ impl AppState {
                     self.left_room(i);
                 }
             }
+            Event::Headcount(h) => {
+                let i = self.room_of(event);
+                let room = self.rooms.get_mut(i);
+                match &h.users {
+                    // Small again: the whole list, and joins from now on.
+                    Some(users) => {
+                        room.set_users(users.iter().cloned());
+                        room.headcount = None;
+                    }
+                    None => room.headcount = Some(h.count),
+                }
+                self.push_event(i, event);
+            }
             Event::Renamed(r) => self.on_renamed(&r.from, &r.to, event),
             Event::Users(u) => {
                 let i = self.room_of(event);
@@ -177,6 +190,7 @@ impl AppState {
         self.rooms.mark_joined(i);
         let c = self.rooms.get_mut(i);
         c.set_users(welcome.users.iter().cloned());
+        c.headcount = None;
         c.topic = welcome
             .topic
             .as_deref()
@@ -201,6 +215,7 @@ impl AppState {
         self.rooms.mark_joined(i);
         let c = self.rooms.get_mut(i);
         c.set_users(info.users.iter().cloned());
+        c.headcount = None;
         // Joining a room again only makes it current, and the server's
         // answer then has no topic: keep the one known.
         if info.topic.is_some() || !was_joined {
@@ -376,8 +391,8 @@ mod tests {
     use std::time::Duration;
 
     use chat_core::protocol::{
-        Departure, ErrorCode, ErrorFrame, Presence, PrivateMessage, Rename, RoomList, RoomSummary,
-        TopicInfo, UserList,
+        Departure, ErrorCode, ErrorFrame, Headcount, Presence, PrivateMessage, Rename, RoomList,
+        RoomSummary, TopicInfo, UserList,
     };
     use chat_core::Status;
 
@@ -670,6 +685,51 @@ mod tests {
         assert_eq!(lobby.topic.as_deref(), Some("general chat"));
         assert_eq!(state.users().len(), 2);
         let _ = record;
+    }
+
+    #[test]
+    fn a_large_room_shows_its_headcount_until_it_is_small_again() {
+        let (mut state, _) = in_two_rooms();
+        // #rust is shown; it became large: nobody is named, the size is.
+        state.on_event(&room_joined("rust", &[], None));
+        let count = |state: &AppState| state.rooms.shown().size();
+        let headcount = |room: &str, count, joined, left, users: Option<&[&str]>| {
+            Event::Headcount(Headcount {
+                room: room.into(),
+                time: 0,
+                count,
+                joined,
+                left,
+                users: users.map(|u| u.iter().map(|n| (*n).to_owned()).collect()),
+            })
+        };
+        state.on_event(&headcount("rust", 1234, 0, 0, None));
+        assert_eq!(count(&state), 1234);
+        assert!(
+            last(&state).contains("1234 here: too many to announce"),
+            "{}",
+            last(&state)
+        );
+        state.on_event(&headcount("rust", 1270, 40, 4, None));
+        assert_eq!(count(&state), 1270);
+        assert!(
+            last(&state).ends_with("40 joined, 4 left (1270 here)"),
+            "{}",
+            last(&state)
+        );
+        // A headcount about the other room does not touch this one.
+        state.on_event(&headcount("lobby", 999, 1, 0, None));
+        assert_eq!(count(&state), 1270);
+        state.on_event(&headcount("rust", 2, 0, 1268, Some(&["bob", "alice"])));
+        assert_eq!(count(&state), 2);
+        assert_eq!(state.users().len(), 2);
+        // Joins are followed one by one again.
+        state.on_event(&Event::Joined(Presence {
+            room: Some("rust".into()),
+            time: 0,
+            name: "dave".into(),
+        }));
+        assert_eq!(count(&state), 3);
     }
 
     #[test]

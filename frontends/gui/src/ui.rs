@@ -365,7 +365,7 @@ fn connection_bar(ids: Ids) -> impl Widget<AppState> {
 }
 
 fn users_panel() -> impl Widget<AppState> {
-    let header = TextLine::new(|d: &AppState| format!("ONLINE — {}", d.users().len()))
+    let header = TextLine::new(|d: &AppState| format!("ONLINE — {}", d.rooms.shown().size()))
         .with_text_color(theme::MUTED)
         .with_text_size(12.0)
         .padding(Insets::new(14.0, 12.0, 14.0, 6.0));

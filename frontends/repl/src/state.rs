@@ -88,6 +88,12 @@ impl State {
                 self.set_users(&key, &u.users);
             }
             Event::RoomJoined(info) => self.set_users(&room_key(&info.room), &info.users),
+            // A large room that became small again lists everyone.
+            Event::Headcount(h) => {
+                if let Some(users) = &h.users {
+                    self.set_users(&room_key(&h.room), users);
+                }
+            }
             Event::Joined(p) => {
                 let key = self.room_key_of(p.room.as_deref());
                 self.users

@@ -6,7 +6,6 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -19,8 +18,6 @@ use chat_server::{Config, ServerHandle};
 use futures::StreamExt;
 
 const BIN: &str = env!("CARGO_BIN_EXE_chat-repl");
-/// Generous: the machine is small and shared; a pass is usually far quicker.
-const WAIT: Duration = Duration::from_secs(15);
 
 async fn start_server() -> ServerHandle {
     ServerHandle::start(Config {
@@ -65,116 +62,16 @@ fn shown(event: &Event) -> String {
     render(event).expect("has a line").to_string()
 }
 
-/// A tmux server of our own (its own socket), killed when dropped.
-struct Tmux {
-    socket: String,
-    /// The socket file, removed on drop (kill-server leaves it behind).
-    socket_path: Option<String>,
-}
+#[allow(dead_code)]
+#[path = "../../../server/tests/common/tmux.rs"]
+mod tmux;
 
-impl Tmux {
-    /// Runs `command` in a 120x30 pane. The pane stays after the command
-    /// ends (it prints `exit=CODE` and sleeps) so its exit code can be read.
-    fn start(command: &str) -> Tmux {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let socket = format!(
-            "chat-repl-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let mut tmux = Tmux {
-            socket,
-            socket_path: None,
-        };
-        let script = format!("{command}; echo \"exit=$?\"; sleep 600");
-        tmux.run(&[
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "t",
-            "-x",
-            "120",
-            "-y",
-            "30",
-            &script,
-        ]);
-        let path = tmux.run(&["display-message", "-p", "#{socket_path}"]);
-        tmux.socket_path = Some(path.trim().to_owned()).filter(|p| !p.is_empty());
-        tmux
-    }
+use tmux::{Tmux, WAIT};
 
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux runs (is it installed?)");
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Types `text` literally, without Enter.
-    fn type_text(&self, text: &str) {
-        self.run(&["send-keys", "-t", "t", "-l", text]);
-    }
-
-    /// Presses keys by tmux name: `Enter`, `Tab`, `C-c`, `Up`.
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "t"];
-        args.extend_from_slice(keys);
-        self.run(&args);
-    }
-
-    /// Pastes `text` as a terminal would: with bracketed-paste marks
-    /// around it when `bracketed` (and the program asked for them), and
-    /// each line break as the Enter key (`\r`), as tmux pastes.
-    fn paste(&self, text: &str, bracketed: bool) {
-        self.run(&["set-buffer", "-b", "paste", text]);
-        let mut args = vec!["paste-buffer", "-b", "paste", "-t", "t"];
-        if bracketed {
-            args.push("-p");
-        }
-        self.run(&args);
-    }
-
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", "t"])
-    }
-
-    /// Polls the screen until `ok` holds, failing with the last screen after
-    /// [`WAIT`].
-    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let screen = self.screen();
-            if ok(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no {what} within {WAIT:?}; screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-        if let Some(path) = &self.socket_path {
-            let _ = std::fs::remove_file(path);
-        }
-    }
+/// Runs `command` in a 120x30 pane that stays after the command ends (it
+/// prints `exit=CODE` and sleeps), so its exit code can be read.
+fn start(command: &str) -> Tmux {
+    Tmux::start_sized(&format!("{command}; echo \"exit=$?\"; sleep 600"), 120, 30)
 }
 
 /// Non-blank lines of a screen, without trailing blanks.
@@ -228,7 +125,7 @@ fn prompt_in(screen: &str, room: &str, text: &str) -> bool {
 async fn incoming_message_prints_above_a_half_typed_line() {
     let server = start_server().await;
     let (watcher, mut events) = join(server.addr(), "watcher").await;
-    let tmux = Tmux::start(&repl_command(&server.addr().to_string(), "alice", None));
+    let tmux = start(&repl_command(&server.addr().to_string(), "alice", None));
     tmux.wait_for("connected status", |s| s.contains("connected as alice to"));
     expect_event(
         &mut events,
@@ -274,7 +171,7 @@ async fn incoming_message_prints_above_a_half_typed_line() {
 async fn a_sent_line_shows_once_as_its_echo() {
     let server = start_server().await;
     let (_watcher, mut events) = join(server.addr(), "watcher").await;
-    let tmux = Tmux::start(&repl_command(&server.addr().to_string(), "alice", None));
+    let tmux = start(&repl_command(&server.addr().to_string(), "alice", None));
     tmux.wait_for("connected status", |s| s.contains("connected as alice to"));
     expect_event(
         &mut events,
@@ -322,7 +219,7 @@ async fn a_sent_line_shows_once_as_its_echo() {
 async fn typed_commands_reach_others_and_keys_work() {
     let server = start_server().await;
     let (_watcher, mut events) = join(server.addr(), "watcher").await;
-    let tmux = Tmux::start(&repl_command(&server.addr().to_string(), "alice", None));
+    let tmux = start(&repl_command(&server.addr().to_string(), "alice", None));
     tmux.wait_for("connected status", |s| s.contains("connected as alice to"));
     expect_event(
         &mut events,
@@ -414,7 +311,7 @@ async fn serve(
 async fn connection_state_is_shown_and_input_refused_while_disconnected() {
     let addr = refused_addr();
     let (stop, task) = serve(&addr).await;
-    let tmux = Tmux::start(&repl_command(&addr, "alice", None));
+    let tmux = start(&repl_command(&addr, "alice", None));
     tmux.wait_for("connected status", |s| s.contains("connected as alice to"));
 
     drop(stop);
@@ -488,7 +385,7 @@ async fn history_persists_between_runs() {
     let data = std::env::temp_dir().join(format!("chat-repl-history-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
 
-    let first = Tmux::start(&repl_command(&addr, "alice", Some(&data)));
+    let first = start(&repl_command(&addr, "alice", Some(&data)));
     first.wait_for("connected status", |s| s.contains("connected as alice to"));
     first.type_text("remember me");
     first.keys(&["Enter"]);
@@ -498,7 +395,7 @@ async fn history_persists_between_runs() {
     let saved = std::fs::read_to_string(data.join("chat-repl/history.txt")).expect("history saved");
     assert!(saved.contains("remember me"), "{saved}");
 
-    let second = Tmux::start(&repl_command(&addr, "alice", Some(&data)));
+    let second = start(&repl_command(&addr, "alice", Some(&data)));
     second.wait_for("connected status", |s| s.contains("connected as alice to"));
     second.keys(&["Up"]);
     second.wait_for("the recalled line", |s| prompt_is(s, "remember me"));
@@ -716,7 +613,7 @@ fn failed_connect_exits_non_zero_with_one_line() {
 #[test]
 fn failed_connect_in_a_terminal_exits_non_zero_with_one_line() {
     let addr = refused_addr();
-    let tmux = Tmux::start(&repl_command(&addr, "x", None));
+    let tmux = start(&repl_command(&addr, "x", None));
     let screen = tmux.wait_for("the exit code", |s| s.contains("exit="));
     let rows = rows(&screen);
     let at = rows
@@ -739,7 +636,7 @@ fn failed_connect_in_a_terminal_exits_non_zero_with_one_line() {
 async fn asks_for_a_name_and_again_when_it_is_taken() {
     let server = start_server().await;
     let (_watcher, mut events) = join(server.addr(), "watcher").await;
-    let tmux = Tmux::start(&format!("'{BIN}' --server {} --no-history", server.addr()));
+    let tmux = start(&format!("'{BIN}' --server {} --no-history", server.addr()));
     tmux.wait_for("the name question", |s| last_row(s) == "your name:");
     tmux.type_text("Watcher");
     tmux.keys(&["Enter"]);
@@ -847,7 +744,7 @@ async fn an_untrusted_certificate_in_a_terminal_says_how_to_trust_it() {
         repl_command(&addr, "eve", None),
         stranger.display()
     );
-    let tmux = Tmux::start(&command);
+    let tmux = start(&command);
     let screen = tmux.wait_for("the exit code", |s| s.contains("exit="));
     assert!(screen.contains("exit=1"), "{screen}");
     // The pane wraps the long line at 120 columns: compare without spacing.
@@ -1114,7 +1011,7 @@ async fn the_password_is_asked_for_without_echo_in_a_terminal() {
     .await
     .expect("server starts");
     let addr = server.addr().to_string();
-    let tmux = Tmux::start(&format!(
+    let tmux = start(&format!(
         "env -u CHAT_PASSWORD {}",
         repl_command(&addr, "alice", None)
     ));
@@ -1206,7 +1103,7 @@ async fn rooms_in_a_terminal_prompt_tab_prefixes_and_unread_counts() {
     // The watcher stays in #lobby; bob is in #lobby and #rust, whose topic he set.
     let (watcher, _watcher_events) = join(addr, "watcher").await;
     let (bob, mut bob_events) = join_room(addr, "bob", "rust", Some("all things Rust")).await;
-    let tmux = Tmux::start(&repl_command(&addr.to_string(), "alice", None));
+    let tmux = start(&repl_command(&addr.to_string(), "alice", None));
     tmux.wait_for("the prompt in #lobby", |s| {
         s.contains("connected as alice to") && prompt_is(s, "")
     });
@@ -1457,7 +1354,7 @@ async fn rooms_line_by_line() {
 async fn rooms_are_joined_again_after_a_reconnection() {
     let addr = refused_addr();
     let (stop, task) = serve(&addr).await;
-    let tmux = Tmux::start(&repl_command(&addr, "alice", None));
+    let tmux = start(&repl_command(&addr, "alice", None));
     tmux.wait_for("the prompt in #lobby", |s| prompt_is(s, ""));
     enter(&tmux, "/join rust");
     tmux.wait_for("the prompt in #rust", |s| prompt_in(s, "rust", ""));
@@ -1545,7 +1442,7 @@ async fn every_line_typed_or_pasted_is_sent_in_order_and_long_ones_split() {
         .await
         .expect("server starts");
     let (_watcher, mut events) = join(server.addr(), "watcher").await;
-    let tmux = Tmux::start(&repl_command(&server.addr().to_string(), "alice", None));
+    let tmux = start(&repl_command(&server.addr().to_string(), "alice", None));
     tmux.wait_for("connected status", |s| s.contains("connected as alice to"));
     expect_event(
         &mut events,
@@ -1604,7 +1501,7 @@ async fn connecting_again_by_hand_shows_only_what_was_not_seen() {
         watcher.say(format!("seen {n}")).await.expect("sent");
         expect_event(&mut events, "own copy", |e| matches!(e, Event::Message(_))).await;
     }
-    let tmux = Tmux::start(&repl_command(&server.addr().to_string(), "alice", None));
+    let tmux = start(&repl_command(&server.addr().to_string(), "alice", None));
     tmux.wait_for("the history on joining", |s| {
         s.contains("<watcher> seen 5") && s.contains("connected as alice to")
     });
@@ -1714,7 +1611,7 @@ async fn a_frozen_server_is_reported_and_the_repl_comes_back_having_missed_nothi
         "'{BIN}' --server {} --name alice --no-history --ping-after 1 --dead-after 8",
         server.addr
     );
-    let tmux = Tmux::start(&command);
+    let tmux = start(&command);
     tmux.wait_for("connected status", |s| s.contains("connected as alice to"));
     let (watcher, mut events) = join(server.addr.parse().expect("an address"), "watcher").await;
     watcher.say("before the freeze").await.expect("sent");

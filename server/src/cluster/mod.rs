@@ -18,14 +18,14 @@
 //! cluster; the directory only asks this module about names and nodes.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_std::channel::Sender;
 use chat_core::names::name_keys;
 use futures::future::BoxFuture;
 use redis::aio::MultiplexedConnection;
-use redis::AsyncConnectionConfig;
+use redis::{AsyncConnectionConfig, ServerErrorKind};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
@@ -329,11 +329,20 @@ impl Cluster {
         &self,
         request: &(impl Query + ?Sized),
     ) -> Result<T, Unavailable> {
-        let mut retried = false;
+        let (mut retried, mut loaded) = (false, false);
         loop {
             let mut conn = self.link.get().await?;
             match request.run(&mut conn).await {
                 Ok(value) => return Ok(value),
+                Err(e)
+                    if !loaded
+                        && e.kind() == redis::ErrorKind::Server(ServerErrorKind::NoScript) =>
+                {
+                    // Redis restarted (or flushed its scripts) since they
+                    // were loaded: load them, and try once more.
+                    self.load_scripts().await?;
+                    loaded = true;
+                }
                 Err(e) => {
                     let broken = self.link.failed(&e).await;
                     if !broken || retried {
@@ -343,6 +352,16 @@ impl Cluster {
                 }
             }
         }
+    }
+
+    /// Loads every script the node runs by its hash into Redis.
+    pub(crate) async fn load_scripts(&self) -> Result<(), Unavailable> {
+        let mut pipe = redis::pipe();
+        for lua in [&stream::APPEND, &CLAIM, &FREE] {
+            pipe.cmd("SCRIPT").arg("LOAD").arg(lua.code).ignore();
+        }
+        let mut conn = self.link.get().await?;
+        pipe.query_async::<()>(&mut conn).await.map_err(Unavailable)
     }
 
     /// Claims `name` for client `client` of this node in the whole
@@ -358,8 +377,8 @@ impl Cluster {
         let owner = format!("{}\t{}\t", self.node, client);
         let keys: Vec<String> = name_keys(name).iter().map(|k| keys::name(k)).collect();
         let node_names = keys::node_names(&self.node);
-        let mut script = redis::cmd("EVAL");
-        script.arg(CLAIM).arg(keys.len()).arg(&keys);
+        let mut script = CLAIM.cmd();
+        script.arg(keys.len()).arg(&keys);
         script
             .arg(&value)
             .arg(NAME_TTL.as_millis() as u64)
@@ -389,8 +408,8 @@ impl Cluster {
             }
         }
         let node_names = keys::node_names(&self.node);
-        let mut script = redis::cmd("EVAL");
-        script.arg(FREE).arg(keys.len()).arg(&keys);
+        let mut script = FREE.cmd();
+        script.arg(keys.len()).arg(&keys);
         script.arg(&owner).arg(&node_names);
         let freed = self.query::<()>(&script).await;
         // Not renewed any more, it expires by itself.
@@ -472,7 +491,8 @@ impl Cluster {
 /// KEYS: the name's keys. ARGV: value, time to live (ms), the node's set
 /// of names, the holder's prefix (a client may take a look-alike of the
 /// name it holds).
-const CLAIM: &str = r"
+static CLAIM: Lua = Lua::new(
+    r"
 for _, k in ipairs(KEYS) do
   local v = redis.call('GET', k)
   if v and string.sub(v, 1, #ARGV[4]) ~= ARGV[4] then return v end
@@ -482,18 +502,47 @@ for _, k in ipairs(KEYS) do
   redis.call('SADD', ARGV[3], k)
 end
 return false
-";
+",
+);
 
 /// Frees the keys of a name that its holder holds. KEYS: the name's keys.
 /// ARGV: the holder's prefix, the node's set of names.
-const FREE: &str = r"
+static FREE: Lua = Lua::new(
+    r"
 for _, k in ipairs(KEYS) do
   local v = redis.call('GET', k)
   if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then redis.call('DEL', k) end
   redis.call('SREM', ARGV[2], k)
 end
 return false
-";
+",
+);
+
+/// A Lua script that Redis runs by its SHA1 (`EVALSHA`), so that its text
+/// crosses the wire once per Redis start rather than with every append.
+pub(crate) struct Lua {
+    code: &'static str,
+    sha: OnceLock<String>,
+}
+
+impl Lua {
+    pub const fn new(code: &'static str) -> Self {
+        Self {
+            code,
+            sha: OnceLock::new(),
+        }
+    }
+
+    /// `EVALSHA <its hash>`, for the caller to add the keys and arguments.
+    pub fn cmd(&self) -> redis::Cmd {
+        let sha = self
+            .sha
+            .get_or_init(|| redis::Script::new(self.code).get_hash().to_owned());
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(sha.as_str());
+        cmd
+    }
+}
 
 /// A Redis command or pipeline, run on a connection.
 pub(crate) trait Query: Sync {

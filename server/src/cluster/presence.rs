@@ -129,6 +129,9 @@ pub async fn reap(cluster: &Cluster, node: &str) -> Result<(), Unavailable> {
     } else {
         format!("server {node} stopped")
     };
+    // Scripts fail inside a transaction rather than load: make sure they
+    // are there (reaping is rare).
+    cluster.load_scripts().await?;
     // One transaction: a client that sees the leave and takes the name at
     // once must find it free, and nobody may take it before the leave is in
     // the room's order.

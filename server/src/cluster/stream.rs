@@ -15,7 +15,7 @@ use redis::streams::StreamRangeReply;
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
-use super::{keys, Backoff, Cluster, UNAVAILABLE};
+use super::{keys, Backoff, Cluster, Lua, UNAVAILABLE};
 use crate::directory::ClientId;
 use crate::history::MAX_PAGE;
 use crate::log::{
@@ -147,7 +147,8 @@ pub fn decode(id: &redis::streams::StreamId, room: &str, me: &str) -> Option<Log
 /// member lists (the room's, by node; the node's, by room) in step.
 /// KEYS: stream, counter, room's members, node's members, room's topic.
 /// ARGV: max length (0: all), record, kind, name, node, room key, new name.
-const APPEND: &str = r"
+pub(super) static APPEND: Lua = Lua::new(
+    r"
 local seq = redis.call('INCR', KEYS[2])
 if seq == 1 then
   local t = redis.call('TIME')
@@ -176,7 +177,8 @@ elseif k == 't' then
   redis.call('SET', KEYS[5], ARGV[2])
 end
 return seq
-";
+",
+);
 
 /// An entry on its way into a room's stream.
 #[derive(Debug)]
@@ -190,9 +192,8 @@ pub struct Append {
 /// The command that appends `record` to room `room`'s stream.
 pub fn append_command(room: &str, record: &Record, max_len: u64) -> redis::Cmd {
     let json = serde_json::to_string(record).unwrap_or_default();
-    let mut cmd = redis::cmd("EVAL");
-    cmd.arg(APPEND)
-        .arg(5)
+    let mut cmd = APPEND.cmd();
+    cmd.arg(5)
         .arg(keys::stream(room))
         .arg(keys::seq(room))
         .arg(keys::who(room))

@@ -27,6 +27,7 @@ impl Directory {
         self.next_room += 1;
         let (tx, rx) = async_std::channel::bounded(ROOM_QUEUE);
         let (store, replay) = (self.store.clone(), self.config.replay);
+        let large = self.config.large_room;
         let (log_key, log_name) = (key.clone(), name.to_owned());
         let room_name = name.to_owned();
         let internal = self.internal.clone();
@@ -59,7 +60,14 @@ impl Directory {
                     }
                 }
             };
-            let room = Room::new(id, room_name, replay, log, internal.clone(), relayed);
+            let room = Room::new(
+                id,
+                room_name,
+                (replay, large),
+                log,
+                internal.clone(),
+                relayed,
+            );
             let (key, log) = room.run(rx).await;
             let _ = internal.try_send(Internal::Retired { key, log });
         });

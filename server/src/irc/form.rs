@@ -118,6 +118,7 @@ fn time_of(frame: &ServerFrame) -> Option<u64> {
         ServerFrame::Leave(d) => Some(d.time),
         ServerFrame::Rename(r) => Some(r.time),
         ServerFrame::Topic(t) if t.by.is_some() => Some(t.time),
+        ServerFrame::Headcount(h) => Some(h.time),
         _ => None,
     }
 }
@@ -161,7 +162,9 @@ pub fn shared(frame: &ServerFrame) -> bool {
             | ServerFrame::Leave(_)
             | ServerFrame::Rename(_)
             | ServerFrame::Topic(_)
+            | ServerFrame::Headcount(_)
     ) && !matches!(frame, ServerFrame::Topic(t) if t.by.is_none())
+        && !matches!(frame, ServerFrame::Headcount(h) if h.users.is_some())
 }
 
 /// Whether the IRC client called `me` does not read this frame: its own
@@ -591,6 +594,17 @@ fn lines(frame: &ServerFrame, me: &str, caps: Caps) -> Vec<Message> {
             vec![r.to.clone()],
         )],
         ServerFrame::Users(list) => names(me, list.room.as_deref().unwrap_or("*"), &list.users),
+        // IRC has no headcount: a notice to the channel, and the names
+        // again when the room is small enough to follow joins and parts.
+        ServerFrame::Headcount(h) => {
+            let chan = format!("#{}", h.room);
+            let text = chat_core::render::headcount_text(h);
+            let mut out = vec![Message::new(Some(SERVER), "NOTICE", vec![chan, text])];
+            if let Some(users) = &h.users {
+                out.extend(names(me, &h.room, users));
+            }
+            out
+        }
         ServerFrame::Rooms(list) => {
             let mut out = vec![numeric(me, RPL_LISTSTART, &["Channel", "Users  Name"])];
             for r in &list.rooms {

@@ -134,7 +134,8 @@ function renderUsers() {
   list.replaceChildren();
   if (!room) return;
   const names = [...room.users].sort((a, b) => a.localeCompare(b));
-  $("user-count").textContent = room.isPrivate ? "Private" : `People (${names.length})`;
+  const count = room.headcount ?? names.length;
+  $("user-count").textContent = room.isPrivate ? "Private" : `People (${count})`;
   for (const name of names) {
     const item = el("li", name === state.name ? "me" : "", name);
     item.style.color = colourOf(name);
@@ -250,7 +251,7 @@ function send(frame) {
 }
 
 function hello() {
-  const frame = { type: "hello", name: state.name, version: 2, client: "chat-web" };
+  const frame = { type: "hello", name: state.name, version: 3, client: "chat-web" };
   if (state.password) frame.password = state.password;
   send(frame);
 }
@@ -309,6 +310,7 @@ function onFrame(f) {
       const room = ensureRoom(f.room);
       room.left = false;
       room.users = new Set(f.users || []);
+      room.headcount = null;
       room.topic = f.topic || "";
       if (state.switchTo === room.key) { state.switchTo = null; showRoom(room.key); }
       break;
@@ -340,6 +342,21 @@ function onFrame(f) {
       }
       break;
     case "users": ensureRoom(f.room).users = new Set(f.users); break;
+    case "headcount": {
+      // A large room counts arrivals instead of naming each one.
+      const room = ensureRoom(f.room);
+      if (f.users) {
+        room.users = new Set(f.users);
+        room.headcount = null;
+        addEvent(room, `${f.joined} joined, ${f.left} left; ${f.count} here, few enough to announce each arrival again`);
+      } else {
+        room.headcount = f.count;
+        addEvent(room, f.joined || f.left
+          ? `${f.joined} joined, ${f.left} left (${f.count} here)`
+          : `${f.count} here: too many to announce each arrival (/who lists them)`);
+      }
+      break;
+    }
     case "topic": {
       const room = ensureRoom(f.room);
       room.topic = f.topic;
@@ -388,6 +405,7 @@ function onWelcome(f) {
   for (const name of f.rooms || [f.room]) ensureRoom(name).left = false;
   const lobby = ensureRoom(f.room);
   lobby.users = new Set(f.users);
+  lobby.headcount = null;
   if (f.topic) lobby.topic = f.topic;
   // Back after a reconnection: into the rooms we were in before.
   for (const room of state.rooms.values()) {
