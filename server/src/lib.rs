@@ -401,7 +401,7 @@ impl Client {
     /// setup (TLS, the message to the directory, the transport's halves),
     /// and a task is as large as its largest state for its whole life. A
     /// fresh task whose future is only the reader's costs one spawn, and an
-    /// idle connection then holds ~1.4 KiB less.
+    /// idle connection then holds ~1.2 KiB less (heaptrack: 2,025 → 784 bytes).
     async fn attach(self, transport: Transport, slot: Slot) {
         let irc = matches!(self.kind, Kind::Irc { .. });
         let Some((mut reader, slot)) = self.register(transport, slot).await else {
