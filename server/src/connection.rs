@@ -113,14 +113,34 @@ impl Reader {
         self
     }
 
-    /// Reads until the client leaves; returns why it left.
-    pub async fn run(mut self) -> String {
-        let peer = self.peer;
+    /// Reads until the client leaves, then tells the directory why (and an
+    /// IRC client too, through the directory, so that it follows the
+    /// reader's last lines).
+    ///
+    /// This is the connection's task for as long as it lives, so only what
+    /// waiting for input needs is held inline; everything rarer (replies,
+    /// timeouts, the goodbye) is boxed while it runs. A task is as large as
+    /// its largest state for its whole life.
+    ///
+    /// It borrows the reader rather than taking it: an `async fn` keeps an
+    /// argument taken by value and the local it is moved into side by side,
+    /// which would hold the whole `Reader` twice.
+    pub async fn serve(&mut self, irc: bool) {
         let reason = self.read_loop().await;
+        Box::pin(self.gone(reason, irc)).await;
+    }
+
+    async fn gone(&self, reason: String, irc: bool) {
         if self.source.buffered() > 0 {
-            debug!(client = self.id, %peer, bytes = self.source.buffered(), "partial line dropped");
+            let (id, peer, bytes) = (self.id, self.peer, self.source.buffered());
+            debug!(client = id, %peer, bytes, "partial line dropped");
         }
-        reason
+        let id = self.id;
+        if irc {
+            let line = wire::irc_closing(&format!("Closing link: {reason}"));
+            let _ = self.directory.send(ToDirectory::Direct { id, line }).await;
+        }
+        let _ = self.directory.send(ToDirectory::Gone { id, reason }).await;
     }
 
     async fn read_loop(&mut self) -> String {
@@ -133,7 +153,7 @@ impl Reader {
                 Phase::New | Phase::Naming(_) | Phase::Password(_) => {
                     match self.config.name_timeout.checked_sub(started.elapsed()) {
                         Some(left) => Some(left),
-                        None => return self.timed_out().await,
+                        None => return Box::pin(self.timed_out()).await,
                     }
                 }
                 Phase::Named(Mode::Structured | Mode::Irc(_)) if pinged => Some(
@@ -152,11 +172,11 @@ impl Reader {
                     Err(_) => match self.phase {
                         Phase::Named(_) if !pinged => {
                             pinged = true;
-                            self.push(wire::ping(self.mode())).await;
+                            Box::pin(self.push(wire::ping(self.mode()))).await;
                             continue;
                         }
                         Phase::Named(_) => return "ping timeout".to_owned(),
-                        _ => return self.timed_out().await,
+                        _ => return Box::pin(self.timed_out()).await,
                     },
                 },
                 None => read.await,
@@ -182,7 +202,7 @@ impl Reader {
                     // largest state for as long as it lives.
                     Ok(line) => Box::pin(self.on_line(line)).await,
                     Err(e) => {
-                        self.refuse_undecodable(&e).await;
+                        Box::pin(self.refuse_undecodable(&e)).await;
                         Flow::Continue
                     }
                 };

@@ -345,6 +345,9 @@ impl Args {
 }
 
 fn main() -> ExitCode {
+    // Before any thread starts: thousands of idle connections cost half
+    // the memory in one malloc arena (see chat_server::heap).
+    chat_server::heap::one_arena();
     let args = Args::parse();
     if let Some(Tool::GenCert { hosts, cert, key }) = &args.command {
         return match gen_cert(hosts, cert, key) {

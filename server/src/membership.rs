@@ -36,6 +36,9 @@ impl Membership {
     /// Records a room joined; the directory has made it current.
     pub fn joined(&mut self, link: RoomLink) {
         self.links.retain(|l| l.key != link.key);
+        // Most connections stay in one room for good: room for exactly the
+        // links they have, not the four a growing `Vec` would keep.
+        self.links.reserve_exact(1);
         self.links.push(link);
     }
 

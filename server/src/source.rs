@@ -3,24 +3,49 @@
 //! each message is one line. The reader handles both alike, so every mode's
 //! limits and errors are the same whatever carried the bytes.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use chat_core::codec::{DecodeError, LineDecoder};
-use futures::io::{AsyncRead, AsyncReadExt};
+use futures::io::AsyncRead;
 use futures::{Stream, StreamExt};
 
-/// Bytes read from a socket at a time while input keeps coming.
+/// Bytes read from a socket at a time.
 const READ_CHUNK: usize = 4096;
 
-/// Bytes a connection waits for input with. An idle connection (most of
-/// them, most of the time) holds its read buffer for as long as it waits, so
-/// that buffer is kept to a line or two; a read that fills it grows it to
-/// [`READ_CHUNK`] for the reads that follow, and the read that drains the
-/// socket shrinks it back.
-const IDLE_CHUNK: usize = 256;
+thread_local! {
+    /// The buffer every byte-stream reader on this thread reads into.
+    ///
+    /// A read is polled, not awaited with a buffer of its own: the bytes
+    /// are needed only while the poll runs (they go straight into the
+    /// decoder), so a reader waiting for input, which is what most
+    /// connections do most of the time, holds no read buffer at all, and
+    /// every read can still take a whole [`READ_CHUNK`].
+    static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
+}
+
+/// Polls one read of `stream` into this thread's scratch buffer and hands
+/// what arrived (empty at end of stream) to `take`, before returning.
+fn poll_read_with<T>(
+    stream: &mut (dyn AsyncRead + Send + Sync + Unpin),
+    cx: &mut Context<'_>,
+    take: impl FnOnce(&[u8]) -> T,
+) -> Poll<io::Result<T>> {
+    let mut read = |buf: &mut [u8]| Pin::new(&mut *stream).poll_read(cx, buf);
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut buf) => read(&mut buf).map_ok(|n| take(&buf[..n])),
+        // Only a stream that is itself read through a `Source` on this
+        // thread could get here; it gets a buffer of its own.
+        Err(_) => {
+            let mut buf = vec![0; READ_CHUNK];
+            read(&mut buf).map_ok(|n| take(&buf[..n]))
+        }
+    })
+}
 
 /// The first byte of every TLS connection: never the start of a name.
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
@@ -36,7 +61,6 @@ pub enum Source {
     Bytes {
         stream: Box<dyn AsyncRead + Send + Sync + Unpin>,
         decoder: LineDecoder,
-        chunk: Vec<u8>,
     },
     /// Messages framed by the transport, each one line.
     Messages {
@@ -77,7 +101,6 @@ impl Source {
         Self::Bytes {
             stream,
             decoder: LineDecoder::new(max_line),
-            chunk: vec![0u8; IDLE_CHUNK],
         }
     }
 
@@ -95,25 +118,18 @@ impl Source {
     /// What the transport reported.
     pub async fn fill(&mut self) -> io::Result<Arrived> {
         match self {
-            Self::Bytes {
-                stream,
-                decoder,
-                chunk,
-            } => {
-                let n = stream.read(chunk).await?;
-                if n == 0 {
-                    return Ok(Arrived::Closed);
-                }
-                let tls_hello = decoder.buffered() == 0 && chunk[0] == TLS_HANDSHAKE_RECORD;
-                decoder.feed(&chunk[..n]);
-                if n == chunk.len() && n < READ_CHUNK {
-                    // Probably more waiting: take it in larger bites.
-                    *chunk = vec![0u8; READ_CHUNK];
-                } else if n < chunk.len() && chunk.len() > IDLE_CHUNK {
-                    // The socket ran dry: the next read is likely to wait.
-                    *chunk = vec![0u8; IDLE_CHUNK];
-                }
-                Ok(Arrived::Input { tls_hello })
+            Self::Bytes { stream, decoder } => {
+                futures::future::poll_fn(|cx| {
+                    poll_read_with(stream.as_mut(), cx, |bytes| {
+                        let Some(&first) = bytes.first() else {
+                            return Arrived::Closed;
+                        };
+                        let tls_hello = decoder.buffered() == 0 && first == TLS_HANDSHAKE_RECORD;
+                        decoder.feed(bytes);
+                        Arrived::Input { tls_hello }
+                    })
+                })
+                .await
             }
             Self::Messages { messages, ready } => match messages.next().await {
                 Some(item) => {
@@ -129,13 +145,14 @@ impl Source {
     /// to 64 KiB or until it has been quiet for 200 ms, before the server
     /// closes the connection.
     pub async fn drain(&mut self) {
-        let Self::Bytes { stream, chunk, .. } = self else {
+        let Self::Bytes { stream, .. } = self else {
             return;
         };
         let mut left: usize = 64 * 1024;
         while left > 0 {
-            let read = async_std::future::timeout(Duration::from_millis(200), stream.read(chunk));
-            match read.await {
+            let read =
+                futures::future::poll_fn(|cx| poll_read_with(stream.as_mut(), cx, <[u8]>::len));
+            match async_std::future::timeout(Duration::from_millis(200), read).await {
                 Ok(Ok(n)) if n > 0 => left = left.saturating_sub(n),
                 _ => return,
             }
@@ -170,35 +187,49 @@ impl Source {
 mod tests {
     use super::*;
 
-    fn chunk_len(source: &Source) -> usize {
-        match source {
-            Source::Bytes { chunk, .. } => chunk.len(),
-            Source::Messages { .. } => 0,
-        }
-    }
-
     #[async_std::test]
-    async fn the_read_buffer_grows_for_a_burst_and_shrinks_when_drained() {
+    async fn lines_longer_than_a_read_come_out_whole_and_nothing_is_kept_once_drained() {
         let long = "x".repeat(3 * READ_CHUNK);
         let input = format!("hi\n{long}\nlast\n");
         let stream = futures::io::Cursor::new(input.into_bytes());
         let mut source = Source::bytes(Box::new(stream), 4 * READ_CHUNK);
-        assert_eq!(chunk_len(&source), IDLE_CHUNK);
         let mut lines = Vec::new();
-        let mut grew = false;
+        let mut reads = 0;
         while source.fill().await.unwrap() != Arrived::Closed {
-            grew |= chunk_len(&source) == READ_CHUNK;
+            reads += 1;
             while let Some(line) = source.next_line() {
                 lines.push(line.unwrap());
             }
             source.shrink();
         }
         assert_eq!(lines, ["hi", long.as_str(), "last"]);
-        assert!(grew, "a long line is read in READ_CHUNK bites");
+        assert_eq!(reads, 4, "every read takes up to READ_CHUNK bytes");
+        assert_eq!(source.buffered(), 0);
+    }
+
+    #[async_std::test]
+    async fn the_first_byte_tells_a_tls_handshake() {
+        let stream = futures::io::Cursor::new(vec![TLS_HANDSHAKE_RECORD, 3, 1, b'\n']);
+        let mut source = Source::bytes(Box::new(stream), 100);
         assert_eq!(
-            chunk_len(&source),
-            IDLE_CHUNK,
-            "drained: back to the idle size"
+            source.fill().await.unwrap(),
+            Arrived::Input { tls_hello: true }
         );
+        let stream = futures::io::Cursor::new(b"alice\n".to_vec());
+        let mut source = Source::bytes(Box::new(stream), 100);
+        assert_eq!(
+            source.fill().await.unwrap(),
+            Arrived::Input { tls_hello: false }
+        );
+        assert_eq!(source.next_line().unwrap().unwrap(), "alice");
+        assert_eq!(source.fill().await.unwrap(), Arrived::Closed);
+    }
+
+    #[async_std::test]
+    async fn drain_reads_and_drops_what_was_sent() {
+        let stream = futures::io::Cursor::new(vec![b'x'; 3 * READ_CHUNK]);
+        let mut source = Source::bytes(Box::new(stream), 100);
+        source.drain().await;
+        assert_eq!(source.fill().await.unwrap(), Arrived::Closed);
     }
 }

@@ -162,7 +162,42 @@ impl Conn {
         }
     }
 
-    async fn handshake(addr: SocketAddr, name: &str) -> anyhow::Result<Conn> {
+    /// Connects as a plain-text client (what `nc` would be): reads the
+    /// banner, sends `name` on a line of its own and waits for the plain
+    /// welcome (`* you are NAME …`), all within `wait`. Its `limits` stay
+    /// zero: the plain welcome does not carry them.
+    ///
+    /// # Errors
+    /// When the connection fails, the server refuses the name (a `! …`
+    /// line), or time runs out.
+    pub async fn connect_plain(
+        addr: SocketAddr,
+        name: &str,
+        wait: Duration,
+    ) -> anyhow::Result<Conn> {
+        async_std::future::timeout(wait, async {
+            let mut conn = Self::opened(addr, name).await?;
+            conn.writer.send(format!("{name}\n").as_bytes()).await?;
+            let welcome = format!("* you are {name} ");
+            loop {
+                let line = conn
+                    .next_line()
+                    .await?
+                    .with_context(|| format!("{name}: closed before the welcome"))?;
+                if line.starts_with(&welcome) {
+                    return Ok(conn);
+                }
+                if line.starts_with('!') {
+                    bail!("{name}: refused: {line}");
+                }
+            }
+        })
+        .await
+        .map_err(|_| anyhow!("{name}: no plain welcome within {wait:?}"))?
+    }
+
+    /// Connects and reads the banner; nothing said yet.
+    async fn opened(addr: SocketAddr, name: &str) -> anyhow::Result<Conn> {
         let stream = open(addr).await?;
         let mut conn = Conn {
             name: name.to_owned(),
@@ -187,6 +222,11 @@ impl Conn {
         if banner.starts_with('!') {
             bail!("{name}: refused: {banner}");
         }
+        Ok(conn)
+    }
+
+    async fn handshake(addr: SocketAddr, name: &str) -> anyhow::Result<Conn> {
+        let mut conn = Self::opened(addr, name).await?;
         // Built from JSON so that optional fields added to `Hello` later
         // (a password, say) keep their defaults without touching this tool.
         let hello: ClientFrame = serde_json::from_value(serde_json::json!({

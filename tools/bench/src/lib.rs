@@ -4,12 +4,15 @@
 //! - [`scenario`]: N clients, S senders × M messages, every delivery checked.
 //! - [`baseline`]: the in-process raw fan-out the relay is compared with.
 //! - [`soak`]: minutes of mixed traffic and misbehaviour; the churn run.
+//! - [`idle`]: N clients, structured or plain, named and idle: the
+//!   server's memory per connection.
 //! - [`client`]: one client on a raw socket, using chat-core's codec.
 //! - [`tracker`], [`msgtext`], [`stats`], [`procfs`], [`switches`]: the pure pieces.
 //! - [`report`]: Markdown tables of the figures.
 
 pub mod baseline;
 pub mod client;
+pub mod idle;
 pub mod msgtext;
 pub mod procfs;
 pub mod report;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use chat_bench::baseline::Baseline;
+use chat_bench::idle::{idle_table, run_idle, IdleParams, Speech};
 use chat_bench::procfs::Probe;
 use chat_bench::report::{
     comparison_table, figures, labelled_comparison, median_figures, rooms_figures, single_table,
@@ -92,6 +93,35 @@ enum Cmd {
         #[arg(long, default_value_t = 12)]
         steady: usize,
     },
+    /// N clients pick a name and sit idle, structured and plain, each mode
+    /// on a freshly spawned chat-server: the server's memory per idle
+    /// connection (VmRSS growth / N, from /proc) for each (issue 18).
+    Idle {
+        #[command(flatten)]
+        spawn: Spawn,
+        /// A running server instead (then one --mode, and --server-pid).
+        #[arg(long)]
+        server: Option<String>,
+        /// The running server's pid, to read its memory from /proc.
+        #[arg(long)]
+        server_pid: Option<u32>,
+        /// Idle clients (10,000 needs `ulimit -n` above 10,100).
+        #[arg(long, default_value_t = 2_000)]
+        clients: usize,
+        /// How the clients speak.
+        #[arg(long, value_enum, default_value_t = IdleMode::Both)]
+        mode: IdleMode,
+        /// Runs of each mode, each on a fresh server; the table shows medians.
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        /// Seconds a run may take to connect everyone and settle.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+        /// Seconds the clients stay connected after the measurement, to
+        /// inspect the server meanwhile (gdb, heaptrack, /proc/PID/smaps).
+        #[arg(long, default_value_t = 0.0)]
+        hold: f64,
+    },
     /// Clients connecting and disconnecting while others chat.
     Churn {
         #[command(flatten)]
@@ -110,6 +140,27 @@ enum Preset {
     Paced,
     /// 10,000 idle clients, then one message to all.
     Scale,
+}
+
+/// How the idle clients speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum IdleMode {
+    /// The structured protocol (`hello`).
+    Structured,
+    /// Plain text: a name on a line, as with `nc`.
+    Plain,
+    /// Structured, then plain, each on its own server.
+    Both,
+}
+
+impl IdleMode {
+    fn speeches(self) -> Vec<Speech> {
+        match self {
+            Self::Structured => vec![Speech::Structured],
+            Self::Plain => vec![Speech::Plain],
+            Self::Both => vec![Speech::Structured, Speech::Plain],
+        }
+    }
 }
 
 /// The shape of a relay run; a preset fills what is not given.
@@ -597,6 +648,73 @@ async fn rooms(spawn: &Spawn, runs: usize, shape: &RoomsShape) -> anyhow::Result
     Ok(clean)
 }
 
+/// Runs `runs` idle runs of each mode (on fresh servers, or on the one
+/// given) and prints their medians side by side.
+/// What `chat-bench idle` was asked for.
+struct IdleShape {
+    clients: usize,
+    mode: IdleMode,
+    runs: usize,
+    timeout: Duration,
+    hold: Duration,
+}
+
+async fn idle(
+    spawn: &Spawn,
+    server: Option<(SocketAddr, u32)>,
+    shape: &IdleShape,
+) -> anyhow::Result<bool> {
+    let &IdleShape {
+        clients,
+        mode,
+        runs,
+        timeout,
+        hold,
+    } = shape;
+    if server.is_some() && (mode == IdleMode::Both || runs > 1) {
+        bail!("against a running server, give one --mode and one run: clients of a run stay until it ends, and the next would start from their memory");
+    }
+    let mut columns = Vec::new();
+    let mut clean = true;
+    for speech in mode.speeches() {
+        let mut reports = Vec::new();
+        for run in 1..=runs.max(1) {
+            let spawned;
+            let (addr, pid) = match server {
+                Some(running) => running,
+                None => {
+                    spawned = ServerProcess::spawn(spawn, &BENCH_SERVER_FLAGS)?;
+                    (spawned.addr, spawned.child.id())
+                }
+            };
+            let mut p = IdleParams::new(addr, Probe::Process(pid), clients, speech);
+            p.timeout = timeout;
+            p.hold = hold;
+            let r = run_idle(&p)
+                .await
+                .with_context(|| format!("{} run {run}", speech.label()))?;
+            if r.dropped > 0 {
+                eprintln!("warning: {}: {} clients dropped", speech.label(), r.dropped);
+                clean = false;
+            }
+            eprintln!(
+                "{} run {run}: {:.2} KiB per connection, connected in {:.1} s",
+                speech.label(),
+                r.kib_per_connection(),
+                r.connect_time.as_secs_f64()
+            );
+            reports.push(r);
+        }
+        columns.push((speech, reports));
+    }
+    let title = match runs {
+        0 | 1 => format!("idle: {clients} clients"),
+        n => format!("idle: {clients} clients (median of {n})"),
+    };
+    println!("{}", idle_table(&title, &columns));
+    Ok(clean)
+}
+
 async fn soak_target(
     target: &Target,
     extra: &[&str],
@@ -667,6 +785,30 @@ async fn main_async(cli: Cli) -> anyhow::Result<bool> {
             .await?;
             println!("{}", r.table());
             Ok(r.is_clean())
+        }
+        Cmd::Idle {
+            spawn,
+            server,
+            server_pid,
+            clients,
+            mode,
+            runs,
+            timeout,
+            hold,
+        } => {
+            let running = match (server, server_pid) {
+                (Some(addr), Some(pid)) => Some((resolve(&addr)?, pid)),
+                (Some(_), None) => bail!("--server needs --server-pid: the figure is its memory"),
+                (None, _) => None,
+            };
+            let shape = IdleShape {
+                clients,
+                mode,
+                runs,
+                timeout: Duration::from_secs(timeout),
+                hold: Duration::try_from_secs_f64(hold).context("--hold")?,
+            };
+            idle(&spawn, running, &shape).await
         }
         Cmd::Churn { target, cycles } => {
             let extra = ["--max-per-ip", "1000"];

@@ -254,6 +254,9 @@ pub struct ConnectPlan {
     pub wait: Duration,
     /// Whether a server with a rate limit is fine (the soak wants one).
     pub allow_rate_limit: bool,
+    /// Whether the clients speak plain text (a name line, as `nc` would)
+    /// instead of the structured `hello`; a plain seat's room is ignored.
+    pub plain: bool,
 }
 
 /// One client to connect: its name and the room it joins, if any.
@@ -299,13 +302,18 @@ pub async fn connect_all(
         concurrency,
         wait,
         allow_rate_limit,
+        plain,
     } = *plan;
     let (done_tx, done_rx) = async_std::channel::unbounded();
     let mut writers = Vec::with_capacity(seats.len());
     let mut handshakes = futures::stream::iter(seats)
         .map(|seat| async move {
             let to = seat.addr.unwrap_or(addr);
-            let conn = Conn::connect_in(to, &seat.name, seat.room.as_deref(), wait).await;
+            let conn = if plain {
+                Conn::connect_plain(to, &seat.name, wait).await
+            } else {
+                Conn::connect_in(to, &seat.name, seat.room.as_deref(), wait).await
+            };
             (seat, conn)
         })
         .buffered(concurrency.max(1));
@@ -391,6 +399,7 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
                 concurrency: p.connect_concurrency,
                 wait: p.timeout,
                 allow_rate_limit: false,
+                plain: false,
             },
             seats,
             |seat| {

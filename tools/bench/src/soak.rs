@@ -284,6 +284,7 @@ pub async fn run_soak(p: &SoakParams) -> anyhow::Result<SoakReport> {
         concurrency: 16,
         wait,
         allow_rate_limit: true,
+        plain: false,
     };
     let (writers, done) = connect_all(
         &plan,

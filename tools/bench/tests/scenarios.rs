@@ -110,3 +110,27 @@ async fn short_soak_with_every_misbehaviour_is_clean() {
     );
     within(10, server.shutdown()).await.expect("shutdown");
 }
+
+#[async_std::test]
+async fn idle_clients_of_both_kinds_are_named_and_stay_connected() {
+    use chat_bench::idle::{run_idle, IdleParams, Speech};
+    use chat_bench::procfs::Probe;
+    let server = ServerHandle::start(Config {
+        status_interval: None,
+        ..Default::default()
+    })
+    .await
+    .expect("server starts");
+    // The server runs in this process: its memory is this process's.
+    let me = Probe::Process(std::process::id());
+    for speech in [Speech::Structured, Speech::Plain] {
+        let mut params = IdleParams::new(server.addr(), me.clone(), 6, speech);
+        params.timeout = Duration::from_secs(10);
+        params.quiet = Duration::from_millis(300);
+        let report = within(20, run_idle(&params)).await.expect("idle run");
+        assert_eq!(report.clients, 6, "{speech:?}: {report:?}");
+        assert_eq!(report.dropped, 0, "{speech:?}: {report:?}");
+        assert!(report.rss_idle_kib > 0, "{report:?}");
+    }
+    within(10, server.shutdown()).await.expect("shutdown");
+}
