@@ -23,6 +23,7 @@ use chat_core::protocol::{
 use futures::channel::oneshot;
 use tracing::debug;
 
+use crate::deadline::Deadline;
 use crate::directory::{ClientId, Internal};
 use crate::irc;
 use crate::log::{Entry, Logged, RoomLog, Source};
@@ -251,12 +252,14 @@ impl Room {
 
     /// Serves the room until it is closed; gives back its key and log.
     pub async fn run(mut self, requests: Receiver<ToRoom>) -> (String, Box<dyn RoomLog>) {
+        // One timer for every wait on a headcount, not one per request.
+        let mut deadline = Deadline::default();
         loop {
             let due = self.crowd.as_ref().and_then(|c| c.due);
             let request = match due {
                 Some(due) => {
                     let wait = due.saturating_duration_since(Instant::now());
-                    match async_std::future::timeout(wait, requests.recv()).await {
+                    match deadline.within(wait, requests.recv()).await {
                         Ok(request) => request,
                         Err(_) => {
                             self.count_heads(false);
@@ -562,23 +565,27 @@ impl Room {
         if joined == 0 && left == 0 && !always {
             return;
         }
-        let small_again = always && !self.over() && (joined > 0 || left > 0);
-        let users = small_again.then(|| {
+        // Forced while not over the size: the room just became small again.
+        let users = (always && !self.over()).then(|| {
             self.standings()
                 .into_iter()
                 .map(|(name, _, _)| name)
                 .collect()
         });
-        let count = u32::try_from(self.size()).unwrap_or(u32::MAX);
-        let headcount = ServerFrame::Headcount(Headcount {
+        let headcount = self.headcount(joined, left, users);
+        self.broadcast(&headcount, None);
+    }
+
+    /// The room's headcount now, with who came and went since the last.
+    fn headcount(&self, joined: u32, left: u32, users: Option<Vec<String>>) -> ServerFrame {
+        ServerFrame::Headcount(Headcount {
             room: self.name.clone(),
             time: now_millis(),
-            count,
+            count: u32::try_from(self.size()).unwrap_or(u32::MAX),
             joined,
             left,
             users,
-        });
-        self.broadcast(&headcount, None);
+        })
     }
 
     /// Whether a member can read this frame: version-1 clients get only
@@ -679,14 +686,7 @@ impl Room {
         };
         self.send_frame(id, &first);
         if counted {
-            let size = ServerFrame::Headcount(Headcount {
-                room: self.name.clone(),
-                time: now_millis(),
-                count: u32::try_from(self.size()).unwrap_or(u32::MAX),
-                joined: 0,
-                left: 0,
-                users: None,
-            });
+            let size = self.headcount(0, 0, None);
             self.send_frame(id, &size);
         }
         // Structured clients have the topic in the frame above.

@@ -103,16 +103,24 @@ impl Plain {
 
     /// The next line, or `None` at EOF.
     pub async fn try_line(&mut self) -> Option<String> {
-        let mut line = String::new();
-        let n = within("read a line", self.reader.read_line(&mut line))
+        self.read()
             .await
-            .expect("read");
-        if n == 0 {
-            return None;
+            .unwrap_or_else(|e| panic!("{}: {e}", self.name))
+    }
+
+    /// The next line (`None` at EOF), or why none came within [`STEP`].
+    async fn read(&mut self) -> Result<Option<String>, String> {
+        let mut line = String::new();
+        match async_std::future::timeout(STEP, self.reader.read_line(&mut line)).await {
+            Err(_) => Err(format!("timed out after {STEP:?}: read a line")),
+            Ok(Err(e)) => Err(format!("read: {e}")),
+            Ok(Ok(0)) => Ok(None),
+            Ok(Ok(_)) => {
+                assert!(line.ends_with('\n'), "partial line: {line:?}");
+                line.pop();
+                Ok(Some(line))
+            }
         }
-        assert!(line.ends_with('\n'), "partial line: {line:?}");
-        line.pop();
-        Some(line)
     }
 
     /// The next line, or `None` at EOF or on a reset connection.
@@ -127,26 +135,19 @@ impl Plain {
         }
     }
 
-    /// Reads lines until one equals `want`; returns the lines skipped.
+    /// Reads lines until one equals `want`; returns the lines skipped (and
+    /// says what they were when `want` never comes).
     pub async fn expect(&mut self, want: &str) -> Vec<String> {
         let mut skipped = Vec::new();
         loop {
-            let mut line = String::new();
-            let read = async_std::future::timeout(STEP, self.reader.read_line(&mut line)).await;
-            match read {
-                Ok(Ok(n)) if n > 0 => {}
-                Ok(Ok(_)) => panic!(
+            let line = match self.read().await {
+                Ok(Some(line)) => line,
+                Ok(None) => panic!(
                     "{}: connection closed waiting for {want:?} after {skipped:?}",
                     self.name
                 ),
-                Ok(Err(e)) => panic!("{}: {e} waiting for {want:?} after {skipped:?}", self.name),
-                Err(_) => panic!(
-                    "{}: timed out after {STEP:?} waiting for {want:?} after {skipped:?}",
-                    self.name
-                ),
-            }
-            assert!(line.ends_with('\n'), "partial line: {line:?}");
-            line.pop();
+                Err(e) => panic!("{}: {e} waiting for {want:?} after {skipped:?}", self.name),
+            };
             if line == want {
                 return skipped;
             }
