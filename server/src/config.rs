@@ -85,6 +85,10 @@ pub struct Config {
     /// tells newcomers its size instead of listing everyone. `None`: every
     /// room announces each join and leave.
     pub large_room: Option<usize>,
+    /// How long a room's fan-out waits after the first line of a burst for
+    /// the rest of it, to send the burst in one write per member (zero:
+    /// every line is written at once). See [`crate::fanout`].
+    pub linger: Duration,
     /// The SQLite file that keeps the room's history across restarts;
     /// `None` keeps it in memory only.
     pub history_db: Option<PathBuf>,
@@ -146,6 +150,7 @@ impl Default for Config {
             // binary turns replay and the database on.
             replay: 0,
             large_room: Some(DEFAULT_LARGE_ROOM),
+            linger: Duration::ZERO,
             history_db: None,
             tls: None,
             password: None,

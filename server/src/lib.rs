@@ -46,6 +46,7 @@ mod access;
 pub mod cluster;
 mod connection;
 mod directory;
+mod fanout;
 pub mod heap;
 pub mod history;
 mod irc;
@@ -358,6 +359,9 @@ pub(crate) struct Transport {
     sink: Box<dyn futures::io::AsyncWrite + Send + Unpin>,
     /// The socket underneath, shut down to cut the connection off.
     socket: TcpStream,
+    /// Whether the sink is the socket itself (plain TCP), so that a room's
+    /// fan-out may write lines to it directly.
+    plain: bool,
 }
 
 impl Client {
@@ -372,6 +376,7 @@ impl Client {
         // keepalive probes find the peers that vanished without a word.
         set_keepalive(&stream, &config, id);
         info!(client = id, %peer, irc = matches!(self.kind, Kind::Irc { .. }), "connected");
+        let plain = self.kind == (Kind::Irc { tls: false }) || config.tls.is_none();
         let (reader, writer): tls::Halves = match &config.tls {
             // The plain IRC listener speaks plain TCP whatever the chat port does.
             _ if self.kind == (Kind::Irc { tls: false }) => {
@@ -392,6 +397,7 @@ impl Client {
             source: source::Source::bytes(reader, config.max_line),
             sink: writer,
             socket: stream,
+            plain,
         };
         self.attach(transport, slot).await;
     }
@@ -435,8 +441,12 @@ impl Client {
             source,
             sink: writer,
             socket: stream,
+            plain,
         } = transport;
-        let outbox = Outbox::new(config.max_send_queue);
+        let outbox = match plain {
+            true => Outbox::with_socket(config.max_send_queue, stream.clone()),
+            false => Outbox::new(config.max_send_queue),
+        };
         // IRC clients speak first, and a WebSocket carries only frames: a
         // banner would be a line they cannot read.
         if kind == Kind::Native {

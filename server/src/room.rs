@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_std::channel::{Receiver, Sender};
+use async_std::channel::{Receiver, Sender, TryRecvError};
 use bytes::Bytes;
 use chat_core::names::{name_key, room_key};
 use chat_core::protocol::{
@@ -25,9 +25,10 @@ use tracing::debug;
 
 use crate::deadline::Deadline;
 use crate::directory::{ClientId, Internal};
+use crate::fanout::Fanout;
 use crate::irc;
 use crate::log::{Entry, Logged, RoomLog, Source};
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, Overflow};
 use crate::wire::{self, Mode};
 
 /// Identifies a room for as long as it is open (a room created again after
@@ -186,6 +187,19 @@ impl<'a> Shared<'a> {
     }
 }
 
+/// Requests a busy room handles before it wakes the writers of what they
+/// queued, even if more requests are waiting.
+const FLUSH_EVERY: usize = 16;
+
+/// Queues `line` for a member without waking its writer, noting the outbox
+/// for the next [`Room::flush`].
+fn hold(held: &mut Vec<Outbox>, outbox: &Outbox, line: Bytes) -> Result<(), Overflow> {
+    if outbox.hold(line)? {
+        held.push(outbox.clone());
+    }
+    Ok(())
+}
+
 /// The broker of one room.
 pub struct Room {
     id: RoomId,
@@ -206,17 +220,22 @@ pub struct Room {
     topic: Option<TopicInfo>,
     /// Members whose queue overflowed: the directory drops them.
     overflowed: HashSet<ClientId>,
+    /// Outboxes with lines whose writers have not been woken yet (see
+    /// [`Room::flush`]).
+    held: Vec<Outbox>,
+    fanout: Fanout,
     directory: Sender<Internal>,
     relayed: Arc<AtomicU64>,
 }
 
 impl Room {
-    /// `sizes` is how many recent messages newcomers are shown, and the
-    /// size past which the room is large (`None`: never).
+    /// `settings`: how many recent messages newcomers are shown, the size
+    /// past which the room is large (`None`: never), and how long its
+    /// fan-out lingers for the rest of a burst (see [`crate::fanout`]).
     pub fn new(
         id: RoomId,
         name: String,
-        (replay, large): (usize, Option<usize>),
+        (replay, large, linger): (usize, Option<usize>, Duration),
         mut log: Box<dyn RoomLog>,
         directory: Sender<Internal>,
         relayed: Arc<AtomicU64>,
@@ -245,6 +264,8 @@ impl Room {
             remote,
             topic,
             overflowed: HashSet::new(),
+            held: Vec::new(),
+            fanout: Fanout::start(linger),
             directory,
             relayed,
         }
@@ -254,34 +275,52 @@ impl Room {
     pub async fn run(mut self, requests: Receiver<ToRoom>) -> (String, Box<dyn RoomLog>) {
         // One timer for every wait on a headcount, not one per request.
         let mut deadline = Deadline::default();
+        let mut since_flush = 0;
         loop {
             let due = self.crowd.as_ref().and_then(|c| c.due);
-            let request = match due {
-                Some(due) => {
-                    let wait = due.saturating_duration_since(Instant::now());
-                    match deadline.within(wait, requests.recv()).await {
-                        Ok(request) => request,
-                        Err(_) => {
-                            self.count_heads(false);
-                            continue;
+            let request = match requests.try_recv() {
+                Ok(request) => request,
+                Err(TryRecvError::Closed) => break,
+                Err(TryRecvError::Empty) => {
+                    // Nothing more to take now: what was queued goes out.
+                    self.flush();
+                    since_flush = 0;
+                    let got = match due {
+                        Some(due) => {
+                            let wait = due.saturating_duration_since(Instant::now());
+                            match deadline.within(wait, requests.recv()).await {
+                                Ok(got) => got,
+                                Err(_) => {
+                                    self.count_heads(false);
+                                    continue;
+                                }
+                            }
                         }
-                    }
+                        None => requests.recv().await,
+                    };
+                    let Ok(request) = got else { break };
+                    request
                 }
-                None => requests.recv().await,
             };
-            let Ok(request) = request else { break };
             if let ToRoom::Close = request {
                 break;
             }
             self.handle(request);
+            since_flush += 1;
+            if since_flush == FLUSH_EVERY {
+                self.flush();
+                since_flush = 0;
+            }
             // A busy room may never be idle for a whole second.
             if due.is_some_and(|due| due <= Instant::now()) {
                 self.count_heads(false);
             }
             if let Some(waiting) = self.log.backlog() {
+                self.flush();
                 waiting.await;
             }
         }
+        self.flush();
         debug!(room = %self.name, "room broker stopped");
         (room_key(&self.name), self.log)
     }
@@ -604,10 +643,15 @@ impl Room {
         let Some(member) = self.members.get(&id) else {
             return;
         };
-        if member.outbox.push(line).is_err() && self.overflowed.insert(id) {
+        if hold(&mut self.held, &member.outbox, line).is_err() && self.overflowed.insert(id) {
             // The directory drops it everywhere; until then, skip it.
             let _ = self.directory.try_send(Internal::Overflowed { id });
         }
+    }
+
+    /// Sends every line held since the last flush, through the fan-out.
+    fn flush(&mut self) {
+        self.fanout.give(&mut self.held);
     }
 
     fn send_frame(&mut self, id: ClientId, frame: &ServerFrame) {
@@ -638,7 +682,7 @@ impl Room {
                 _ => &shared,
             };
             if let Some(line) = copy.get(member, self.id) {
-                if member.outbox.push(line).is_err() {
+                if hold(&mut self.held, &member.outbox, line).is_err() {
                     failed.push(id);
                 }
             }

@@ -37,7 +37,7 @@ pub async fn write_loop(
                 // A peer that stops reading and half-closes is gone for the
                 // reader, but would hold this writer (and its socket) forever.
                 match async_std::future::timeout(WRITE_TIMEOUT, written).await {
-                    Ok(Ok(())) => {}
+                    Ok(Ok(())) => outbox.written(),
                     Ok(Err(e)) => {
                         debug!(error = %e, "write failed");
                         outbox.abort();

@@ -27,7 +27,7 @@ impl Directory {
         self.next_room += 1;
         let (tx, rx) = async_std::channel::bounded(ROOM_QUEUE);
         let (store, replay) = (self.store.clone(), self.config.replay);
-        let large = self.config.large_room;
+        let (large, linger) = (self.config.large_room, self.config.linger);
         let (log_key, log_name) = (key.clone(), name.to_owned());
         let room_name = name.to_owned();
         let internal = self.internal.clone();
@@ -63,7 +63,7 @@ impl Directory {
             let room = Room::new(
                 id,
                 room_name,
-                (replay, large),
+                (replay, large, linger),
                 log,
                 internal.clone(),
                 relayed,

@@ -66,6 +66,7 @@ pub(super) async fn run(
         source: Source::messages(lines(receiver, max_line)),
         sink: Box::new(LineSink::new(sender)),
         socket,
+        plain: false,
     };
     client.attach(transport, slot).await;
 }

@@ -1,0 +1,125 @@
+//! A room's sender: one task per room that writes what the room queued
+//! straight into its members' plain TCP sockets, in passes.
+//!
+//! Without it every line woke each member's writer task: 50 task wake-ups
+//! per message in a room of 50, spread over the runtime's threads, and one
+//! `send` per member per line however close together the lines came. A
+//! room hands the outboxes it filled to its fan-out ([`Fanout::give`]); one
+//! pass writes each of them once, and what the room queues during a pass
+//! goes out together in the next, as one write per member. Outboxes of TLS
+//! and WebSocket connections, and sockets that are full, are left to their
+//! writers (see [`Outbox::send_now`]).
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Poll;
+use std::time::Duration;
+
+use async_io::Timer;
+use futures::task::AtomicWaker;
+
+use crate::outbox::Outbox;
+
+/// A pass's buffer is freed when a burst grew it past this.
+const KEEP_SCRATCH: usize = 64 * 1024;
+
+#[derive(Default)]
+struct Work {
+    /// Outboxes with lines for the next pass.
+    due: Vec<Outbox>,
+    /// The room is gone: finish what is due, then stop.
+    closed: bool,
+}
+
+#[derive(Default)]
+struct Shared {
+    work: Mutex<Work>,
+    waker: AtomicWaker,
+}
+
+impl Shared {
+    fn work(&self) -> MutexGuard<'_, Work> {
+        self.work.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The room's end of its fan-out task; dropping it stops the task once it
+/// has written what it was given.
+pub struct Fanout {
+    shared: Arc<Shared>,
+}
+
+impl Fanout {
+    /// Starts the task; it waits `linger` after the first line of a burst
+    /// before it writes (zero: writes at once).
+    pub fn start(linger: Duration) -> Self {
+        let shared = Arc::new(Shared::default());
+        async_std::task::spawn(run(shared.clone(), linger));
+        Self { shared }
+    }
+
+    /// Hands over the outboxes in `held` (emptied) for the next pass.
+    pub fn give(&self, held: &mut Vec<Outbox>) {
+        if held.is_empty() {
+            return;
+        }
+        {
+            let mut work = self.shared.work();
+            if work.due.is_empty() {
+                std::mem::swap(&mut work.due, held);
+            } else {
+                work.due.append(held);
+            }
+        }
+        self.shared.waker.wake();
+    }
+}
+
+impl Drop for Fanout {
+    fn drop(&mut self) {
+        self.shared.work().closed = true;
+        self.shared.waker.wake();
+    }
+}
+
+async fn run(shared: Arc<Shared>, linger: Duration) {
+    let mut pass = Vec::new();
+    let mut scratch = Vec::new();
+    // One timer for every linger: async-io tells its reactor of each new
+    // timer, which costs a wake-up of its own.
+    let mut timer = Timer::never();
+    let mut idle = true;
+    loop {
+        let more = futures::future::poll_fn(|cx| {
+            shared.waker.register(cx.waker());
+            let mut work = shared.work();
+            if !work.due.is_empty() {
+                std::mem::swap(&mut work.due, &mut pass);
+                Poll::Ready(true)
+            } else if work.closed {
+                Poll::Ready(false)
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        if !more {
+            break;
+        }
+        if idle && !linger.is_zero() {
+            // The first line of a burst: the rest of it is usually a few
+            // tens of microseconds behind, and waiting for it sends the
+            // whole burst in one write per member instead of several.
+            timer.set_after(linger);
+            (&mut timer).await;
+            pass.append(&mut shared.work().due);
+        }
+        for outbox in pass.drain(..) {
+            outbox.send_now(&mut scratch);
+        }
+        if scratch.capacity() > KEEP_SCRATCH {
+            scratch = Vec::new();
+        }
+        // A busy room has more by now: no lingering while it keeps up.
+        idle = shared.work().due.is_empty();
+    }
+}
