@@ -35,6 +35,12 @@ impl Default for RateLimit {
 /// largest `large_threshold`).
 pub const DEFAULT_LARGE_ROOM: usize = 250;
 
+/// How long a room's fan-out waits for the rest of a burst by default:
+/// long enough for lines sent together to arrive together (chat-bench's
+/// five senders land within ~100 µs of each other here), far below what
+/// anyone can see. See docs/BENCHMARKS.md "Wake-ups, round 2".
+pub const DEFAULT_LINGER: Duration = Duration::from_micros(200);
+
 /// Everything `run` needs to know besides the listener.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -150,7 +156,7 @@ impl Default for Config {
             // binary turns replay and the database on.
             replay: 0,
             large_room: Some(DEFAULT_LARGE_ROOM),
-            linger: Duration::ZERO,
+            linger: DEFAULT_LINGER,
             history_db: None,
             tls: None,
             password: None,

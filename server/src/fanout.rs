@@ -28,6 +28,9 @@ struct Work {
     due: Vec<Outbox>,
     /// The room is gone: finish what is due, then stop.
     closed: bool,
+    /// The task waits for work (and not, say, in a linger that will take
+    /// what came meanwhile): only then does new work need to wake it.
+    waiting: bool,
 }
 
 #[derive(Default)]
@@ -62,15 +65,18 @@ impl Fanout {
         if held.is_empty() {
             return;
         }
-        {
+        let waiting = {
             let mut work = self.shared.work();
             if work.due.is_empty() {
                 std::mem::swap(&mut work.due, held);
             } else {
                 work.due.append(held);
             }
+            std::mem::take(&mut work.waiting)
+        };
+        if waiting {
+            self.shared.waker.wake();
         }
-        self.shared.waker.wake();
     }
 }
 
@@ -98,6 +104,7 @@ async fn run(shared: Arc<Shared>, linger: Duration) {
             } else if work.closed {
                 Poll::Ready(false)
             } else {
+                work.waiting = true;
                 Poll::Pending
             }
         })
@@ -121,5 +128,90 @@ async fn run(shared: Arc<Shared>, linger: Duration) {
         }
         // A busy room has more by now: no lingering while it keeps up.
         idle = shared.work().due.is_empty();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_std::io::ReadExt;
+    use async_std::net::{TcpListener, TcpStream};
+    use bytes::Bytes;
+
+    async fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (ours, _) = listener.accept().await.unwrap();
+        (ours, peer)
+    }
+
+    async fn read_some(peer: &mut TcpStream) -> Vec<u8> {
+        let mut buf = vec![0; 1024];
+        let n = async_std::future::timeout(Duration::from_secs(5), peer.read(&mut buf))
+            .await
+            .expect("a line arrives")
+            .unwrap();
+        buf.truncate(n);
+        buf
+    }
+
+    fn hold(outbox: &Outbox, held: &mut Vec<Outbox>, line: &'static [u8]) {
+        if outbox.hold(Bytes::from_static(line)).unwrap() {
+            held.push(outbox.clone());
+        }
+    }
+
+    #[async_std::test]
+    async fn lines_queued_while_it_lingers_go_out_in_one_write() {
+        let (ours, mut peer) = pair().await;
+        let outbox = Outbox::with_socket(1 << 20, ours);
+        let fanout = Fanout::start(Duration::from_millis(500));
+        let mut held = Vec::new();
+        hold(&outbox, &mut held, b"a\n");
+        fanout.give(&mut held);
+        assert!(held.is_empty());
+        // Long enough for a pass that did not linger to have written "a".
+        async_std::task::sleep(Duration::from_millis(50)).await;
+        // Queued after the hand-over, before the pass: the same write.
+        hold(&outbox, &mut held, b"b\n");
+        assert!(held.is_empty(), "the outbox was already due");
+        assert_eq!(read_some(&mut peer).await, b"a\nb\n");
+        // After the pass the outbox must be handed over again.
+        hold(&outbox, &mut held, b"c\n");
+        assert_eq!(held.len(), 1);
+        fanout.give(&mut held);
+        assert_eq!(read_some(&mut peer).await, b"c\n");
+    }
+
+    #[async_std::test]
+    async fn what_was_given_is_written_after_the_room_is_gone() {
+        let (ours, mut peer) = pair().await;
+        let outbox = Outbox::with_socket(1 << 20, ours);
+        let fanout = Fanout::start(Duration::from_millis(50));
+        let mut held = Vec::new();
+        hold(&outbox, &mut held, b"bye\n");
+        fanout.give(&mut held);
+        drop(fanout);
+        assert_eq!(read_some(&mut peer).await, b"bye\n");
+    }
+
+    #[async_std::test]
+    async fn outboxes_without_a_plain_socket_are_left_to_their_writer() {
+        let outbox = Outbox::new(1 << 20);
+        let fanout = Fanout::start(Duration::ZERO);
+        let mut held = Vec::new();
+        hold(&outbox, &mut held, b"tls\n");
+        fanout.give(&mut held);
+        let mut batch = Vec::new();
+        let next =
+            async_std::future::timeout(Duration::from_secs(5), outbox.next_batch(&mut batch));
+        assert_eq!(
+            next.await,
+            Ok(crate::outbox::Next::Write),
+            "the writer was not woken"
+        );
+        assert_eq!(batch, b"tls\n");
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use async_std::net::TcpListener;
-use chat_server::config::ClusterConfig;
+use chat_server::config::{ClusterConfig, DEFAULT_LINGER};
 use chat_server::{Config, RateLimit, Secret};
 use clap::Parser;
 use futures::channel::mpsc;
@@ -113,7 +113,7 @@ struct Args {
     /// microseconds for the lines sent with it before writing, so that they
     /// reach each member in one write (less CPU under load, at most this
     /// much more latency); 0 writes every line at once.
-    #[arg(long, value_name = "MICROS", default_value_t = 0)]
+    #[arg(long, value_name = "MICROS", default_value_t = DEFAULT_LINGER.as_micros() as u64)]
     linger: u64,
     /// Serve the same rooms and names as every other server given this
     /// Redis (redis://HOST:PORT): each room's history is then a Redis
