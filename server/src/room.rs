@@ -2,10 +2,11 @@
 //!
 //! Members' connections send it what they say ([`ToRoom::Say`]) directly;
 //! the directory tells it who joins, leaves and renames. It numbers each
-//! message through the room's [`RoomLog`] and pushes it, serialised once per
-//! form, into every member's [`Outbox`] before taking the next request, so
-//! everyone in the room sees one order. Rooms run side by side on the
-//! runtime's threads: a busy room never waits for another.
+//! message through the room's [`RoomLog`] and queues it, serialised once per
+//! form, in every member's [`Outbox`] before taking the next request, so
+//! everyone in the room sees one order; its [`Fanout`] then writes what was
+//! queued. Rooms run side by side on the runtime's threads: a busy room
+//! never waits for another.
 
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
