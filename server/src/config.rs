@@ -93,7 +93,7 @@ pub struct Config {
     pub large_room: Option<usize>,
     /// How long a room's fan-out waits after the first line of a burst for
     /// the rest of it, to send the burst in one write per member (zero:
-    /// every line is written at once). See [`crate::fanout`].
+    /// every line is written at once). See the `fanout` module.
     pub linger: Duration,
     /// The SQLite file that keeps the room's history across restarts;
     /// `None` keeps it in memory only.

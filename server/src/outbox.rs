@@ -1,6 +1,6 @@
 //! A client's outgoing queue: bounded in bytes, never blocking the pusher,
 //! drained by the client's writer in one batch per wake-up, or, for a plain
-//! TCP socket, by a room's fan-out pass ([`crate::fanout`]) that writes
+//! TCP socket, by a room's fan-out pass (the `fanout` module) that writes
 //! what its room queued without waking the writer.
 //!
 //! The broker pushes shared, pre-serialised lines (`Bytes`) and moves on; a
