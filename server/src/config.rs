@@ -35,7 +35,7 @@ impl Default for RateLimit {
 /// largest `large_threshold`).
 pub const DEFAULT_LARGE_ROOM: usize = 250;
 
-/// How long a room's fan-out waits for the rest of a burst by default:
+/// How long a quiet room waits for the rest of a burst by default:
 /// long enough for lines sent together to arrive together (chat-bench's
 /// five senders land within ~100 µs of each other here), far below what
 /// anyone can see. See docs/BENCHMARKS.md "Wake-ups, round 2".
@@ -91,9 +91,9 @@ pub struct Config {
     /// tells newcomers its size instead of listing everyone. `None`: every
     /// room announces each join and leave.
     pub large_room: Option<usize>,
-    /// How long a room's fan-out waits after the first line of a burst for
-    /// the rest of it, to send the burst in one write per member (zero:
-    /// every line is written at once). See the `fanout` module.
+    /// How long a quiet room, woken by a line, waits for the lines sent
+    /// with it, to send them in one write per member (zero: every line is
+    /// written at once).
     pub linger: Duration,
     /// The SQLite file that keeps the room's history across restarts;
     /// `None` keeps it in memory only.

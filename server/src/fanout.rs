@@ -12,9 +12,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Poll;
-use std::time::Duration;
 
-use async_io::Timer;
 use futures::task::AtomicWaker;
 
 use crate::outbox::Outbox;
@@ -28,8 +26,8 @@ struct Work {
     due: Vec<Outbox>,
     /// The room is gone: finish what is due, then stop.
     closed: bool,
-    /// The task waits for work (and not, say, in a linger that will take
-    /// what came meanwhile): only then does new work need to wake it.
+    /// The task waits for work (and not in a pass, after which it looks
+    /// again anyway): only then does new work need to wake it.
     waiting: bool,
 }
 
@@ -52,11 +50,10 @@ pub struct Fanout {
 }
 
 impl Fanout {
-    /// Starts the task; it waits `linger` after the first line of a burst
-    /// before it writes (zero: writes at once).
-    pub fn start(linger: Duration) -> Self {
+    /// Starts the task.
+    pub fn start() -> Self {
         let shared = Arc::new(Shared::default());
-        async_std::task::spawn(run(shared.clone(), linger));
+        async_std::task::spawn(run(shared.clone()));
         Self { shared }
     }
 
@@ -87,13 +84,9 @@ impl Drop for Fanout {
     }
 }
 
-async fn run(shared: Arc<Shared>, linger: Duration) {
+async fn run(shared: Arc<Shared>) {
     let mut pass = Vec::new();
     let mut scratch = Vec::new();
-    // One timer for every linger: async-io tells its reactor of each new
-    // timer, which costs a wake-up of its own.
-    let mut timer = Timer::never();
-    let mut idle = true;
     loop {
         let more = futures::future::poll_fn(|cx| {
             shared.waker.register(cx.waker());
@@ -112,28 +105,20 @@ async fn run(shared: Arc<Shared>, linger: Duration) {
         if !more {
             break;
         }
-        if idle && !linger.is_zero() {
-            // The first line of a burst: the rest of it is usually a few
-            // tens of microseconds behind, and waiting for it sends the
-            // whole burst in one write per member instead of several.
-            timer.set_after(linger);
-            (&mut timer).await;
-            pass.append(&mut shared.work().due);
-        }
         for outbox in pass.drain(..) {
             outbox.send_now(&mut scratch);
         }
         if scratch.capacity() > KEEP_SCRATCH {
             scratch = Vec::new();
         }
-        // A busy room has more by now: no lingering while it keeps up.
-        idle = shared.work().due.is_empty();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
     use async_std::io::ReadExt;
     use async_std::net::{TcpListener, TcpStream};
     use bytes::Bytes;
@@ -164,32 +149,10 @@ mod tests {
     }
 
     #[async_std::test]
-    async fn lines_queued_while_it_lingers_go_out_in_one_write() {
-        let (ours, mut peer) = pair().await;
-        let outbox = Outbox::with_socket(1 << 20, ours);
-        let fanout = Fanout::start(Duration::from_millis(500));
-        let mut held = Vec::new();
-        hold(&outbox, &mut held, b"a\n");
-        fanout.give(&mut held);
-        assert!(held.is_empty());
-        // Long enough for a pass that did not linger to have written "a".
-        async_std::task::sleep(Duration::from_millis(50)).await;
-        // Queued after the hand-over, before the pass: the same write.
-        hold(&outbox, &mut held, b"b\n");
-        assert!(held.is_empty(), "the outbox was already due");
-        assert_eq!(read_some(&mut peer).await, b"a\nb\n");
-        // After the pass the outbox must be handed over again.
-        hold(&outbox, &mut held, b"c\n");
-        assert_eq!(held.len(), 1);
-        fanout.give(&mut held);
-        assert_eq!(read_some(&mut peer).await, b"c\n");
-    }
-
-    #[async_std::test]
     async fn what_was_given_is_written_after_the_room_is_gone() {
         let (ours, mut peer) = pair().await;
         let outbox = Outbox::with_socket(1 << 20, ours);
-        let fanout = Fanout::start(Duration::from_millis(50));
+        let fanout = Fanout::start();
         let mut held = Vec::new();
         hold(&outbox, &mut held, b"bye\n");
         fanout.give(&mut held);
@@ -200,7 +163,7 @@ mod tests {
     #[async_std::test]
     async fn outboxes_without_a_plain_socket_are_left_to_their_writer() {
         let outbox = Outbox::new(1 << 20);
-        let fanout = Fanout::start(Duration::ZERO);
+        let fanout = Fanout::start();
         let mut held = Vec::new();
         hold(&outbox, &mut held, b"tls\n");
         fanout.give(&mut held);

@@ -225,14 +225,16 @@ pub struct Room {
     /// [`Room::flush`]).
     held: Vec<Outbox>,
     fanout: Fanout,
+    /// How long a quiet room waits, once woken, before it writes.
+    linger: Duration,
     directory: Sender<Internal>,
     relayed: Arc<AtomicU64>,
 }
 
 impl Room {
     /// `settings`: how many recent messages newcomers are shown, the size
-    /// past which the room is large (`None`: never), and how long its
-    /// fan-out lingers for the rest of a burst (see [`crate::fanout`]).
+    /// past which the room is large (`None`: never), and how long a quiet
+    /// room waits, once woken, for what was sent with the first request.
     pub fn new(
         id: RoomId,
         name: String,
@@ -266,7 +268,8 @@ impl Room {
             topic,
             overflowed: HashSet::new(),
             held: Vec::new(),
-            fanout: Fanout::start(linger),
+            fanout: Fanout::start(),
+            linger,
             directory,
             relayed,
         }
@@ -300,6 +303,16 @@ impl Room {
                         None => requests.recv().await,
                     };
                     let Ok(request) = got else { break };
+                    if !self.linger.is_zero() {
+                        // This woke a quiet room; what was sent with it is
+                        // a few tens of microseconds behind. Waiting for it
+                        // sends them all in one write per member, and the
+                        // readers hand over their lines meanwhile without
+                        // waking the room again.
+                        let _ = deadline
+                            .within(self.linger, futures::future::pending::<()>())
+                            .await;
+                    }
                     request
                 }
             };

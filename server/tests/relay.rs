@@ -354,3 +354,41 @@ async fn a_malformed_frame_is_explained_in_the_protocols_words() {
         );
     }
 }
+
+/// Lines sent together to a quiet room reach each member in one write: the
+/// room waits its linger for the rest before it writes. Without the linger
+/// ("--linger 0") the first line goes out alone, 100 ms before the second.
+#[async_std::test]
+async fn a_quiet_room_writes_lines_sent_together_in_one_write() {
+    let server = common::server_with(chat_server::Config {
+        rate_limit: None,
+        status_interval: None,
+        linger: Duration::from_millis(600),
+        ..chat_server::Config::default()
+    })
+    .await;
+    let mut alice = Plain::join(server.addr(), "alice").await;
+    let mut bob = Plain::join(server.addr(), "bob").await;
+    let mut carol = Plain::join(server.addr(), "carol").await;
+    alice.expect("* carol joined").await;
+    bob.expect("* carol joined").await;
+    // Everything alice reads from here on, one read at a time.
+    let reads = task::spawn(async move {
+        let mut reads = Vec::new();
+        let mut seen = String::new();
+        while !seen.contains("<carol> two\n") {
+            let mut buf = [0u8; 4096];
+            let n = alice.read_some(&mut buf).await;
+            assert!(n > 0, "alice's connection closed after {reads:?}");
+            let chunk = String::from_utf8_lossy(&buf[..n]).into_owned();
+            seen.push_str(&chunk);
+            reads.push(chunk);
+        }
+        reads
+    });
+    bob.send("one").await;
+    task::sleep(Duration::from_millis(100)).await;
+    carol.send("two").await;
+    let reads = within("alice reads both lines", reads).await;
+    assert_eq!(reads, ["<bob> one\n<carol> two\n"], "lines went out apart");
+}
