@@ -363,7 +363,7 @@ async fn a_quiet_room_writes_lines_sent_together_in_one_write() {
     let server = common::server_with(chat_server::Config {
         rate_limit: None,
         status_interval: None,
-        linger: Duration::from_millis(600),
+        linger: Duration::from_secs(2),
         ..chat_server::Config::default()
     })
     .await;
