@@ -109,7 +109,7 @@ struct Args {
     /// room.
     #[arg(long, value_name = "N|off", default_value = "250")]
     large_room: String,
-    /// When a line wakes a quiet room, the room waits this many
+    /// When a chat line wakes a quiet room, the room waits this many
     /// microseconds for the lines sent with it before writing, so that they
     /// reach each member in one write (less CPU under load, at most this
     /// much more latency); 0 writes every line at once.

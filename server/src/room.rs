@@ -126,6 +126,19 @@ pub enum ToRoom {
     Close,
 }
 
+impl ToRoom {
+    /// Whether it carries chat lines, which people and bots send in bursts
+    /// (joins, lists and history are answered at once, so that a client
+    /// joining several rooms hears back in the order it asked).
+    fn is_chat(&self) -> bool {
+        match self {
+            ToRoom::Say { .. } => true,
+            ToRoom::Logged(items) => items.iter().any(|l| matches!(l.entry, Entry::Said(_))),
+            _ => false,
+        }
+    }
+}
+
 /// How often a large room tells its members how many came and went.
 const HEADCOUNT_EVERY: Duration = Duration::from_secs(1);
 
@@ -303,8 +316,8 @@ impl Room {
                         None => requests.recv().await,
                     };
                     let Ok(request) = got else { break };
-                    if !self.linger.is_zero() {
-                        // This woke a quiet room; what was sent with it is
+                    if !self.linger.is_zero() && request.is_chat() {
+                        // A line woke a quiet room; what was sent with it is
                         // a few tens of microseconds behind. Waiting for it
                         // sends them all in one write per member, and the
                         // readers hand over their lines meanwhile without
