@@ -376,12 +376,13 @@ impl Client {
         // keepalive probes find the peers that vanished without a word.
         set_keepalive(&stream, &config, id);
         info!(client = id, %peer, irc = matches!(self.kind, Kind::Irc { .. }), "connected");
-        let plain = self.kind == (Kind::Irc { tls: false }) || config.tls.is_none();
-        let (reader, writer): tls::Halves = match &config.tls {
-            // The plain IRC listener speaks plain TCP whatever the chat port does.
-            _ if self.kind == (Kind::Irc { tls: false }) => {
-                (Box::new(stream.clone()), Box::new(stream.clone()))
-            }
+        // The plain IRC listener speaks plain TCP whatever the chat port does.
+        let tls_config = match self.kind {
+            Kind::Irc { tls: false } => None,
+            _ => config.tls.as_ref(),
+        };
+        let plain = tls_config.is_none();
+        let (reader, writer): tls::Halves = match tls_config {
             None => (Box::new(stream.clone()), Box::new(stream.clone())),
             // Boxed: the handshake's state is large, and held inline it
             // would stay part of every connection's task for its whole life.

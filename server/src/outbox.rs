@@ -112,11 +112,12 @@ impl Outbox {
         Ok(())
     }
 
-    /// Queues a line like [`Outbox::push`] but leaves the writer asleep
-    /// until [`Outbox::release`]: a room fanning out several messages wakes
-    /// each writer once, so that it sends them in one write. Returns `true`
-    /// for the first held line since the last release, when the caller
-    /// takes on calling `release`.
+    /// Queues a line like [`Outbox::push`] but leaves the writer asleep: a
+    /// room queues several messages, then a fan-out pass writes them in one
+    /// write ([`Outbox::send_now`], which calls [`Outbox::release`] when
+    /// there is no plain socket). Returns `true` for the first held line
+    /// since the last pass or release, when the caller must hand the
+    /// outbox to one.
     ///
     /// # Errors
     /// [`Overflow`] when the client's queue is full (the writer is woken
