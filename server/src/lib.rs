@@ -61,6 +61,7 @@ mod writer;
 mod deadline;
 pub mod outbox;
 mod rate;
+pub mod runtime;
 pub mod tls;
 pub mod web;
 #[doc(hidden)]

@@ -115,6 +115,12 @@ struct Args {
     /// much more latency); 0 writes every line at once.
     #[arg(long, value_name = "MICROS", default_value_t = DEFAULT_LINGER.as_micros() as u64)]
     linger: u64,
+    /// Worker threads that run connections and rooms. One thread hands a
+    /// line from reader to room to every member without a wake-up between
+    /// threads (the least CPU per delivery); more help only when the rooms
+    /// keep a whole core busy. ASYNC_STD_THREAD_COUNT, if set, wins.
+    #[arg(long, value_name = "N", default_value_t = chat_server::runtime::DEFAULT_THREADS)]
+    threads: std::num::NonZeroUsize,
     /// Serve the same rooms and names as every other server given this
     /// Redis (redis://HOST:PORT): each room's history is then a Redis
     /// stream, not SQLite. See docs/CLUSTER.md.
@@ -378,7 +384,8 @@ fn main() -> ExitCode {
         // which panics on that same closed pipe.
         .log_internal_errors(false)
         .init();
-    match async_std::task::block_on(serve(args)) {
+    chat_server::runtime::set_threads(args.threads);
+    match chat_server::runtime::run(serve(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("chat-server: {e:#}");
