@@ -17,7 +17,7 @@ out=$(mktemp)
 server=$!
 trap 'kill $server 2>/dev/null; rm -f "$out"' EXIT
 sleep 0.5
-perf stat -x, -o "$out" -p "$server" -e 'raw_syscalls:sys_enter,syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_enter_futex,syscalls:sys_enter_epoll_ctl,context-switches,task-clock' &
+perf stat -x, -o "$out" -p "$server" -e 'raw_syscalls:sys_enter,syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_enter_write,syscalls:sys_enter_read,syscalls:sys_enter_futex,syscalls:sys_enter_epoll_ctl,syscalls:sys_enter_timerfd_settime,context-switches,task-clock' &
 perf=$!
 sleep 0.3
 "$bench" relay --server "127.0.0.1:$port" --server-pid "$server" --clients 50 --senders 5 \

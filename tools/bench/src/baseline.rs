@@ -3,6 +3,13 @@
 //! measurements drive, so a report can say how close the relay gets to what
 //! this machine can do.
 //!
+//! It runs either on a thread of the benchmark's own process
+//! ([`Baseline::start`]) or alone in a process of its own
+//! ([`BaselineProcess::spawn`], `chat-bench serve-baseline`), measured whole
+//! as a server is. The second is the fair comparison: on a thread beside the
+//! clients it shares their reactor, whose threads then pick up its sockets'
+//! events and wake it, and that CPU is counted as the clients'.
+//!
 //! It speaks just enough of the protocol for the clients: a banner, a welcome
 //! after `hello`, and for each `message` line one `message` frame, serialised
 //! once and shared by every client's queue. Each client's writer takes every
@@ -10,8 +17,10 @@
 //! byte limits, no logging: what is left is what any relay must pay.
 
 use std::cell::{Cell, RefCell};
+use std::io::BufRead;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -60,7 +69,11 @@ impl Baseline {
             .name("baseline-fanout".to_owned())
             .spawn(move || {
                 let _ = dir_tx.send(procfs::this_thread());
-                async_std::task::block_on(serve(TcpListener::from(listener), stopped));
+                // The reactor's own block_on, not async-std's: that one would
+                // start async-std's worker threads, which this single-threaded
+                // fan-out does not use but which would take turns at its
+                // reactor (and, in a process of its own, be counted).
+                async_io::block_on(serve(TcpListener::from(listener), stopped));
             })
             .context("baseline thread")?;
         let thread_dir = dir_rx.recv().ok().flatten();
@@ -89,6 +102,81 @@ impl Drop for Baseline {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+/// The baseline alone in a child process (`EXE serve-baseline`), stopped
+/// when dropped: its CPU and memory are read for the whole process, as the
+/// server's are.
+#[derive(Debug)]
+pub struct BaselineProcess {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl BaselineProcess {
+    /// Starts `exe serve-baseline` and reads the address it prints.
+    ///
+    /// # Errors
+    /// When the process cannot start or does not print an address.
+    pub fn spawn(exe: &Path) -> anyhow::Result<Self> {
+        let mut child = Command::new(exe)
+            .arg("serve-baseline")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot start {} serve-baseline", exe.display()))?;
+        let mut line = String::new();
+        let read = child
+            .stdout
+            .take()
+            .map(|out| std::io::BufReader::new(out).read_line(&mut line));
+        let addr = match read {
+            Some(Ok(_)) => line.trim().parse().ok(),
+            _ => None,
+        };
+        match addr {
+            Some(addr) => Ok(Self { child, addr }),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                anyhow::bail!("serve-baseline printed no address (got {line:?})")
+            }
+        }
+    }
+
+    /// Where clients connect.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The whole process.
+    pub fn probe(&self) -> Probe {
+        Probe::Process(self.child.id())
+    }
+}
+
+impl Drop for BaselineProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Serves the baseline on a thread of this process and prints its address on
+/// stdout, then waits until the process is killed: `chat-bench
+/// serve-baseline`, the other end of [`BaselineProcess`].
+///
+/// # Errors
+/// When it cannot start or print.
+pub fn serve_until_killed() -> anyhow::Result<std::convert::Infallible> {
+    use std::io::Write;
+    let baseline = Baseline::start()?;
+    let mut out = std::io::stdout();
+    writeln!(out, "{}", baseline.addr()).context("cannot print the address")?;
+    out.flush().context("cannot print the address")?;
+    loop {
+        std::thread::park();
     }
 }
 

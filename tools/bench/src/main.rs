@@ -8,7 +8,7 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use chat_bench::baseline::Baseline;
+use chat_bench::baseline::{Baseline, BaselineProcess};
 use chat_bench::idle::{idle_table, run_idle, IdleParams, Speech};
 use chat_bench::procfs::Probe;
 use chat_bench::report::{
@@ -55,6 +55,9 @@ enum Cmd {
         /// Runs of each; the table shows medians.
         #[arg(long, default_value_t = 1)]
         runs: usize,
+        /// Where the baseline runs.
+        #[arg(long, value_enum, default_value_t = BaselineHome::Process)]
+        baseline: BaselineHome,
         #[command(flatten)]
         shape: Shape,
     },
@@ -122,6 +125,10 @@ enum Cmd {
         #[arg(long, default_value_t = 0.0)]
         hold: f64,
     },
+    /// Serve the raw fan-out baseline in this process until killed
+    /// (to measure it from outside, as a server is measured).
+    #[command(hide = true)]
+    ServeBaseline,
     /// Clients connecting and disconnecting while others chat.
     Churn {
         #[command(flatten)]
@@ -130,6 +137,18 @@ enum Cmd {
         #[arg(long, default_value_t = 1000)]
         cycles: u64,
     },
+}
+
+/// Where `compare` runs the baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BaselineHome {
+    /// A process of its own, measured whole as the server is (fair: each
+    /// side pays for its own reactor).
+    Process,
+    /// A thread of this process, beside the clients, whose threads share its
+    /// reactor and pay for part of its waiting (the figures before issue 18,
+    /// round 3).
+    Thread,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -512,7 +531,12 @@ fn baseline_clients(wanted: usize) -> usize {
     }
 }
 
-async fn compare(spawn: &Spawn, runs: usize, shape: &Shape) -> anyhow::Result<bool> {
+async fn compare(
+    spawn: &Spawn,
+    runs: usize,
+    home: BaselineHome,
+    shape: &Shape,
+) -> anyhow::Result<bool> {
     shape.one_room()?;
     let mut relay_runs = Vec::new();
     let mut base_runs = Vec::new();
@@ -527,11 +551,23 @@ async fn compare(spawn: &Spawn, runs: usize, shape: &Shape) -> anyhow::Result<bo
             r
         };
         let base = {
-            let baseline = Baseline::start()?;
-            let mut p = shape.params(baseline.addr())?;
-            p.clients = baseline_clients(p.clients);
-            p.probe = baseline.probe();
-            let r = run_relay(&p).await.context("baseline run")?;
+            let r = match home {
+                BaselineHome::Process => {
+                    let exe = std::env::current_exe().context("cannot find this executable")?;
+                    let baseline = BaselineProcess::spawn(&exe)?;
+                    let mut p = shape.params(baseline.addr())?;
+                    p.probe = Some(baseline.probe());
+                    run_relay(&p).await
+                }
+                BaselineHome::Thread => {
+                    let baseline = Baseline::start()?;
+                    let mut p = shape.params(baseline.addr())?;
+                    p.clients = baseline_clients(p.clients);
+                    p.probe = baseline.probe();
+                    run_relay(&p).await
+                }
+            }
+            .context("baseline run")?;
             print_warnings("baseline", &r);
             r
         };
@@ -748,6 +784,7 @@ async fn main_async(cli: Cli) -> anyhow::Result<bool> {
             print!("{}", extra_lines(&f, shape.preset));
             Ok(r.is_clean())
         }
+        Cmd::ServeBaseline => match chat_bench::baseline::serve_until_killed()? {},
         Cmd::Baseline { shape } => {
             shape.one_room()?;
             let baseline = Baseline::start()?;
@@ -762,7 +799,12 @@ async fn main_async(cli: Cli) -> anyhow::Result<bool> {
             );
             Ok(r.is_clean())
         }
-        Cmd::Compare { spawn, runs, shape } => compare(&spawn, runs, &shape).await,
+        Cmd::Compare {
+            spawn,
+            runs,
+            baseline,
+            shape,
+        } => compare(&spawn, runs, baseline, &shape).await,
         Cmd::Rooms { spawn, runs, shape } => rooms(&spawn, runs, &shape).await,
         Cmd::Cluster { spawn, runs, shape } => cluster::compare(&spawn, runs, &shape).await,
         Cmd::Soak {
