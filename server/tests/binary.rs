@@ -461,3 +461,53 @@ fn help_says_what_a_password_file_holds() {
     );
     assert!(!help.contains("first line"), "{help}");
 }
+
+/// The names of the server's threads that run its tasks, from /proc.
+fn worker_threads(server: &Server) -> usize {
+    let tasks = format!("/proc/{}/task", server.child.id());
+    std::fs::read_dir(&tasks)
+        .expect("read /proc/PID/task")
+        .filter_map(Result::ok)
+        .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+        .filter(|comm| comm.trim() == "chat-worker")
+        .count()
+}
+
+async fn relays_on(threads: Option<&str>, expected_workers: usize) {
+    let mut flags = vec!["--rate-limit", "off"];
+    if let Some(n) = threads {
+        flags.extend(["--threads", n]);
+    }
+    let server = Server::start(&flags);
+    let mut alice = Plain::join(server.addr.as_str(), "alice").await;
+    let mut bob = Plain::join(server.addr.as_str(), "bob").await;
+    alice.next_is("* bob joined").await;
+    for i in 0..20 {
+        bob.send(&format!("line {i}")).await;
+    }
+    for i in 0..20 {
+        alice.next_is(&format!("<bob> line {i}")).await;
+    }
+    assert_eq!(worker_threads(&server), expected_workers, "{flags:?}");
+}
+
+#[async_std::test]
+async fn one_worker_thread_runs_the_chat_by_default() {
+    relays_on(None, 1).await;
+}
+
+#[async_std::test]
+async fn threads_sets_how_many_workers_run_the_chat() {
+    relays_on(Some("3"), 3).await;
+}
+
+#[test]
+fn zero_threads_is_refused_clearly() {
+    let out = Command::new(BIN)
+        .args(["--threads", "0"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--threads"), "{stderr}");
+}

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use chat_bench::baseline::Baseline;
+use chat_bench::baseline::{Baseline, BaselineProcess};
 use chat_bench::scenario::{run_relay, RelayParams};
 use chat_bench::soak::{run_soak, SoakParams};
 use chat_server::{Config, ServerHandle};
@@ -67,6 +67,22 @@ async fn baseline_carries_the_same_load_cleanly() {
     let report = within(15, run_relay(&params)).await.expect("run");
     assert!(report.is_clean(), "{report:?}");
     assert!(report.server.is_some(), "the baseline thread's CPU is read");
+}
+
+#[async_std::test]
+async fn baseline_in_a_process_of_its_own_carries_the_load_and_is_measured_whole() {
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_chat-bench"));
+    let baseline = BaselineProcess::spawn(exe).expect("serve-baseline starts");
+    let mut params = RelayParams::new(baseline.addr(), 5, 2, 50);
+    params.timeout = Duration::from_secs(10);
+    params.probe = Some(baseline.probe());
+    let report = within(15, run_relay(&params)).await.expect("run");
+    assert!(report.is_clean(), "{report:?}");
+    let server = report.server.expect("the process is read from /proc");
+    assert!(
+        server.rss_connected_kib.is_some(),
+        "a whole process has memory figures: {server:?}"
+    );
 }
 
 #[async_std::test]
