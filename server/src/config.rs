@@ -36,10 +36,13 @@ impl Default for RateLimit {
 pub const DEFAULT_LARGE_ROOM: usize = 250;
 
 /// How long a quiet room waits for the rest of a burst by default:
-/// long enough for lines sent together to arrive together (chat-bench's
+/// long enough for most lines sent together to arrive together (chat-bench's
 /// five senders land within ~100 µs of each other here), far below what
-/// anyone can see. See docs/BENCHMARKS.md "Wake-ups, round 2".
-pub const DEFAULT_LINGER: Duration = Duration::from_micros(200);
+/// anyone can see. 200 µs with two worker threads (docs/BENCHMARKS.md
+/// "Wake-ups, round 2"); on one thread, which also reads while the room
+/// waits, 100 µs kept the CPU and took 0.1 ms off the median latency
+/// ("Wake-ups, round 3").
+pub const DEFAULT_LINGER: Duration = Duration::from_micros(100);
 
 /// Everything `run` needs to know besides the listener.
 #[derive(Debug, Clone)]

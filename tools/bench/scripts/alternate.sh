@@ -7,6 +7,7 @@
 #   alternate.sh 5 paced "old/chat-server" "target/release/chat-server --linger 0"
 #
 # CHAT_BENCH: the chat-bench binary (default: target/release/chat-bench).
+# BASELINE: where compare runs the baseline, process (default) or thread.
 set -euo pipefail
 rounds=$1 preset=$2
 shift 2
@@ -17,7 +18,8 @@ field() { grep -F "| $1" <<<"$out" | awk -F'|' '{print $3, $4, $5}' | xargs; }
 for _ in $(seq "$rounds"); do
     for v in "${variants[@]}"; do
         read -r -a words <<<"$v"
-        args=(--preset "$preset" --runs 1 --max-send-queue 16777216 --server-bin "${words[0]}")
+        args=(--preset "$preset" --runs 1 --max-send-queue 16777216 --baseline "${BASELINE:-process}"
+            --server-bin "${words[0]}")
         for w in "${words[@]:1}"; do args+=("--server-arg=$w"); done
         out=$("$bench" compare "${args[@]}" 2>&1) || true
         echo "$v | CPU/delivery relay, baseline, ratio: $(field 'server CPU per delivery') |" \
