@@ -111,6 +111,9 @@ impl Drop for Baseline {
 #[derive(Debug)]
 pub struct BaselineProcess {
     child: Child,
+    /// Its stdin: the child stops when this end closes, even if this
+    /// process dies without dropping it.
+    _lifeline: Option<std::process::ChildStdin>,
     addr: SocketAddr,
 }
 
@@ -122,7 +125,7 @@ impl BaselineProcess {
     pub fn spawn(exe: &Path) -> anyhow::Result<Self> {
         let mut child = Command::new(exe)
             .arg("serve-baseline")
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .with_context(|| format!("cannot start {} serve-baseline", exe.display()))?;
@@ -136,7 +139,11 @@ impl BaselineProcess {
             _ => None,
         };
         match addr {
-            Some(addr) => Ok(Self { child, addr }),
+            Some(addr) => Ok(Self {
+                _lifeline: child.stdin.take(),
+                child,
+                addr,
+            }),
             None => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -164,20 +171,22 @@ impl Drop for BaselineProcess {
 }
 
 /// Serves the baseline on a thread of this process and prints its address on
-/// stdout, then waits until the process is killed: `chat-bench
-/// serve-baseline`, the other end of [`BaselineProcess`].
+/// stdout, then serves until stdin closes (or the process is killed):
+/// `chat-bench serve-baseline`, the other end of [`BaselineProcess`].
 ///
 /// # Errors
 /// When it cannot start or print.
-pub fn serve_until_killed() -> anyhow::Result<std::convert::Infallible> {
-    use std::io::Write;
+pub fn serve_until_stdin_closes() -> anyhow::Result<()> {
+    use std::io::{Read, Write};
     let baseline = Baseline::start()?;
     let mut out = std::io::stdout();
     writeln!(out, "{}", baseline.addr()).context("cannot print the address")?;
     out.flush().context("cannot print the address")?;
-    loop {
-        std::thread::park();
-    }
+    // Nothing is ever sent: the read returns when the parent closes its
+    // end or dies.
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    drop(baseline);
+    Ok(())
 }
 
 /// Accepts and serves every connection on this one thread until `stop`.

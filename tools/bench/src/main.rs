@@ -125,7 +125,7 @@ enum Cmd {
         #[arg(long, default_value_t = 0.0)]
         hold: f64,
     },
-    /// Serve the raw fan-out baseline in this process until killed
+    /// Serve the raw fan-out baseline in this process until stdin closes
     /// (to measure it from outside, as a server is measured).
     #[command(hide = true)]
     ServeBaseline,
@@ -784,7 +784,8 @@ async fn main_async(cli: Cli) -> anyhow::Result<bool> {
             print!("{}", extra_lines(&f, shape.preset));
             Ok(r.is_clean())
         }
-        Cmd::ServeBaseline => match chat_bench::baseline::serve_until_killed()? {},
+        // Served from `main`, outside async-std's runtime (see there).
+        Cmd::ServeBaseline => Ok(true),
         Cmd::Baseline { shape } => {
             shape.one_room()?;
             let baseline = Baseline::start()?;
@@ -868,6 +869,18 @@ async fn main_async(cli: Cli) -> anyhow::Result<bool> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The baseline alone is served without async-std's runtime, whose
+    // worker threads, idle here, would take turns at its reactor and be
+    // counted as its CPU.
+    if let Cmd::ServeBaseline = cli.command {
+        return match chat_bench::baseline::serve_until_stdin_closes() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("chat-bench serve-baseline: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match async_std::task::block_on(main_async(cli)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
