@@ -6,9 +6,9 @@
 //! few microseconds of work per delivery, most of it in `send`. With
 //! async-std's default of a worker per core, a paced room's lines crossed
 //! threads three or four times on the way (the reader's worker, the room's,
-//! the reactor's), each crossing a futex wake and a context switch that cost
-//! more than the work itself. On one thread that also waits on the reactor,
-//! the reader, the room and the fan-out run back to back. Blocking work
+//! the reactor's), each crossing a futex wake and a context switch: three
+//! times the switches of one thread. On one thread that also waits on the
+//! reactor, the reader, the room and the fan-out run back to back. Blocking work
 //! (SQLite, history pages, name checks against the database) already runs on
 //! async-std's separate blocking pool and is unaffected. `--threads N`
 //! spreads tasks over N workers for a server whose rooms keep a core busy.
