@@ -15,11 +15,12 @@ packages() {
     # capture it with ImageMagick; REPL tests drive a real terminal in tmux;
     # server tests signal it with kill(1), which procps provides; the IRC
     # gateway is tested with a real irssi in tmux and a real WeeChat
-    # (headless, driven through its FIFO); the cluster with a real
+    # (headless, driven through its FIFO, which is in weechat-plugins: apt
+    # only recommends it); the cluster with a real
     # redis-server per test; the web client in a real headless Chromium
     # driven through WebDriver (chromedriver); the GUI's font test draws
     # emoji with the gui list's fonts.
-    test) echo "gcc libc6-dev pkg-config libgtk-3-dev xvfb xauth xdotool imagemagick fonts-dejavu-core fonts-noto-color-emoji fonts-noto-cjk tmux procps irssi weechat-headless redis-server chromium chromium-driver" ;;
+    test) echo "gcc libc6-dev pkg-config libgtk-3-dev xvfb xauth xdotool imagemagick fonts-dejavu-core fonts-noto-color-emoji fonts-noto-cjk tmux procps irssi weechat-headless weechat-plugins redis-server chromium chromium-driver" ;;
     *) echo "usage: scripts/deps.sh [--list] chat|gui|test" >&2; exit 2 ;;
   esac
 }

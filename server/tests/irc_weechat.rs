@@ -56,7 +56,10 @@ impl Weechat {
     /// WeeChat's FIFO (`weechat_fifo_PID` in its home), once it is there.
     fn fifo(&self) -> PathBuf {
         let path = self.home.join(format!("weechat_fifo_{}", self.child.id()));
-        wait_until("WeeChat's FIFO", || path.exists().then_some(()));
+        // The fifo plugin is in weechat-plugins, which apt only recommends.
+        wait_until("WeeChat's FIFO (is weechat-plugins installed?)", || {
+            path.exists().then_some(())
+        });
         path
     }
 
