@@ -62,6 +62,7 @@ mod deadline;
 pub mod outbox;
 mod rate;
 pub mod runtime;
+pub mod stderr_log;
 pub mod tls;
 pub mod web;
 #[doc(hidden)]

@@ -371,21 +371,34 @@ fn main() -> ExitCode {
             }
         };
     }
+    // Lines go to stderr from a thread of their own: with one worker
+    // thread, a log pipe that fills up must not stop the chat.
+    let log = match chat_server::stderr_log::StderrLog::start() {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("chat-server: cannot start the log's thread: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_target(false)
-        .with_writer(std::io::stderr)
+        .with_writer(log.clone())
         .with_ansi(std::io::stderr().is_terminal())
         // A log nobody reads any more (a closed pipe) must not stop the
-        // server: by default a failed write is reported with eprintln!,
-        // which panics on that same closed pipe.
+        // server: by default a failed write would be reported with
+        // eprintln!, which panics on that same closed pipe (the log's
+        // thread gives up on failed writes itself).
         .log_internal_errors(false)
         .init();
     chat_server::runtime::set_threads(args.threads);
-    match chat_server::runtime::run(serve(args)) {
+    let served = chat_server::runtime::run(serve(args));
+    // The last lines (who was disconnected, "server stopped") before exit.
+    log.flush(Duration::from_secs(2));
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("chat-server: {e:#}");

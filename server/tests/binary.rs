@@ -511,3 +511,37 @@ fn zero_threads_is_refused_clearly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--threads"), "{stderr}");
 }
+
+#[async_std::test]
+async fn the_server_keeps_serving_when_its_log_is_not_read_but_stays_open() {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(BIN)
+        .args(["--listen", &addr, "--status-interval", "0", "--no-history"])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn chat-server");
+    let mut log = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    while !line.contains("server started") {
+        line.clear();
+        let read = log.read_line(&mut line).expect("read the log");
+        assert!(read > 0, "the server did not start");
+    }
+    // From here on nobody reads the log, but its pipe stays open (a
+    // terminal scrolled back and paused, a stuck log shipper): once the
+    // pipe's buffer is full, a write to it waits for ever.
+    let server = Server { child, addr };
+    for i in 0..600 {
+        let name = format!("visitor{i}");
+        let mut visitor = Plain::join(server.addr.as_str(), &name).await;
+        visitor.send("hello").await;
+        visitor.expect(&format!("<{name}> hello")).await;
+    }
+    let mut last = Plain::join(server.addr.as_str(), "last").await;
+    last.send("still here?").await;
+    last.expect("<last> still here?").await;
+    drop(log);
+}
