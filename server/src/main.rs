@@ -116,9 +116,9 @@ struct Args {
     #[arg(long, value_name = "MICROS", default_value_t = DEFAULT_LINGER.as_micros() as u64)]
     linger: u64,
     /// Worker threads that run connections and rooms. One thread hands a
-    /// line from reader to room to every member without a wake-up between
-    /// threads (the least CPU per delivery); more help only when the rooms
-    /// keep a whole core busy. ASYNC_STD_THREAD_COUNT, if set, wins.
+    /// line from reader to room to every member without waking another
+    /// thread; more help only when the rooms keep a whole core busy.
+    /// ASYNC_STD_THREAD_COUNT, if set, wins.
     #[arg(long, value_name = "N", default_value_t = chat_server::runtime::DEFAULT_THREADS)]
     threads: std::num::NonZeroUsize,
     /// Serve the same rooms and names as every other server given this
