@@ -394,8 +394,7 @@ fn main() -> ExitCode {
         // thread gives up on failed writes itself).
         .log_internal_errors(false)
         .init();
-    chat_server::runtime::set_threads(args.threads);
-    let served = chat_server::runtime::run(serve(args));
+    let served = chat_server::runtime::run(args.threads, serve(args));
     // The last lines (who was disconnected, "server stopped") before exit.
     log.flush(Duration::from_secs(2));
     match served {

@@ -19,25 +19,24 @@ use std::num::NonZeroUsize;
 /// How many worker threads run the server's tasks unless told otherwise.
 pub const DEFAULT_THREADS: NonZeroUsize = NonZeroUsize::MIN;
 
-/// Sets the number of async-std's worker threads. It must run before
-/// anything in the process spawns a task or blocks on one (async-std starts
-/// its workers then and keeps their number); afterwards it changes nothing.
-/// `ASYNC_STD_THREAD_COUNT`, when set, still wins, as it does for any
-/// async-std program.
-pub fn set_threads(threads: NonZeroUsize) {
+/// Runs `server` on `threads` worker threads and waits for it on this one.
+///
+/// Call it before anything in the process spawns a task or blocks on one:
+/// async-std starts its workers then and keeps their number (afterwards the
+/// count changes nothing). `ASYNC_STD_THREAD_COUNT`, when set, still wins, as
+/// it does for any async-std program. The calling thread waits without
+/// taking part: `async_std::task::block_on` would make it a second thread
+/// polling the reactor, which takes I/O events away from the worker and
+/// hands them back with a wake-up.
+pub fn run<T: Send + 'static>(
+    threads: NonZeroUsize,
+    server: impl Future<Output = T> + Send + 'static,
+) -> T {
     async_global_executor::init_with_config(
         async_global_executor::GlobalExecutorConfig::default()
             .with_env_var("ASYNC_STD_THREAD_COUNT")
             .with_min_threads(threads.get())
             .with_thread_name_fn(|| "chat-worker".to_owned()),
     );
-}
-
-/// Runs `server` on the workers and waits for it on this thread.
-///
-/// The calling thread waits without taking part: `async_std::task::block_on`
-/// would make it a second thread polling the reactor, which takes I/O events
-/// away from the worker and hands them back with a wake-up.
-pub fn run<T: Send + 'static>(server: impl Future<Output = T> + Send + 'static) -> T {
     futures::executor::block_on(async_std::task::spawn(server))
 }

@@ -214,14 +214,16 @@ fn help_lists_the_flags() {
     }
 }
 
+/// Runs the binary with `args`, which it must refuse; returns its stderr.
+fn refused(args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).output().expect("run");
+    assert!(!out.status.success(), "{args:?} was accepted");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn a_bad_flag_value_is_refused_clearly() {
-    let out = Command::new(BIN)
-        .args(["--rate-limit", "lots"])
-        .output()
-        .expect("run");
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused(&["--rate-limit", "lots"]);
     assert!(
         stderr.contains("--rate-limit takes BURST/PER_SECOND"),
         "{stderr}"
@@ -360,8 +362,9 @@ async fn a_frozen_server_is_noticed_and_the_session_comes_back_when_it_thaws() {
     witness.expect("<patient> thawed").await;
 }
 
-#[async_std::test]
-async fn the_server_keeps_serving_when_nobody_reads_its_log_any_more() {
+/// Starts the binary with its log on a pipe that this test holds, read up
+/// to "server started" and no further.
+fn start_with_log_pipe() -> (Server, BufReader<std::process::ChildStderr>) {
     let addr = format!("127.0.0.1:{}", free_port());
     let mut child = Command::new(BIN)
         .args(["--listen", &addr, "--status-interval", "0", "--no-history"])
@@ -371,15 +374,22 @@ async fn the_server_keeps_serving_when_nobody_reads_its_log_any_more() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn chat-server");
-    let stderr = child.stderr.take().expect("stderr");
-    let started = BufReader::new(stderr)
-        .lines()
-        .map_while(Result::ok)
-        .any(|line| line.contains("server started"));
-    assert!(started, "the server did not start");
+    let mut log = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    while !line.contains("server started") {
+        line.clear();
+        let read = log.read_line(&mut line).expect("read the log");
+        assert!(read > 0, "the server did not start");
+    }
+    (Server { child, addr }, log)
+}
+
+#[async_std::test]
+async fn the_server_keeps_serving_when_nobody_reads_its_log_any_more() {
+    let (server, log) = start_with_log_pipe();
     // The log's reader is gone (as with `chat-server | head`): every line
     // the server logs from now on fails to write.
-    let server = Server { child, addr };
+    drop(log);
     for name in ["first", "second"] {
         let mut client = Plain::join(server.addr.as_str(), name).await;
         client.send("still here?").await;
@@ -503,37 +513,16 @@ async fn threads_sets_how_many_workers_run_the_chat() {
 
 #[test]
 fn zero_threads_is_refused_clearly() {
-    let out = Command::new(BIN)
-        .args(["--threads", "0"])
-        .output()
-        .expect("run");
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused(&["--threads", "0"]);
     assert!(stderr.contains("--threads"), "{stderr}");
 }
 
 #[async_std::test]
 async fn the_server_keeps_serving_when_its_log_is_not_read_but_stays_open() {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut child = Command::new(BIN)
-        .args(["--listen", &addr, "--status-interval", "0", "--no-history"])
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn chat-server");
-    let mut log = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    while !line.contains("server started") {
-        line.clear();
-        let read = log.read_line(&mut line).expect("read the log");
-        assert!(read > 0, "the server did not start");
-    }
     // From here on nobody reads the log, but its pipe stays open (a
     // terminal scrolled back and paused, a stuck log shipper): once the
     // pipe's buffer is full, a write to it waits for ever.
-    let server = Server { child, addr };
+    let (server, log) = start_with_log_pipe();
     for i in 0..600 {
         let name = format!("visitor{i}");
         let mut visitor = Plain::join(server.addr.as_str(), &name).await;
