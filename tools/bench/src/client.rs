@@ -468,9 +468,21 @@ pub fn message_line(room: Option<&str>, sender: u32, num: u64, payload: usize) -
     })
 }
 
+/// When a paced sender sends: message `n` is due at
+/// `start + offset + n / rate` seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    /// The clock every sender of a run shares.
+    pub start: Instant,
+    /// Messages per second.
+    pub rate: f64,
+    /// This sender's place in each period, in seconds.
+    pub offset: f64,
+}
+
 /// Sends messages `0..count` as sender `sender` to `room` (see
 /// [`message_line`]): as fast as the socket takes them (a few per write) or,
-/// with `rate`, one every `1/rate` seconds.
+/// with a `pace`, one every `1/rate` seconds.
 ///
 /// # Errors
 /// When the socket fails.
@@ -479,14 +491,17 @@ pub async fn send_stamped(
     room: Option<&str>,
     sender: u32,
     count: u64,
-    rate: Option<f64>,
+    pace: Option<Pace>,
     payload: usize,
 ) -> std::io::Result<()> {
-    match rate {
-        Some(rate) if rate > 0.0 => {
-            let start = Instant::now();
+    match pace {
+        Some(Pace {
+            start,
+            rate,
+            offset,
+        }) if rate > 0.0 => {
             for num in 0..count {
-                let due = start + Duration::from_secs_f64(num as f64 / rate);
+                let due = start + Duration::from_secs_f64(offset + num as f64 / rate);
                 if let Some(wait) = due.checked_duration_since(Instant::now()) {
                     async_std::task::sleep(wait).await;
                 }

@@ -203,6 +203,11 @@ struct Shape {
     /// Bytes of text per message.
     #[arg(long, default_value_t = 32)]
     payload: usize,
+    /// With --rate: spread the senders' messages evenly over each period,
+    /// as independent people would send, instead of all senders sending
+    /// in step (one message each at the same instants).
+    #[arg(long)]
+    stagger: bool,
     /// Seconds before a run gives up.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
@@ -318,6 +323,7 @@ impl Shape {
             self.messages.unwrap_or(m),
         );
         p.rate = self.rate.or(r);
+        p.stagger = self.stagger;
         p.payload = self.payload;
         p.timeout = Duration::from_secs(self.timeout);
         p.rooms = self.rooms;
@@ -353,7 +359,10 @@ impl Shape {
                 p.clients,
                 p.senders,
                 p.messages,
-                p.rate.map_or(String::new(), |r| format!(" at {r}/s"))
+                p.rate.map_or(String::new(), |r| format!(
+                    " at {r}/s, {}",
+                    if p.stagger { "staggered" } else { "in step" }
+                ))
             ),
             Err(_) => preset,
         }

@@ -36,6 +36,9 @@ pub struct RelayParams {
     pub messages: u64,
     /// Messages per second per sender; `None` for as fast as possible.
     pub rate: Option<f64>,
+    /// With a rate: senders' messages spread evenly over each period
+    /// instead of sent in step.
+    pub stagger: bool,
     /// Bytes of message text.
     pub payload: usize,
     /// The whole run's time limit.
@@ -62,6 +65,7 @@ impl RelayParams {
             senders,
             messages,
             rate: None,
+            stagger: false,
             payload: 32,
             timeout: Duration::from_secs(120),
             probe: None,
@@ -427,18 +431,31 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
     let mut send_tasks = Vec::new();
     let senders_done = Arc::new(AtomicUsize::new(0));
     let all_senders = p.senders * p.busy_rooms();
+    // One clock for every sender, started a little ahead so that each task
+    // is waiting before its first message is due: whether the senders send
+    // in step or staggered is then the run's choice, not the luck of when
+    // each task first ran.
+    let start = Instant::now() + Duration::from_millis(20);
     for (k, block) in writers.chunks(p.clients.max(1)).enumerate() {
         let room = p.room_of(k * p.clients);
         for (i, writer) in block.iter().take(p.senders).enumerate() {
             let (writer, finished, room) = (writer.clone(), senders_done.clone(), room.clone());
-            let (messages, rate, payload) = (p.messages, p.rate, p.payload);
+            let pace = p.rate.map(|rate| client::Pace {
+                start,
+                rate,
+                offset: match p.stagger {
+                    true => (k * p.senders + i) as f64 / (rate * all_senders as f64),
+                    false => 0.0,
+                },
+            });
+            let (messages, payload) = (p.messages, p.payload);
             send_tasks.push(task::spawn(async move {
                 let sent = client::send_stamped(
                     &writer,
                     room.as_deref(),
                     i as u32,
                     messages,
-                    rate,
+                    pace,
                     payload,
                 )
                 .await;
