@@ -35,14 +35,13 @@ impl Default for RateLimit {
 /// largest `large_threshold`).
 pub const DEFAULT_LARGE_ROOM: usize = 250;
 
-/// How long a quiet room waits for the rest of a burst by default:
-/// long enough for most lines sent together to arrive together (chat-bench's
-/// five senders land within ~100 µs of each other here), far below what
-/// anyone can see. 200 µs with two worker threads (docs/BENCHMARKS.md
-/// "Wake-ups, round 2"); on one thread, which also reads while the room
-/// waits, 100 µs kept the CPU and took 0.1 ms off the median latency
-/// ("Wake-ups, round 3").
-pub const DEFAULT_LINGER: Duration = Duration::from_micros(100);
+/// How long a quiet room waits, beyond one look at the sockets, for the
+/// rest of a burst by default: not at all. The look takes the lines already
+/// sent with the first at no cost in sleep; a timed wait costs the room a
+/// sleep and a wake-up for every line that arrives alone, which is most of
+/// them when people send independently (docs/BENCHMARKS.md "Wake-ups,
+/// round 4": 20 % more CPU per delivery with 100 µs).
+pub const DEFAULT_LINGER: Duration = Duration::ZERO;
 
 /// Everything `run` needs to know besides the listener.
 #[derive(Debug, Clone)]
@@ -94,9 +93,9 @@ pub struct Config {
     /// tells newcomers its size instead of listing everyone. `None`: every
     /// room announces each join and leave.
     pub large_room: Option<usize>,
-    /// How long a quiet room, woken by a line, waits for the lines sent
-    /// with it, to send them in one write per member (zero: every line is
-    /// written at once).
+    /// How long a quiet room, woken by a line, waits for later lines to
+    /// send with it in one write per member, after taking those already
+    /// waiting in other sockets (zero: it only takes those).
     pub linger: Duration,
     /// The SQLite file that keeps the room's history across restarts;
     /// `None` keeps it in memory only.

@@ -109,10 +109,11 @@ struct Args {
     /// room.
     #[arg(long, value_name = "N|off", default_value = "250")]
     large_room: String,
-    /// When a chat line wakes a quiet room, the room waits this many
-    /// microseconds for the lines sent with it before writing, so that they
-    /// reach each member in one write (less CPU under load, at most this
-    /// much more latency); 0 writes every line at once.
+    /// When a chat line wakes a quiet room, the room first takes the lines
+    /// already waiting in other connections, so that lines sent together
+    /// reach each member in one write. With N > 0 it then also waits N
+    /// microseconds for later ones: fewer writes when lines come a little
+    /// apart, at the cost of a wake-up per line and N µs more latency.
     #[arg(long, value_name = "MICROS", default_value_t = DEFAULT_LINGER.as_micros() as u64)]
     linger: u64,
     /// Worker threads that run connections and rooms. One thread hands a

@@ -316,15 +316,17 @@ impl Room {
                         None => requests.recv().await,
                     };
                     let Ok(request) = got else { break };
-                    if !self.linger.is_zero() && request.is_chat() {
-                        // A line woke a quiet room; what was sent with it is
-                        // a few tens of microseconds behind. Waiting for it
-                        // sends them all in one write per member, and the
-                        // readers hand over their lines meanwhile without
-                        // waking the room again.
-                        let _ = deadline
-                            .within(self.linger, futures::future::pending::<()>())
-                            .await;
+                    if request.is_chat() {
+                        // A line woke a quiet room; lines sent with it may
+                        // already wait in other sockets. Taking them first
+                        // sends them all in one write per member.
+                        if !self.linger.is_zero() {
+                            // Asked to wait for later ones too.
+                            let _ = deadline
+                                .within(self.linger, futures::future::pending::<()>())
+                                .await;
+                        }
+                        crate::runtime::next_turn().await;
                     }
                     request
                 }

@@ -1,7 +1,8 @@
 #!/bin/bash
 # One paced relay run against a server started here, with `perf stat`
 # counting the server's system calls (sends, reads, futex, epoll), the
-# wake-ups it causes (sched_waking) and its context switches: how many lines each write carried.
+# wake-ups it causes (sched_waking) and its context switches: how many
+# lines each write carried.
 #
 #   sends.sh SERVER_BIN [server flags]      (needs perf; run as root)
 #
