@@ -8,6 +8,7 @@
 #
 # CHAT_BENCH: the chat-bench binary (default: target/release/chat-bench).
 # BASELINE: where compare runs the baseline, process (default) or thread.
+# BENCH_ARGS: more flags for compare, e.g. --stagger.
 set -euo pipefail
 rounds=$1 preset=$2
 shift 2
@@ -20,6 +21,8 @@ for _ in $(seq "$rounds"); do
         read -r -a words <<<"$v"
         args=(--preset "$preset" --runs 1 --max-send-queue 16777216 --baseline "${BASELINE:-process}"
             --server-bin "${words[0]}")
+        read -r -a extra <<<"${BENCH_ARGS:-}"
+        args+=("${extra[@]}")
         for w in "${words[@]:1}"; do args+=("--server-arg=$w"); done
         out=$("$bench" compare "${args[@]}" 2>&1) || true
         echo "$v | CPU/delivery relay, baseline, ratio: $(field 'server CPU per delivery') |" \

@@ -39,6 +39,11 @@ async fn relay_run_against_the_real_server_is_clean() {
     params.payload = 500;
     let paced = within(15, run_relay(&params)).await.expect("paced run");
     assert!(paced.is_clean(), "{paced:?}");
+    // And with the senders spread over each period instead of in step.
+    params.stagger = true;
+    let staggered = within(15, run_relay(&params)).await.expect("staggered run");
+    assert!(staggered.is_clean(), "{staggered:?}");
+    assert_eq!(staggered.delivered, 5 * 2 * 20, "{staggered:?}");
     within(10, server.shutdown()).await.expect("shutdown");
 }
 
