@@ -1,6 +1,7 @@
-//! The threads the server's tasks run on: one by default, so that a line read
+//! The threads the server's tasks run on — one by default, so that a line read
 //! from a socket reaches its room and every member's socket without being
-//! handed from one thread to another.
+//! handed from one thread to another — and [`next_turn`], how a room lets the
+//! reactor look at every socket once before it writes.
 //!
 //! Why one (docs/BENCHMARKS.md, "Wake-ups, round 3"): relaying a line is a
 //! few microseconds of work per delivery, most of it in `send`. With
