@@ -244,6 +244,10 @@ pub struct Room {
     relayed: Arc<AtomicU64>,
 }
 
+/// How many looks at the sockets a quiet room takes at most, while each
+/// brings it more lines, before it writes.
+const MAX_LOOKS: usize = 8;
+
 impl Room {
     /// `settings`: how many recent messages newcomers are shown, the size
     /// past which the room is large (`None`: never), and how long a quiet
@@ -326,7 +330,15 @@ impl Room {
                                 .within(self.linger, futures::future::pending::<()>())
                                 .await;
                         }
-                        crate::runtime::next_turn().await;
+                        // Each look that brought more lines may be in the
+                        // middle of a burst: look again, up to a few times.
+                        for _ in 0..MAX_LOOKS {
+                            let waiting = requests.len();
+                            crate::runtime::next_turn().await;
+                            if requests.len() == waiting {
+                                break;
+                            }
+                        }
                     }
                     request
                 }
