@@ -427,15 +427,19 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
     let clients_connected = this_process.sample().ok();
     let machine_connected = crate::procfs::machine_busy_secs();
 
-    let send_start = client::now_nanos();
+    // Paced senders share one clock, started a little ahead so that each
+    // task is waiting before its first message is due: whether they send in
+    // step or staggered is then the run's choice, not the luck of when each
+    // task first ran. The wall time counts from that start.
+    let lead = match p.rate {
+        Some(_) => Duration::from_millis(20),
+        None => Duration::ZERO,
+    };
+    let start = Instant::now() + lead;
+    let send_start = client::now_nanos() + u64::try_from(lead.as_nanos()).unwrap_or(0);
     let mut send_tasks = Vec::new();
     let senders_done = Arc::new(AtomicUsize::new(0));
     let all_senders = p.senders * p.busy_rooms();
-    // One clock for every sender, started a little ahead so that each task
-    // is waiting before its first message is due: whether the senders send
-    // in step or staggered is then the run's choice, not the luck of when
-    // each task first ran.
-    let start = Instant::now() + Duration::from_millis(20);
     for (k, block) in writers.chunks(p.clients.max(1)).enumerate() {
         let room = p.room_of(k * p.clients);
         for (i, writer) in block.iter().take(p.senders).enumerate() {
