@@ -109,11 +109,11 @@ struct Args {
     /// room.
     #[arg(long, value_name = "N|off", default_value = "250")]
     large_room: String,
-    /// When a chat line wakes a quiet room, the room first takes the lines
-    /// already waiting in other connections, so that lines sent together
-    /// reach each member in one write. With N > 0 it then also waits N
-    /// microseconds for later ones: fewer writes when lines come a little
-    /// apart, at the cost of a wake-up per line and N µs more latency.
+    /// When a chat line wakes a quiet room, the room takes the lines
+    /// already waiting in other connections before it writes, so that lines
+    /// sent together reach each member in one write. With N > 0 it also
+    /// waits N microseconds first, for lines that come a little later: fewer
+    /// writes then, at the cost of a wake-up per line and N µs more latency.
     #[arg(long, value_name = "MICROS", default_value_t = DEFAULT_LINGER.as_micros() as u64)]
     linger: u64,
     /// Worker threads that run connections and rooms. One thread hands a
