@@ -549,6 +549,9 @@ async fn compare(
     shape.one_room()?;
     let mut relay_runs = Vec::new();
     let mut base_runs = Vec::new();
+    // Run by run: on a noisy machine the ratio within one run, relay and
+    // baseline a few seconds apart, moves less than either figure.
+    let mut ratios = Vec::new();
     let mut clean = true;
     for run in 1..=runs.max(1) {
         let relay = {
@@ -581,13 +584,18 @@ async fn compare(
             r
         };
         clean &= relay.is_clean() && base.is_clean();
+        let cpu = |r: &RelayReport| r.cpu_us_per_delivery().filter(|c| *c > 0.0);
+        let ratio = cpu(&relay).zip(cpu(&base)).map(|(r, b)| r / b);
+        ratios.extend(ratio);
+        let show = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.2}"));
         eprintln!(
-            "run {run}: relay {:.0} deliveries/s, {} µs CPU/delivery; baseline {:.0} deliveries/s",
+            "run {run}: relay {:.0} deliveries/s, {} µs CPU/delivery; baseline {:.0} \
+             deliveries/s, {} µs CPU/delivery; relay / baseline {}",
             relay.deliveries_per_sec(),
-            relay
-                .cpu_us_per_delivery()
-                .map_or("–".into(), |c| format!("{c:.2}")),
-            base.deliveries_per_sec()
+            show(cpu(&relay)),
+            base.deliveries_per_sec(),
+            show(cpu(&base)),
+            show(ratio),
         );
         relay_runs.push(figures(&relay));
         base_runs.push(figures(&base));
@@ -600,6 +608,15 @@ async fn compare(
     let relay = median_figures(&relay_runs);
     let base = median_figures(&base_runs);
     println!("{}", comparison_table(&title, &relay, &base));
+    if ratios.len() > 1 {
+        let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+        if let Some(m) = chat_bench::stats::median(&ratios) {
+            println!(
+                "server CPU per delivery, relay / baseline run by run: {} (median {m:.2})",
+                each.join(", ")
+            );
+        }
+    }
     print!("{}", extra_lines(&relay, shape.preset));
     Ok(clean)
 }
