@@ -35,8 +35,8 @@ impl Default for RateLimit {
 /// largest `large_threshold`).
 pub const DEFAULT_LARGE_ROOM: usize = 250;
 
-/// How long a quiet room waits, beyond one look at the sockets, for the
-/// rest of a burst by default: not at all. The look takes the lines already
+/// How long a quiet room waits, beyond its looks at the sockets, for the
+/// rest of a burst by default: not at all. The looks take the lines already
 /// sent with the first at no cost in sleep; a timed wait costs the room a
 /// sleep and a wake-up for every line that arrives alone, which is most of
 /// them when people send independently (docs/BENCHMARKS.md "Wake-ups,
