@@ -12,7 +12,12 @@
 //!
 //! It speaks just enough of the protocol for the clients: a banner, a welcome
 //! after `hello`, and for each `message` line one `message` frame, serialised
-//! once and shared by every client's queue. Each client's writer takes every
+//! once and shared by every client's queue. The frame names its room, as
+//! every message frame from a server of this protocol version does (only a
+//! version-1 server leaves it out), in a room called what the relay's default
+//! room is called: the bytes on the wire per delivery are the relay's, less
+//! the relay's sequence numbers (from the clock without a store, so several
+//! digits longer than this counter's). Each client's writer takes every
 //! queued line in one write per wake-up. No names check, no rate limits, no
 //! byte limits, no logging: what is left is what any relay must pay.
 
@@ -38,6 +43,10 @@ use futures::{FutureExt, StreamExt};
 use crate::procfs::{self, Probe};
 
 type Line = Rc<[u8]>;
+
+/// The room the baseline's clients are in: named as `chat-server`'s default
+/// room, so that the two name it in as many bytes.
+const ROOM: &str = "lobby";
 
 #[derive(Default)]
 struct Room {
@@ -212,7 +221,9 @@ async fn connection(room: Rc<Room>, stream: TcpStream) {
     let id = room.next_id.get();
     room.next_id.set(id + 1);
     let (tx, rx) = mpsc::unbounded::<Line>();
-    let _ = tx.unbounded_send(Rc::from(&b"* welcome to room \"baseline\"\n"[..]));
+    let _ = tx.unbounded_send(Rc::from(
+        format!("* welcome to room \"{ROOM}\"\n").as_bytes(),
+    ));
     let reader = read_side(room.clone(), stream.clone(), id, tx);
     let writer = write_side(stream.clone(), rx);
     futures::pin_mut!(reader, writer);
@@ -266,7 +277,7 @@ async fn read_side(
                         topic: None,
                         version: PROTOCOL_VERSION,
                         name: wanted.clone(),
-                        room: "baseline".to_owned(),
+                        room: ROOM.to_owned(),
                         users: Vec::new(),
                         limits: Limits {
                             max_rooms: 0,
@@ -286,7 +297,7 @@ async fn read_side(
                     let seq = room.next_seq.get();
                     room.next_seq.set(seq + 1);
                     let frame = ServerFrame::Message(ChatMessage {
-                        room: None,
+                        room: Some(ROOM.to_owned()),
                         seq,
                         time: chat_core::protocol::now_millis(),
                         from: from.clone(),
