@@ -19,8 +19,9 @@ packages() {
     # only recommends it); the cluster with a real
     # redis-server per test; the web client in a real headless Chromium
     # driven through WebDriver (chromedriver); the GUI's font test draws
-    # emoji with the gui list's fonts.
-    test) echo "gcc libc6-dev pkg-config libgtk-3-dev xvfb xauth xdotool imagemagick fonts-dejavu-core fonts-noto-color-emoji fonts-noto-cjk tmux procps irssi weechat-headless weechat-plugins redis-server chromium chromium-driver" ;;
+    # emoji with the gui list's fonts; chat-bench loads ngIRCd with the
+    # same IRC traffic as chat-server (`chat-bench ircd`).
+    test) echo "gcc libc6-dev pkg-config libgtk-3-dev xvfb xauth xdotool imagemagick fonts-dejavu-core fonts-noto-color-emoji fonts-noto-cjk tmux procps irssi weechat-headless weechat-plugins redis-server chromium chromium-driver ngircd" ;;
     *) echo "usage: scripts/deps.sh [--list] chat|gui|test" >&2; exit 2 ;;
   esac
 }

@@ -2,7 +2,9 @@
 //! raw async-std `TcpStream`, with chat-core's codec and frame types, so the
 //! tool measures the server rather than a client library. A client may join
 //! one room after its welcome; it then sends there and checks that every
-//! message it receives names that room.
+//! message it receives names that room. A client may speak IRC instead (see
+//! [`crate::irc`]), to load chat-server's IRC listener or another IRC
+//! server with the same traffic.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +19,7 @@ use chat_core::names::room_key;
 use chat_core::protocol::{ClientFrame, Limits, ServerFrame, PROTOCOL_VERSION};
 use futures::FutureExt;
 
+use crate::irc::{self, Incoming};
 use crate::msgtext::{self, Stamp};
 use crate::stats::Histogram;
 use crate::tracker::{Outcome, Tracker};
@@ -55,6 +58,37 @@ impl Writer {
     }
 }
 
+/// How a client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Speech {
+    /// JSON lines: `hello`, then the structured welcome.
+    Structured,
+    /// A name on a line of its own, as a person with `nc` would.
+    Plain,
+    /// IRC: `NICK` and `USER`, then the `001` welcome.
+    Irc,
+}
+
+impl Speech {
+    /// The name of the mode, as in tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Structured => "structured",
+            Self::Plain => "plain",
+            Self::Irc => "IRC",
+        }
+    }
+}
+
+/// Where a sender's stamped messages go.
+#[derive(Debug, Clone, Copy)]
+pub enum Dest<'a> {
+    /// A structured `message` to this room (the default room when `None`).
+    Room(Option<&'a str>),
+    /// An IRC `PRIVMSG` to this channel.
+    Channel(&'a str),
+}
+
 /// A connected client whose name the server granted.
 #[derive(Debug)]
 pub struct Conn {
@@ -70,6 +104,8 @@ pub struct Conn {
     /// The room it joined after the welcome (by [`room_key`]); `None`: only
     /// the server's default room.
     pub room: Option<String>,
+    /// Whether it speaks IRC.
+    pub irc: bool,
 }
 
 /// Explains the connect errors that mean "this machine's limits", not "the server".
@@ -196,10 +232,70 @@ impl Conn {
         .map_err(|_| anyhow!("{name}: no plain welcome within {wait:?}"))?
     }
 
+    /// Connects as an IRC client: `NICK` and `USER`, the `001` welcome,
+    /// then, with a `channel`, `JOIN` and the end of its names list (`366`),
+    /// all within `wait`. Pings on the way are answered.
+    ///
+    /// # Errors
+    /// When the connection fails, the server refuses the nick or the join
+    /// (an error numeric), or time runs out.
+    pub async fn connect_irc(
+        addr: SocketAddr,
+        nick: &str,
+        channel: Option<&str>,
+        wait: Duration,
+    ) -> anyhow::Result<Conn> {
+        async_std::future::timeout(wait, async {
+            let mut conn = Self::unwelcomed(addr, nick).await?;
+            conn.irc = true;
+            conn.writer.send(&irc::register(nick)).await?;
+            conn.irc_wait("001").await?;
+            if let Some(channel) = channel {
+                conn.writer.send(&irc::join(channel)).await?;
+                conn.irc_wait("366").await?;
+            }
+            Ok(conn)
+        })
+        .await
+        .map_err(|_| anyhow!("{nick}: no IRC welcome (or no answer to JOIN) within {wait:?}"))?
+    }
+
+    /// Reads until the server sends `numeric`, answering pings.
+    async fn irc_wait(&mut self, numeric: &str) -> anyhow::Result<()> {
+        loop {
+            let line = self
+                .next_line()
+                .await?
+                .with_context(|| format!("{}: closed before {numeric}", self.name))?;
+            match irc::incoming(&line) {
+                Incoming::Ping(token) => self.writer.send(&irc::pong(token)).await?,
+                Incoming::Numeric(n) if n == numeric => return Ok(()),
+                Incoming::Numeric(n) if irc::is_refusal(n) => {
+                    bail!("{}: refused: {line}", self.name)
+                }
+                Incoming::Error => bail!("{}: {line}", self.name),
+                _ => {}
+            }
+        }
+    }
+
     /// Connects and reads the banner; nothing said yet.
     async fn opened(addr: SocketAddr, name: &str) -> anyhow::Result<Conn> {
+        let mut conn = Self::unwelcomed(addr, name).await?;
+        let banner = conn
+            .next_line()
+            .await?
+            .context("closed before the banner")?;
+        if banner.starts_with('!') {
+            bail!("{name}: refused: {banner}");
+        }
+        Ok(conn)
+    }
+
+    /// Connects; nothing read or said yet.
+    async fn unwelcomed(addr: SocketAddr, name: &str) -> anyhow::Result<Conn> {
         let stream = open(addr).await?;
-        let mut conn = Conn {
+        Ok(Conn {
             name: name.to_owned(),
             reader: stream.clone(),
             writer: Writer(Arc::new(async_std::sync::Mutex::new(stream))),
@@ -214,15 +310,8 @@ impl Conn {
                 burst: 0,
             },
             room: None,
-        };
-        let banner = conn
-            .next_line()
-            .await?
-            .context("closed before the banner")?;
-        if banner.starts_with('!') {
-            bail!("{name}: refused: {banner}");
-        }
-        Ok(conn)
+            irc: false,
+        })
     }
 
     async fn handshake(addr: SocketAddr, name: &str) -> anyhow::Result<Conn> {
@@ -384,6 +473,23 @@ pub async fn receive(
                 received.errors += 1;
                 continue;
             };
+            if conn.irc {
+                match irc::incoming(&line) {
+                    Incoming::Message { from, text } => match tracker.on_message(from, text, now) {
+                        Outcome::Delivered(l) | Outcome::OutOfOrder(l) => samples.push(l),
+                        _ => {}
+                    },
+                    Incoming::Ping(token) => {
+                        lines -= 1;
+                        if let Err(e) = conn.writer.send(&irc::pong(token)).await {
+                            break 'read End::Closed(chat_core::error::describe_io(&e));
+                        }
+                    }
+                    Incoming::Error => received.errors += 1,
+                    Incoming::Numeric(_) | Incoming::Other => {}
+                }
+                continue;
+            }
             // Joins and leaves are most of what a big room sees: skip them
             // without parsing.
             let interesting = [
@@ -453,6 +559,11 @@ pub async fn receive(
 /// One stamped message from sender `sender`, as the line to send, to
 /// `room` (the server's default room when `None`).
 pub fn message_line(room: Option<&str>, sender: u32, num: u64, payload: usize) -> Vec<u8> {
+    stamped_line(Dest::Room(room), sender, num, payload)
+}
+
+/// One stamped message from sender `sender`, as the line to send to `dest`.
+pub fn stamped_line(dest: Dest<'_>, sender: u32, num: u64, payload: usize) -> Vec<u8> {
     let text = msgtext::encode(
         Stamp {
             sender,
@@ -461,11 +572,14 @@ pub fn message_line(room: Option<&str>, sender: u32, num: u64, payload: usize) -
         },
         payload,
     );
-    encode_frame(&ClientFrame::Message {
-        room: room.map(str::to_owned),
-        text,
-        id: Some(num.to_string()),
-    })
+    match dest {
+        Dest::Room(room) => encode_frame(&ClientFrame::Message {
+            room: room.map(str::to_owned),
+            text,
+            id: Some(num.to_string()),
+        }),
+        Dest::Channel(channel) => irc::privmsg(channel, &text),
+    }
 }
 
 /// When a paced sender sends: message `n` is due at
@@ -480,15 +594,15 @@ pub struct Pace {
     pub offset: f64,
 }
 
-/// Sends messages `0..count` as sender `sender` to `room` (see
-/// [`message_line`]): as fast as the socket takes them (a few per write) or,
+/// Sends messages `0..count` as sender `sender` to `dest` (see
+/// [`stamped_line`]): as fast as the socket takes them (a few per write) or,
 /// with a `pace`, one every `1/rate` seconds.
 ///
 /// # Errors
 /// When the socket fails.
 pub async fn send_stamped(
     writer: &Writer,
-    room: Option<&str>,
+    dest: Dest<'_>,
     sender: u32,
     count: u64,
     pace: Option<Pace>,
@@ -506,7 +620,7 @@ pub async fn send_stamped(
                     async_std::task::sleep(wait).await;
                 }
                 writer
-                    .send(&message_line(room, sender, num, payload))
+                    .send(&stamped_line(dest, sender, num, payload))
                     .await?;
             }
         }
@@ -519,7 +633,7 @@ pub async fn send_stamped(
                     if num == count {
                         break;
                     }
-                    batch.extend(message_line(room, sender, num, payload));
+                    batch.extend(stamped_line(dest, sender, num, payload));
                     num += 1;
                 }
                 writer.send(&batch).await?;

@@ -18,24 +18,7 @@ use crate::scenario::{check_loopback, connect_all, settle, ConnectPlan, Seat};
 use crate::stats::median;
 use crate::tracker::{Senders, Tracker};
 
-/// How the idle clients speak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Speech {
-    /// JSON lines: `hello`, then the structured welcome.
-    Structured,
-    /// A name on a line of its own, as a person with `nc` would.
-    Plain,
-}
-
-impl Speech {
-    /// The name of the mode, as in the table.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Structured => "structured",
-            Self::Plain => "plain",
-        }
-    }
-}
+pub use crate::client::Speech;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -140,7 +123,7 @@ pub async fn run_idle(p: &IdleParams) -> anyhow::Result<IdleReport> {
         concurrency: p.concurrency,
         wait: p.timeout,
         allow_rate_limit: true,
-        plain: p.speech == Speech::Plain,
+        speech: p.speech,
     };
     let began = Instant::now();
     let (writers, done) = async_std::future::timeout(
@@ -201,12 +184,12 @@ const ROWS: [(&str, Unit); 6] = [
     ("server CPU while connecting, s", Unit::Secs),
 ];
 
-/// A Markdown table with one column per mode: the median of each figure
-/// over that mode's runs.
-pub fn idle_table(title: &str, columns: &[(Speech, Vec<IdleReport>)]) -> String {
+/// A Markdown table with one column per mode (or server), headed by its
+/// label: the median of each figure over that column's runs.
+pub fn idle_table(title: &str, columns: &[(&str, Vec<IdleReport>)]) -> String {
     let mut out = format!("| {title} |");
-    for (speech, _) in columns {
-        out.push_str(&format!(" {} |", speech.label()));
+    for (label, _) in columns {
+        out.push_str(&format!(" {label} |"));
     }
     out.push_str("\n|---|");
     out.push_str(&"---:|".repeat(columns.len()));
@@ -255,7 +238,10 @@ mod tests {
         let plain = vec![report(6000, 10_000)];
         let table = idle_table(
             "idle: 1000 clients",
-            &[(Speech::Structured, structured), (Speech::Plain, plain)],
+            &[
+                (Speech::Structured.label(), structured),
+                (Speech::Plain.label(), plain),
+            ],
         );
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines[0], "| idle: 1000 clients | structured | plain |");

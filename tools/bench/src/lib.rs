@@ -6,14 +6,18 @@
 //! - [`soak`]: minutes of mixed traffic and misbehaviour; the churn run.
 //! - [`idle`]: N clients, structured or plain, named and idle: the
 //!   server's memory per connection.
-//! - [`client`]: one client on a raw socket, using chat-core's codec.
+//! - [`client`]: one client on a raw socket, using chat-core's codec (or
+//!   speaking [`irc`]).
+//! - [`ngircd`]: a spawned ngIRCd, to load with the same IRC traffic.
 //! - [`tracker`], [`msgtext`], [`stats`], [`procfs`], [`switches`]: the pure pieces.
 //! - [`report`]: Markdown tables of the figures.
 
 pub mod baseline;
 pub mod client;
 pub mod idle;
+pub mod irc;
 pub mod msgtext;
+pub mod ngircd;
 pub mod procfs;
 pub mod report;
 pub mod scenario;

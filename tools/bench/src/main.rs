@@ -20,6 +20,7 @@ use chat_bench::soak::{run_soak, SoakParams, SoakReport};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod cluster;
+mod ircd;
 
 /// Load generator, raw fan-out baseline and soak test for chat-server.
 /// Loopback only. Many clients need `ulimit -n` raised in the same shell.
@@ -82,6 +83,26 @@ enum Cmd {
         /// Runs of each; the tables show medians.
         #[arg(long, default_value_t = 1)]
         runs: usize,
+        #[command(flatten)]
+        shape: Shape,
+    },
+    /// The same IRC load on chat-server's IRC listener and on ngIRCd (the C
+    /// IRC server), each freshly spawned: a busy channel (every client joins
+    /// #lobby; a preset or the shape given), then idle IRC clients for the
+    /// memory per connection; print both and chat-server / ngIRCd (issue 18).
+    Ircd {
+        #[command(flatten)]
+        spawn: Spawn,
+        /// The ngIRCd binary (Debian package ngircd).
+        #[arg(long, default_value = chat_bench::ngircd::DEFAULT_BIN)]
+        ngircd: PathBuf,
+        /// Runs of each; the tables show medians.
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        /// Idle IRC clients (registered, in no channel) for the memory per
+        /// connection; 0 skips that part.
+        #[arg(long, default_value_t = 2_000)]
+        idle: usize,
         #[command(flatten)]
         shape: Shape,
     },
@@ -767,7 +788,7 @@ async fn idle(
             );
             reports.push(r);
         }
-        columns.push((speech, reports));
+        columns.push((speech.label(), reports));
     }
     let title = match runs {
         0 | 1 => format!("idle: {clients} clients"),
@@ -834,6 +855,25 @@ async fn main_async(cli: Cli) -> anyhow::Result<bool> {
         } => compare(&spawn, runs, baseline, &shape).await,
         Cmd::Rooms { spawn, runs, shape } => rooms(&spawn, runs, &shape).await,
         Cmd::Cluster { spawn, runs, shape } => cluster::compare(&spawn, runs, &shape).await,
+        Cmd::Ircd {
+            spawn,
+            ngircd,
+            runs,
+            idle,
+            shape,
+        } => {
+            let mut spawn = spawn;
+            // As in `chat-bench cluster`: a burst needs a deep queue.
+            spawn.max_send_queue.get_or_insert(16 << 20);
+            ircd::compare(&ircd::IrcdShape {
+                spawn: &spawn,
+                ngircd: &ngircd,
+                runs,
+                idle,
+                shape: &shape,
+            })
+            .await
+        }
         Cmd::Soak {
             target,
             minutes,

@@ -2,7 +2,9 @@
 //! each, every client checks what it receives; with a probe, the server's
 //! CPU time and memory are read from `/proc` around the run. With rooms, the
 //! same happens in R rooms at once: N clients join each room (`r1`, `r2`, …)
-//! and S of them send there.
+//! and S of them send there. Over IRC, every client joins one channel and
+//! the senders send `PRIVMSG`s there (an IRC sender hears no echo of its
+//! own).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,7 +16,7 @@ use anyhow::{bail, Context};
 use async_std::task;
 use futures::StreamExt;
 
-use crate::client::{self, Conn, Counters, End, Received, Writer};
+use crate::client::{self, Conn, Counters, Dest, End, Received, Speech, Writer};
 use crate::procfs::{Probe, Sample};
 use crate::stats::Summary;
 use crate::tracker::{Senders, Tracker};
@@ -54,6 +56,9 @@ pub struct RelayParams {
     /// More servers (nodes of one cluster): clients are dealt out in turn
     /// to `addr` and these, so senders and receivers sit on every node.
     pub also: Vec<SocketAddr>,
+    /// Speak IRC to `addr` (an IRC listener) instead, every client in this
+    /// channel (no rooms, no other servers).
+    pub irc: Option<String>,
 }
 
 impl RelayParams {
@@ -72,6 +77,7 @@ impl RelayParams {
             connect_concurrency: 64,
             rooms: 0,
             also: Vec::new(),
+            irc: None,
         }
     }
 
@@ -117,7 +123,8 @@ pub struct RelayReport {
     pub senders: usize,
     /// Messages per sender.
     pub messages: u64,
-    /// Deliveries expected: every client gets every message, its own included.
+    /// Deliveries expected: every client gets every message, its own
+    /// included (over IRC, its own excepted).
     pub expected: u64,
     /// First copies received.
     pub delivered: u64,
@@ -258,9 +265,9 @@ pub struct ConnectPlan {
     pub wait: Duration,
     /// Whether a server with a rate limit is fine (the soak wants one).
     pub allow_rate_limit: bool,
-    /// Whether the clients speak plain text (a name line, as `nc` would)
-    /// instead of the structured `hello`; a plain seat's room is ignored.
-    pub plain: bool,
+    /// How the clients speak: a plain seat's room is ignored; an IRC
+    /// seat's room is the channel it joins.
+    pub speech: Speech,
 }
 
 /// One client to connect: its name and the room it joins, if any.
@@ -306,17 +313,19 @@ pub async fn connect_all(
         concurrency,
         wait,
         allow_rate_limit,
-        plain,
+        speech,
     } = *plan;
     let (done_tx, done_rx) = async_std::channel::unbounded();
     let mut writers = Vec::with_capacity(seats.len());
     let mut handshakes = futures::stream::iter(seats)
         .map(|seat| async move {
             let to = seat.addr.unwrap_or(addr);
-            let conn = if plain {
-                Conn::connect_plain(to, &seat.name, wait).await
-            } else {
-                Conn::connect_in(to, &seat.name, seat.room.as_deref(), wait).await
+            let conn = match speech {
+                Speech::Plain => Conn::connect_plain(to, &seat.name, wait).await,
+                Speech::Structured => {
+                    Conn::connect_in(to, &seat.name, seat.room.as_deref(), wait).await
+                }
+                Speech::Irc => Conn::connect_irc(to, &seat.name, seat.room.as_deref(), wait).await,
             };
             (seat, conn)
         })
@@ -355,6 +364,9 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
     for addr in &p.also {
         check_loopback(*addr)?;
     }
+    if p.irc.is_some() && (p.rooms > 0 || !p.also.is_empty()) {
+        bail!("over IRC every client is in one channel of one server: no rooms, no cluster");
+    }
     if p.senders > p.clients {
         bail!(
             "--senders ({}) cannot exceed --clients ({})",
@@ -370,7 +382,7 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
     let seats: Vec<Seat> = (0..total)
         .map(|i| Seat {
             name: format!("b{i}"),
-            room: p.room_of(i),
+            room: p.irc.clone().or_else(|| p.room_of(i)),
             addr: match p.also.len() {
                 0 => None,
                 n => Some(if i % (n + 1) == 0 {
@@ -391,6 +403,11 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
         })
         .collect();
     let expect = p.senders as u64 * p.messages;
+    // An IRC client is not sent its own messages back.
+    let expect_of = |seat: &Seat, senders: &Senders| match p.irc {
+        Some(_) if senders.index_of(&seat.name).is_some() => expect - p.messages,
+        _ => expect,
+    };
     let this_process = Probe::Process(std::process::id());
     let counters = Arc::new(Counters::default());
     let (stop_tx, stop_rx) = async_std::channel::bounded::<()>(1);
@@ -403,7 +420,10 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
                 concurrency: p.connect_concurrency,
                 wait: p.timeout,
                 allow_rate_limit: false,
-                plain: false,
+                speech: match p.irc {
+                    Some(_) => Speech::Irc,
+                    None => Speech::Structured,
+                },
             },
             seats,
             |seat| {
@@ -411,6 +431,7 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
                     .get(&seat.room)
                     .cloned()
                     .unwrap_or_else(|| Senders::new(Vec::new()));
+                let expect = expect_of(seat, &senders);
                 (Tracker::new(senders, p.messages), Some(expect))
             },
             &counters,
@@ -452,17 +473,14 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
                     false => 0.0,
                 },
             });
-            let (messages, payload) = (p.messages, p.payload);
+            let (messages, payload, irc) = (p.messages, p.payload, p.irc.clone());
             send_tasks.push(task::spawn(async move {
-                let sent = client::send_stamped(
-                    &writer,
-                    room.as_deref(),
-                    i as u32,
-                    messages,
-                    pace,
-                    payload,
-                )
-                .await;
+                let dest = match &irc {
+                    Some(channel) => Dest::Channel(channel),
+                    None => Dest::Room(room.as_deref()),
+                };
+                let sent =
+                    client::send_stamped(&writer, dest, i as u32, messages, pace, payload).await;
                 finished.fetch_add(1, Ordering::Relaxed);
                 sent
             }));
@@ -520,7 +538,11 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
         clients: total,
         senders: all_senders,
         messages: p.messages,
-        expected: expect * total as u64,
+        expected: expect * total as u64
+            - match p.irc {
+                Some(_) => p.messages * all_senders as u64,
+                None => 0,
+            },
         connect_time,
         timed_out,
         client_cpu_secs: clients_connected

@@ -14,7 +14,7 @@ use async_std::task;
 use chat_core::codec::encode_frame;
 use chat_core::protocol::ClientFrame;
 
-use crate::client::{self, Conn, Counters, End};
+use crate::client::{self, Conn, Counters, End, Speech};
 use crate::procfs::Probe;
 use crate::scenario::{check_loopback, connect_all, settle, ConnectPlan, Seat};
 use crate::tracker::{Senders, Tracker};
@@ -284,7 +284,7 @@ pub async fn run_soak(p: &SoakParams) -> anyhow::Result<SoakReport> {
         concurrency: 16,
         wait,
         allow_rate_limit: true,
-        plain: false,
+        speech: Speech::Structured,
     };
     let (writers, done) = connect_all(
         &plan,

@@ -155,3 +155,53 @@ async fn idle_clients_of_both_kinds_are_named_and_stay_connected() {
     }
     within(10, server.shutdown()).await.expect("shutdown");
 }
+
+/// A paced IRC run on `addr`: 5 clients in #lobby, 2 senders × 30.
+fn irc_params(addr: std::net::SocketAddr) -> RelayParams {
+    let mut params = RelayParams::new(addr, 5, 2, 30);
+    params.irc = Some("#lobby".to_owned());
+    params.rate = Some(100.0);
+    params.timeout = Duration::from_secs(10);
+    params
+}
+
+#[async_std::test]
+async fn irc_run_against_the_real_servers_irc_listener_is_clean() {
+    let server = ServerHandle::start_with_irc(Config {
+        rate_limit: None,
+        status_interval: None,
+        ..Default::default()
+    })
+    .await
+    .expect("server starts");
+    let addr = server.irc_addr().expect("an IRC listener");
+    let report = within(15, run_relay(&irc_params(addr))).await.expect("run");
+    // IRC senders hear everyone's messages but their own.
+    assert_eq!(report.expected, (5 * 2 - 2) * 30);
+    assert_eq!(report.delivered, report.expected, "{report:?}");
+    assert!(report.is_clean(), "{report:?}");
+    within(10, server.shutdown()).await.expect("shutdown");
+}
+
+#[async_std::test]
+async fn the_same_irc_load_runs_on_ngircd_and_its_idle_clients_stay() {
+    use chat_bench::idle::{run_idle, IdleParams, Speech};
+    use chat_bench::ngircd::{Ngircd, DEFAULT_BIN};
+    // CI installs ngIRCd (.ci/run); a missing one is a failure, not a skip.
+    let ngircd = Ngircd::spawn(std::path::Path::new(DEFAULT_BIN)).expect("ngIRCd starts");
+    let mut params = irc_params(ngircd.addr());
+    params.probe = Some(ngircd.probe());
+    let report = within(15, run_relay(&params)).await.expect("run");
+    assert_eq!(report.delivered, (5 * 2 - 2) * 30, "{report:?}");
+    assert!(report.is_clean(), "{report:?}");
+    assert!(report.server.is_some(), "ngIRCd's CPU is read");
+    drop(ngircd);
+
+    let ngircd = Ngircd::spawn(std::path::Path::new(DEFAULT_BIN)).expect("ngIRCd starts");
+    let mut idle = IdleParams::new(ngircd.addr(), ngircd.probe(), 6, Speech::Irc);
+    idle.timeout = Duration::from_secs(20);
+    idle.quiet = Duration::from_millis(300);
+    let report = within(30, run_idle(&idle)).await.expect("idle run");
+    assert_eq!((report.clients, report.dropped), (6, 0), "{report:?}");
+    assert!(report.rss_idle_kib > 0, "{report:?}");
+}
