@@ -31,6 +31,10 @@ pub struct IdleParams {
     pub clients: usize,
     /// How they speak.
     pub speech: Speech,
+    /// The channel IRC clients join (chat-server puts every client in its
+    /// default room by itself; another IRC server needs the `JOIN` to hold
+    /// the same); `None`: registered, in no channel.
+    pub channel: Option<String>,
     /// Time limit for connecting everyone and the traffic settling.
     pub timeout: Duration,
     /// No line for this long: the joins are delivered, the clients idle.
@@ -51,6 +55,7 @@ impl IdleParams {
             probe,
             clients,
             speech,
+            channel: None,
             timeout: Duration::from_secs(600),
             // Idle means idle for a while: the server gives memory back a
             // second after connections stop coming (chat_server::heap).
@@ -116,7 +121,10 @@ pub async fn run_idle(p: &IdleParams) -> anyhow::Result<IdleReport> {
     let counters = Arc::new(Counters::default());
     let (stop_tx, stop_rx) = async_std::channel::bounded::<()>(1);
     let seats = (0..p.clients)
-        .map(|i| Seat::default_room(format!("i{i}")))
+        .map(|i| Seat {
+            room: p.channel.clone().filter(|_| p.speech == Speech::Irc),
+            ..Seat::default_room(format!("i{i}"))
+        })
         .collect();
     let plan = ConnectPlan {
         addr: p.addr,

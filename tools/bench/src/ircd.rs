@@ -2,8 +2,8 @@
 //! the same IRC load, each freshly spawned and measured from `/proc` the same
 //! way: a busy channel (the preset or shape given: every client joins
 //! `#lobby`, the senders send `PRIVMSG`s there) and the memory per idle IRC
-//! connection (clients registered, in no channel) — the two gaps to ngIRCd
-//! that issue 18 names.
+//! connection (clients registered and in `#lobby`, where chat-server puts
+//! every client by itself) — the two gaps to ngIRCd that issue 18 names.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -102,6 +102,7 @@ async fn traffic(side: Side, s: &IrcdShape<'_>) -> anyhow::Result<RelayReport> {
 async fn idle(side: Side, s: &IrcdShape<'_>) -> anyhow::Result<IdleReport> {
     let server = Spawned::start(side, s.spawn, s.ngircd)?;
     let mut p = IdleParams::new(server.addr(), server.probe(), s.idle, Speech::Irc);
+    p.channel = Some(CHANNEL.to_owned());
     p.timeout = Duration::from_secs(s.shape.timeout);
     let r = run_idle(&p)
         .await

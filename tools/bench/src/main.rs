@@ -88,8 +88,9 @@ enum Cmd {
     },
     /// The same IRC load on chat-server's IRC listener and on ngIRCd (the C
     /// IRC server), each freshly spawned: a busy channel (every client joins
-    /// #lobby; a preset or the shape given), then idle IRC clients for the
-    /// memory per connection; print both and chat-server / ngIRCd (issue 18).
+    /// #lobby; a preset or the shape given), then idle IRC clients (in
+    /// #lobby too) for the memory per connection; print both and
+    /// chat-server / ngIRCd (issue 18).
     Ircd {
         #[command(flatten)]
         spawn: Spawn,
@@ -99,7 +100,7 @@ enum Cmd {
         /// Runs of each; the tables show medians.
         #[arg(long, default_value_t = 1)]
         runs: usize,
-        /// Idle IRC clients (registered, in no channel) for the memory per
+        /// Idle IRC clients (registered, in #lobby) for the memory per
         /// connection; 0 skips that part.
         #[arg(long, default_value_t = 2_000)]
         idle: usize,

@@ -199,6 +199,7 @@ async fn the_same_irc_load_runs_on_ngircd_and_its_idle_clients_stay() {
 
     let ngircd = Ngircd::spawn(std::path::Path::new(DEFAULT_BIN)).expect("ngIRCd starts");
     let mut idle = IdleParams::new(ngircd.addr(), ngircd.probe(), 6, Speech::Irc);
+    idle.channel = Some("#lobby".to_owned());
     idle.timeout = Duration::from_secs(20);
     idle.quiet = Duration::from_millis(300);
     let report = within(30, run_idle(&idle)).await.expect("idle run");
