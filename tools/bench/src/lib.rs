@@ -8,7 +8,8 @@
 //!   server's memory per connection.
 //! - [`client`]: one client on a raw socket, using chat-core's codec (or
 //!   speaking [`irc`]).
-//! - [`ngircd`]: a spawned ngIRCd, to load with the same IRC traffic.
+//! - [`ngircd`]: a spawned ngIRCd, to load with the same IRC traffic;
+//!   [`spawned`]: waiting for a spawned server to listen.
 //! - [`tracker`], [`msgtext`], [`stats`], [`procfs`], [`switches`]: the pure pieces.
 //! - [`report`]: Markdown tables of the figures.
 
@@ -22,6 +23,7 @@ pub mod procfs;
 pub mod report;
 pub mod scenario;
 pub mod soak;
+pub mod spawned;
 pub mod stats;
 pub mod switches;
 pub mod tracker;

@@ -2,10 +2,10 @@
 //! one busy room against several, soak and churn, with a spawned
 //! `chat-server` when asked.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use chat_bench::baseline::{Baseline, BaselineProcess};
@@ -17,6 +17,7 @@ use chat_bench::report::{
 };
 use chat_bench::scenario::{check_loopback, run_relay, RelayParams, RelayReport};
 use chat_bench::soak::{run_soak, SoakParams, SoakReport};
+use chat_bench::spawned::wait_listening;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod cluster;
@@ -473,24 +474,8 @@ impl ServerProcess {
             )
         })?;
         let mut server = Self { child, addr };
-        server.wait_ready()?;
+        wait_listening(&mut server.child, addr, "chat-server")?;
         Ok(server)
-    }
-
-    fn wait_ready(&mut self) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait()? {
-                bail!("chat-server exited at start: {status}");
-            }
-            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
-                // Let the probe connection's departure pass before measuring.
-                std::thread::sleep(Duration::from_millis(200));
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        bail!("chat-server did not listen on {} within 10 s", self.addr)
     }
 
     fn probe(&self) -> Probe {

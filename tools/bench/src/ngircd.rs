@@ -9,15 +9,15 @@
 //! connections per address or channels per client, and no DNS or ident
 //! lookups.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
 use crate::procfs::Probe;
+use crate::spawned::wait_listening;
 
 /// Where Debian's `ngircd` package puts it.
 pub const DEFAULT_BIN: &str = "/usr/sbin/ngircd";
@@ -65,24 +65,8 @@ impl Ngircd {
             .spawn()
             .with_context(|| format!("cannot start {}", bin.display()))?;
         let mut server = Self { child, addr, dir };
-        server.wait_ready()?;
+        wait_listening(&mut server.child, addr, "ngIRCd")?;
         Ok(server)
-    }
-
-    fn wait_ready(&mut self) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait()? {
-                bail!("ngIRCd exited at start: {status}");
-            }
-            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
-                // Let the probe connection's departure pass before measuring.
-                std::thread::sleep(Duration::from_millis(200));
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        bail!("ngIRCd did not listen on {} within 10 s", self.addr)
     }
 
     /// Where IRC clients connect.
