@@ -486,6 +486,11 @@ impl Room {
             let away = standing.away.load(Ordering::Relaxed);
             Some((key, (member.name.clone(), op, away)))
         });
+        if self.remote.is_empty() {
+            // The names index is in key order already: no merge to sort
+            // (each IRC newcomer to a large room is sent the whole list).
+            return here.map(|(_, standing)| standing).collect();
+        }
         let elsewhere = self
             .remote
             .iter()

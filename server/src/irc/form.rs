@@ -9,8 +9,7 @@
 
 use bytes::Bytes;
 use chat_core::protocol::{
-    ChatMessage, ErrorCode, MessageKind, RoomInfo, ServerFrame, Welcome, MAX_NAME_CHARS,
-    MAX_ROOM_CHARS,
+    ChatMessage, ErrorCode, MessageKind, ServerFrame, Welcome, MAX_NAME_CHARS, MAX_ROOM_CHARS,
 };
 use chat_core::render::clock;
 
@@ -452,13 +451,15 @@ pub fn version(me: &str, max_rooms: usize) -> Bytes {
 
 /// What a client reads on entering a room: its own JOIN, the topic and
 /// the names.
-fn entered(me: &str, info: &RoomInfo) -> Vec<Message> {
-    let chan = format!("#{}", info.room);
+/// `me` joined `room`: the `JOIN`, the topic and the names (borrowed: a
+/// large room's list is not copied again for each newcomer).
+fn entered(me: &str, room: &str, topic: Option<&str>, users: &[String]) -> Vec<Message> {
+    let chan = format!("#{room}");
     let mut out = vec![Message::new(Some(&source(me)), "JOIN", vec![chan.clone()])];
-    if let Some(topic) = info.topic.as_deref().filter(|t| !t.is_empty()) {
+    if let Some(topic) = topic.filter(|t| !t.is_empty()) {
         out.push(numeric(me, RPL_TOPIC, &[&chan, topic]));
     }
-    out.extend(names(me, &info.room, &info.users));
+    out.extend(names(me, room, users));
     out
 }
 
@@ -485,14 +486,7 @@ fn welcome(me: &str, w: &Welcome) -> Vec<Message> {
         isupport(me, w.limits.max_rooms),
         numeric(me, ERR_NOMOTD, &["MOTD File is missing"]),
     ];
-    out.extend(entered(
-        me,
-        &RoomInfo {
-            room: w.room.clone(),
-            topic: w.topic.clone(),
-            users: w.users.clone(),
-        },
-    ));
+    out.extend(entered(me, &w.room, w.topic.as_deref(), &w.users));
     out
 }
 
@@ -551,7 +545,9 @@ pub fn frame(frame: &ServerFrame, me: &str, caps: Caps) -> Option<Bytes> {
 fn lines(frame: &ServerFrame, me: &str, caps: Caps) -> Vec<Message> {
     match frame {
         ServerFrame::Welcome(w) => welcome(me, w),
-        ServerFrame::RoomJoined(info) => entered(me, info),
+        ServerFrame::RoomJoined(info) => {
+            entered(me, &info.room, info.topic.as_deref(), &info.users)
+        }
         ServerFrame::Message(m) => said(m, false),
         ServerFrame::Action(m) => said(m, true),
         ServerFrame::Private(p) if p.from == me && p.to != me && !caps.echo_message => Vec::new(),
