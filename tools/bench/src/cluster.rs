@@ -135,8 +135,10 @@ fn summary(r: &RelayReport) -> String {
 }
 
 pub(super) async fn compare(spawn: &Spawn, runs: usize, shape: &Shape) -> anyhow::Result<bool> {
-    if shape.rooms > 0 {
-        bail!("chat-bench cluster runs one room: leave out --rooms");
+    if shape.rooms > 0 || shape.irc.is_some() {
+        bail!(
+            "chat-bench cluster runs one room of structured clients: leave out --rooms and --irc"
+        );
     }
     let mut spawn = spawn.clone();
     spawn.max_send_queue.get_or_insert(16 << 20);

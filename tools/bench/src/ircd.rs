@@ -90,7 +90,7 @@ impl Spawned {
 async fn traffic(side: Side, s: &IrcdShape<'_>) -> anyhow::Result<RelayReport> {
     let server = Spawned::start(side, s.spawn, s.ngircd)?;
     let mut p = s.shape.params(server.addr())?;
-    p.irc = Some(CHANNEL.to_owned());
+    p.irc.get_or_insert_with(|| CHANNEL.to_owned());
     p.probe = Some(server.probe());
     let r = run_relay(&p)
         .await
@@ -102,7 +102,7 @@ async fn traffic(side: Side, s: &IrcdShape<'_>) -> anyhow::Result<RelayReport> {
 async fn idle(side: Side, s: &IrcdShape<'_>) -> anyhow::Result<IdleReport> {
     let server = Spawned::start(side, s.spawn, s.ngircd)?;
     let mut p = IdleParams::new(server.addr(), server.probe(), s.idle, Speech::Irc);
-    p.channel = Some(CHANNEL.to_owned());
+    p.channel = Some(s.shape.irc.clone().unwrap_or_else(|| CHANNEL.to_owned()));
     p.timeout = Duration::from_secs(s.shape.timeout);
     let r = run_idle(&p)
         .await
@@ -161,7 +161,10 @@ pub(super) async fn compare(s: &IrcdShape<'_>) -> anyhow::Result<bool> {
         0 | 1 => what,
         n => format!("{what} (median of {n})"),
     };
-    let title = median(format!("IRC, {}", s.shape.title()));
+    let title = median(match s.shape.irc {
+        Some(_) => s.shape.title(),
+        None => format!("IRC {CHANNEL}, {}", s.shape.title()),
+    });
     let [ours, theirs] = busy.map(|runs| median_figures(&runs));
     println!(
         "{}",

@@ -239,6 +239,11 @@ struct Shape {
     /// the server's default room.
     #[arg(long, default_value_t = 0)]
     rooms: usize,
+    /// Speak IRC instead, every client in this channel (`relay` against an
+    /// IRC listener or any IRC server, e.g. `--irc '#lobby'`; `ircd` uses
+    /// it for both servers, `#lobby` when not given).
+    #[arg(long, value_name = "CHANNEL")]
+    irc: Option<String>,
 }
 
 /// The shape of a rooms comparison: the same room, once alone and then
@@ -350,6 +355,7 @@ impl Shape {
         p.payload = self.payload;
         p.timeout = Duration::from_secs(self.timeout);
         p.rooms = self.rooms;
+        p.irc.clone_from(&self.irc);
         if p.senders == 0 || p.messages == 0 {
             bail!("--senders and --messages must be at least 1");
         }
@@ -364,6 +370,9 @@ impl Shape {
                 "the baseline has no rooms: use `chat-bench relay --rooms` or `chat-bench rooms`"
             );
         }
+        if self.irc.is_some() {
+            bail!("the baseline speaks no IRC: use `chat-bench ircd` or `chat-bench relay --irc`");
+        }
         Ok(())
     }
 
@@ -374,7 +383,10 @@ impl Shape {
         let p = self.params(SocketAddr::from(([127, 0, 0, 1], 0)));
         match p {
             Ok(p) => format!(
-                "{preset}{}{} clients, {} × {} msgs{}",
+                "{preset}{}{}{} clients, {} × {} msgs{}",
+                p.irc
+                    .as_ref()
+                    .map_or(String::new(), |channel| format!("IRC {channel}, ")),
                 match p.rooms {
                     0 => String::new(),
                     n => format!("{n} rooms × "),
