@@ -62,8 +62,14 @@ impl Ngircd {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("cannot start {}", bin.display()))?;
+            .spawn();
+        let child = match child {
+            Ok(child) => child,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e).with_context(|| format!("cannot start {}", bin.display()));
+            }
+        };
         let mut server = Self { child, addr, dir };
         wait_listening(&mut server.child, addr, "ngIRCd")?;
         Ok(server)
