@@ -133,6 +133,13 @@ pub(super) async fn compare(s: &IrcdShape<'_>) -> anyhow::Result<bool> {
     if s.shape.rooms > 0 {
         bail!("chat-bench ircd loads one channel: leave out --rooms");
     }
+    if !s.ngircd.exists() {
+        // Before the first run, not after chat-server's.
+        bail!(
+            "{} not found: install ngIRCd (`apt-get install ngircd`) or give --ngircd",
+            s.ngircd.display()
+        );
+    }
     let sides = [Side::ChatServer, Side::Ngircd];
     let mut busy: [Vec<Vec<Figure>>; 2] = [Vec::new(), Vec::new()];
     let mut still: [Vec<IdleReport>; 2] = [Vec::new(), Vec::new()];
