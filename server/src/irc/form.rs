@@ -450,9 +450,8 @@ pub fn version(me: &str, max_rooms: usize) -> Bytes {
 }
 
 /// What a client reads on entering a room: its own JOIN, the topic and
-/// the names.
-/// `me` joined `room`: the `JOIN`, the topic and the names (borrowed: a
-/// large room's list is not copied again for each newcomer).
+/// the names (borrowed: a large room's list is not copied again for each
+/// newcomer).
 fn entered(me: &str, room: &str, topic: Option<&str>, users: &[String]) -> Vec<Message> {
     let chan = format!("#{room}");
     let mut out = vec![Message::new(Some(&source(me)), "JOIN", vec![chan.clone()])];
