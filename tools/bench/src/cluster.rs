@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use chat_bench::procfs::Probe;
-use chat_bench::report::{figures, labelled_comparison, median_figures, Figure};
+use chat_bench::report::{cell, figures, labelled_comparison, median_figures, Figure, Unit};
 use chat_bench::scenario::{run_relay, RelayReport};
 
 use super::{print_warnings, ServerProcess, Shape, Spawn, BENCH_SERVER_FLAGS};
@@ -127,8 +127,7 @@ fn summary(r: &RelayReport) -> String {
     format!(
         "{:.0} deliveries/s, {} µs CPU/delivery (nodes + Redis), p50 {:.2} ms, p99 {:.2} ms",
         r.deliveries_per_sec(),
-        r.cpu_us_per_delivery()
-            .map_or("–".to_owned(), |c| format!("{c:.2}")),
+        cell(r.cpu_us_per_delivery(), Unit::Fixed2),
         r.latency.p50.as_secs_f64() * 1e3,
         r.latency.p99.as_secs_f64() * 1e3,
     )

@@ -14,7 +14,7 @@ use chat_bench::client::Speech;
 use chat_bench::idle::{idle_table, run_idle, IdleParams, IdleReport};
 use chat_bench::ngircd::Ngircd;
 use chat_bench::procfs::Probe;
-use chat_bench::report::{figures, labelled_comparison, median_figures, Figure};
+use chat_bench::report::{cell, figures, labelled_comparison, median_figures, Figure, Unit};
 use chat_bench::scenario::{run_relay, RelayReport};
 
 use super::{print_warnings, ServerProcess, Shape, Spawn, BENCH_SERVER_FLAGS};
@@ -90,7 +90,6 @@ impl Spawned {
 async fn traffic(side: Side, s: &IrcdShape<'_>) -> anyhow::Result<RelayReport> {
     let server = Spawned::start(side, s.spawn, s.ngircd)?;
     let mut p = s.shape.params(server.addr())?;
-    p.irc.get_or_insert_with(|| CHANNEL.to_owned());
     p.probe = Some(server.probe());
     let r = run_relay(&p)
         .await
@@ -102,7 +101,7 @@ async fn traffic(side: Side, s: &IrcdShape<'_>) -> anyhow::Result<RelayReport> {
 async fn idle(side: Side, s: &IrcdShape<'_>) -> anyhow::Result<IdleReport> {
     let server = Spawned::start(side, s.spawn, s.ngircd)?;
     let mut p = IdleParams::new(server.addr(), server.probe(), s.idle, Speech::Irc);
-    p.channel = Some(s.shape.irc.clone().unwrap_or_else(|| CHANNEL.to_owned()));
+    p.channel.clone_from(&s.shape.irc);
     p.timeout = Duration::from_secs(s.shape.timeout);
     let r = run_idle(&p)
         .await
@@ -118,11 +117,10 @@ async fn idle(side: Side, s: &IrcdShape<'_>) -> anyhow::Result<IdleReport> {
 }
 
 fn summary(r: &RelayReport) -> String {
-    let show = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.2}"));
     format!(
         "{:.0} deliveries/s, {} µs CPU/delivery, p99 {:.2} ms",
         r.deliveries_per_sec(),
-        show(r.cpu_us_per_delivery()),
+        cell(r.cpu_us_per_delivery(), Unit::Fixed2),
         r.latency.p99.as_secs_f64() * 1e3,
     )
 }
@@ -133,13 +131,18 @@ pub(super) async fn compare(s: &IrcdShape<'_>) -> anyhow::Result<bool> {
     if s.shape.rooms > 0 {
         bail!("chat-bench ircd loads one channel: leave out --rooms");
     }
-    if !s.ngircd.exists() {
-        // Before the first run, not after chat-server's.
-        bail!(
-            "{} not found: install ngIRCd (`apt-get install ngircd`) or give --ngircd",
-            s.ngircd.display()
-        );
-    }
+    // Before the first run, not after chat-server's.
+    chat_bench::ngircd::check(s.ngircd)?;
+    // As in `chat-bench cluster`: a burst needs a deep queue.
+    let mut spawn = s.spawn.clone();
+    spawn.max_send_queue.get_or_insert(16 << 20);
+    let mut shape = s.shape.clone();
+    shape.irc.get_or_insert_with(|| CHANNEL.to_owned());
+    let s = &IrcdShape {
+        spawn: &spawn,
+        shape: &shape,
+        ..*s
+    };
     let sides = [Side::ChatServer, Side::Ngircd];
     let mut busy: [Vec<Vec<Figure>>; 2] = [Vec::new(), Vec::new()];
     let mut still: [Vec<IdleReport>; 2] = [Vec::new(), Vec::new()];
@@ -168,10 +171,7 @@ pub(super) async fn compare(s: &IrcdShape<'_>) -> anyhow::Result<bool> {
         0 | 1 => what,
         n => format!("{what} (median of {n})"),
     };
-    let title = median(match s.shape.irc {
-        Some(_) => s.shape.title(),
-        None => format!("IRC {CHANNEL}, {}", s.shape.title()),
-    });
+    let title = median(s.shape.title());
     let [ours, theirs] = busy.map(|runs| median_figures(&runs));
     println!(
         "{}",

@@ -12,8 +12,8 @@ use chat_bench::baseline::{Baseline, BaselineProcess};
 use chat_bench::idle::{idle_table, run_idle, IdleParams, Speech};
 use chat_bench::procfs::Probe;
 use chat_bench::report::{
-    comparison_table, figures, labelled_comparison, median_figures, rooms_figures, single_table,
-    Figure,
+    cell, comparison_table, figures, labelled_comparison, median_figures, rooms_figures,
+    single_table, Figure, Unit,
 };
 use chat_bench::scenario::{check_loopback, run_relay, RelayParams, RelayReport};
 use chat_bench::soak::{run_soak, SoakParams, SoakReport};
@@ -606,15 +606,14 @@ async fn compare(
         let cpu = |r: &RelayReport| r.cpu_us_per_delivery().filter(|c| *c > 0.0);
         let ratio = cpu(&relay).zip(cpu(&base)).map(|(r, b)| r / b);
         ratios.extend(ratio);
-        let show = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.2}"));
         eprintln!(
             "run {run}: relay {:.0} deliveries/s, {} µs CPU/delivery; baseline {:.0} \
              deliveries/s, {} µs CPU/delivery; relay / baseline {}",
             relay.deliveries_per_sec(),
-            show(cpu(&relay)),
+            cell(cpu(&relay), Unit::Fixed2),
             base.deliveries_per_sec(),
-            show(cpu(&base)),
-            show(ratio),
+            cell(cpu(&base), Unit::Fixed2),
+            cell(ratio, Unit::Fixed2),
         );
         relay_runs.push(figures(&relay));
         base_runs.push(figures(&base));
@@ -860,9 +859,6 @@ async fn main_async(cli: Cli) -> anyhow::Result<bool> {
             idle,
             shape,
         } => {
-            let mut spawn = spawn;
-            // As in `chat-bench cluster`: a burst needs a deep queue.
-            spawn.max_send_queue.get_or_insert(16 << 20);
             ircd::compare(&ircd::IrcdShape {
                 spawn: &spawn,
                 ngircd: &ngircd,

@@ -37,12 +37,7 @@ impl Ngircd {
     /// # Errors
     /// When `bin` is missing or cannot start, or does not listen within 10 s.
     pub fn spawn(bin: &Path) -> anyhow::Result<Self> {
-        if !bin.exists() {
-            bail!(
-                "{} not found: install ngIRCd (`apt-get install ngircd`) or give --ngircd",
-                bin.display()
-            );
-        }
+        check(bin)?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .context("cannot find a free port")?
@@ -92,6 +87,20 @@ impl Drop for Ngircd {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Whether `bin` is there to run, said before anything else is started.
+///
+/// # Errors
+/// When it is missing, with how to install it.
+pub fn check(bin: &Path) -> anyhow::Result<()> {
+    if !bin.exists() {
+        bail!(
+            "{} not found: install ngIRCd (`apt-get install ngircd`) or give --ngircd",
+            bin.display()
+        );
+    }
+    Ok(())
 }
 
 /// The configuration: listening on `port` of 127.0.0.1 only, as the user

@@ -402,12 +402,18 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
             (block[0].room.clone(), Senders::new(names.collect()))
         })
         .collect();
-    let expect = p.senders as u64 * p.messages;
+    let every = p.senders as u64 * p.messages;
     // An IRC client is not sent its own messages back.
-    let expect_of = |seat: &Seat, senders: &Senders| match p.irc {
-        Some(_) if senders.index_of(&seat.name).is_some() => expect - p.messages,
-        _ => expect,
+    let expect_of = |seat: &Seat| {
+        let sends = senders_of
+            .get(&seat.room)
+            .is_some_and(|s| s.index_of(&seat.name).is_some());
+        match p.irc {
+            Some(_) if sends => every - p.messages,
+            _ => every,
+        }
     };
+    let expected: u64 = seats.iter().map(expect_of).sum();
     let this_process = Probe::Process(std::process::id());
     let counters = Arc::new(Counters::default());
     let (stop_tx, stop_rx) = async_std::channel::bounded::<()>(1);
@@ -431,8 +437,7 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
                     .get(&seat.room)
                     .cloned()
                     .unwrap_or_else(|| Senders::new(Vec::new()));
-                let expect = expect_of(seat, &senders);
-                (Tracker::new(senders, p.messages), Some(expect))
+                (Tracker::new(senders, p.messages), Some(expect_of(seat)))
             },
             &counters,
             &stop_rx,
@@ -538,11 +543,7 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
         clients: total,
         senders: all_senders,
         messages: p.messages,
-        expected: expect * total as u64
-            - match p.irc {
-                Some(_) => p.messages * all_senders as u64,
-                None => 0,
-            },
+        expected,
         connect_time,
         timed_out,
         client_cpu_secs: clients_connected
