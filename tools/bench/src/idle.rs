@@ -178,7 +178,7 @@ pub async fn run_idle(p: &IdleParams) -> anyhow::Result<IdleReport> {
         rss_idle_kib: m1.rss_kib,
         hwm_kib: m1.hwm_kib,
         connect_time,
-        connect_cpu_secs: idle.cpu_secs - start.cpu_secs,
+        connect_cpu_secs: idle.cpu_since(&start),
         dropped,
     })
 }

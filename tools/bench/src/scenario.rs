@@ -548,7 +548,7 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
         timed_out,
         client_cpu_secs: clients_connected
             .zip(clients_end)
-            .map(|(a, b)| b.cpu_secs - a.cpu_secs),
+            .map(|(a, b)| b.cpu_since(&a)),
         machine_cpu_secs: machine_connected.zip(machine_end).map(|(a, b)| b - a),
         ..Default::default()
     };
@@ -568,8 +568,8 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
     report.latency = counters.histogram().summary();
     if let (Some(s0), Some(s1), Some(s2)) = (start_sample, connected_sample, end_sample) {
         report.server = Some(ServerFigures {
-            cpu_secs: s2.cpu_secs - s1.cpu_secs,
-            connect_cpu_secs: s1.cpu_secs - s0.cpu_secs,
+            cpu_secs: s2.cpu_since(&s1),
+            connect_cpu_secs: s1.cpu_since(&s0),
             rss_start_kib: s0.memory.map(|m| m.rss_kib),
             rss_connected_kib: s1.memory.map(|m| m.rss_kib),
             rss_end_kib: s2.memory.map(|m| m.rss_kib),
