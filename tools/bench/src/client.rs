@@ -52,6 +52,30 @@ impl Writer {
         self.0.lock().await.write_all(bytes).await
     }
 
+    /// Takes the socket out of Linux's delayed-acknowledgement "ping-pong"
+    /// mode, so that this client acknowledges what it reads when it reads
+    /// it, whatever the set-up left it in (docs/BENCHMARKS.md, "The in-step
+    /// residual: whose acknowledgements").
+    ///
+    /// A socket enters the mode when it writes soon after a read (the
+    /// `hello` after the banner) and leaves it only when a delayed
+    /// acknowledgement's timer runs out. A client that got two segments
+    /// back to back during set-up (its welcome, then others' join
+    /// notices) acknowledged them at once, so no timer ran out: it stays
+    /// in the mode for the whole run and acknowledges every second segment
+    /// on its arrival. On loopback that arrival is inside the server's
+    /// `send`, so the acknowledgement is built and taken in on the
+    /// server's CPU, where one sent at the client's read is the client's.
+    ///
+    /// # Errors
+    /// When the socket option cannot be set.
+    pub async fn quick_ack(&self) -> std::io::Result<()> {
+        let stream = self.0.lock().await;
+        // Not lasting: it ends ping-pong mode, and the kernel goes back to
+        // delaying acknowledgements as it does for any reader.
+        socket2::SockRef::from(&*stream).set_tcp_quickack(true)
+    }
+
     /// Closes both directions now.
     pub async fn close(&self) {
         let _ = self.0.lock().await.shutdown(std::net::Shutdown::Both);
@@ -641,4 +665,43 @@ pub async fn send_stamped(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_ack_takes_a_socket_out_of_ping_pong_mode() {
+        let limit = Duration::from_secs(5);
+        async_std::task::block_on(async {
+            let listener = async_std::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("address");
+            let stream = async_std::future::timeout(limit, TcpStream::connect(addr))
+                .await
+                .expect("connects in time")
+                .expect("connects");
+            let _peer = async_std::future::timeout(limit, listener.accept())
+                .await
+                .expect("accepted in time")
+                .expect("accepted");
+            let socket = socket2::SockRef::from(&stream);
+            // Clearing the option is how a program puts a socket in the mode.
+            socket
+                .set_tcp_quickack(false)
+                .expect("enter ping-pong mode");
+            assert!(!socket.tcp_quickack().expect("read the mode"));
+            let writer = Writer(Arc::new(async_std::sync::Mutex::new(stream.clone())));
+            async_std::future::timeout(limit, writer.quick_ack())
+                .await
+                .expect("in time")
+                .expect("quick_ack");
+            assert!(
+                socket.tcp_quickack().expect("read the mode"),
+                "still in ping-pong mode"
+            );
+        });
+    }
 }

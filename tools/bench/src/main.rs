@@ -231,6 +231,13 @@ struct Shape {
     /// in step (one message each at the same instants).
     #[arg(long)]
     stagger: bool,
+    /// Leave each client's TCP acknowledgements as set-up left them. By
+    /// default every client starts the run out of Linux's delayed-ACK
+    /// "ping-pong" mode, which some clients' set-up traffic leaves them in
+    /// and others' not; on loopback their acknowledgements then land on
+    /// the server's CPU or the clients' (docs/BENCHMARKS.md).
+    #[arg(long)]
+    keep_ack_mode: bool,
     /// Seconds before a run gives up.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
@@ -352,6 +359,7 @@ impl Shape {
         );
         p.rate = self.rate.or(r);
         p.stagger = self.stagger;
+        p.keep_ack_mode = self.keep_ack_mode;
         p.payload = self.payload;
         p.timeout = Duration::from_secs(self.timeout);
         p.rooms = self.rooms;
