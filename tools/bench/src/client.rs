@@ -54,8 +54,8 @@ impl Writer {
 
     /// Takes the socket out of Linux's delayed-acknowledgement "ping-pong"
     /// mode, so that this client acknowledges what it reads when it reads
-    /// it, whatever the set-up left it in (docs/BENCHMARKS.md, "The in-step
-    /// residual: whose acknowledgements").
+    /// it, whatever the set-up left it in (docs/BENCHMARKS.md, "Results
+    /// now (issue 18, round 6: whose acknowledgements)").
     ///
     /// A socket enters the mode when it writes soon after a read (the
     /// `hello` after the banner) and leaves it only when a delayed
