@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -19,13 +19,21 @@ use futures::StreamExt;
 
 const BIN: &str = env!("CARGO_BIN_EXE_chat-repl");
 
-async fn start_server() -> ServerHandle {
-    ServerHandle::start(Config {
+/// A server's settings without its rate limit: tests type faster than
+/// people, and only the tests of pacing want the limit.
+fn unlimited() -> Config {
+    Config {
         rate_limit: None,
         ..Default::default()
-    })
-    .await
-    .expect("server starts")
+    }
+}
+
+async fn start_server() -> ServerHandle {
+    start_server_with(unlimited()).await
+}
+
+async fn start_server_with(config: Config) -> ServerHandle {
+    ServerHandle::start(config).await.expect("server starts")
 }
 
 /// Another person in the room: a chat-core session.
@@ -121,18 +129,67 @@ fn prompt_in(screen: &str, room: &str, text: &str) -> bool {
     last_row(screen) == format!("#{room}> {text}").trim_end()
 }
 
-#[async_std::test]
-async fn incoming_message_prints_above_a_half_typed_line() {
-    let server = start_server().await;
-    let (watcher, mut events) = join(server.addr(), "watcher").await;
-    let tmux = start(&repl_command(&server.addr().to_string(), "alice", None));
-    tmux.wait_for("connected status", |s| s.contains("connected as alice to"));
+/// Waits until the REPL says it is connected as `name`; the screen then.
+fn wait_connected(tmux: &Tmux, name: &str) -> String {
+    let status = format!("connected as {name} to");
+    tmux.wait_for("connected status", |s| s.contains(&status))
+}
+
+/// Waits for `name` to join, as `events` (another person) see it.
+async fn seen_joining(events: &mut EventStream, name: &str) {
     expect_event(
-        &mut events,
-        "alice joining",
-        |e| matches!(e, Event::Joined(p) if p.name == "alice"),
+        events,
+        &format!("{name} joining"),
+        |e| matches!(e, Event::Joined(p) if p.name == name),
     )
     .await;
+}
+
+/// Waits until the REPL in `tmux` is in as `name` on both sides: its own
+/// status, and the room seeing it join (so what it sends next is heard).
+async fn arrives(tmux: &Tmux, events: &mut EventStream, name: &str) {
+    wait_connected(tmux, name);
+    seen_joining(events, name).await;
+}
+
+/// A server started with `config`, a watcher in #lobby (chat-core) and
+/// alice's REPL in tmux, in the room and seen there by the watcher.
+async fn alice_watched(config: Config) -> (ServerHandle, SessionSender, EventStream, Tmux) {
+    let server = start_server_with(config).await;
+    let (watcher, mut events) = join(server.addr(), "watcher").await;
+    let tmux = start(&repl_command(&server.addr().to_string(), "alice", None));
+    arrives(&tmux, &mut events, "alice").await;
+    (server, watcher, events, tmux)
+}
+
+/// The next line said by `from`, as `events` see it.
+async fn line_from(events: &mut EventStream, what: &str, from: &str) -> Event {
+    expect_event(
+        events,
+        what,
+        |e| matches!(e, Event::Message(m) if m.from == from),
+    )
+    .await
+}
+
+/// Waits for the next leave and checks it is `name` quitting, not dropped.
+async fn expect_quit(events: &mut EventStream, name: &str) {
+    let left = expect_event(events, &format!("{name} leaving"), |e| {
+        matches!(e, Event::Left(_))
+    })
+    .await;
+    assert_eq!(shown(&left), format!("* {name} left (quit)"));
+}
+
+/// Ctrl-D, then the exit code: 0 says the REPL left cleanly.
+fn quit_with_ctrl_d(tmux: &Tmux) {
+    tmux.keys(&["C-d"]);
+    tmux.wait_for("exit code 0", |s| s.contains("exit=0"));
+}
+
+#[async_std::test]
+async fn incoming_message_prints_above_a_half_typed_line() {
+    let (_server, watcher, mut events, tmux) = alice_watched(unlimited()).await;
 
     tmux.type_text("half typed");
     tmux.wait_for("the half-typed line", |s| prompt_is(s, "half typed"));
@@ -154,12 +211,7 @@ async fn incoming_message_prints_above_a_half_typed_line() {
     );
 
     tmux.keys(&["Enter"]);
-    let said = expect_event(
-        &mut events,
-        "alice's line",
-        |e| matches!(e, Event::Message(m) if m.from == "alice"),
-    )
-    .await;
+    let said = line_from(&mut events, "alice's line", "alice").await;
     assert_eq!(shown(&said), "<alice> half typed");
     // Her own copy comes back too, under the prompt's line.
     tmux.wait_for("alice's own copy", |s| {
@@ -169,16 +221,7 @@ async fn incoming_message_prints_above_a_half_typed_line() {
 
 #[async_std::test]
 async fn a_sent_line_shows_once_as_its_echo() {
-    let server = start_server().await;
-    let (_watcher, mut events) = join(server.addr(), "watcher").await;
-    let tmux = start(&repl_command(&server.addr().to_string(), "alice", None));
-    tmux.wait_for("connected status", |s| s.contains("connected as alice to"));
-    expect_event(
-        &mut events,
-        "alice joining",
-        |e| matches!(e, Event::Joined(p) if p.name == "alice"),
-    )
-    .await;
+    let (_server, _watcher, _events, tmux) = alice_watched(unlimited()).await;
     let before = rows(&tmux.screen()).len();
 
     tmux.type_text("hello once");
@@ -217,24 +260,13 @@ async fn a_sent_line_shows_once_as_its_echo() {
 
 #[async_std::test]
 async fn typed_commands_reach_others_and_keys_work() {
-    let server = start_server().await;
-    let (_watcher, mut events) = join(server.addr(), "watcher").await;
-    let tmux = start(&repl_command(&server.addr().to_string(), "alice", None));
-    tmux.wait_for("connected status", |s| s.contains("connected as alice to"));
-    expect_event(
-        &mut events,
-        "alice joining",
-        |e| matches!(e, Event::Joined(p) if p.name == "alice"),
-    )
-    .await;
+    let (_server, _watcher, mut events, tmux) = alice_watched(unlimited()).await;
 
-    tmux.type_text("hello all");
-    tmux.keys(&["Enter"]);
+    enter(&tmux, "hello all");
     let said = expect_event(&mut events, "a message", |e| matches!(e, Event::Message(_))).await;
     assert_eq!(shown(&said), "<alice> hello all");
 
-    tmux.type_text("/me waves");
-    tmux.keys(&["Enter"]);
+    enter(&tmux, "/me waves");
     let action = expect_event(&mut events, "an action", |e| matches!(e, Event::Action(_))).await;
     assert_eq!(shown(&action), "* alice waves");
 
@@ -245,8 +277,7 @@ async fn typed_commands_reach_others_and_keys_work() {
     tmux.type_text("wat");
     tmux.keys(&["Tab"]);
     tmux.wait_for("watcher completed", |s| prompt_is(s, "/msg watcher"));
-    tmux.type_text("psst");
-    tmux.keys(&["Enter"]);
+    enter(&tmux, "psst");
     let private = expect_event(&mut events, "a private message", |e| {
         matches!(e, Event::Private(_))
     })
@@ -254,8 +285,7 @@ async fn typed_commands_reach_others_and_keys_work() {
     assert_eq!(shown(&private), "<alice -> watcher> psst");
 
     // Refused input is said, not lost silently.
-    tmux.type_text("/frobnicate");
-    tmux.keys(&["Enter"]);
+    enter(&tmux, "/frobnicate");
     tmux.wait_for("the unknown-command error", |s| {
         rows(s)
             .iter()
@@ -273,13 +303,8 @@ async fn typed_commands_reach_others_and_keys_work() {
     tmux.wait_for("a cleared line", |s| prompt_is(s, ""));
 
     // Ctrl-D leaves: a quit reaches the room and the exit code is 0.
-    tmux.keys(&["C-d"]);
-    let left = expect_event(&mut events, "alice leaving", |e| {
-        matches!(e, Event::Left(_))
-    })
-    .await;
-    assert_eq!(shown(&left), "* alice left (quit)");
-    tmux.wait_for("exit code 0", |s| s.contains("exit=0"));
+    quit_with_ctrl_d(&tmux);
+    expect_quit(&mut events, "alice").await;
 }
 
 /// A server we can stop (by dropping the sender) and start again on the
@@ -294,12 +319,8 @@ async fn serve(
         .await
         .expect("binds");
     let (stop, stopped) = futures::channel::oneshot::channel::<()>();
-    let config = Config {
-        rate_limit: None,
-        ..Default::default()
-    };
     let task = async_std::task::spawn(async move {
-        let _ = chat_server::run(listener, config, async move {
+        let _ = chat_server::run(listener, unlimited(), async move {
             let _ = stopped.await;
         })
         .await;
@@ -307,20 +328,27 @@ async fn serve(
     (stop, task)
 }
 
+/// Stops a server from [`serve`] and waits until its port is free again.
+async fn stop_serving(
+    stop: futures::channel::oneshot::Sender<()>,
+    task: async_std::task::JoinHandle<()>,
+) {
+    drop(stop);
+    timeout(WAIT, task).await.expect("server stops");
+}
+
 #[async_std::test]
 async fn connection_state_is_shown_and_input_refused_while_disconnected() {
     let addr = refused_addr();
     let (stop, task) = serve(&addr).await;
     let tmux = start(&repl_command(&addr, "alice", None));
-    tmux.wait_for("connected status", |s| s.contains("connected as alice to"));
+    wait_connected(&tmux, "alice");
 
-    drop(stop);
-    timeout(WAIT, task).await.expect("server stops");
+    stop_serving(stop, task).await;
     tmux.wait_for("the disconnection", |s| {
         s.contains("disconnected: ") && s.contains("reconnecting in")
     });
-    tmux.type_text("anyone there?");
-    tmux.keys(&["Enter"]);
+    enter(&tmux, "anyone there?");
     tmux.wait_for("the refusal", |s| {
         s.contains("! not connected: nothing was sent")
     });
@@ -331,51 +359,33 @@ async fn connection_state_is_shown_and_input_refused_while_disconnected() {
     });
     let (_watcher, mut events) = join(addr.parse().expect("an address"), "watcher").await;
 
-    tmux.type_text("/disconnect");
-    tmux.keys(&["Enter"]);
-    let left = expect_event(&mut events, "alice leaving", |e| {
-        matches!(e, Event::Left(_))
-    })
-    .await;
-    assert_eq!(shown(&left), "* alice left (quit)");
+    enter(&tmux, "/disconnect");
+    expect_quit(&mut events, "alice").await;
     tmux.wait_for("disconnected status", |s| {
         s.contains("* disconnected: you left")
     });
-    tmux.type_text("still there?");
-    tmux.keys(&["Enter"]);
+    enter(&tmux, "still there?");
     tmux.wait_for("the refusal", |s| {
         s.contains("! not connected: nothing was sent (/connect to join again)")
     });
 
     // Out of the room, /nick picks the name the next /connect asks for.
-    tmux.type_text("/nick alicia");
-    tmux.keys(&["Enter"]);
+    enter(&tmux, "/nick alicia");
     tmux.wait_for("the new name noted", |s| {
         s.contains("* /connect will ask for the name alicia")
     });
-    tmux.type_text("/connect");
-    tmux.keys(&["Enter"]);
-    expect_event(
-        &mut events,
-        "alicia joining",
-        |e| matches!(e, Event::Joined(p) if p.name == "alicia"),
-    )
-    .await;
-    tmux.wait_for("connected again", |s| s.contains("connected as alicia to"));
+    enter(&tmux, "/connect");
+    arrives(&tmux, &mut events, "alicia").await;
 
     // /clear empties the screen, so what follows is all there is.
-    tmux.type_text("/clear");
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("a clear screen", |s| rows(s) == ["#lobby>"]);
+    clear(&tmux, "lobby");
 
     // Ctrl-D while the server is away still leaves at once, with exit code 0.
-    drop(stop);
-    timeout(WAIT, task).await.expect("server stops");
+    stop_serving(stop, task).await;
     tmux.wait_for("the second disconnection", |s| {
         s.contains("reconnecting in")
     });
-    tmux.keys(&["C-d"]);
-    tmux.wait_for("exit code 0", |s| s.contains("exit=0"));
+    quit_with_ctrl_d(&tmux);
 }
 
 #[async_std::test]
@@ -386,17 +396,15 @@ async fn history_persists_between_runs() {
     let _ = std::fs::remove_dir_all(&data);
 
     let first = start(&repl_command(&addr, "alice", Some(&data)));
-    first.wait_for("connected status", |s| s.contains("connected as alice to"));
-    first.type_text("remember me");
-    first.keys(&["Enter"]);
+    wait_connected(&first, "alice");
+    enter(&first, "remember me");
     first.wait_for("the line echoed", |s| s.contains("<alice> remember me"));
-    first.keys(&["C-d"]);
-    first.wait_for("exit code 0", |s| s.contains("exit=0"));
+    quit_with_ctrl_d(&first);
     let saved = std::fs::read_to_string(data.join("chat-repl/history.txt")).expect("history saved");
     assert!(saved.contains("remember me"), "{saved}");
 
     let second = start(&repl_command(&addr, "alice", Some(&data)));
-    second.wait_for("connected status", |s| s.contains("connected as alice to"));
+    wait_connected(&second, "alice");
     second.keys(&["Up"]);
     second.wait_for("the recalled line", |s| prompt_is(s, "remember me"));
     second.keys(&["C-c", "C-d"]);
@@ -486,29 +494,19 @@ async fn piped_mode_works_from_a_script() {
         "printf 'hi\\n/me waves\\n/who\\n/quit\\n' | '{BIN}' --server {} --name bot",
         server.addr()
     );
-    let child = Command::new("sh")
-        .args(["-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sh runs");
-    let mut child = Running(child);
-    assert!(child.wait().success(), "non-zero exit");
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(child.0.stdout.as_mut().expect("piped"), &mut stdout)
-        .expect("reads");
-    std::io::Read::read_to_string(child.0.stderr.as_mut().expect("piped"), &mut stderr)
-        .expect("reads");
+    let Finished {
+        code,
+        stdout,
+        stderr,
+    } = run_to_end(Command::new("sh").args(["-c", &script]));
+    assert_eq!(code, Some(0), "non-zero exit");
 
     // The room saw everything, in order, and then a clean leave.
     let hi = expect_event(&mut events, "hi", |e| matches!(e, Event::Message(_))).await;
     assert_eq!(shown(&hi), "<bot> hi");
     let waves = expect_event(&mut events, "waves", |e| matches!(e, Event::Action(_))).await;
     assert_eq!(shown(&waves), "* bot waves");
-    let left = expect_event(&mut events, "bot leaving", |e| matches!(e, Event::Left(_))).await;
-    assert_eq!(shown(&left), "* bot left (quit)");
+    expect_quit(&mut events, "bot").await;
 
     // The script got plain lines, answers to its last commands included.
     let lines: Vec<&str> = stdout.lines().collect();
@@ -532,16 +530,8 @@ async fn piped_mode_works_from_a_script() {
 async fn piped_mode_asks_for_a_name_and_prints_what_arrives() {
     let server = start_server().await;
     let (watcher, mut events) = join(server.addr(), "watcher").await;
-    let child = Command::new(BIN)
-        .args(["--server", &server.addr().to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chat-repl runs");
-    let mut child = Running(child);
-    let out = lines_of(child.0.stdout.take().expect("piped"));
-    let mut stdin = child.0.stdin.take().expect("piped");
+    let (mut child, mut stdin, out, _err) =
+        spawn_piped(Command::new(BIN).args(["--server", &server.addr().to_string()]));
     let mut seen = Vec::new();
 
     // Without --name, the first line is the name.
@@ -551,29 +541,18 @@ async fn piped_mode_asks_for_a_name_and_prints_what_arrives() {
         &format!("* connected as bot to {}", server.addr()),
         &mut seen,
     );
-    expect_event(
-        &mut events,
-        "bot joining",
-        |e| matches!(e, Event::Joined(p) if p.name == "bot"),
-    )
-    .await;
+    seen_joining(&mut events, "bot").await;
     watcher.say("hello bot").await.expect("sent");
     expect_line(&out, "<watcher> hello bot", &mut seen);
 
     writeln!(stdin, "hello watcher").expect("writes");
-    let reply = expect_event(
-        &mut events,
-        "the reply",
-        |e| matches!(e, Event::Message(m) if m.from == "bot"),
-    )
-    .await;
+    let reply = line_from(&mut events, "the reply", "bot").await;
     assert_eq!(shown(&reply), "<bot> hello watcher");
 
     // End of input leaves like /quit.
     drop(stdin);
     assert!(child.wait().success(), "non-zero exit");
-    let left = expect_event(&mut events, "bot leaving", |e| matches!(e, Event::Left(_))).await;
-    assert_eq!(shown(&left), "* bot left (quit)");
+    expect_quit(&mut events, "bot").await;
 }
 
 /// An address nothing listens on.
@@ -587,27 +566,13 @@ fn refused_addr() -> String {
 #[test]
 fn failed_connect_exits_non_zero_with_one_line() {
     let addr = refused_addr();
-    let child = Command::new(BIN)
-        .args(["--server", &addr, "--name", "x"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("chat-repl runs");
-    let mut child = Running(child);
-    let status = child.wait();
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(child.0.stdout.as_mut().expect("piped"), &mut stdout)
-        .expect("reads");
-    std::io::Read::read_to_string(child.0.stderr.as_mut().expect("piped"), &mut stderr)
-        .expect("reads");
-    assert_eq!(status.code(), Some(1));
+    let run = run_to_end(Command::new(BIN).args(["--server", &addr, "--name", "x"]));
+    assert_eq!(run.code, Some(1));
     assert_eq!(
-        stderr,
+        run.stderr,
         format!("cannot connect to {addr}: connection refused\n")
     );
-    assert_eq!(stdout, "");
+    assert_eq!(run.stdout, "");
 }
 
 #[test]
@@ -638,22 +603,13 @@ async fn asks_for_a_name_and_again_when_it_is_taken() {
     let (_watcher, mut events) = join(server.addr(), "watcher").await;
     let tmux = start(&format!("'{BIN}' --server {} --no-history", server.addr()));
     tmux.wait_for("the name question", |s| last_row(s) == "your name:");
-    tmux.type_text("Watcher");
-    tmux.keys(&["Enter"]);
+    enter(&tmux, "Watcher");
     tmux.wait_for("the refusal and the question again", |s| {
         s.contains("! name \"Watcher\" rejected") && last_row(s) == "your name:"
     });
-    tmux.type_text("carol");
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("connected status", |s| s.contains("connected as carol to"));
-    expect_event(
-        &mut events,
-        "carol joining",
-        |e| matches!(e, Event::Joined(p) if p.name == "carol"),
-    )
-    .await;
-    tmux.type_text("/quit");
-    tmux.keys(&["Enter"]);
+    enter(&tmux, "carol");
+    arrives(&tmux, &mut events, "carol").await;
+    enter(&tmux, "/quit");
     tmux.wait_for("exit code 0", |s| s.contains("exit=0"));
 }
 
@@ -664,21 +620,63 @@ struct Finished {
     stderr: String,
 }
 
+/// Starts `command` reading `stdin`, its stdout and stderr piped to the test.
+fn spawn(command: &mut Command, stdin: Stdio) -> Running {
+    let child = command
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the command runs");
+    Running(child)
+}
+
+/// Runs `command` with nothing to read until it exits; what it printed is
+/// read whole afterwards, so a missing or extra newline shows.
+fn run_to_end(command: &mut Command) -> Finished {
+    let mut child = spawn(command, Stdio::null());
+    let code = child.wait().code();
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.0.stdout.as_mut().expect("piped"), &mut stdout)
+        .expect("reads");
+    std::io::Read::read_to_string(child.0.stderr.as_mut().expect("piped"), &mut stderr)
+        .expect("reads");
+    Finished {
+        code,
+        stdout,
+        stderr,
+    }
+}
+
+/// Starts `command` (the REPL) with its stdin to write to, and its stdout
+/// and stderr read line by line on threads, so tests can wait with a
+/// deadline. Keep the receivers until the end: dropping one closes a pipe
+/// the REPL may still write to.
+fn spawn_piped(
+    command: &mut Command,
+) -> (
+    Running,
+    ChildStdin,
+    mpsc::Receiver<String>,
+    mpsc::Receiver<String>,
+) {
+    let mut child = spawn(command, Stdio::piped());
+    let stdout = lines_of(child.0.stdout.take().expect("piped"));
+    let stderr = lines_of(child.0.stderr.take().expect("piped"));
+    let stdin = child.0.stdin.take().expect("piped");
+    (child, stdin, stdout, stderr)
+}
+
 /// Runs the REPL in line-by-line mode with `args`, the environment `env`
 /// (`CHAT_PASSWORD` only as given) and `input` on stdin, until it exits.
 fn run_piped(args: &[&str], env: &[(&str, &str)], input: &str) -> Finished {
-    let mut command = Command::new(BIN);
-    command
-        .args(args)
-        .env_remove("CHAT_PASSWORD")
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = Running(command.spawn().expect("chat-repl runs"));
-    let stdout = lines_of(child.0.stdout.take().expect("piped"));
-    let stderr = lines_of(child.0.stderr.take().expect("piped"));
-    let mut stdin = child.0.stdin.take().expect("piped");
+    let (mut child, mut stdin, stdout, stderr) = spawn_piped(
+        Command::new(BIN)
+            .args(args)
+            .env_remove("CHAT_PASSWORD")
+            .envs(env.iter().copied()),
+    );
     // A REPL that already exited (refused) closed its stdin: not an error.
     let _ = stdin.write_all(input.as_bytes());
     drop(stdin);
@@ -732,12 +730,11 @@ async fn an_untrusted_certificate_in_a_terminal_says_how_to_trust_it() {
         .expect("generates a certificate");
     let stranger = dir.path().join("elsewhere-cert.pem");
     std::fs::write(&stranger, other).expect("writes the certificate");
-    let server = ServerHandle::start(Config {
+    let server = start_server_with(Config {
         tls: Some(chat_server::tls::load(&cert, &key).expect("loads")),
         ..Default::default()
     })
-    .await
-    .expect("server starts");
+    .await;
     let addr = server.addr().to_string();
     let command = format!(
         "{} --ca '{}'",
@@ -777,13 +774,11 @@ async fn piped_mode_over_tls_and_a_wrong_ca_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (cert, key) = certificate(dir.path(), "server");
     let (stranger, _) = certificate(dir.path(), "stranger");
-    let server = ServerHandle::start(Config {
-        rate_limit: None,
+    let server = start_server_with(Config {
         tls: Some(chat_server::tls::load(&cert, &key).expect("loads")),
-        ..Default::default()
+        ..unlimited()
     })
-    .await
-    .expect("server starts");
+    .await;
     let addr = server.addr().to_string();
     let (_watcher, mut events) = join_tls(server.addr(), "watcher", &cert).await;
 
@@ -878,14 +873,12 @@ async fn piped_mode_over_tls_and_a_wrong_ca_refused() {
 #[async_std::test]
 async fn the_room_password_comes_from_the_environment_or_a_file() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = ServerHandle::start(Config {
-        rate_limit: None,
+    let server = start_server_with(Config {
         password: Some(chat_server::Secret::new("open sesame")),
         refusal_delay: Duration::from_millis(50),
-        ..Default::default()
+        ..unlimited()
     })
-    .await
-    .expect("server starts");
+    .await;
     let addr = server.addr().to_string();
     let watcher = timeout(
         WAIT,
@@ -953,13 +946,11 @@ async fn the_room_password_comes_from_the_environment_or_a_file() {
 
 #[async_std::test]
 async fn history_is_replayed_on_joining_and_shown_by_slash_history() {
-    let server = ServerHandle::start(Config {
-        rate_limit: None,
+    let server = start_server_with(Config {
         replay: 2,
-        ..Default::default()
+        ..unlimited()
     })
-    .await
-    .expect("server starts");
+    .await;
     let (watcher, mut events) = join(server.addr(), "watcher").await;
     let mut times = Vec::new();
     for n in 1..=5 {
@@ -1001,15 +992,13 @@ async fn history_is_replayed_on_joining_and_shown_by_slash_history() {
 
 #[async_std::test]
 async fn the_password_is_asked_for_without_echo_in_a_terminal() {
-    let server = ServerHandle::start(Config {
-        rate_limit: None,
+    let server = start_server_with(Config {
         password: Some(chat_server::Secret::new("open sesame")),
         operator_password: Some(chat_server::Secret::new("root pw")),
         refusal_delay: Duration::from_millis(50),
-        ..Default::default()
+        ..unlimited()
     })
-    .await
-    .expect("server starts");
+    .await;
     let addr = server.addr().to_string();
     let tmux = start(&format!(
         "env -u CHAT_PASSWORD {}",
@@ -1019,22 +1008,19 @@ async fn the_password_is_asked_for_without_echo_in_a_terminal() {
         s.contains("! refused by server: this room needs a password")
             && last_row(s) == format!("password for {addr}:")
     });
-    tmux.type_text("open sesame");
-    tmux.keys(&["Enter"]);
-    let screen = tmux.wait_for("connected status", |s| s.contains("connected as alice to"));
+    enter(&tmux, "open sesame");
+    let screen = wait_connected(&tmux, "alice");
     assert!(
         !screen.contains("sesame"),
         "the password was echoed:\n{screen}"
     );
 
     // /oper alone asks too, without echo.
-    tmux.type_text("/oper");
-    tmux.keys(&["Enter"]);
+    enter(&tmux, "/oper");
     tmux.wait_for("the operator question", |s| {
         last_row(s) == "operator password:"
     });
-    tmux.type_text("root pw");
-    tmux.keys(&["Enter"]);
+    enter(&tmux, "root pw");
     let screen = tmux.wait_for("operator status", |s| {
         s.contains("alice is now an operator")
     });
@@ -1042,8 +1028,7 @@ async fn the_password_is_asked_for_without_echo_in_a_terminal() {
         !screen.contains("root pw"),
         "the password was echoed:\n{screen}"
     );
-    tmux.keys(&["C-d"]);
-    tmux.wait_for("exit code 0", |s| s.contains("exit=0"));
+    quit_with_ctrl_d(&tmux);
 }
 
 /// Another person who joins `room` (and sets its topic, if given) before
@@ -1090,6 +1075,25 @@ fn clear(tmux: &Tmux, room: &str) {
     tmux.wait_for("a clear screen", |s| rows(s) == [prompt.as_str()]);
 }
 
+/// `/rooms` on a screen cleared first (in `room`), waiting for every row
+/// of `want`: an older list must not pass for the new one.
+fn rooms_listed(tmux: &Tmux, room: &str, what: &str, want: &[&str]) {
+    clear(tmux, room);
+    enter(tmux, "/rooms");
+    tmux.wait_for(what, |s| want.iter().all(|row| has_row(s, row)));
+}
+
+/// How the REPL shows joining `room` while `users` are in it.
+fn room_joined(room: &str, users: &[&str]) -> String {
+    render(&Event::RoomJoined(RoomInfo {
+        room: room.into(),
+        topic: None,
+        users: users.iter().map(|&u| u.to_owned()).collect(),
+    }))
+    .expect("renders")
+    .to_string()
+}
+
 /// Types a line and presses Enter.
 fn enter(tmux: &Tmux, line: &str) {
     tmux.type_text(line);
@@ -1119,13 +1123,7 @@ async fn rooms_in_a_terminal_prompt_tab_prefixes_and_unread_counts() {
     tmux.keys(&["Tab"]);
     tmux.wait_for("#rust completed", |s| prompt_is(s, "/join #rust"));
     tmux.keys(&["Enter"]);
-    let joined = render(&Event::RoomJoined(RoomInfo {
-        room: "rust".into(),
-        topic: None,
-        users: vec!["alice".into(), "bob".into()],
-    }))
-    .expect("renders")
-    .to_string();
+    let joined = room_joined("rust", &["alice", "bob"]);
     tmux.wait_for("the prompt in #rust", |s| {
         has_row(s, &joined) && has_row(s, "* topic: all things Rust") && prompt_in(s, "rust", "")
     });
@@ -1138,12 +1136,7 @@ async fn rooms_in_a_terminal_prompt_tab_prefixes_and_unread_counts() {
 
     // What she types goes to #rust.
     enter(&tmux, "hello rust");
-    let said = expect_event(
-        &mut bob_events,
-        "alice's line",
-        |e| matches!(e, Event::Message(m) if m.from == "alice"),
-    )
-    .await;
+    let said = line_from(&mut bob_events, "alice's line", "alice").await;
     assert!(
         matches!(&said, Event::Message(m) if m.room.as_deref() == Some("rust") && m.text == "hello rust"),
         "{said:?}"
@@ -1157,12 +1150,15 @@ async fn rooms_in_a_terminal_prompt_tab_prefixes_and_unread_counts() {
             && has_row(s, "[#lobby] <watcher> lobby news 2")
             && prompt_in(s, "rust", "")
     });
-    clear(&tmux, "rust");
-    enter(&tmux, "/rooms");
-    tmux.wait_for("unread counts", |s| {
-        has_row(s, "* #lobby (3 members, joined, 2 unread)")
-            && has_row(s, "* #rust (2 members, current): all things Rust")
-    });
+    rooms_listed(
+        &tmux,
+        "rust",
+        "unread counts",
+        &[
+            "* #lobby (3 members, joined, 2 unread)",
+            "* #rust (2 members, current): all things Rust",
+        ],
+    );
     enter(&tmux, "/who lobby");
     tmux.wait_for("the lobby's members", |s| {
         has_row(s, "[#lobby] * online (3): alice, bob, watcher")
@@ -1182,12 +1178,15 @@ async fn rooms_in_a_terminal_prompt_tab_prefixes_and_unread_counts() {
     tmux.wait_for("#lobby completed", |s| prompt_in(s, "rust", "/join #lobby"));
     tmux.keys(&["Enter"]);
     tmux.wait_for("the prompt in #lobby", |s| prompt_is(s, ""));
-    clear(&tmux, "lobby");
-    enter(&tmux, "/rooms");
-    tmux.wait_for("no unread", |s| {
-        has_row(s, "* #lobby (3 members, current)")
-            && has_row(s, "* #rust (2 members, joined): all things Rust")
-    });
+    rooms_listed(
+        &tmux,
+        "lobby",
+        "no unread",
+        &[
+            "* #lobby (3 members, current)",
+            "* #rust (2 members, joined): all things Rust",
+        ],
+    );
 
     // Parting the current room lands in the one joined last; parting that
     // one leaves her in no room, still connected.
@@ -1205,8 +1204,7 @@ async fn rooms_in_a_terminal_prompt_tab_prefixes_and_unread_counts() {
             && has_row(s, "* you are in no room now: /join ROOM")
             && last_row(s) == ">"
     });
-    tmux.keys(&["C-d"]);
-    tmux.wait_for("exit code 0", |s| s.contains("exit=0"));
+    quit_with_ctrl_d(&tmux);
 }
 
 #[async_std::test]
@@ -1230,12 +1228,7 @@ async fn room_flags_join_before_the_first_line_is_read() {
         "in rust\n/quit\n",
     );
     assert_eq!(finished.code, Some(0), "{}", finished.stderr);
-    let said = expect_event(
-        &mut bob_events,
-        "bot's line",
-        |e| matches!(e, Event::Message(m) if m.from == "bot"),
-    )
-    .await;
+    let said = line_from(&mut bob_events, "bot's line", "bot").await;
     let Event::Message(m) = said else {
         unreachable!()
     };
@@ -1252,17 +1245,8 @@ async fn rooms_line_by_line() {
     let addr = server.addr();
     let (watcher, mut watcher_events) = join(addr, "watcher").await;
     let (_bob, mut bob_events) = join_room(addr, "bob", "rust", None).await;
-    let child = Command::new(BIN)
-        .args(["--server", &addr.to_string(), "--name", "bot"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("chat-repl runs");
-    let mut child = Running(child);
-    let out = lines_of(child.0.stdout.take().expect("piped"));
-    let err = lines_of(child.0.stderr.take().expect("piped"));
-    let mut stdin = child.0.stdin.take().expect("piped");
+    let (mut child, mut stdin, out, err) =
+        spawn_piped(Command::new(BIN).args(["--server", &addr.to_string(), "--name", "bot"]));
     let mut seen = Vec::new();
     expect_line(
         &out,
@@ -1273,22 +1257,11 @@ async fn rooms_line_by_line() {
 
     // The line after /join goes to the new room: the REPL waited for the answer.
     writeln!(stdin, "/join #rust\nhello rust").expect("writes");
-    let joined = render(&Event::RoomJoined(RoomInfo {
-        room: "rust".into(),
-        topic: None,
-        users: vec!["bob".into(), "bot".into()],
-    }))
-    .expect("renders")
-    .to_string();
+    let joined = room_joined("rust", &["bob", "bot"]);
     expect_line(&out, &joined, &mut seen);
     expect_line(&out, "* bot joined", &mut seen);
     expect_line(&out, "<bot> hello rust", &mut seen);
-    let said = expect_event(
-        &mut bob_events,
-        "bot's line",
-        |e| matches!(e, Event::Message(m) if m.from == "bot"),
-    )
-    .await;
+    let said = line_from(&mut bob_events, "bot's line", "bot").await;
     assert!(
         matches!(&said, Event::Message(m) if m.room.as_deref() == Some("rust")),
         "{said:?}"
@@ -1324,12 +1297,7 @@ async fn rooms_line_by_line() {
     expect_line(&out, "* now talking in #lobby", &mut seen);
     expect_line(&out, "<bot> hello lobby", &mut seen);
     // The lobby heard only what was said in the lobby.
-    let first = expect_event(
-        &mut watcher_events,
-        "bot's first lobby line",
-        |e| matches!(e, Event::Message(m) if m.from == "bot"),
-    )
-    .await;
+    let first = line_from(&mut watcher_events, "bot's first lobby line", "bot").await;
     assert_eq!(shown(&first), "<bot> hello lobby");
 
     // In no room, leaving has nothing to wait for.
@@ -1363,20 +1331,13 @@ async fn rooms_are_joined_again_after_a_reconnection() {
     enter(&tmux, "/join rust");
     tmux.wait_for("the prompt in #rust again", |s| prompt_in(s, "rust", ""));
 
-    drop(stop);
-    timeout(WAIT, task).await.expect("server stops");
+    stop_serving(stop, task).await;
     tmux.wait_for("the disconnection", |s| s.contains("reconnecting in"));
     let (stop, task) = serve(&addr).await;
     // chat-core joins the rooms again; after the second welcome, #rust
     // comes back as the current room and #go as another room, in whichever
     // order the rooms answer.
-    let rust = render(&Event::RoomJoined(RoomInfo {
-        room: "rust".into(),
-        topic: None,
-        users: vec!["alice".into()],
-    }))
-    .expect("renders")
-    .to_string();
+    let rust = room_joined("rust", &["alice"]);
     tmux.wait_for("the rooms joined again", |s| {
         let rows = rows(s);
         let Some(back) = rows
@@ -1394,27 +1355,23 @@ async fn rooms_are_joined_again_after_a_reconnection() {
     let (_watcher, mut events) = join_room(addr, "watcher", "rust", None).await;
     enter(&tmux, "back in rust");
     tmux.wait_for("her own line", |s| has_row(s, "<alice> back in rust"));
-    let said = expect_event(
-        &mut events,
-        "alice's line",
-        |e| matches!(e, Event::Message(m) if m.from == "alice"),
-    )
-    .await;
+    let said = line_from(&mut events, "alice's line", "alice").await;
     assert!(
         matches!(&said, Event::Message(m) if m.room.as_deref() == Some("rust")),
         "{said:?}"
     );
-    clear(&tmux, "rust");
-    enter(&tmux, "/rooms");
-    tmux.wait_for("every room back", |s| {
-        has_row(s, "* #go (1 member, joined)")
-            && has_row(s, "* #lobby (2 members, joined)")
-            && has_row(s, "* #rust (2 members, current)")
-    });
-    tmux.keys(&["C-d"]);
-    tmux.wait_for("exit code 0", |s| s.contains("exit=0"));
-    drop(stop);
-    timeout(WAIT, task).await.expect("server stops");
+    rooms_listed(
+        &tmux,
+        "rust",
+        "every room back",
+        &[
+            "* #go (1 member, joined)",
+            "* #lobby (2 members, joined)",
+            "* #rust (2 members, current)",
+        ],
+    );
+    quit_with_ctrl_d(&tmux);
+    stop_serving(stop, task).await;
 }
 
 /// The texts of the next `n` messages (or actions) from `from`, in order.
@@ -1438,18 +1395,7 @@ async fn texts_from(events: &mut EventStream, from: &str, n: usize) -> Vec<Strin
 async fn every_line_typed_or_pasted_is_sent_in_order_and_long_ones_split() {
     // The server's usual rate limit (10 at once, 5 a second): a 20-line
     // paste arrives whole because chat-core keeps to it.
-    let server = ServerHandle::start(Config::default())
-        .await
-        .expect("server starts");
-    let (_watcher, mut events) = join(server.addr(), "watcher").await;
-    let tmux = start(&repl_command(&server.addr().to_string(), "alice", None));
-    tmux.wait_for("connected status", |s| s.contains("connected as alice to"));
-    expect_event(
-        &mut events,
-        "alice joining",
-        |e| matches!(e, Event::Joined(p) if p.name == "alice"),
-    )
-    .await;
+    let (_server, _watcher, mut events, tmux) = alice_watched(Config::default()).await;
 
     // Typed in one burst: three lines, three Enters, one write.
     tmux.keys(&["A", "Enter", "B", "Enter", "C", "Enter"]);
@@ -1489,13 +1435,11 @@ async fn every_line_typed_or_pasted_is_sent_in_order_and_long_ones_split() {
 
 #[async_std::test]
 async fn connecting_again_by_hand_shows_only_what_was_not_seen() {
-    let server = ServerHandle::start(Config {
-        rate_limit: None,
+    let server = start_server_with(Config {
         replay: 50,
-        ..Default::default()
+        ..unlimited()
     })
-    .await
-    .expect("server starts");
+    .await;
     let (watcher, mut events) = join(server.addr(), "watcher").await;
     for n in 1..=5 {
         watcher.say(format!("seen {n}")).await.expect("sent");
@@ -1505,12 +1449,7 @@ async fn connecting_again_by_hand_shows_only_what_was_not_seen() {
     tmux.wait_for("the history on joining", |s| {
         s.contains("<watcher> seen 5") && s.contains("connected as alice to")
     });
-    expect_event(
-        &mut events,
-        "alice joining",
-        |e| matches!(e, Event::Joined(p) if p.name == "alice"),
-    )
-    .await;
+    seen_joining(&mut events, "alice").await;
     enter(&tmux, "/disconnect");
     expect_event(&mut events, "alice leaving", |e| {
         matches!(e, Event::Left(_))
@@ -1612,7 +1551,7 @@ async fn a_frozen_server_is_reported_and_the_repl_comes_back_having_missed_nothi
         server.addr
     );
     let tmux = start(&command);
-    tmux.wait_for("connected status", |s| s.contains("connected as alice to"));
+    wait_connected(&tmux, "alice");
     let (watcher, mut events) = join(server.addr.parse().expect("an address"), "watcher").await;
     watcher.say("before the freeze").await.expect("sent");
     tmux.wait_for("the first line", |s| {
@@ -1667,9 +1606,7 @@ async fn a_frozen_server_is_reported_and_the_repl_comes_back_having_missed_nothi
 async fn a_bot_s_long_texts_arrive_split_in_order_within_the_limit() {
     // chat-core does the splitting, so a bot gets it too: the real server
     // with its usual line limit and rate limit, two chat-core sessions.
-    let server = ServerHandle::start(Config::default())
-        .await
-        .expect("server starts");
+    let server = start_server_with(Config::default()).await;
     let (bot, _bot_events) = join(server.addr(), "bot").await;
     let (_reader, mut events) = join(server.addr(), "reader").await;
     // Quotes and backslashes take two bytes in JSON, é and 😀 several in
