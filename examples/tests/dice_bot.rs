@@ -4,9 +4,9 @@
 
 mod common;
 
-use chat_core::{Event, SessionConfig};
+use chat_core::Event;
 use clap::Parser;
-use common::{client, restart_drill, server, spawn_bot, within, Client};
+use common::{alice_and_bot, client, restart_drill, server, stop_server, Client};
 
 // The very file `cargo run --example dice_bot` builds, run in-process.
 #[path = "../dice_bot.rs"]
@@ -33,14 +33,8 @@ fn numbers(answer: &str, prefix: &str) -> Vec<u32> {
 
 #[async_std::test]
 async fn answers_commands_in_the_room() {
-    let server = server().await;
-    let addr = server.addr().to_string();
-    spawn_bot(
-        "dice",
-        dice_bot::run(SessionConfig::new(&addr, "dice"), Vec::new()),
-    );
-    let mut alice = client(&addr, "alice").await;
-    alice.wait_for("dice").await;
+    let (server, _, mut alice) =
+        alice_and_bot("dice", |config| dice_bot::run(config, Vec::new())).await;
 
     // Small talk gets no answer: the next answer is the roll's.
     alice.say("hello everyone").await;
@@ -77,22 +71,14 @@ async fn answers_commands_in_the_room() {
         ask(&mut alice, "!dance").await,
         "alice: I don't understand !dance; try !roll 2d6, !roll d20+1, !time or !who"
     );
-    within("stopping the server", server.shutdown())
-        .await
-        .expect("clean shutdown");
+    stop_server(server).await;
 }
 
 #[async_std::test]
 async fn answers_in_the_room_it_was_asked_in_and_no_other() {
-    let server = server().await;
-    let addr = server.addr().to_string();
-    spawn_bot(
-        "dice",
-        dice_bot::run(SessionConfig::new(&addr, "dice"), vec!["games".into()]),
-    );
     // alice is only in the lobby; bob is in #games too.
-    let mut alice = client(&addr, "alice").await;
-    alice.wait_for("dice").await;
+    let (server, addr, mut alice) =
+        alice_and_bot("dice", |config| dice_bot::run(config, vec!["games".into()])).await;
     let mut bob = client(&addr, "bob").await;
     bob.join_and_wait_for("games", "dice").await;
 
@@ -126,41 +112,20 @@ async fn answers_in_the_room_it_was_asked_in_and_no_other() {
             "online (3): alice, bob, dice".to_owned()
         )
     );
-    within("stopping the server", server.shutdown())
-        .await
-        .expect("clean shutdown");
+    stop_server(server).await;
 }
 
 /// Tells the bot `text` privately and returns its private answer.
 async fn ask_privately(alice: &mut Client, text: &str) -> String {
-    within("sending", alice.sender.tell("dice", text))
-        .await
-        .expect("connected");
-    match alice
-        .expect(
-            "dice's private answer",
-            |e| matches!(e, Event::Private(p) if p.from == "dice"),
-        )
-        .await
-    {
-        Event::Private(p) => {
-            assert_eq!(p.to, "alice");
-            p.text
-        }
-        other => unreachable!("expect returned {other:?}"),
-    }
+    let answer = alice.private_answer("dice", text).await;
+    assert_eq!(answer.to, "alice");
+    answer.text
 }
 
 #[async_std::test]
 async fn answers_private_messages_privately_and_rolls_with_modifiers() {
-    let server = server().await;
-    let addr = server.addr().to_string();
-    spawn_bot(
-        "dice",
-        dice_bot::run(SessionConfig::new(&addr, "dice"), Vec::new()),
-    );
-    let mut alice = client(&addr, "alice").await;
-    alice.wait_for("dice").await;
+    let (server, addr, mut alice) =
+        alice_and_bot("dice", |config| dice_bot::run(config, Vec::new())).await;
     let mut bob = client(&addr, "bob").await;
 
     let roll = ask_privately(&mut alice, "!roll 2d6+3").await;
@@ -203,9 +168,7 @@ async fn answers_private_messages_privately_and_rolls_with_modifiers() {
         matches!(&first, Event::Message(m) if m.from == "alice" && m.text == "!roll 3d4+2"),
         "{first:?}"
     );
-    within("stopping the server", server.shutdown())
-        .await
-        .expect("clean shutdown");
+    stop_server(server).await;
 }
 
 #[async_std::test]

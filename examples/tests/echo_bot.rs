@@ -5,7 +5,7 @@ mod common;
 
 use chat_core::{Event, SessionConfig};
 use clap::Parser;
-use common::{client, restart_drill, server, spawn_bot, within, Client};
+use common::{client, client_with, restart_drill, server, spawn_bot, stop_server, within};
 
 // The very file `cargo run --example echo_bot` builds, run in-process.
 #[path = "../echo_bot.rs"]
@@ -25,21 +25,8 @@ async fn answers_private_messages_privately_and_only_once() {
     alice.wait_for("echo").await;
 
     for text in ["hello there", "second", "  spaced  out  "] {
-        within("sending", alice.sender.tell("echo", text))
-            .await
-            .expect("connected");
-        // Skip alice's own copy (from alice to echo): the answer is the next
-        // private message from echo, and it is the text just sent, not a
-        // repeat of an earlier one.
-        let answer = alice
-            .expect(
-                "echo's answer",
-                |e| matches!(e, Event::Private(p) if p.from == "echo"),
-            )
-            .await;
-        let Event::Private(answer) = answer else {
-            unreachable!()
-        };
+        // The answer is the text just sent, not a repeat of an earlier one.
+        let answer = alice.private_answer("echo", text).await;
         assert_eq!(answer.to, "alice");
         assert_eq!(answer.text, text);
     }
@@ -56,26 +43,7 @@ async fn answers_private_messages_privately_and_only_once() {
         matches!(&first, Event::Message(m) if m.from == "alice" && m.text == "marker"),
         "{first:?}"
     );
-    within("stopping the server", server.shutdown())
-        .await
-        .expect("clean shutdown");
-}
-
-/// Sends `text` to echo privately and returns its answer.
-async fn ask(alice: &mut Client, text: &str) -> String {
-    within("sending", alice.sender.tell("echo", text))
-        .await
-        .expect("connected");
-    let answer = alice
-        .expect(
-            "echo's answer",
-            |e| matches!(e, Event::Private(p) if p.from == "echo"),
-        )
-        .await;
-    let Event::Private(answer) = answer else {
-        unreachable!()
-    };
-    answer.text
+    stop_server(server).await;
 }
 
 #[async_std::test]
@@ -87,7 +55,10 @@ async fn comes_back_after_a_server_restart_and_fails_when_its_session_ends() {
         chat_examples::bot_config(args.server, args.name, &args.access).expect("no file to read");
     let run = |config| echo_bot::run(config, Vec::new());
     restart_drill(first, ("echo", "echo2"), config, run, |alice| {
-        Box::pin(async move { assert_eq!(ask(alice, "hello").await, "hello") })
+        Box::pin(async move {
+            let answer = alice.private_answer("echo", "hello").await;
+            assert_eq!(answer.text, "hello");
+        })
     })
     .await;
 }
@@ -122,27 +93,14 @@ async fn answers_privately_from_its_rooms_too() {
     let mut alice = client(&addr, "alice").await;
     // With --room it is in #rust as well as the lobby.
     alice.join_and_wait_for("rust", "echo").await;
-    within("sending", alice.sender.tell("echo", "from #rust"))
-        .await
-        .expect("connected");
-    let answer = alice
-        .expect(
-            "echo's answer",
-            |e| matches!(e, Event::Private(p) if p.from == "echo"),
-        )
-        .await;
-    assert!(
-        matches!(&answer, Event::Private(p) if p.text == "from #rust"),
-        "{answer:?}"
-    );
-    within("stopping the server", server.shutdown())
-        .await
-        .expect("clean shutdown");
+    let answer = alice.private_answer("echo", "from #rust").await;
+    assert!(answer.text == "from #rust", "{answer:?}");
+    stop_server(server).await;
 }
 
 #[async_std::test]
 async fn works_over_tls_with_the_room_password() {
-    use chat_core::{ChatSession, TcpSession, TlsOptions};
+    use chat_core::TlsOptions;
 
     let dir = tempfile::tempdir().expect("temp dir");
     let (cert, key) = chat_server::tls::generate_self_signed(&["127.0.0.1".into()])
@@ -152,17 +110,13 @@ async fn works_over_tls_with_the_room_password() {
     std::fs::write(&key_path, key).expect("writes");
     let password_file = dir.path().join("password");
     std::fs::write(&password_file, "open sesame\n").expect("writes");
-    let server = within(
-        "starting the server",
-        chat_server::ServerHandle::start(chat_server::Config {
-            tls: Some(chat_server::tls::load(&cert_path, &key_path).expect("loads")),
-            password: Some(chat_server::Secret::new("open sesame")),
-            refusal_delay: std::time::Duration::from_millis(50),
-            ..common::server_config()
-        }),
-    )
-    .await
-    .expect("the server starts");
+    let server = common::server_with(chat_server::Config {
+        tls: Some(chat_server::tls::load(&cert_path, &key_path).expect("loads")),
+        password: Some(chat_server::Secret::new("open sesame")),
+        refusal_delay: std::time::Duration::from_millis(50),
+        ..common::server_config()
+    })
+    .await;
     let addr = server.addr().to_string();
 
     // The bot's configuration from its own flags, as `main` builds it.
@@ -195,32 +149,12 @@ async fn works_over_tls_with_the_room_password() {
             insecure: false,
         })
         .with_password("open sesame");
-    let alice = within("alice joining", TcpSession::connect(alice))
-        .await
-        .expect("alice gets in over TLS");
-    let users = alice.welcome().users.clone();
-    let (sender, events) = alice.split();
-    let mut alice = common::Client {
-        addr: addr.to_string(),
-        users,
-        sender,
-        events,
-    };
+    let mut alice = client_with(alice).await;
     alice.wait_for("echo").await;
-    within("sending", alice.sender.tell("echo", "over TLS"))
-        .await
-        .expect("connected");
-    let answer = alice
-        .expect(
-            "echo's answer",
-            |e| matches!(e, Event::Private(p) if p.from == "echo"),
-        )
-        .await;
+    let answer = alice.private_answer("echo", "over TLS").await;
     assert!(
-        matches!(&answer, Event::Private(p) if p.text == "over TLS" && p.to == "alice"),
+        answer.text == "over TLS" && answer.to == "alice",
         "{answer:?}"
     );
-    within("stopping the server", server.shutdown())
-        .await
-        .expect("clean shutdown");
+    stop_server(server).await;
 }

@@ -6,29 +6,34 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use chat_core::{Event, SessionConfig};
+use chat_core::Event;
 use clap::Parser;
-use common::{client, restart_drill, server, spawn_bot, within};
+use common::{alice_and_bot, client, restart_drill, server, stop_server, within, Client};
 
 // The very file `cargo run --example greeter` builds, run in-process.
 #[path = "../greeter.rs"]
 #[allow(dead_code)]
 mod greeter;
 
+/// Says "marker" as alice and asserts it is the next thing said that she
+/// sees: anything the greeter said to her before it would come first.
+async fn marker_comes_next(alice: &mut Client, why: &str) {
+    alice.say("marker").await;
+    let next = alice
+        .expect("something said", |e| matches!(e, Event::Message(_)))
+        .await;
+    assert!(
+        matches!(&next, Event::Message(m) if m.from == "alice" && m.text == "marker"),
+        "{why}: {next:?}"
+    );
+}
+
 #[async_std::test]
 async fn welcomes_newcomers_notes_departures_and_welcomes_back() {
-    let server = server().await;
-    let addr = server.addr().to_string();
-    let mut alice = client(&addr, "alice").await;
-    spawn_bot(
-        "greeter",
-        greeter::run(
-            SessionConfig::new(&addr, "greeter"),
-            Vec::new(),
-            Duration::ZERO,
-        ),
-    );
-    alice.wait_for("greeter").await;
+    let (server, addr, mut alice) = alice_and_bot("greeter", |config| {
+        greeter::run(config, Vec::new(), Duration::ZERO)
+    })
+    .await;
 
     // Had the greeter welcomed itself, that would be its first message: it
     // sees its own arrival before bob's.
@@ -58,25 +63,15 @@ async fn welcomes_newcomers_notes_departures_and_welcomes_back() {
         "{again}"
     );
     assert!(again.ends_with("; 2 other people are here"), "{again}");
-    within("stopping the server", server.shutdown())
-        .await
-        .expect("clean shutdown");
+    stop_server(server).await;
 }
 
 #[async_std::test]
 async fn greets_in_the_room_joined_with_that_rooms_count() {
-    let server = server().await;
-    let addr = server.addr().to_string();
-    let mut alice = client(&addr, "alice").await;
-    spawn_bot(
-        "greeter",
-        greeter::run(
-            SessionConfig::new(&addr, "greeter"),
-            vec!["rust".into()],
-            Duration::ZERO,
-        ),
-    );
-    alice.wait_for("greeter").await;
+    let (server, addr, mut alice) = alice_and_bot("greeter", |config| {
+        greeter::run(config, vec!["rust".into()], Duration::ZERO)
+    })
+    .await;
     // bob arrives (the lobby: alice, bob, the greeter), then joins #rust
     // once the greeter is there (#rust: bob, the greeter).
     let mut bob = client(&addr, "bob").await;
@@ -99,33 +94,16 @@ async fn greets_in_the_room_joined_with_that_rooms_count() {
     );
     // alice, only in the lobby, never hears the welcome in #rust: the next
     // thing said that she sees is her own marker, sent after bob had his.
-    alice.say("marker").await;
-    let next = alice
-        .expect("something said", |e| matches!(e, Event::Message(_)))
-        .await;
-    assert!(
-        matches!(&next, Event::Message(m) if m.from == "alice" && m.text == "marker"),
-        "{next:?}"
-    );
-    within("stopping the server", server.shutdown())
-        .await
-        .expect("clean shutdown");
+    marker_comes_next(&mut alice, "the welcome in #rust reached the lobby").await;
+    stop_server(server).await;
 }
 
 #[async_std::test]
 async fn says_nothing_to_someone_back_within_the_grace_window() {
-    let server = server().await;
-    let addr = server.addr().to_string();
-    let mut alice = client(&addr, "alice").await;
-    spawn_bot(
-        "greeter",
-        greeter::run(
-            SessionConfig::new(&addr, "greeter"),
-            Vec::new(),
-            Duration::from_secs(60),
-        ),
-    );
-    alice.wait_for("greeter").await;
+    let (server, addr, mut alice) = alice_and_bot("greeter", |config| {
+        greeter::run(config, Vec::new(), Duration::from_secs(60))
+    })
+    .await;
     let bob = client(&addr, "bob").await;
     assert_eq!(
         alice.next_message_from("greeter").await,
@@ -150,17 +128,8 @@ async fn says_nothing_to_someone_back_within_the_grace_window() {
         alice.next_message_from("greeter").await,
         "welcome, carol! 3 other people are here"
     );
-    alice.say("marker").await;
-    let next = alice
-        .expect("something said", |e| matches!(e, Event::Message(_)))
-        .await;
-    assert!(
-        matches!(&next, Event::Message(m) if m.from == "alice" && m.text == "marker"),
-        "one line for carol's join, none for bob's: {next:?}"
-    );
-    within("stopping the server", server.shutdown())
-        .await
-        .expect("clean shutdown");
+    marker_comes_next(&mut alice, "one line for carol's join, none for bob's").await;
+    stop_server(server).await;
 }
 
 #[async_std::test]

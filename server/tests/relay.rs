@@ -3,22 +3,59 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use async_std::task;
-use chat_core::protocol::ErrorCode;
+use chat_core::protocol::{ChatMessage, ErrorCode};
 use chat_core::{ChatError, ChatSession, Event, Input, SessionConfig, TcpSession};
 use common::{server, within, Plain, Structured};
 
-#[async_std::test]
-async fn three_clients_see_every_message_in_one_order() {
-    let server = server().await;
-    let addr = server.addr();
+/// alice and bob in the lobby, alice past bob's join, so the next line
+/// either reads is the test's own.
+async fn alice_and_bob(addr: SocketAddr) -> (Plain, Plain) {
+    let mut alice = Plain::join(addr, "alice").await;
+    let bob = Plain::join(addr, "bob").await;
+    alice.next_is("* bob joined").await;
+    (alice, bob)
+}
+
+/// alice, bob and carol in the lobby, alice and bob past carol's join, so
+/// the next line each of them reads is the test's own.
+async fn alice_bob_and_carol(addr: SocketAddr) -> (Plain, Plain, Plain) {
     let mut alice = Plain::join(addr, "alice").await;
     let mut bob = Plain::join(addr, "bob").await;
     let carol = Plain::join(addr, "carol").await;
     alice.expect("* carol joined").await;
     bob.expect("* carol joined").await;
+    (alice, bob, carol)
+}
+
+/// A raw socket that said hello as a structured client, past its welcome
+/// and join frames: what it reads next answers what the test sends.
+async fn structured_by_hand(addr: SocketAddr) -> Plain {
+    let mut raw = Plain::connect(addr).await;
+    raw.send(r#"{"type":"hello","name":"raw"}"#).await;
+    assert!(raw.line().await.starts_with(r#"{"type":"welcome""#));
+    assert!(raw.line().await.starts_with(r#"{"type":"join""#));
+    raw
+}
+
+/// The next message to the room that `program` sees.
+async fn next_message(program: &mut Structured) -> ChatMessage {
+    let event = program
+        .next_matching(|e| matches!(e, Event::Message(_)))
+        .await;
+    let Event::Message(message) = event else {
+        unreachable!()
+    };
+    message
+}
+
+#[async_std::test]
+async fn three_clients_see_every_message_in_one_order() {
+    let server = server().await;
+    let (alice, bob, carol) = alice_bob_and_carol(server.addr()).await;
 
     // All three talk at once, from three tasks, so the server must order them.
     let per_client = 30;
@@ -60,9 +97,7 @@ async fn three_clients_see_every_message_in_one_order() {
 #[async_std::test]
 async fn join_leave_and_rename_notices() {
     let server = server().await;
-    let mut alice = Plain::join(server.addr(), "alice").await;
-    let mut bob = Plain::join(server.addr(), "bob").await;
-    alice.next_is("* bob joined").await;
+    let (mut alice, mut bob) = alice_and_bob(server.addr()).await;
     bob.send("/nick rob").await;
     alice.next_is("* bob is now known as rob").await;
     bob.next_is("* bob is now known as rob").await;
@@ -125,11 +160,7 @@ async fn taken_and_invalid_names_can_be_retried() {
 #[async_std::test]
 async fn private_messages_reach_only_their_target_and_sender() {
     let server = server().await;
-    let mut alice = Plain::join(server.addr(), "alice").await;
-    let mut bob = Plain::join(server.addr(), "bob").await;
-    let mut carol = Plain::join(server.addr(), "carol").await;
-    alice.expect("* carol joined").await;
-    bob.expect("* carol joined").await;
+    let (mut alice, mut bob, mut carol) = alice_bob_and_carol(server.addr()).await;
 
     alice.send("/msg Bob psst, bob").await;
     bob.next_is("<alice -> bob> psst, bob").await;
@@ -156,12 +187,7 @@ async fn plain_and_structured_clients_share_a_room() {
         .expect("say")
         .expect("messages get ids");
     plain.next_is("<bot> hello from json").await;
-    let echo = program
-        .next_matching(|e| matches!(e, Event::Message(_)))
-        .await;
-    let Event::Message(echo) = echo else {
-        unreachable!()
-    };
+    let echo = next_message(&mut program).await;
     assert_eq!(
         echo.id.as_deref(),
         Some(id.as_str()),
@@ -171,12 +197,7 @@ async fn plain_and_structured_clients_share_a_room() {
 
     plain.send("hello from nc").await;
     plain.next_is("<nc_user> hello from nc").await;
-    let got = program
-        .next_matching(|e| matches!(e, Event::Message(_)))
-        .await;
-    let Event::Message(got) = got else {
-        unreachable!()
-    };
+    let got = next_message(&mut program).await;
     assert_eq!(
         (got.from.as_str(), got.text.as_str(), got.id),
         ("nc_user", "hello from nc", None)
@@ -203,9 +224,7 @@ async fn plain_and_structured_clients_share_a_room() {
 #[async_std::test]
 async fn a_message_split_at_every_byte_is_still_one_message() {
     let server = server().await;
-    let mut alice = Plain::join(server.addr(), "alice").await;
-    let mut bob = Plain::join(server.addr(), "bob").await;
-    alice.next_is("* bob joined").await;
+    let (mut alice, mut bob) = alice_and_bob(server.addr()).await;
     let line = "héllo wörld\r\n".as_bytes();
     for cut in 1..line.len() {
         alice.send_raw(&line[..cut]).await;
@@ -225,9 +244,7 @@ async fn a_message_split_at_every_byte_is_still_one_message() {
 #[async_std::test]
 async fn a_client_that_vanishes_mid_line_harms_nobody() {
     let server = server().await;
-    let mut alice = Plain::join(server.addr(), "alice").await;
-    let mut bob = Plain::join(server.addr(), "bob").await;
-    alice.next_is("* bob joined").await;
+    let (mut alice, mut bob) = alice_and_bob(server.addr()).await;
     bob.send_raw(b"this line never ends").await;
     bob.vanish();
     alice.next_is("* bob left (closed by peer)").await;
@@ -242,9 +259,7 @@ async fn a_client_that_vanishes_mid_line_harms_nobody() {
 #[async_std::test]
 async fn bad_input_gets_a_specific_error_and_is_not_relayed() {
     let server = server().await;
-    let mut alice = Plain::join(server.addr(), "alice").await;
-    let mut bob = Plain::join(server.addr(), "bob").await;
-    alice.next_is("* bob joined").await;
+    let (mut alice, mut bob) = alice_and_bob(server.addr()).await;
 
     bob.send("/foo").await;
     bob.next_is("! unknown command /foo — try /help").await;
@@ -305,10 +320,7 @@ async fn structured_errors_carry_a_code_and_the_request_id() {
 #[async_std::test]
 async fn malformed_frames_in_structured_mode_get_bad_frame() {
     let server = server().await;
-    let mut raw = Plain::connect(server.addr()).await;
-    raw.send(r#"{"type":"hello","name":"raw"}"#).await;
-    assert!(raw.line().await.starts_with(r#"{"type":"welcome""#));
-    assert!(raw.line().await.starts_with(r#"{"type":"join""#));
+    let mut raw = structured_by_hand(server.addr()).await;
     raw.send("not json at all").await;
     let error = raw.line().await;
     assert!(
@@ -325,10 +337,7 @@ async fn malformed_frames_in_structured_mode_get_bad_frame() {
 #[async_std::test]
 async fn a_malformed_frame_is_explained_in_the_protocols_words() {
     let server = server().await;
-    let mut raw = Plain::connect(server.addr()).await;
-    raw.send(r#"{"type":"hello","name":"raw"}"#).await;
-    assert!(raw.line().await.starts_with(r#"{"type":"welcome""#));
-    assert!(raw.line().await.starts_with(r#"{"type":"join""#));
+    let mut raw = structured_by_hand(server.addr()).await;
     for (line, why) in [
         ("not json at all", "invalid JSON at column 2"),
         ("[1,2]", "not a JSON object"),
@@ -367,11 +376,7 @@ async fn a_quiet_room_writes_lines_sent_together_in_one_write() {
         ..chat_server::Config::default()
     })
     .await;
-    let mut alice = Plain::join(server.addr(), "alice").await;
-    let mut bob = Plain::join(server.addr(), "bob").await;
-    let mut carol = Plain::join(server.addr(), "carol").await;
-    alice.expect("* carol joined").await;
-    bob.expect("* carol joined").await;
+    let (mut alice, mut bob, mut carol) = alice_bob_and_carol(server.addr()).await;
     // Everything alice reads from here on, one read at a time.
     let reads = task::spawn(async move {
         let mut reads = Vec::new();

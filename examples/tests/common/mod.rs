@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use async_std::net::TcpListener;
 use chat_core::names::room_key;
+use chat_core::protocol::PrivateMessage;
 use chat_core::{
     Backoff, ChatSession, Event, EventStream, SessionConfig, SessionSender, TcpSession,
 };
@@ -39,9 +40,40 @@ pub fn server_config() -> Config {
 
 /// The real server on 127.0.0.1:0.
 pub async fn server() -> ServerHandle {
-    within("starting the server", ServerHandle::start(server_config()))
+    server_with(server_config()).await
+}
+
+/// The real server on 127.0.0.1:0, set up as `config` says.
+pub async fn server_with(config: Config) -> ServerHandle {
+    within("starting the server", ServerHandle::start(config))
         .await
         .expect("the server starts")
+}
+
+/// Stops `server`, failing the test unless it stops cleanly.
+pub async fn stop_server(server: ServerHandle) {
+    within("stopping the server", server.shutdown())
+        .await
+        .expect("clean shutdown");
+}
+
+/// The real server, a bot on it that `run` starts from its configuration
+/// as `name`, and alice in the lobby once the bot is there. alice joins
+/// first, so the bot sees her there already rather than arriving: the
+/// bot's first words are about whatever the test does next.
+pub async fn alice_and_bot<Bot>(
+    name: &'static str,
+    run: impl FnOnce(SessionConfig) -> Bot,
+) -> (ServerHandle, String, Client)
+where
+    Bot: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let server = server().await;
+    let addr = server.addr().to_string();
+    let mut alice = client(&addr, "alice").await;
+    spawn_bot(name, run(SessionConfig::new(&addr, name)));
+    alice.wait_for(name).await;
+    (server, addr, alice)
 }
 
 /// Runs a bot in the background, as `cargo run --example` would run it in
@@ -187,16 +219,19 @@ pub struct Client {
 
 /// Joins `addr` as `name`.
 pub async fn client(addr: &str, name: &str) -> Client {
-    let session = within(
-        "joining",
-        TcpSession::connect(SessionConfig::new(addr, name)),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{name} cannot join {addr}: {e}"));
+    client_with(SessionConfig::new(addr, name)).await
+}
+
+/// Joins as `config` says (over TLS, with a password, ...).
+pub async fn client_with(config: SessionConfig) -> Client {
+    let (addr, name) = (config.addr.clone(), config.name.clone());
+    let session = within("joining", TcpSession::connect(config))
+        .await
+        .unwrap_or_else(|e| panic!("{name} cannot join {addr}: {e}"));
     let users = session.welcome().users.clone();
     let (sender, events) = session.split();
     Client {
-        addr: addr.to_owned(),
+        addr,
         users,
         sender,
         events,
@@ -242,6 +277,24 @@ impl Client {
             .await
         {
             Event::Message(m) => m.text,
+            other => unreachable!("expect returned {other:?}"),
+        }
+    }
+
+    /// Tells `bot` `text` privately and returns its private answer. This
+    /// client's own copy of what it told comes first, and is skipped.
+    pub async fn private_answer(&mut self, bot: &str, text: &str) -> PrivateMessage {
+        within("sending", self.sender.tell(bot, text))
+            .await
+            .expect("connected");
+        match self
+            .expect(
+                &format!("{bot}'s private answer"),
+                |e| matches!(e, Event::Private(p) if p.from == bot),
+            )
+            .await
+        {
+            Event::Private(p) => p,
             other => unreachable!("expect returned {other:?}"),
         }
     }
