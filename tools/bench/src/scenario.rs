@@ -454,9 +454,9 @@ pub async fn run_relay(p: &RelayParams) -> anyhow::Result<RelayReport> {
     settle(&counters, Duration::from_millis(300), left).await;
     let connect_time = connect_start.elapsed();
     // The clients' kernels otherwise acknowledge in whichever mode set-up
-    // happened to leave them in, and on loopback half of one server's
-    // clients acknowledging on the server's CPU and all of another's on
-    // their own is 5 % of the server's figure.
+    // happened to leave them in: on loopback, with most of one server's
+    // receivers acknowledging on its CPU and nearly all of another's on
+    // their own, that was 4–5 % of the first server's figure.
     if !p.keep_ack_mode {
         for writer in &writers {
             writer
