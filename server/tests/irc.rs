@@ -6,8 +6,8 @@ mod common;
 
 use std::time::Duration;
 
-use chat_server::{Config, ServerHandle};
-use common::irc::{irc_addr, server, Irc, LOBBY_JOIN_END};
+use chat_server::Config;
+use common::irc::{config, irc_addr, native_then_irc, server, server_with, Irc};
 use common::Plain;
 
 #[async_std::test]
@@ -66,13 +66,11 @@ async fn registration_with_cap_negotiation_and_honest_isupport() {
 #[async_std::test]
 async fn native_and_irc_clients_talk_both_ways_in_rooms() {
     let server = server().await;
-    let mut bob = Plain::join(server.addr(), "bob").await;
-    let (mut alice, welcome) = Irc::register(irc_addr(&server), "alice").await;
+    let (mut bob, mut alice, welcome) = native_then_irc(&server, "bob", "alice").await;
     assert!(
         welcome.contains(&":chat-server 353 alice = #lobby :alice bob".to_owned()),
         "{welcome:?}"
     );
-    bob.next_is("* alice joined").await;
 
     bob.send("hi alice").await;
     bob.next_is("<bob> hi alice").await;
@@ -183,9 +181,7 @@ async fn native_and_irc_clients_talk_both_ways_in_rooms() {
 #[async_std::test]
 async fn private_messages_and_renames_cross_both_ways() {
     let server = server().await;
-    let mut bob = Plain::join(server.addr(), "bob").await;
-    let (mut alice, _) = Irc::register(irc_addr(&server), "alice").await;
-    bob.next_is("* alice joined").await;
+    let (mut bob, mut alice, _) = native_then_irc(&server, "bob", "alice").await;
 
     bob.send("/msg alice psst").await;
     bob.next_is("<bob -> alice> psst").await;
@@ -220,8 +216,7 @@ async fn one_namespace_with_native_clients() {
         .await;
     irc.send("NICK has space").await;
     // A middle parameter ends at the space: "has" is a fine name.
-    irc.until(LOBBY_JOIN_END).await;
-    irc.nick = "has".to_owned();
+    irc.until_registered("has").await;
     bob.next_is("* has joined").await;
     irc.send("NICK bob").await;
     irc.next_is(":chat-server 433 has bob :the name \"bob\" is taken")
@@ -250,10 +245,7 @@ async fn error_numerics() {
     irc.send("USER x").await;
     irc.next_is(":chat-server 461 * USER :Not enough parameters")
         .await;
-    irc.nick = "dave".to_owned();
-    irc.send("NICK dave").await;
-    irc.send("USER dave 0 * :Dave").await;
-    irc.until(LOBBY_JOIN_END).await;
+    irc.finish_registration("dave").await;
 
     let cases = [
         ("FROB x", ":chat-server 421 dave FROB :Unknown command"),
@@ -325,50 +317,35 @@ async fn error_numerics() {
 
 #[async_std::test]
 async fn the_room_password_is_pass() {
-    let config = Config {
-        rate_limit: None,
-        status_interval: None,
+    let server = server_with(Config {
         password: Some(chat_server::Secret::new("sesame")),
         refusal_delay: Duration::from_millis(10),
-        ..Config::default()
-    };
-    let server = ServerHandle::start_with_irc(config)
-        .await
-        .expect("server starts");
+        ..config()
+    })
+    .await;
     let mut wrong = Irc::connect(irc_addr(&server)).await;
     wrong.send("PASS guess").await;
-    wrong.send("NICK eve").await;
-    wrong.send("USER eve 0 * :Eve").await;
+    wrong.send_nick_and_user("eve").await;
     wrong.next_is(":chat-server 464 eve :wrong password").await;
     wrong.next_is("ERROR :Closing link: wrong password").await;
     assert_eq!(wrong.try_line().await, None);
 
-    let (mut alice, _) = {
-        let mut irc = Irc::connect(irc_addr(&server)).await;
-        irc.send("PASS sesame").await;
-        let lines = {
-            irc.send("NICK alice").await;
-            irc.send("USER alice 0 * :Alice").await;
-            irc.until(LOBBY_JOIN_END).await
-        };
-        (irc, lines)
-    };
+    let mut alice = Irc::connect(irc_addr(&server)).await;
+    alice.send("PASS sesame").await;
+    alice.finish_registration("alice").await;
     alice.send("PING :in").await;
     alice.next_is(":chat-server PONG chat-server in").await;
 }
 
 #[async_std::test]
 async fn a_flood_is_slowed_then_disconnected_like_any_client() {
-    let config = Config {
+    // Rate limiting on, as for any client.
+    let server = server_with(Config {
         status_interval: None,
         ..Config::default()
-    };
-    let server = ServerHandle::start_with_irc(config)
-        .await
-        .expect("server starts");
-    let mut bob = Plain::join(server.addr(), "bob").await;
-    let (mut irc, _) = Irc::register(irc_addr(&server), "flood").await;
-    bob.next_is("* flood joined").await;
+    })
+    .await;
+    let (mut bob, mut irc, _) = native_then_irc(&server, "bob", "flood").await;
     let burst: String = (0..200)
         .map(|i| format!("PRIVMSG #lobby :spam {i}\r\n"))
         .collect();
@@ -398,18 +375,12 @@ async fn a_flood_is_slowed_then_disconnected_like_any_client() {
 
 #[async_std::test]
 async fn a_native_operator_can_kick_an_irc_user() {
-    let config = Config {
-        rate_limit: None,
-        status_interval: None,
+    let server = server_with(Config {
         operator_password: Some(chat_server::Secret::new("root")),
-        ..Config::default()
-    };
-    let server = ServerHandle::start_with_irc(config)
-        .await
-        .expect("server starts");
-    let mut op = Plain::join(server.addr(), "op").await;
-    let (mut irc, _) = Irc::register(irc_addr(&server), "rude").await;
-    op.next_is("* rude joined").await;
+        ..config()
+    })
+    .await;
+    let (mut op, mut irc, _) = native_then_irc(&server, "op", "rude").await;
     op.send("/oper root").await;
     op.next_is("* op is now an operator").await;
     irc.next_is(":chat-server NOTICE rude :op is now an operator")
@@ -426,9 +397,7 @@ async fn a_native_operator_can_kick_an_irc_user() {
 #[async_std::test]
 async fn a_long_native_message_is_split_into_lines_that_fit() {
     let server = server().await;
-    let mut bob = Plain::join(server.addr(), "bob").await;
-    let (mut alice, _) = Irc::register(irc_addr(&server), "alice").await;
-    bob.next_is("* alice joined").await;
+    let (mut bob, mut alice, _) = native_then_irc(&server, "bob", "alice").await;
     let long: String = "ünïcödé words ".repeat(300);
     let long = long.trim_end().to_owned();
     bob.send(&long).await;
@@ -482,16 +451,12 @@ async fn joining_shows_the_topic_and_join_0_leaves_everything() {
 
 #[async_std::test]
 async fn a_silent_irc_client_is_pinged_then_dropped() {
-    let config = Config {
-        rate_limit: None,
-        status_interval: None,
+    let server = server_with(Config {
         ping_interval: Duration::from_millis(300),
         idle_timeout: Duration::from_millis(900),
-        ..Config::default()
-    };
-    let server = ServerHandle::start_with_irc(config)
-        .await
-        .expect("server starts");
+        ..config()
+    })
+    .await;
     let (mut answers, _) = Irc::register(irc_addr(&server), "awake").await;
     answers.next_is("PING chat-server").await;
     answers.send("PONG chat-server").await;

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::irc::{irc_addr, server, Irc};
+use common::irc::{irc_addr, native_then_irc, server, Irc};
 use common::Plain;
 
 #[async_std::test]
@@ -229,9 +229,7 @@ fn garbage(len: usize, mut seed: u32) -> Vec<u8> {
 #[async_std::test]
 async fn ten_kilobytes_of_garbage_harm_nobody() {
     let server = server().await;
-    let mut bob = Plain::join(server.addr(), "bob").await;
-    let (mut alice, _) = Irc::register(irc_addr(&server), "alice").await;
-    bob.expect("* alice joined").await;
+    let (mut bob, mut alice, _) = native_then_irc(&server, "bob", "alice").await;
 
     let mut line = garbage(10 * 1024, 7);
     line.extend_from_slice(b"\r\n");

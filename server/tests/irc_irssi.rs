@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use common::irc::server;
+use common::irc::{irc_addr, server};
 use common::tmux::Tmux;
 use common::Plain;
 
@@ -15,7 +15,7 @@ async fn irssi_joins_the_lobby_and_talks_with_a_native_client() {
     let have_irssi = Command::new("irssi").arg("--version").output().is_ok();
     assert!(have_irssi, "irssi is not installed: scripts/deps.sh test");
     let server = server().await;
-    let irc = server.irc_addr().expect("an IRC listener");
+    let irc = irc_addr(&server);
     let mut bob = Plain::join(server.addr(), "bob").await;
     let home = tempfile::tempdir().expect("a home for irssi");
     let command = format!(

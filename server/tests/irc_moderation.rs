@@ -9,20 +9,16 @@ mod common;
 use std::time::Duration;
 
 use chat_server::{Config, Secret, ServerHandle};
-use common::irc::{irc_addr, Irc};
+use common::irc::{config, irc_addr, server_with, Irc};
 use common::Plain;
 
 async fn server() -> ServerHandle {
-    let config = Config {
-        rate_limit: None,
-        status_interval: None,
+    server_with(Config {
         operator_password: Some(Secret::new("root")),
         refusal_delay: Duration::from_millis(10),
-        ..Config::default()
-    };
-    ServerHandle::start_with_irc(config)
-        .await
-        .expect("server starts")
+        ..config()
+    })
+    .await
 }
 
 /// The `367` line's fixed part (its last field is when the ban was set).
@@ -39,8 +35,7 @@ async fn an_irc_operator_kicks_and_bans_native_and_irc_users() {
     let mut carol = Plain::join(server.addr(), "carol").await;
     let (mut eve, _) = Irc::register(irc, "eve").await;
     let (mut dave, _) = Irc::register(irc, "dave").await;
-    dave.send("JOIN #rust").await;
-    dave.until(" 366 dave #rust ").await;
+    dave.join("#rust").await;
     dave.send("PART #lobby").await;
     dave.next_is(":dave!dave@chat PART #lobby").await;
     eve.until(":dave!dave@chat PART #lobby").await;
@@ -210,8 +205,7 @@ async fn a_native_operators_ban_reaches_irc_as_kicks_and_a_ban_list() {
     let mut op = Plain::join(server.addr(), "op").await;
     let (mut rude, _) = Irc::register(irc, "rude").await;
     let (mut watcher, _) = Irc::register(irc, "watcher").await;
-    rude.send("JOIN #rust").await;
-    rude.until(" 366 rude #rust ").await;
+    rude.join("#rust").await;
     op.expect("* watcher joined").await;
     op.send("/oper wrong").await;
     op.next_is("! wrong operator password").await;
@@ -239,8 +233,7 @@ async fn a_native_operators_ban_reaches_irc_as_kicks_and_a_ban_list() {
         .await;
     // Banned on IRC too: the nick is refused with the ban's numeric.
     let mut back = Irc::connect(irc).await;
-    back.send("NICK rude").await;
-    back.send("USER rude 0 * :Rude").await;
+    back.send_nick_and_user("rude").await;
     back.next_is(":chat-server 465 * :the name \"rude\" is banned from this server")
         .await;
     // A native operator's bans are an IRC operator's ban list.

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chat_server::{Config, Secret, ServerHandle};
+use chat_server::{Config, Secret};
+use common::irc::{config, irc_addr, server_with};
 use common::tmux::WAIT;
 use common::Plain;
 
@@ -111,15 +112,12 @@ async fn weechat_joins_the_lobby_and_talks_with_a_native_client() {
         eprintln!("skipped: {BINARY} is not installed (scripts/deps.sh test)");
         return;
     }
-    let server = ServerHandle::start_with_irc(Config {
-        rate_limit: None,
-        status_interval: None,
+    let server = server_with(Config {
         operator_password: Some(Secret::new("root")),
-        ..Config::default()
+        ..config()
     })
-    .await
-    .expect("server starts");
-    let irc = server.irc_addr().expect("an IRC listener");
+    .await;
+    let irc = irc_addr(&server);
     let mut bob = Plain::join(server.addr(), "bob").await;
     let home = tempfile::tempdir().expect("a home for WeeChat");
     let weechat = Weechat::start(home.path(), irc, "weechy");

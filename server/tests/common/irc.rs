@@ -9,7 +9,7 @@ use async_std::net::TcpStream;
 use async_std::prelude::*;
 use chat_server::{Config, ServerHandle};
 
-use super::within;
+use super::{within, Plain};
 
 /// An IRC client on a raw socket.
 pub struct Irc {
@@ -38,23 +38,49 @@ impl Irc {
     /// of the default room's names.
     pub async fn register(addr: SocketAddr, nick: &str) -> (Irc, Vec<String>) {
         let mut irc = Irc::connect(addr).await;
-        irc.send(&format!("NICK {nick}")).await;
-        irc.send(&format!("USER {nick} 0 * :{nick} the tester"))
-            .await;
-        let mut lines = irc.until(" 366 ").await;
-        lines.push(irc.last.take().unwrap_or_default());
-        irc.nick = nick.to_owned();
+        let lines = irc.finish_registration(nick).await;
         (irc, lines)
+    }
+
+    /// Registers as `nick` on a connection the test began itself (with
+    /// `PASS`, or commands refused before registration); returns what came
+    /// up to the end of the default room's names.
+    pub async fn finish_registration(&mut self, nick: &str) -> Vec<String> {
+        self.send_nick_and_user(nick).await;
+        self.until_registered(nick).await
     }
 
     /// Ends a `CAP` negotiation begun by the test: `NICK`, `USER` and
     /// `CAP END`, then reads up to the end of the default room's names.
     pub async fn end_negotiation(&mut self, nick: &str) {
-        self.send(&format!("NICK {nick}")).await;
-        self.send(&format!("USER {nick} 0 * :{nick}")).await;
+        self.send_nick_and_user(nick).await;
         self.send("CAP END").await;
-        self.until(LOBBY_JOIN_END).await;
+        self.until_registered(nick).await;
+    }
+
+    /// `NICK` and `USER` as `nick`, without waiting for the answer (the
+    /// server may refuse the nick).
+    pub async fn send_nick_and_user(&mut self, nick: &str) {
+        self.send(&format!("NICK {nick}")).await;
+        self.send(&format!("USER {nick} 0 * :{nick} the tester"))
+            .await;
+    }
+
+    /// Reads up to the end of the default room's names, the last thing
+    /// registration sends, and is `nick` from then on; returns those lines,
+    /// the last one too.
+    pub async fn until_registered(&mut self, nick: &str) -> Vec<String> {
+        let mut lines = self.until(LOBBY_JOIN_END).await;
+        lines.push(self.last.take().unwrap_or_default());
         self.nick = nick.to_owned();
+        lines
+    }
+
+    /// Joins `channel`; returns what came before the end of its names.
+    pub async fn join(&mut self, channel: &str) -> Vec<String> {
+        self.send(&format!("JOIN {channel}")).await;
+        let end = format!(" 366 {} {channel} ", self.nick);
+        self.until(&end).await
     }
 
     pub async fn send(&mut self, line: &str) {
@@ -120,15 +146,39 @@ impl Irc {
     }
 }
 
-pub async fn server() -> ServerHandle {
-    let config = Config {
+/// The gateway tests' configuration: rate limiting off (tests send fast)
+/// and no status log.
+pub fn config() -> Config {
+    Config {
         rate_limit: None,
         status_interval: None,
         ..Config::default()
-    };
+    }
+}
+
+/// A server on 127.0.0.1:0 with an IRC listener, configured by [`config`].
+pub async fn server() -> ServerHandle {
+    server_with(config()).await
+}
+
+pub async fn server_with(config: Config) -> ServerHandle {
     ServerHandle::start_with_irc(config)
         .await
         .expect("server starts")
+}
+
+/// A native client called `native`, then an IRC client called `nick`
+/// whose join the native client has seen; with what the IRC client was
+/// sent up to the end of the default room's names.
+pub async fn native_then_irc(
+    server: &ServerHandle,
+    native: &str,
+    nick: &str,
+) -> (Plain, Irc, Vec<String>) {
+    let mut plain = Plain::join(server.addr(), native).await;
+    let (irc, lines) = Irc::register(irc_addr(server), nick).await;
+    plain.next_is(&format!("* {nick} joined")).await;
+    (plain, irc, lines)
 }
 
 pub fn irc_addr(server: &ServerHandle) -> SocketAddr {
