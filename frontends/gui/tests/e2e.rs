@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use async_std::future::timeout;
-use chat_core::{ChatSession, Event, SessionConfig, TcpSession};
+use chat_core::SessionConfig;
 use chat_server::{Config, ServerHandle};
 use common::*;
 use futures::StreamExt;
@@ -21,77 +21,25 @@ use futures::StreamExt;
 #[test]
 fn typed_message_reaches_a_peer_and_the_peers_reply_is_shown() {
     async_std::task::block_on(async {
-        let display = start_display();
-        let server = start_server().await;
-        let addr = server.addr().to_string();
-        let dir = temp_dir("chat");
+        let (display, server, addr, dir) = display_and_server("chat").await;
 
-        let watcher = timeout(
-            Duration::from_secs(10),
-            TcpSession::connect(SessionConfig::new(addr.clone(), "watcher")),
-        )
-        .await
-        .expect("watcher connects in time")
-        .expect("watcher connects");
-        let (watcher_tx, mut watcher_events) = watcher.split();
+        let (watcher_tx, mut watcher_events) =
+            connect_peer(SessionConfig::new(addr.clone(), "watcher")).await;
 
-        let (mut gui, transcript_path) = start_gui(
-            &display,
-            &dir,
-            &["--server", &addr, "--name", "guiuser", "--connect"],
-        );
-        wait_for_line(
-            &transcript_path,
-            &mut gui,
-            &format!("* connected as guiuser to {addr}"),
-        );
+        let (mut gui, transcript_path) = start_connected_gui(&display, &dir, &addr, "guiuser");
 
-        // The title proves the window is up; focus it (no window manager
-        // here, so windowfocus rather than windowactivate) and type.
-        let title = format!("chat-gui — guiuser @ {addr}");
-        let window = wait_for("the window", || {
-            xdotool(&display, &["search", "--name", &title])
-                .and_then(|out| out.lines().next().map(str::to_owned))
-        });
         let text = "hello from the gui";
-        wait_for("the window to take the keyboard focus", || {
-            xdotool(&display, &["windowfocus", "--sync", &window])?;
-            let focused = xdotool(&display, &["getwindowfocus"])?;
-            (focused.trim() == window).then_some(())
-        });
-        // A fresh X server can swallow the first key while xdotool sets up
-        // its keyboard mapping: press one that types nothing first.
-        xdotool(&display, &["key", "shift"]).expect("xdotool key shift");
-        xdotool(&display, &["type", "--delay", "20", text]).expect("xdotool type");
-        xdotool(&display, &["key", "Return"]).expect("xdotool key Return");
+        type_line(&display, &window_title("guiuser", &addr), text);
 
         // The peer receives it as the GUI's user...
-        let received = timeout(DEADLINE, async {
-            while let Some(event) = watcher_events.next().await {
-                if let Event::Message(m) = &event {
-                    if m.from == "guiuser" {
-                        return Some(m.text.clone());
-                    }
-                }
-            }
-            None
-        })
-        .await
-        .expect("the peer got the message in time");
-        assert_eq!(received.as_deref(), Some(text));
+        assert_eq!(next_from(&mut watcher_events, "guiuser").await, text);
         // ...and the GUI shows its own message.
         wait_for_line(&transcript_path, &mut gui, &format!("<guiuser> {text}"));
 
         // The peer's reply is the newest event the GUI gets; nothing comes
         // after it to push it through, so seeing it proves delivery of the
         // last message.
-        timeout(
-            Duration::from_secs(10),
-            watcher_tx.say("reply from the watcher"),
-        )
-        .await
-        .expect("say in time")
-        .expect("say");
+        say(&watcher_tx, "reply from the watcher").await;
         wait_for_line(
             &transcript_path,
             &mut gui,
@@ -113,8 +61,7 @@ fn typed_message_reaches_a_peer_and_the_peers_reply_is_shown() {
         );
 
         drop(gui);
-        let _ = timeout(Duration::from_secs(10), server.shutdown()).await;
-        let _ = std::fs::remove_dir_all(&dir);
+        stop_server_and_remove(server, &dir).await;
     });
 }
 
@@ -133,13 +80,12 @@ fn a_failed_connect_is_reported_in_the_window() {
         &dir,
         &["--server", &addr, "--name", "nobody", "--connect"],
     );
-    let line = wait_for("the failure in the window", || {
-        gui.assert_running();
-        transcript(&transcript_path)
-            .lines()
-            .find(|l| l.starts_with(&format!("! cannot connect to {addr}")))
-            .map(str::to_owned)
-    });
+    let line = wait_for_line_like(
+        &transcript_path,
+        &mut gui,
+        &format!("! cannot connect to {addr}"),
+        "",
+    );
     assert!(line.contains("refused"), "{line}");
     // The window is still there, titled plainly (not connected).
     wait_for("the window", || {
@@ -183,6 +129,33 @@ async fn start_secure_server(dir: &Path) -> (ServerHandle, PathBuf, chat_core::T
     (server, cert_path, tls)
 }
 
+/// `chat-gui` told to connect over TLS to `addr` as guiuser, trusting
+/// `cert`, with `password` where a user would give it: in the environment.
+fn start_tls_gui(
+    display: &Display,
+    dir: &Path,
+    addr: &str,
+    cert: &Path,
+    password: &str,
+) -> (Reaper, PathBuf) {
+    let cert_arg = cert.to_string_lossy().into_owned();
+    start_gui_with(
+        display,
+        dir,
+        &[
+            "--server",
+            addr,
+            "--name",
+            "guiuser",
+            "--tls",
+            "--ca",
+            &cert_arg,
+            "--connect",
+        ],
+        &[("CHAT_PASSWORD", password)],
+    )
+}
+
 #[test]
 fn over_tls_with_a_password_the_replay_is_shown_and_typed_lines_arrive() {
     async_std::task::block_on(async {
@@ -197,55 +170,16 @@ fn over_tls_with_a_password_the_replay_is_shown_and_typed_lines_arrive() {
         };
 
         // History before the GUI arrives.
-        let seeder = timeout(
-            Duration::from_secs(10),
-            TcpSession::connect(peer_config("seeder")),
-        )
-        .await
-        .expect("seeder connects in time")
-        .expect("seeder connects over TLS with the password");
-        let (seeder_tx, seeder_events) = seeder.split();
+        let (seeder_tx, seeder_events) = connect_peer(peer_config("seeder")).await;
         let seeder_drain = async_std::task::spawn(seeder_events.for_each(|_| async {}));
         for n in 1..=3 {
-            timeout(
-                Duration::from_secs(10),
-                seeder_tx.say(format!("before you came {n}")),
-            )
-            .await
-            .expect("say in time")
-            .expect("say");
+            say(&seeder_tx, format!("before you came {n}")).await;
         }
 
-        let watcher = timeout(
-            Duration::from_secs(10),
-            TcpSession::connect(peer_config("watcher")),
-        )
-        .await
-        .expect("watcher connects in time")
-        .expect("watcher connects");
-        let (_watcher_tx, mut watcher_events) = watcher.split();
+        let (_watcher_tx, mut watcher_events) = connect_peer(peer_config("watcher")).await;
 
-        let cert_arg = cert.to_string_lossy().into_owned();
-        let (mut gui, transcript_path) = start_gui_with(
-            &display,
-            &dir,
-            &[
-                "--server",
-                &addr,
-                "--name",
-                "guiuser",
-                "--tls",
-                "--ca",
-                &cert_arg,
-                "--connect",
-            ],
-            &[("CHAT_PASSWORD", ROOM_PASSWORD)],
-        );
-        wait_for_line(
-            &transcript_path,
-            &mut gui,
-            &format!("* connected as guiuser to {addr}"),
-        );
+        let (mut gui, transcript_path) = start_tls_gui(&display, &dir, &addr, &cert, ROOM_PASSWORD);
+        wait_connected(&transcript_path, &mut gui, "guiuser", &addr);
         wait_for_line(
             &transcript_path,
             &mut gui,
@@ -270,22 +204,10 @@ fn over_tls_with_a_password_the_replay_is_shown_and_typed_lines_arrive() {
         );
         wait_for_line(&transcript_path, &mut gui, "* guiuser joined");
 
-        let title = format!("chat-gui — guiuser @ {addr}");
+        let title = window_title("guiuser", &addr);
         let said = "secret plans over tls";
         type_line(&display, &title, said);
-        let received = timeout(DEADLINE, async {
-            while let Some(event) = watcher_events.next().await {
-                if let Event::Message(m) = &event {
-                    if m.from == "guiuser" {
-                        return Some(m.text.clone());
-                    }
-                }
-            }
-            None
-        })
-        .await
-        .expect("the peer got the message in time");
-        assert_eq!(received.as_deref(), Some(said));
+        assert_eq!(next_from(&mut watcher_events, "guiuser").await, said);
         wait_for_line(&transcript_path, &mut gui, &format!("<guiuser> {said}"));
 
         // Asking for more: the server has nothing older, so the window
@@ -315,8 +237,7 @@ fn over_tls_with_a_password_the_replay_is_shown_and_typed_lines_arrive() {
         drop(gui);
         drop(seeder_tx);
         drop(seeder_drain);
-        let _ = timeout(Duration::from_secs(10), server.shutdown()).await;
-        let _ = std::fs::remove_dir_all(&dir);
+        stop_server_and_remove(server, &dir).await;
     });
 }
 
@@ -327,29 +248,9 @@ fn a_wrong_password_and_a_plain_connection_to_tls_are_explained_in_the_window() 
         let dir = temp_dir("refusals");
         let (server, cert, _) = start_secure_server(&dir).await;
         let addr = server.addr().to_string();
-        let cert_arg = cert.to_string_lossy().into_owned();
-        let (mut gui, transcript_path) = start_gui_with(
-            &display,
-            &dir,
-            &[
-                "--server",
-                &addr,
-                "--name",
-                "guiuser",
-                "--tls",
-                "--ca",
-                &cert_arg,
-                "--connect",
-            ],
-            &[("CHAT_PASSWORD", "not the password")],
-        );
-        let line = wait_for("the refusal in the window", || {
-            gui.assert_running();
-            transcript(&transcript_path)
-                .lines()
-                .find(|l| l.starts_with("! wrong room password"))
-                .map(str::to_owned)
-        });
+        let (mut gui, transcript_path) =
+            start_tls_gui(&display, &dir, &addr, &cert, "not the password");
+        let line = wait_for_line_like(&transcript_path, &mut gui, "! wrong room password", "");
         assert!(line.contains("type it again"), "{line}");
         drop(gui);
 
@@ -363,17 +264,10 @@ fn a_wrong_password_and_a_plain_connection_to_tls_are_explained_in_the_window() 
             &["--server", &addr, "--name", "plainuser", "--connect"],
             &[("CHAT_PASSWORD", ROOM_PASSWORD)],
         );
-        let line = wait_for("the TLS hint in the window", || {
-            gui.assert_running();
-            transcript(&transcript_path)
-                .lines()
-                .find(|l| l.starts_with("! ") && l.contains("TLS"))
-                .map(str::to_owned)
-        });
+        let line = wait_for_line_like(&transcript_path, &mut gui, "! ", "TLS");
         assert!(line.ends_with("tick TLS and connect again"), "{line}");
         drop(gui);
-        let _ = timeout(Duration::from_secs(10), server.shutdown()).await;
-        let _ = std::fs::remove_dir_all(&dir);
+        stop_server_and_remove(server, &dir).await;
     });
 }
 
@@ -386,28 +280,9 @@ fn flood_measurement() {
     const TOTAL: usize = 10_000;
     const BURST: usize = 10;
     async_std::task::block_on(async {
-        let display = start_display();
-        let server = start_server().await;
-        let addr = server.addr().to_string();
-        let dir = temp_dir("flood");
-        let (mut gui, transcript_path) = start_gui(
-            &display,
-            &dir,
-            &["--server", &addr, "--name", "viewer", "--connect"],
-        );
-        wait_for_line(
-            &transcript_path,
-            &mut gui,
-            &format!("* connected as viewer to {addr}"),
-        );
-        let flooder = timeout(
-            Duration::from_secs(10),
-            TcpSession::connect(SessionConfig::new(addr.clone(), "flooder")),
-        )
-        .await
-        .expect("flooder connects in time")
-        .expect("flooder connects");
-        let (tx, events) = flooder.split();
+        let (display, server, addr, dir) = display_and_server("flood").await;
+        let (mut gui, transcript_path) = start_connected_gui(&display, &dir, &addr, "viewer");
+        let (tx, events) = connect_peer(SessionConfig::new(addr.clone(), "flooder")).await;
         // Keep reading so the server never sees the flooder as slow.
         let drain = async_std::task::spawn(events.for_each(|_| async {}));
         // Three seconds into the flood, type a line and time its echo: the
@@ -450,10 +325,7 @@ fn flood_measurement() {
         for burst in 0..TOTAL / BURST {
             for i in 0..BURST {
                 let n = burst * BURST + i;
-                timeout(Duration::from_secs(10), tx.say(format!("flood {n}")))
-                    .await
-                    .expect("say in time")
-                    .expect("say");
+                say(&tx, format!("flood {n}")).await;
             }
             // Pace to ~1,000 a second.
             let due = start + Duration::from_millis(((burst + 1) * BURST) as u64);
@@ -496,7 +368,6 @@ fn flood_measurement() {
         drop(tx);
         drop(drain);
         drop(gui);
-        let _ = timeout(Duration::from_secs(10), server.shutdown()).await;
-        let _ = std::fs::remove_dir_all(&dir);
+        stop_server_and_remove(server, &dir).await;
     });
 }

@@ -12,28 +12,8 @@ mod common;
 use std::time::Duration;
 
 use async_std::future::timeout;
-use chat_core::{ChatSession, Event, EventStream, Input, SessionConfig, TcpSession};
+use chat_core::{Event, EventStream, Input, SessionConfig};
 use common::*;
-use futures::StreamExt;
-
-/// The next event `pick` accepts, within the deadline (others are skipped).
-async fn next_matching<T>(
-    events: &mut EventStream,
-    what: &str,
-    mut pick: impl FnMut(&Event) -> Option<T>,
-) -> T {
-    timeout(DEADLINE, async {
-        while let Some(event) = events.next().await {
-            if let Some(found) = pick(&event) {
-                return Some(found);
-            }
-        }
-        None
-    })
-    .await
-    .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-    .unwrap_or_else(|| panic!("the peer's session ended before {what}"))
-}
 
 /// The room and text of the next message from `from`.
 async fn message_from(events: &mut EventStream, from: &str) -> (Option<String>, String) {
@@ -48,35 +28,14 @@ async fn message_from(events: &mut EventStream, from: &str) -> (Option<String>, 
     .await
 }
 
-/// Waits until the transcript has a line starting with `start` that
-/// contains `part`, and returns it.
-fn wait_for_line_like(path: &std::path::Path, gui: &mut Reaper, start: &str, part: &str) -> String {
-    wait_for(&format!("a line {start}…{part}… in the window"), || {
-        gui.assert_running();
-        transcript(path)
-            .lines()
-            .find(|l| l.starts_with(start) && l.contains(part))
-            .map(str::to_owned)
-    })
-}
-
 #[test]
 fn joins_a_second_room_sees_a_peer_there_and_talks_in_the_room_it_shows() {
     async_std::task::block_on(async {
-        let display = start_display();
-        let server = start_server().await;
-        let addr = server.addr().to_string();
-        let dir = temp_dir("rooms");
+        let (display, server, addr, dir) = display_and_server("rooms").await;
 
         // A peer in the lobby and in #rust, which has a topic.
-        let peer = timeout(
-            Duration::from_secs(10),
-            TcpSession::connect(SessionConfig::new(addr.clone(), "peer")),
-        )
-        .await
-        .expect("peer connects in time")
-        .expect("peer connects");
-        let (peer_tx, mut peer_events) = peer.split();
+        let (peer_tx, mut peer_events) =
+            connect_peer(SessionConfig::new(addr.clone(), "peer")).await;
         timeout(Duration::from_secs(10), peer_tx.join("rust"))
             .await
             .expect("join in time")
@@ -93,17 +52,8 @@ fn joins_a_second_room_sees_a_peer_there_and_talks_in_the_room_it_shows() {
         .expect("topic in time")
         .expect("topic");
 
-        let (mut gui, transcript_path) = start_gui(
-            &display,
-            &dir,
-            &["--server", &addr, "--name", "guiuser", "--connect"],
-        );
-        wait_for_line(
-            &transcript_path,
-            &mut gui,
-            &format!("* connected as guiuser to {addr}"),
-        );
-        let title = format!("chat-gui — guiuser @ {addr}");
+        let (mut gui, transcript_path) = start_connected_gui(&display, &dir, &addr, "guiuser");
+        let title = window_title("guiuser", &addr);
 
         // /join typed in the compose box: the room's conversation opens.
         type_line(&display, &title, "/join rust");
@@ -111,13 +61,7 @@ fn joins_a_second_room_sees_a_peer_there_and_talks_in_the_room_it_shows() {
         wait_for_line(&transcript_path, &mut gui, "[#rust] * guiuser joined");
 
         // A peer's message in #rust is shown there.
-        timeout(
-            Duration::from_secs(10),
-            peer_tx.say_in("rust", "hello from rust"),
-        )
-        .await
-        .expect("say in time")
-        .expect("say");
+        say_in(&peer_tx, "rust", "hello from rust").await;
         wait_for_line(&transcript_path, &mut gui, "[#rust] <peer> hello from rust");
 
         // The compose box talks in the room shown: #rust.
@@ -142,13 +86,7 @@ fn joins_a_second_room_sees_a_peer_there_and_talks_in_the_room_it_shows() {
         wait_for_line(&transcript_path, &mut gui, "<guiuser> back in the lobby");
 
         // A message in #rust meanwhile still reaches its conversation.
-        timeout(
-            Duration::from_secs(10),
-            peer_tx.say_in("rust", "while away"),
-        )
-        .await
-        .expect("say in time")
-        .expect("say");
+        say_in(&peer_tx, "rust", "while away").await;
         wait_for_line(&transcript_path, &mut gui, "[#rust] <peer> while away");
 
         // The field under the room list (Shift+Tab from the compose box)
@@ -163,7 +101,6 @@ fn joins_a_second_room_sees_a_peer_there_and_talks_in_the_room_it_shows() {
         gui.assert_running();
         drop(gui);
         drop(peer_tx);
-        let _ = timeout(Duration::from_secs(10), server.shutdown()).await;
-        let _ = std::fs::remove_dir_all(&dir);
+        stop_server_and_remove(server, &dir).await;
     });
 }

@@ -5,52 +5,19 @@
 
 mod common;
 
-use std::time::Duration;
-
-use async_std::future::timeout;
-use chat_core::{ChatSession, Event, EventStream, SessionConfig, TcpSession};
+use chat_core::SessionConfig;
 use common::*;
-use futures::StreamExt;
-
-/// The next message `from` says, failing after [`DEADLINE`].
-async fn next_from(events: &mut EventStream, from: &str) -> String {
-    timeout(DEADLINE, async {
-        while let Some(event) = events.next().await {
-            if let Event::Message(m) = &event {
-                if m.from == from {
-                    return m.text.clone();
-                }
-            }
-        }
-        panic!("the session ended");
-    })
-    .await
-    .unwrap_or_else(|_| panic!("no message from {from} within {DEADLINE:?}"))
-}
 
 #[test]
 fn tab_up_and_typing_after_a_click_in_a_real_window() {
     async_std::task::block_on(async {
-        let display = start_display();
-        let server = start_server().await;
-        let addr = server.addr().to_string();
-        let dir = temp_dir("typing");
-        let bobby = timeout(
-            Duration::from_secs(10),
-            TcpSession::connect(SessionConfig::new(addr.clone(), "bobby")),
-        )
-        .await
-        .expect("bobby connects in time")
-        .expect("bobby connects");
-        let (_bobby_tx, mut events) = bobby.split();
+        let (display, server, addr, dir) = display_and_server("typing").await;
+        let (_bobby_tx, mut events) = connect_peer(SessionConfig::new(addr.clone(), "bobby")).await;
+        // Short flags here: the other end-to-end tests give the long ones.
         let (mut gui, transcript_path) =
             start_gui(&display, &dir, &["-s", &addr, "-n", "gina", "--connect"]);
-        wait_for_line(
-            &transcript_path,
-            &mut gui,
-            &format!("* connected as gina to {addr}"),
-        );
-        let title = format!("chat-gui — gina @ {addr}");
+        wait_connected(&transcript_path, &mut gui, "gina", &addr);
+        let title = window_title("gina", &addr);
         type_line(&display, &title, "hello");
         assert_eq!(next_from(&mut events, "gina").await, "hello");
 
@@ -82,7 +49,6 @@ fn tab_up_and_typing_after_a_click_in_a_real_window() {
         assert_eq!(next_from(&mut events, "gina").await, "not lost");
         gui.assert_running();
         drop(gui);
-        let _ = timeout(Duration::from_secs(10), server.shutdown()).await;
-        let _ = std::fs::remove_dir_all(&dir);
+        stop_server_and_remove(server, &dir).await;
     });
 }

@@ -1,6 +1,6 @@
 //! What the end-to-end tests share: a private Xvfb display, the real
 //! `chat-gui` binary started on it with a transcript, xdotool, the real
-//! server, and polling with deadlines.
+//! server, `chat-core` peers on the other side, and polling with deadlines.
 
 // Each test binary uses part of this module; the rest would warn there.
 #![allow(dead_code)]
@@ -11,7 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use async_std::future::timeout;
+use chat_core::{ChatSession, Event, EventStream, SessionConfig, SessionSender, TcpSession};
 use chat_server::{Config, ServerHandle};
+use futures::StreamExt;
 
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -115,6 +117,28 @@ pub fn wait_for_line(path: &Path, gui: &mut Reaper, line: &str) {
     });
 }
 
+/// Waits until the transcript has a line starting with `start` that
+/// contains `part`, and returns it.
+pub fn wait_for_line_like(path: &Path, gui: &mut Reaper, start: &str, part: &str) -> String {
+    wait_for(&format!("a line {start}…{part}… in the window"), || {
+        gui.assert_running();
+        transcript(path)
+            .lines()
+            .find(|l| l.starts_with(start) && l.contains(part))
+            .map(str::to_owned)
+    })
+}
+
+/// Waits until the window says `name` is connected to `addr`.
+pub fn wait_connected(path: &Path, gui: &mut Reaper, name: &str, addr: &str) {
+    wait_for_line(path, gui, &format!("* connected as {name} to {addr}"));
+}
+
+/// The title of the window while `name` is connected to `addr`.
+pub fn window_title(name: &str, addr: &str) -> String {
+    format!("chat-gui — {name} @ {addr}")
+}
+
 pub fn temp_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("chat-gui-e2e-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -148,6 +172,23 @@ pub fn start_gui_with(
     (Reaper(child, "chat-gui"), transcript)
 }
 
+/// `chat-gui` told to connect to the plain server at `addr` as `name`,
+/// once its window says it is connected.
+pub fn start_connected_gui(
+    display: &Display,
+    dir: &Path,
+    addr: &str,
+    name: &str,
+) -> (Reaper, PathBuf) {
+    let (mut gui, transcript_path) = start_gui(
+        display,
+        dir,
+        &["--server", addr, "--name", name, "--connect"],
+    );
+    wait_connected(&transcript_path, &mut gui, name, addr);
+    (gui, transcript_path)
+}
+
 pub async fn start_server() -> ServerHandle {
     timeout(
         Duration::from_secs(10),
@@ -161,17 +202,95 @@ pub async fn start_server() -> ServerHandle {
     .expect("server starts")
 }
 
+/// Where most tests start: a private display, the real server and its
+/// address, and a fresh directory named for `tag`.
+pub async fn display_and_server(tag: &str) -> (Display, ServerHandle, String, PathBuf) {
+    let display = start_display();
+    let server = start_server().await;
+    let addr = server.addr().to_string();
+    (display, server, addr, temp_dir(tag))
+}
+
+/// Stops `server` and removes the test's directory. Neither is what a
+/// test checks, so a slow or failed shutdown is not a failure.
+pub async fn stop_server_and_remove(server: ServerHandle, dir: &Path) {
+    let _ = timeout(Duration::from_secs(10), server.shutdown()).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A `chat-core` peer connected as `config` says: what it sends and what
+/// it receives.
+pub async fn connect_peer(config: SessionConfig) -> (SessionSender, EventStream) {
+    let name = config.name.clone();
+    timeout(Duration::from_secs(10), TcpSession::connect(config))
+        .await
+        .unwrap_or_else(|_| panic!("{name} did not connect in time"))
+        .unwrap_or_else(|e| panic!("{name} cannot connect: {e}"))
+        .split()
+}
+
+/// Says `text` as `peer` in its default room.
+pub async fn say(peer: &SessionSender, text: impl Into<String>) {
+    timeout(Duration::from_secs(10), peer.say(text))
+        .await
+        .expect("say in time")
+        .expect("say");
+}
+
+/// Says `text` as `peer` in `room`.
+pub async fn say_in(peer: &SessionSender, room: &str, text: impl Into<String>) {
+    timeout(Duration::from_secs(10), peer.say_in(room, text))
+        .await
+        .expect("say in time")
+        .expect("say");
+}
+
+/// The next event `pick` accepts, within the deadline (others are skipped).
+pub async fn next_matching<T>(
+    events: &mut EventStream,
+    what: &str,
+    mut pick: impl FnMut(&Event) -> Option<T>,
+) -> T {
+    timeout(DEADLINE, async {
+        while let Some(event) = events.next().await {
+            if let Some(found) = pick(&event) {
+                return Some(found);
+            }
+        }
+        None
+    })
+    .await
+    .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+    .unwrap_or_else(|| panic!("the peer's session ended before {what}"))
+}
+
+/// The text of the next message `from` says, in any room.
+pub async fn next_from(events: &mut EventStream, from: &str) -> String {
+    next_matching(
+        events,
+        &format!("a message from {from}"),
+        |event| match event {
+            Event::Message(m) if m.from == from => Some(m.text.clone()),
+            _ => None,
+        },
+    )
+    .await
+}
+
 /// Focuses the window titled `title` and types `text` + Enter.
 pub fn type_line(display: &Display, title: &str, text: &str) {
     let window = wait_for("the window", || {
         xdotool(display, &["search", "--name", title])
             .and_then(|out| out.lines().next().map(str::to_owned))
     });
+    // No window manager here, so windowfocus rather than windowactivate.
     wait_for("the window to take the keyboard focus", || {
         xdotool(display, &["windowfocus", "--sync", &window])?;
         let focused = xdotool(display, &["getwindowfocus"])?;
         (focused.trim() == window).then_some(())
     });
+    // A fresh X server can swallow the first key while xdotool sets up
+    // its keyboard mapping: press one that types nothing first.
     xdotool(display, &["key", "shift"]).expect("xdotool key shift");
     xdotool(display, &["type", "--delay", "20", text]).expect("xdotool type");
     xdotool(display, &["key", "Return"]).expect("xdotool key Return");
