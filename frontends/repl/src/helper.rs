@@ -5,21 +5,28 @@
 
 use std::borrow::Cow;
 
+use std::sync::Arc;
+
 use rustyline::completion::{Completer, Pair};
 use rustyline::highlight::Highlighter;
-use rustyline::{Context, Helper, Hinter, Validator};
+use rustyline::hint::Hinter;
+use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::{Context, Helper};
 
 use chat_core::{parse_input, Input};
 
 use crate::commands::command_words;
 use crate::format::{prompt_sgr, Style};
+use crate::gate::Gate;
 use crate::state::{lock, Conn, SharedState};
 
 /// What rustyline calls back into.
-#[derive(Helper, Hinter, Validator)]
+#[derive(Helper)]
 pub struct ReplHelper {
     state: SharedState,
     style: Style,
+    /// Told when editing has begun and when it ends (see the `gate` module).
+    gate: Arc<Gate>,
 }
 
 impl std::fmt::Debug for ReplHelper {
@@ -31,9 +38,31 @@ impl std::fmt::Debug for ReplHelper {
 }
 
 impl ReplHelper {
-    /// A helper reading names and connection state from `state`.
-    pub fn new(state: SharedState, style: Style) -> Self {
-        Self { state, style }
+    /// A helper reading names and connection state from `state`, telling
+    /// `gate` when editing begins and ends.
+    pub fn new(state: SharedState, style: Style, gate: Arc<Gate>) -> Self {
+        Self { state, style, gate }
+    }
+}
+
+/// No hints are shown; being asked for one is how the gate learns that
+/// editing has begun: rustyline asks on every repaint, the first one after
+/// the terminal is in raw mode.
+impl Hinter for ReplHelper {
+    type Hint = String;
+
+    fn hint(&self, _line: &str, _pos: usize, _ctx: &Context<'_>) -> Option<String> {
+        self.gate.editing();
+        None
+    }
+}
+
+/// Every line is accepted; being asked is how the gate learns that Enter
+/// ends editing, while the terminal is still in raw mode.
+impl Validator for ReplHelper {
+    fn validate(&self, _ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
+        self.gate.closing();
+        Ok(ValidationResult::Valid(None))
     }
 }
 

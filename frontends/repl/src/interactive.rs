@@ -1,6 +1,7 @@
 //! Terminal mode: rustyline reads lines on the main thread while the event
-//! task prints incoming lines above the prompt through an `ExternalPrinter`,
-//! so a half-typed line survives them. Up/Down recall history, which is kept
+//! task prints incoming lines above the prompt through an `ExternalPrinter`
+//! (by way of the `gate`, which keeps them off the prompt's row while
+//! editing starts and ends), so a half-typed line survives them. Up/Down recall history, which is kept
 //! in the user's data directory between runs (except `/oper` lines, which
 //! carry a password). A line is shown once: what was typed is erased when
 //! Enter is pressed, and the server's echo (`[20:04] <me> hello`) takes its
@@ -8,7 +9,7 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
@@ -16,13 +17,14 @@ use async_std::task::block_on;
 use chat_core::{ChatError, Line, LineKind};
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
-use rustyline::{Cmd, CompletionType, Config, Editor, ExternalPrinter, KeyEvent, Movement};
+use rustyline::{Cmd, CompletionType, Config, Editor, KeyEvent, Movement};
 use unicode_width::UnicodeWidthStr as _;
 
 use crate::access::Access;
 use crate::client::{Client, Flow, Output};
 use crate::commands::{parse, typed_lines, Command};
 use crate::format::{format_history, format_line, Style};
+use crate::gate::Gate;
 use crate::helper::ReplHelper;
 use crate::state::{fallback_name, lock, SharedState, State};
 
@@ -37,15 +39,13 @@ pub fn history_path() -> Option<PathBuf> {
 
 /// Prints above the prompt, formatted `[HH:MM] <name> text`.
 struct Term {
-    printer: Mutex<Box<dyn ExternalPrinter + Send>>,
+    gate: Arc<Gate>,
     style: Style,
 }
 
 impl Term {
     fn print_text(&self, text: String) {
-        let mut printer = self.printer.lock().unwrap_or_else(PoisonError::into_inner);
-        // If the terminal is gone there is nowhere to report it either.
-        let _ = printer.print(text + "\n");
+        self.gate.print(text + "\n");
     }
 }
 
@@ -91,8 +91,12 @@ pub fn run(
         .completion_type(CompletionType::List)
         .build();
     let mut editor = ReplEditor::with_config(config).context("setting up the terminal")?;
+    let printer = editor
+        .create_external_printer()
+        .context("setting up the terminal")?;
+    let gate = Arc::new(Gate::new(Box::new(printer), Box::new(std::io::stdout())));
     let state: SharedState = Arc::new(Mutex::new(State::new(name.clone().unwrap_or_default())));
-    editor.set_helper(Some(ReplHelper::new(state.clone(), style)));
+    editor.set_helper(Some(ReplHelper::new(state.clone(), style, gate.clone())));
     // Ctrl-C clears the line in place (it can be yanked back with Ctrl-Y)
     // instead of abandoning it on screen.
     editor.bind_sequence(KeyEvent::ctrl('C'), Cmd::Kill(Movement::WholeLine));
@@ -100,16 +104,13 @@ pub fn run(
         // No file yet is the normal first run.
         let _ = editor.load_history(path);
     }
-    let printer = editor
-        .create_external_printer()
-        .context("setting up the terminal")?;
     let out = Arc::new(Term {
-        printer: Mutex::new(Box::new(printer)),
+        gate: gate.clone(),
         style,
     });
     let mut client = Client::new(addr, access, state.clone(), out);
 
-    if name.is_none() && !ask_name(&mut editor, &state)? {
+    if name.is_none() && !ask_name(&mut editor, &gate, &state)? {
         return Ok(());
     }
     loop {
@@ -117,7 +118,7 @@ pub fn run(
             Ok(()) => break,
             Err(e @ ChatError::NameRejected { .. }) => {
                 client.local(LineKind::Error, &e.to_string());
-                if !ask_name(&mut editor, &state)? {
+                if !ask_name(&mut editor, &gate, &state)? {
                     return Ok(());
                 }
             }
@@ -128,7 +129,7 @@ pub fn run(
         block_on(client.handle(Command::Chat(chat_core::Input::Join(room))));
     }
 
-    let result = read_loop(&mut editor, &mut client);
+    let result = read_loop(&mut editor, &gate, &mut client);
     if let Some(path) = &history {
         if let Err(e) = save_history(&mut editor, path) {
             eprintln!("could not save history to {}: {e:#}", path.display());
@@ -137,22 +138,20 @@ pub fn run(
     result
 }
 
-fn read_loop(editor: &mut ReplEditor, client: &mut Client) -> anyhow::Result<()> {
+fn read_loop(editor: &mut ReplEditor, gate: &Gate, client: &mut Client) -> anyhow::Result<()> {
     loop {
         // The current room, as the last answer left it: /join and /part
         // wait for theirs, so the prompt names the room the next line goes to.
         let prompt = lock(client.state()).rooms.prompt();
-        let line = match editor.readline(&prompt) {
-            Ok(line) => {
-                if let Some((columns, _)) = editor.dimensions() {
-                    let mut out = std::io::stdout();
-                    // Cosmetic: a terminal that cannot take it keeps the line.
-                    let _ = out
-                        .write_all(erase_typed(&prompt, &line, columns.into()).as_bytes())
-                        .and_then(|()| out.flush());
-                }
-                line
-            }
+        let read = readline(editor, gate, &prompt, |line, columns| {
+            let mut out = std::io::stdout();
+            // Cosmetic: a terminal that cannot take it keeps the line.
+            let _ = out
+                .write_all(erase_typed(&prompt, line, columns).as_bytes())
+                .and_then(|()| out.flush());
+        });
+        let line = match read {
+            Ok(line) => line,
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => {
                 block_on(client.quit());
@@ -171,6 +170,24 @@ fn read_loop(editor: &mut ReplEditor, client: &mut Client) -> anyhow::Result<()>
             }
         }
     }
+}
+
+/// Reads a line with the gate open for incoming lines only while editing;
+/// `typed` (the line and the terminal's width) runs once Enter was
+/// pressed, before lines that came meanwhile are printed.
+fn readline(
+    editor: &mut ReplEditor,
+    gate: &Gate,
+    prompt: &str,
+    typed: impl FnOnce(&str, usize),
+) -> Result<String, ReadlineError> {
+    gate.opening();
+    let read = editor.readline(prompt);
+    if let (Ok(line), Some((columns, _))) = (&read, editor.dimensions()) {
+        typed(line, columns.into());
+    }
+    gate.idle();
+    read
 }
 
 /// The escape sequence that erases the prompt and `line` as the terminal
@@ -217,10 +234,10 @@ fn carries_password(line: &str) -> bool {
 
 /// Asks for a name until one is given; `false` when the user gave up
 /// (Ctrl-D). Enter alone takes `$USER`, or a guest name without it.
-fn ask_name(editor: &mut ReplEditor, state: &SharedState) -> anyhow::Result<bool> {
+fn ask_name(editor: &mut ReplEditor, gate: &Gate, state: &SharedState) -> anyhow::Result<bool> {
     let fallback = fallback_name(std::env::var("USER").ok());
     loop {
-        match editor.readline("your name: ") {
+        match readline(editor, gate, "your name: ", |_, _| {}) {
             Ok(name) => {
                 // A pasted name and a line break after it: the name.
                 let name = typed_lines(&name).next().map_or("", str::trim);

@@ -14,6 +14,7 @@ mod access;
 mod client;
 mod commands;
 mod format;
+mod gate;
 mod helper;
 mod interactive;
 mod piped;
