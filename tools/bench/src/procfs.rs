@@ -154,8 +154,8 @@ impl ThreadTimes {
     fn add(&mut self, id: u64, nanos: u64) {
         self.nanos += nanos;
         self.count += 1;
-        // Sums of ids and of their squares tell sets apart (a sum alone
-        // would take a thread 7 ending and 3 and 4 starting as no change).
+        // Sums of ids and of their squares tell sets apart (with a sum
+        // alone, threads 1 and 6 giving way to 3 and 4 would be no change).
         self.ids = self
             .ids
             .wrapping_add(id)
