@@ -4,7 +4,6 @@
 //! changes while the user types).
 
 use std::borrow::Cow;
-
 use std::sync::Arc;
 
 use rustyline::completion::{Completer, Pair};

@@ -1,11 +1,11 @@
 //! Terminal mode: rustyline reads lines on the main thread while the event
 //! task prints incoming lines above the prompt through an `ExternalPrinter`
 //! (by way of the `gate`, which keeps them off the prompt's row while
-//! editing starts and ends), so a half-typed line survives them. Up/Down recall history, which is kept
-//! in the user's data directory between runs (except `/oper` lines, which
-//! carry a password). A line is shown once: what was typed is erased when
-//! Enter is pressed, and the server's echo (`[20:04] <me> hello`) takes its
-//! place, as in irssi and WeeChat.
+//! editing starts and ends), so a half-typed line survives them. Up/Down
+//! recall history, which is kept in the user's data directory between runs
+//! (except `/oper` lines, which carry a password). A line is shown once:
+//! what was typed is erased when Enter is pressed, and the server's echo
+//! (`[20:04] <me> hello`) takes its place, as in irssi and WeeChat.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
